@@ -1,0 +1,103 @@
+//! The documented REST surface: every area's API struct, combined into one OpenAPI service.
+
+use poem_openapi::{OpenApiService, Tags};
+
+use crate::features::accounts::api::AccountsApi;
+use crate::features::storage::api::StorageApi;
+use crate::features::system::api::SystemApi;
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Index and health
+    System,
+    /// Accounts and bearer tokens
+    Auth,
+    /// Object storage: uploads, deletes, signed URLs
+    Storage,
+}
+
+pub type Apis = (SystemApi, AccountsApi, StorageApi);
+
+const DESCRIPTION: &str = r#"The R3AL cloud backend.
+
+**Authorize**: register or log in (`/api/auth/*`) or mint a token with `optima token --user ID`,
+then press *Authorize* and paste the token.
+
+**Errors** always have the body `{"error":{"code","message","details?"}}`.
+
+**tRPC**: the same services answer the R3AL app's tRPC client at `/api/trpc/{procedure}`
+(tRPC v11 over HTTP with the superjson envelope, batching with `?batch=1`).
+
+**Delivery**: `GET|HEAD /cdn/{bucket}/{path}` serves objects (documented below), and `PUT` on the
+same URL uploads with a signed `PUT` URL."#;
+
+pub fn service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new((SystemApi, AccountsApi, StorageApi), "Optima", env!("CARGO_PKG_VERSION"))
+        .description(DESCRIPTION)
+}
+
+/// The OpenAPI document, with `/cdn/{bucket}/{path}` added by hand: its object path spans
+/// several segments, which poem-openapi's path syntax cannot express.
+pub fn spec_json(service: &OpenApiService<Apis, ()>) -> String {
+    let mut spec: serde_json::Value = serde_json::from_str(&service.spec()).expect("poem-openapi emits JSON");
+    spec["paths"]["/cdn/{bucket}/{path}"] = cdn_path_item();
+    serde_json::to_string_pretty(&spec).expect("a JSON value serialises")
+}
+
+fn cdn_path_item() -> serde_json::Value {
+    let error = serde_json::json!({
+        "content": { "application/json; charset=utf-8": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } }
+    });
+    let err = |description: &str| {
+        let mut e = error.clone();
+        e["description"] = description.into();
+        e
+    };
+    let params = serde_json::json!([
+        { "name": "bucket", "in": "path", "required": true, "schema": { "type": "string" },
+          "description": "Full bucket name, e.g. `r3al-user-media`" },
+        { "name": "path", "in": "path", "required": true, "schema": { "type": "string" },
+          "description": "Object path, `/`-separated, each segment percent-encoded" },
+        { "name": "expires", "in": "query", "required": false, "schema": { "type": "integer", "format": "int64" },
+          "description": "Signed URLs: expiry (Unix seconds)" },
+        { "name": "signature", "in": "query", "required": false, "schema": { "type": "string" },
+          "description": "Signed URLs: the signature" }
+    ]);
+    let binary = serde_json::json!({ "*/*": { "schema": { "type": "string", "format": "binary" } } });
+    serde_json::json!({
+        "get": {
+            "tags": ["Storage"],
+            "summary": "Download an object",
+            "description": "Streams the object with Content-Type, ETag, Last-Modified, Cache-Control and Accept-Ranges. Supports one `Range` (206, or 416 when unsatisfiable) and `If-None-Match` / `If-Modified-Since` (304). Private buckets need a signed URL or a bearer token allowed to read the object.",
+            "operationId": "cdnGet",
+            "parameters": params,
+            "security": [{}, { "BearerAuth": [] }],
+            "responses": {
+                "200": { "description": "The object", "content": binary },
+                "206": { "description": "The requested byte range", "content": binary },
+                "304": { "description": "Not modified" },
+                "400": err("Invalid bucket or path"),
+                "401": err("Private object without a signature or bearer"),
+                "403": err("Invalid or expired signature, or not the caller's object"),
+                "404": err("No such object"),
+                "416": err("Range not satisfiable"),
+            }
+        },
+        "put": {
+            "tags": ["Storage"],
+            "summary": "Upload with a signed PUT URL",
+            "operationId": "cdnPut",
+            "parameters": params,
+            "security": [{}, { "BearerAuth": [] }],
+            "requestBody": { "required": true, "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
+            "responses": {
+                "201": { "description": "Stored", "content": { "application/json; charset=utf-8": { "schema": { "$ref": "#/components/schemas/StoredObject" } } } },
+                "400": err("Invalid bucket or path"),
+                "401": err("No signature or bearer"),
+                "403": err("Invalid or expired signature, or not the caller's path"),
+                "409": err("The path runs through an existing object"),
+                "413": err("Larger than the upload limit"),
+            }
+        }
+    })
+}

@@ -1,0 +1,159 @@
+//! Builds the application: shared state, the route table, and the running server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::middleware::Cors;
+use poem::{EndpointExt, Route, Server};
+use tokio::task::JoinHandle;
+
+use crate::auth::{Caller, TokenService};
+use crate::config::{Config, StorageBackend};
+use crate::crypto::keys;
+use crate::db::Db;
+use crate::error::AppResult;
+use crate::features::accounts::AccountsService;
+use crate::features::storage::{StorageService, cdn};
+use crate::features::system::metrics;
+use crate::storage::signing::UrlSigner;
+use crate::storage::{BlobStore, LocalStore};
+
+/// Everything the handlers share, built once at start.
+pub struct AppState {
+    pub config: Config,
+    pub db: Db,
+    pub tokens: Arc<TokenService>,
+    pub accounts: AccountsService,
+    pub storage: StorageService,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] crate::db::DbOpenError),
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
+    #[error("cannot bind {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("blob store: {0}")]
+    Storage(#[from] crate::storage::StoreError),
+}
+
+pub const JWT_KEY_FILE: &str = "jwt.key";
+const URL_SIGNING_KEY_FILE: &str = "url-signing.key";
+
+/// The token service, shared by the server and `optima token`.
+pub fn token_service(config: &Config) -> Result<TokenService, keys::KeyError> {
+    let secret = keys::load_or_create(&config.auth.jwt_secret, &config.keys_dir(), JWT_KEY_FILE)?;
+    Ok(TokenService::new(&secret, &config.auth.issuer, config.auth.token_ttl_secs))
+}
+
+impl AppState {
+    pub async fn build(config: Config, public_url: String) -> Result<Arc<Self>, StartError> {
+        let db = {
+            let (path, db_config) = (config.database_path(), config.database.clone());
+            tokio::task::spawn_blocking(move || Db::open(&path, &db_config))
+                .await
+                .expect("database open does not panic")?
+        };
+        let tokens = Arc::new(token_service(&config)?);
+        let blobs: Arc<dyn BlobStore> = match config.storage.backend {
+            StorageBackend::Local => Arc::new(LocalStore::new(config.blobs_dir())),
+        };
+        blobs.ensure_buckets().await?;
+        let signing_key = keys::load_or_create(&config.storage.url_signing_key, &config.keys_dir(), URL_SIGNING_KEY_FILE)?;
+        let storage = StorageService::new(blobs, UrlSigner::new(signing_key), public_url, &config.storage);
+        let accounts = AccountsService::new(db.clone(), tokens.clone());
+        Ok(Arc::new(Self { config, db, tokens, accounts, storage }))
+    }
+
+    pub fn caller_from_token(&self, token: &str) -> AppResult<Caller> {
+        let claims = self.tokens.verify(token)?;
+        Ok(Caller { user_id: claims.sub, role: claims.role })
+    }
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let cors = Cors::new().allow_credentials(false).expose_header("x-request-id");
+    if origins.iter().any(|o| o == "*") { cors } else { cors.allow_origins(origins.iter().map(String::as_str)) }
+}
+
+pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
+    let api = crate::api::service();
+    let spec = crate::api::spec_json(&api);
+    let swagger = api.swagger_ui();
+    let max_body = state.storage.max_upload_bytes() + 1024 * 1024;
+    Route::new()
+        .nest("/", api)
+        .at("/openapi.json", poem::endpoint::make_sync(move |_| {
+            spec.clone().with_content_type("application/json; charset=utf-8")
+        }))
+        .nest("/docs", swagger)
+        .at("/metrics", metrics::render)
+        .at("/cdn/:bucket/*path", poem::get(cdn::deliver).head(cdn::deliver).put(cdn::deliver))
+        .at("/api/trpc/*path", crate::trpc::endpoint)
+        .with(poem::middleware::SizeLimit::new(max_body as usize))
+        .with(cors(&state.config.server.cors_allowed_origins))
+        .data(state)
+        .around(crate::edge::observe)
+}
+
+use poem::IntoResponse;
+
+/// A server listening on its socket. Dropping the handle does not stop it; call `shutdown`.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to the configured timeout), returns.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(());
+        self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    /// Serves until the task ends (after a shutdown signal from `stop`).
+    pub async fn wait(self, stop: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        stop.await;
+        self.shutdown().await
+    }
+}
+
+/// Binds `config.server.bind` (port 0 picks a free port), builds the state and starts serving.
+pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+    let bind = config.server.bind.clone();
+    let acceptor = TcpListener::bind(bind.clone())
+        .into_acceptor()
+        .await
+        .map_err(|source| StartError::Bind { addr: bind.clone(), source })?;
+    let addr = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .ok_or_else(|| StartError::Bind { addr: bind, source: std::io::Error::other("no local address") })?;
+    let public_url = match config.server.public_url.trim_end_matches('/') {
+        "" => format!("http://{addr}"),
+        url => url.to_owned(),
+    };
+    let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
+    let state = AppState::build(config, public_url).await?;
+    metrics::handle();
+    let app = routes(state.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(app, async { let _ = rx.await; }, Some(grace))
+            .await
+    });
+    tracing::info!(%addr, "listening");
+    Ok(RunningServer { addr, state, shutdown: tx, task })
+}

@@ -1,0 +1,86 @@
+//! The authenticated caller, the bearer scheme that produces it, and ownership checks.
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::Bearer;
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, poem_openapi::Enum, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+#[oai(rename_all = "lowercase")]
+pub enum Role {
+    /// An app user: acts only for themself.
+    User,
+    /// An operator: may act for any user.
+    Admin,
+    /// A trusted backend acting for any user (e.g. the app's own server).
+    Service,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+            Role::Service => "service",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "user" => Some(Role::User),
+            "admin" => Some(Role::Admin),
+            "service" => Some(Role::Service),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: String,
+    pub role: Role,
+}
+
+impl Caller {
+    /// Admins and services may act for anyone.
+    pub fn is_privileged(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Service)
+    }
+
+    /// Allows acting on `user_id`'s data only for that user or a privileged caller.
+    pub fn ensure_acts_for(&self, user_id: &str) -> AppResult<()> {
+        if self.user_id == user_id || self.is_privileged() {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(format!(
+                "the caller may not act for user `{user_id}`"
+            )))
+        }
+    }
+
+    pub fn ensure_privileged(&self, what: &str) -> AppResult<()> {
+        if self.is_privileged() {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(format!("{what} needs an admin or service token")))
+        }
+    }
+}
+
+/// `Authorization: Bearer <JWT>`, HS256, issued by `POST /api/auth/login` or `optima token`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT", checker = "check_bearer")]
+pub struct BearerAuth(pub Caller);
+
+async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
+    let state = req
+        .data::<Arc<AppState>>()
+        .ok_or_else(|| AppError::internal("application state missing from request"))?;
+    Ok(state.caller_from_token(&bearer.token)?)
+}

@@ -1,0 +1,245 @@
+//! Typed configuration: built-in defaults, then `config.toml`, then `OPTIMA_…` environment
+//! variables (`__` separates sections: `OPTIMA_SERVER__BIND`), then command-line flags.
+//! Invalid configuration stops start-up with a message naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Runtime state: the database, the blob store and generated keys.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub log: LogConfig,
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    pub storage: StorageConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub bind: String,
+    /// Base URL used in links this server hands out; empty means `http://<bound address>`.
+    pub public_url: String,
+    /// Origins allowed by CORS; `["*"]` allows any.
+    pub cors_allowed_origins: Vec<String>,
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter such as `info` or `optima=debug,poem=info`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// File name inside `data_dir` (or an absolute path).
+    pub file: PathBuf,
+    pub read_connections: u32,
+    pub busy_timeout_ms: u64,
+    pub synchronous: Synchronous,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    Normal,
+    Full,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HS256 secret for bearer tokens; empty means `data_dir/keys/jwt.key`, generated on first use.
+    pub jwt_secret: String,
+    pub token_ttl_secs: u64,
+    pub issuer: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub backend: StorageBackend,
+    /// Largest object accepted by uploads, in bytes.
+    pub max_upload_bytes: u64,
+    /// HMAC key for signed URLs; empty means `data_dir/keys/url-signing.key`, generated on first use.
+    pub url_signing_key: String,
+    /// Buckets whose objects anyone may read without a signature.
+    pub public_buckets: Vec<String>,
+    /// Lifetime of the signed `cdnUrl` handed out for objects of private buckets.
+    pub delivery_url_ttl_secs: u64,
+    /// `Cache-Control: max-age` for delivered objects.
+    pub cache_max_age_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    Local,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            server: ServerConfig {
+                bind: "127.0.0.1:8080".into(),
+                public_url: String::new(),
+                cors_allowed_origins: vec!["*".into()],
+                shutdown_timeout_secs: 30,
+            },
+            log: LogConfig { level: "info".into(), format: LogFormat::Text },
+            database: DatabaseConfig {
+                file: PathBuf::from("optima.db"),
+                read_connections: 8,
+                busy_timeout_ms: 10_000,
+                synchronous: Synchronous::Normal,
+            },
+            auth: AuthConfig {
+                jwt_secret: String::new(),
+                token_ttl_secs: 86_400,
+                issuer: "optima".into(),
+            },
+            storage: StorageConfig {
+                backend: StorageBackend::Local,
+                max_upload_bytes: 100 * 1024 * 1024,
+                url_signing_key: String::new(),
+                public_buckets: Vec::new(),
+                delivery_url_ttl_secs: 3_600,
+                cache_max_age_secs: 3_600,
+            },
+        }
+    }
+}
+
+/// Values given on the command line; they override everything else.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerOverrides>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ServerOverrides {
+    pub bind: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+/// Where the configuration file is looked for when `--config` is not given.
+pub const DEFAULT_CONFIG_FILE: &str = "config.toml";
+
+impl Config {
+    /// Loads the layered configuration. An explicitly named file must exist; the default
+    /// `config.toml` is optional.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.is_file() => {
+                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE)),
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("OPTIMA_").split("__"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| ConfigError(describe_figment_error(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("`{key}` {why}")));
+        if self.server.bind.parse::<SocketAddr>().is_err() {
+            return bad("server.bind", "must be an IP address and port such as 127.0.0.1:8080");
+        }
+        if !self.server.public_url.is_empty()
+            && !(self.server.public_url.starts_with("http://")
+                || self.server.public_url.starts_with("https://"))
+        {
+            return bad("server.public_url", "must start with http:// or https://");
+        }
+        if self.database.read_connections == 0 {
+            return bad("database.read_connections", "must be at least 1");
+        }
+        if self.auth.token_ttl_secs == 0 {
+            return bad("auth.token_ttl_secs", "must be at least 1");
+        }
+        if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
+            return bad("auth.jwt_secret", "must be at least 32 characters");
+        }
+        if !self.storage.url_signing_key.is_empty() && self.storage.url_signing_key.len() < 32 {
+            return bad("storage.url_signing_key", "must be at least 32 characters");
+        }
+        if self.storage.max_upload_bytes == 0 {
+            return bad("storage.max_upload_bytes", "must be at least 1");
+        }
+        for name in &self.storage.public_buckets {
+            if crate::storage::Bucket::parse(name).is_none() {
+                return bad("storage.public_buckets", &format!("names an unknown bucket `{name}`"));
+            }
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return bad("log.level", "is not a valid filter (try `info` or `optima=debug`)");
+        }
+        Ok(())
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join(&self.database.file)
+    }
+
+    pub fn keys_dir(&self) -> PathBuf {
+        self.data_dir.join("keys")
+    }
+
+    pub fn blobs_dir(&self) -> PathBuf {
+        self.data_dir.join("blobs")
+    }
+}
+
+fn describe_figment_error(err: figment::Error) -> String {
+    err.into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let source = e.metadata.as_ref().map(|m| m.name.to_string()).unwrap_or_default();
+            let mut kind = e.kind.to_string();
+            // serde reports an unknown field by its own name only: add the section it was found in.
+            if let figment::error::Kind::UnknownField(field, _) = &e.kind {
+                let full = if key.is_empty() { field.clone() } else { format!("{key}.{field}") };
+                kind = format!("unknown key `{full}`");
+                return format!("{kind} (from {source})");
+            }
+            if key.is_empty() {
+                kind
+            } else {
+                kind = format!("`{key}`: {kind}");
+                if source.is_empty() { kind } else { format!("{kind} (from {source})") }
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,3 @@
+//! Key material: secrets from configuration or generated key files.
+
+pub mod keys;

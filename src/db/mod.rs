@@ -1,0 +1,198 @@
+//! The SQLite database: one writer connection beside a pool of readers (no SQLITE_BUSY storms
+//! between writers), pragmas, migrations, and helpers that run blocking SQL off the async
+//! runtime.
+
+use std::path::Path;
+use std::time::Duration;
+
+use r2d2::{Pool, PooledConnection};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::config::{DatabaseConfig, Synchronous};
+use crate::error::{AppError, AppResult};
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+type Manager = SqliteConnectionManager;
+
+#[derive(Clone)]
+pub struct Db {
+    readers: Pool<Manager>,
+    writer: Pool<Manager>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbOpenError {
+    #[error("cannot open database {path}: {source}")]
+    Open { path: String, source: r2d2::Error },
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[from] refinery::Error),
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("cannot create {path}: {source}")]
+    Dir { path: String, source: std::io::Error },
+}
+
+fn manager(path: &Path, flags: OpenFlags, config: &DatabaseConfig) -> Manager {
+    let busy = Duration::from_millis(config.busy_timeout_ms);
+    let synchronous = match config.synchronous {
+        Synchronous::Normal => "NORMAL",
+        Synchronous::Full => "FULL",
+    };
+    SqliteConnectionManager::file(path).with_flags(flags).with_init(move |c| {
+        c.busy_timeout(busy)?;
+        c.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = {synchronous};
+             PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;
+             PRAGMA cache_size = -8000;"
+        ))
+    })
+}
+
+impl Db {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub fn open(path: &Path, config: &DatabaseConfig) -> Result<Self, DbOpenError> {
+        migrate(path, config)?;
+        let open_err = |source| DbOpenError::Open { path: path.display().to_string(), source };
+        let rw = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let writer = Pool::builder()
+            .max_size(1)
+            .build(manager(path, rw, config))
+            .map_err(open_err)?;
+        let ro = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let readers = Pool::builder()
+            .max_size(config.read_connections)
+            .min_idle(Some(1))
+            .build(manager(path, ro, config))
+            .map_err(open_err)?;
+        Ok(Self { readers, writer })
+    }
+
+    /// Runs read-only SQL on a pooled reader, off the async runtime.
+    pub async fn read<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        run_blocking(self.readers.clone(), move |c| f(c)).await
+    }
+
+    /// Runs SQL on the single writer connection inside one `BEGIN IMMEDIATE` transaction:
+    /// committed when `f` succeeds, rolled back when it fails.
+    pub async fn write<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&rusqlite::Transaction) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = checkout(&pool)?;
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(AppError::from)?;
+            let value = f(&tx)?;
+            tx.commit().map_err(AppError::from)?;
+            Ok(value)
+        })
+        .await
+        .map_err(AppError::internal)?
+    }
+
+    /// A cheap liveness probe for `/health`.
+    pub async fn ping(&self) -> AppResult<()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+}
+
+fn checkout(pool: &Pool<Manager>) -> AppResult<PooledConnection<Manager>> {
+    pool.get().map_err(|e| AppError::Unavailable {
+        code: "database_unavailable",
+        message: format!("database connection unavailable: {e}"),
+    })
+}
+
+async fn run_blocking<T, F>(pool: Pool<Manager>, f: F) -> AppResult<T>
+where
+    F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        let conn = checkout(&pool)?;
+        f(&conn).map_err(AppError::from)
+    })
+    .await
+    .map_err(AppError::internal)?
+}
+
+impl From<rusqlite::Error> for AppError {
+    fn from(err: rusqlite::Error) -> Self {
+        match &err {
+            rusqlite::Error::SqliteFailure(e, msg)
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                AppError::Conflict {
+                    code: "conflict",
+                    message: msg.clone().unwrap_or_else(|| "constraint violated".into()),
+                }
+            }
+            rusqlite::Error::SqliteFailure(e, _)
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                AppError::Unavailable { code: "database_busy", message: "database is busy, retry".into() }
+            }
+            _ => AppError::internal(err),
+        }
+    }
+}
+
+/// Applies pending migrations to the database at `path` (created if missing) and names them.
+pub fn migrate(path: &Path, config: &DatabaseConfig) -> Result<Vec<String>, DbOpenError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| DbOpenError::Dir { path: dir.display().to_string(), source })?;
+    }
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_millis(config.busy_timeout_ms))?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")?;
+    let report = embedded::migrations::runner().run(&mut conn)?;
+    Ok(report.applied_migrations().iter().map(|m| m.to_string()).collect())
+}
+
+/// Copies the live database to `out` with SQLite's online backup API: a consistent snapshot
+/// even while the server writes. The copy is written beside `out` and renamed into place.
+pub fn backup(db_path: &Path, out: &Path, config: &DatabaseConfig) -> Result<u64, DbOpenError> {
+    let src = Connection::open_with_flags(
+        db_path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    src.busy_timeout(Duration::from_millis(config.busy_timeout_ms))?;
+    let tmp = out.with_extension("partial");
+    let _ = std::fs::remove_file(&tmp);
+    {
+        let mut dst = Connection::open(&tmp)?;
+        let backup = rusqlite::backup::Backup::new(&src, &mut dst)?;
+        backup.run_to_completion(256, Duration::from_millis(5), None)?;
+    }
+    std::fs::rename(&tmp, out)
+        .map_err(|source| DbOpenError::Dir { path: out.display().to_string(), source })?;
+    let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+    Ok(size)
+}
+
+/// Current time as the RFC 3339 text (UTC, milliseconds) stored in every time column.
+pub fn now_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,0 +1,43 @@
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+
+use super::model::{Credentials, Me, Session};
+use crate::api::ApiTags;
+use crate::app::AppState;
+use crate::auth::BearerAuth;
+use crate::error::AppResult;
+
+pub struct AccountsApi;
+
+#[derive(ApiResponse)]
+enum Created {
+    /// The account was created; the answer carries a bearer token.
+    #[oai(status = 201)]
+    Created(Json<Session>),
+}
+
+#[OpenApi(prefix_path = "/api/auth", tag = "ApiTags::Auth")]
+impl AccountsApi {
+    /// Create an account
+    ///
+    /// Usernames are unique regardless of case; the password is stored as an argon2id hash.
+    #[oai(path = "/register", method = "post")]
+    async fn register(&self, state: Data<&Arc<AppState>>, body: Json<Credentials>) -> AppResult<Created> {
+        Ok(Created::Created(Json(state.accounts.register(body.0).await?)))
+    }
+
+    /// Exchange a username and password for a bearer token
+    #[oai(path = "/login", method = "post")]
+    async fn login(&self, state: Data<&Arc<AppState>>, body: Json<Credentials>) -> AppResult<Json<Session>> {
+        Ok(Json(state.accounts.login(body.0).await?))
+    }
+
+    /// Who the bearer token belongs to
+    #[oai(path = "/me", method = "get")]
+    async fn me(&self, state: Data<&Arc<AppState>>, auth: BearerAuth) -> AppResult<Json<Me>> {
+        Ok(Json(state.accounts.me(&auth.0).await?))
+    }
+}

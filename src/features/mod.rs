@@ -1,0 +1,6 @@
+//! The product areas. Each has its REST skin (`api.rs`), its rules (`service.rs`) and, where
+//! it keeps rows, its SQL (`repo.rs`).
+
+pub mod accounts;
+pub mod storage;
+pub mod system;

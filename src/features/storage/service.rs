@@ -1,0 +1,239 @@
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::model::{Deleted, SignedUrl, StoredObject};
+use crate::auth::Caller;
+use crate::config::StorageConfig;
+use crate::error::{AppError, AppResult};
+use crate::storage::signing::{MAX_EXPIRES_IN_SECS, SignedMethod, Signature, UrlSigner};
+use crate::storage::{BlobPath, BlobStore, Bucket, ByteReader, ObjectMeta};
+
+/// How a delivery request was allowed: decides its `Cache-Control`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    Private,
+}
+
+pub struct StorageService {
+    blobs: Arc<dyn BlobStore>,
+    signer: UrlSigner,
+    public_url: String,
+    max_upload_bytes: u64,
+    public_buckets: HashSet<Bucket>,
+    delivery_url_ttl_secs: u64,
+    pub cache_max_age_secs: u64,
+}
+
+pub fn parse_bucket(raw: &str) -> AppResult<Bucket> {
+    Bucket::parse(raw).ok_or_else(|| {
+        AppError::bad_request(
+            "unknown_bucket",
+            format!(
+                "unknown bucket `{raw}`: use one of {}",
+                Bucket::ALL.map(|b| format!("{} ({})", b.alias(), b.name())).join(", ")
+            ),
+        )
+    })
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl StorageService {
+    pub fn new(blobs: Arc<dyn BlobStore>, signer: UrlSigner, public_url: String, config: &StorageConfig) -> Self {
+        Self {
+            blobs,
+            signer,
+            public_url,
+            max_upload_bytes: config.max_upload_bytes,
+            public_buckets: config.public_buckets.iter().filter_map(|b| Bucket::parse(b)).collect(),
+            delivery_url_ttl_secs: config.delivery_url_ttl_secs,
+            cache_max_age_secs: config.cache_max_age_secs,
+        }
+    }
+
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.max_upload_bytes
+    }
+
+    /// Who may write (and read with a bearer) where: a user under `users/{theirId}/` of the
+    /// per-user buckets; admins and services anywhere. The tactical bucket is written only by
+    /// the tactical features or privileged callers.
+    pub fn authorize(&self, caller: &Caller, bucket: Bucket, path: &BlobPath) -> AppResult<()> {
+        if caller.is_privileged() {
+            return Ok(());
+        }
+        if !bucket.is_per_user() {
+            return Err(AppError::forbidden(format!(
+                "the bucket `{bucket}` is reached only through its own routes or with an admin or service token"
+            )));
+        }
+        match path.owner() {
+            Some(owner) if owner == caller.user_id => Ok(()),
+            _ => Err(AppError::forbidden(format!(
+                "users may only use paths under `users/{}/` in `{bucket}`",
+                caller.user_id
+            ))),
+        }
+    }
+
+    fn object_url(&self, bucket: Bucket, path: &BlobPath) -> String {
+        format!("{}/cdn/{}/{}", self.public_url, bucket.name(), path.url_encoded())
+    }
+
+    fn signed(&self, method: SignedMethod, bucket: Bucket, path: &BlobPath, expires: i64) -> String {
+        format!("{}?{}", self.object_url(bucket, path), self.signer.query(method, bucket, path, expires))
+    }
+
+    fn describe(&self, bucket: Bucket, path: &BlobPath, meta: ObjectMeta) -> StoredObject {
+        let url = self.object_url(bucket, path);
+        let cdn_url = if self.public_buckets.contains(&bucket) {
+            url.clone()
+        } else {
+            self.signed(SignedMethod::Get, bucket, path, now() + self.delivery_url_ttl_secs as i64)
+        };
+        StoredObject {
+            url,
+            cdn_url,
+            bucket: bucket.name().to_owned(),
+            path: path.to_string(),
+            size: meta.size,
+            content_type: meta.content_type,
+            etag: meta.etag,
+        }
+    }
+
+    /// Checks an upload's target before any byte of it is stored.
+    pub fn check_upload(&self, caller: &Caller, bucket: &str, path: &str, size: u64) -> AppResult<(Bucket, BlobPath)> {
+        let bucket = parse_bucket(bucket)?;
+        let path = BlobPath::parse(path)?;
+        self.authorize(caller, bucket, &path)?;
+        self.check_size(size)?;
+        Ok((bucket, path))
+    }
+
+    pub fn check_size(&self, size: u64) -> AppResult<()> {
+        if size > self.max_upload_bytes {
+            return Err(AppError::PayloadTooLarge {
+                message: format!("the object is {size} bytes; the limit is {} bytes", self.max_upload_bytes),
+            });
+        }
+        Ok(())
+    }
+
+    pub async fn store(&self, bucket: Bucket, path: &BlobPath, body: ByteReader) -> AppResult<StoredObject> {
+        let meta = self.blobs.put(bucket, path, body, self.max_upload_bytes).await?;
+        tracing::info!(%bucket, %path, size = meta.size, "object stored");
+        Ok(self.describe(bucket, path, meta))
+    }
+
+    pub async fn delete(&self, caller: &Caller, url: &str) -> AppResult<Deleted> {
+        let (bucket, path) = parse_object_url(url)?;
+        self.authorize(caller, bucket, &path)?;
+        if !self.blobs.delete(bucket, &path).await? {
+            return Err(AppError::not_found(format!("no object at `{}/{}`", bucket.name(), path)));
+        }
+        tracing::info!(%bucket, %path, "object deleted");
+        Ok(Deleted { deleted: true, bucket: bucket.name().to_owned(), path: path.to_string() })
+    }
+
+    pub fn signed_url(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        path: &str,
+        method: SignedMethod,
+        expires_in: u64,
+    ) -> AppResult<SignedUrl> {
+        if !(1..=MAX_EXPIRES_IN_SECS).contains(&expires_in) {
+            return Err(AppError::invalid_field("expiresIn", format!("must be 1 to {MAX_EXPIRES_IN_SECS} seconds")));
+        }
+        let bucket = parse_bucket(bucket)?;
+        let path = BlobPath::parse(path)?;
+        self.authorize(caller, bucket, &path)?;
+        let expires = now() + expires_in as i64;
+        Ok(SignedUrl {
+            url: self.signed(method, bucket, &path, expires),
+            method,
+            expires_at: chrono::DateTime::from_timestamp(expires, 0).unwrap_or_default(),
+            headers: Default::default(),
+        })
+    }
+
+    /// Decides whether a `/cdn` request may proceed: a valid signature for the method, a
+    /// public bucket (reads only), or a bearer allowed for the object.
+    pub fn authorize_delivery(
+        &self,
+        bucket: Bucket,
+        path: &BlobPath,
+        method: SignedMethod,
+        signature: Option<&Signature>,
+        caller: Option<&Caller>,
+    ) -> AppResult<Access> {
+        if let Some(sig) = signature {
+            self.signer.verify(method, bucket, path, sig, now())?;
+            return Ok(Access::Private);
+        }
+        if method == SignedMethod::Get && self.public_buckets.contains(&bucket) {
+            return Ok(Access::Public);
+        }
+        match caller {
+            Some(caller) => self.authorize(caller, bucket, path).map(|()| Access::Private),
+            None => Err(AppError::unauthorized(
+                "unauthorized",
+                "this object is private: use a signed URL or a bearer token",
+            )),
+        }
+    }
+
+    pub fn blobs(&self) -> &dyn BlobStore {
+        self.blobs.as_ref()
+    }
+}
+
+/// `http://host/cdn/{bucket}/{path}?…`, `/cdn/{bucket}/{path}` → bucket and path.
+pub fn parse_object_url(url: &str) -> AppResult<(Bucket, BlobPath)> {
+    let without_origin = match url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+        None => url,
+    };
+    let path = without_origin.split(['?', '#']).next().unwrap_or("");
+    let Some(rest) = path.strip_prefix("/cdn/") else {
+        return Err(AppError::invalid_field("url", "is not a /cdn/{bucket}/{path} URL of this server"));
+    };
+    let (bucket, object) = rest
+        .split_once('/')
+        .ok_or_else(|| AppError::invalid_field("url", "has no object path after the bucket"))?;
+    Ok((parse_bucket(bucket)?, decode_path(object)?))
+}
+
+/// Percent-decodes an object path taken from a URL, then validates it.
+pub fn decode_path(raw: &str) -> AppResult<BlobPath> {
+    let decoded = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| AppError::bad_request("invalid_path", "invalid object path: not UTF-8 once decoded"))?;
+    BlobPath::parse(&decoded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_urls_parse_in_every_form() {
+        for url in [
+            "http://127.0.0.1:8080/cdn/r3al-user-media/users/u/a%20b.png",
+            "https://cdn.example/cdn/media/users/u/a%20b.png?expires=1&signature=x",
+            "/cdn/r3al-user-media/users/u/a%20b.png",
+        ] {
+            let (bucket, path) = parse_object_url(url).unwrap();
+            assert_eq!(bucket, Bucket::Media);
+            assert_eq!(path.as_str(), "users/u/a b.png");
+        }
+        for url in ["http://h/other/x", "/cdn/r3al-user-media", "/cdn/nope/users/u/a", "/cdn/media/users/%2e%2e/x", "/cdn/media/a/%252e%252e/b"] {
+            assert!(parse_object_url(url).is_err(), "{url}");
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! `GET /metrics`: Prometheus text exposition of what the edge middleware records.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use poem::{IntoResponse, handler};
+
+pub const REQUESTS: &str = "http_requests_total";
+pub const DURATION: &str = "http_request_duration_seconds";
+
+/// The process-wide recorder; installed once, shared by every server in the process.
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full(DURATION.to_owned()),
+                &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+            )
+            .expect("bucket list is not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Fails only if another recorder was installed first; then ours simply records nothing.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+#[handler]
+pub fn render() -> impl IntoResponse {
+    handle().render().with_content_type("text/plain; version=0.0.4; charset=utf-8")
+}

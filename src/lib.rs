@@ -1,0 +1,15 @@
+//! Optima: the self-hostable cloud backend of the R3AL app, as one executable.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod edge;
+pub mod error;
+pub mod features;
+pub mod storage;
+pub mod telemetry;
+pub mod trpc;

@@ -1,0 +1,273 @@
+//! The local filesystem store: `<root>/<bucket>/<object path>`.
+
+use std::io::SeekFrom;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use tokio::fs;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio_util::io::ReaderStream;
+
+use super::{BlobPath, BlobStore, Bucket, ByteReader, ByteStream, ObjectMeta, StoreError, content_type_for};
+
+/// Temporary files live beside their target (so the final rename is atomic) under a hidden
+/// name that no valid object path can address.
+const TMP_PREFIX: &str = ".optima-tmp-";
+const CHUNK: usize = 64 * 1024;
+
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    fn bucket_dir(&self, bucket: Bucket) -> PathBuf {
+        self.root.join(bucket.name())
+    }
+
+    fn file_path(&self, bucket: Bucket, path: &BlobPath) -> PathBuf {
+        self.bucket_dir(bucket).join(path.as_str())
+    }
+}
+
+fn meta_of(path: &str, md: &std::fs::Metadata) -> ObjectMeta {
+    let modified = md.modified().unwrap_or(std::time::UNIX_EPOCH);
+    let nanos = modified.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    ObjectMeta {
+        path: path.to_owned(),
+        size: md.len(),
+        etag: format!("\"{:x}-{:x}\"", md.len(), nanos),
+        last_modified: modified.into(),
+        content_type: content_type_for(path),
+    }
+}
+
+/// A file where a folder is needed (or the reverse): `users/u/a` exists and `users/u/a/b` is
+/// asked for.
+fn is_shape_conflict(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), NotADirectory | IsADirectory | AlreadyExists | DirectoryNotEmpty)
+}
+
+fn not_found_or(e: std::io::Error) -> StoreError {
+    if e.kind() == std::io::ErrorKind::NotFound || e.kind() == std::io::ErrorKind::NotADirectory {
+        StoreError::NotFound
+    } else {
+        StoreError::Io(e)
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobStore for LocalStore {
+    async fn ensure_buckets(&self) -> Result<(), StoreError> {
+        for bucket in Bucket::ALL {
+            fs::create_dir_all(self.bucket_dir(bucket)).await?;
+        }
+        Ok(())
+    }
+
+    async fn put(
+        &self,
+        bucket: Bucket,
+        path: &BlobPath,
+        mut body: ByteReader,
+        max_bytes: u64,
+    ) -> Result<ObjectMeta, StoreError> {
+        let target = self.file_path(bucket, path);
+        let dir = target.parent().expect("object paths have a parent").to_path_buf();
+        fs::create_dir_all(&dir).await.map_err(|e| {
+            if is_shape_conflict(&e) { StoreError::PathConflict } else { StoreError::Io(e) }
+        })?;
+        let tmp = dir.join(format!("{TMP_PREFIX}{}", uuid::Uuid::new_v4()));
+        let written = write_limited(&tmp, &mut body, max_bytes).await;
+        let finished = match written {
+            Ok(()) => fs::rename(&tmp, &target).await.map_err(|e| {
+                if is_shape_conflict(&e) { StoreError::PathConflict } else { StoreError::Io(e) }
+            }),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = finished {
+            let _ = fs::remove_file(&tmp).await;
+            return Err(e);
+        }
+        // Make the rename itself durable.
+        if let Ok(d) = fs::File::open(&dir).await {
+            let _ = d.sync_all().await;
+        }
+        let md = fs::metadata(&target).await?;
+        Ok(meta_of(path.as_str(), &md))
+    }
+
+    async fn head(&self, bucket: Bucket, path: &BlobPath) -> Result<ObjectMeta, StoreError> {
+        let md = fs::metadata(self.file_path(bucket, path)).await.map_err(not_found_or)?;
+        if !md.is_file() {
+            return Err(StoreError::NotFound);
+        }
+        Ok(meta_of(path.as_str(), &md))
+    }
+
+    async fn get(
+        &self,
+        bucket: Bucket,
+        path: &BlobPath,
+        range: Option<Range<u64>>,
+    ) -> Result<(ObjectMeta, ByteStream), StoreError> {
+        let mut file = fs::File::open(self.file_path(bucket, path)).await.map_err(not_found_or)?;
+        let md = file.metadata().await?;
+        if !md.is_file() {
+            return Err(StoreError::NotFound);
+        }
+        let meta = meta_of(path.as_str(), &md);
+        let stream: ByteStream = match range {
+            Some(r) => {
+                file.seek(SeekFrom::Start(r.start)).await?;
+                Box::pin(ReaderStream::with_capacity(file.take(r.end - r.start), CHUNK))
+            }
+            None => Box::pin(ReaderStream::with_capacity(file, CHUNK)),
+        };
+        Ok((meta, stream))
+    }
+
+    async fn delete(&self, bucket: Bucket, path: &BlobPath) -> Result<bool, StoreError> {
+        let target = self.file_path(bucket, path);
+        match fs::remove_file(&target).await {
+            Ok(()) => {}
+            Err(e) => {
+                return match not_found_or(e) {
+                    StoreError::NotFound => Ok(false),
+                    other => Err(other),
+                };
+            }
+        }
+        // Drop folders the delete left empty, up to the bucket's own.
+        let root = self.bucket_dir(bucket);
+        let mut dir = target.parent().map(Path::to_path_buf);
+        while let Some(d) = dir {
+            if d == root || fs::remove_dir(&d).await.is_err() {
+                break;
+            }
+            dir = d.parent().map(Path::to_path_buf);
+        }
+        Ok(true)
+    }
+
+    async fn list(&self, bucket: Bucket, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        let root = self.bucket_dir(bucket);
+        let prefix = prefix.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut found = Vec::new();
+            walk(&root, &root, &prefix, &mut found)?;
+            found.sort_by(|a, b| a.path.cmp(&b.path));
+            Ok(found)
+        })
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+    }
+}
+
+async fn write_limited(tmp: &Path, body: &mut ByteReader, max_bytes: u64) -> Result<(), StoreError> {
+    let mut file = fs::File::create(tmp).await?;
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    loop {
+        let n = body.read(&mut buf).await.map_err(StoreError::BodyRead)?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > max_bytes {
+            return Err(StoreError::TooLarge { limit: max_bytes });
+        }
+        file.write_all(&buf[..n]).await?;
+    }
+    file.sync_all().await?;
+    Ok(())
+}
+
+fn walk(root: &Path, dir: &Path, prefix: &str, found: &mut Vec<ObjectMeta>) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
+        let md = entry.metadata()?;
+        if md.is_dir() {
+            // Only descend where the prefix can still match.
+            let as_dir = format!("{rel}/");
+            if as_dir.starts_with(prefix) || prefix.starts_with(&as_dir) {
+                walk(root, &path, prefix, found)?;
+            }
+        } else if rel.starts_with(prefix) {
+            found.push(meta_of(&rel, &md));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::TryStreamExt;
+
+    fn p(s: &str) -> BlobPath {
+        BlobPath::parse(s).unwrap()
+    }
+
+    async fn read_all(stream: ByteStream) -> Vec<u8> {
+        stream.map_ok(|b| b.to_vec()).try_concat().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn put_get_range_list_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Box<dyn BlobStore> = Box::new(LocalStore::new(dir.path()));
+        store.ensure_buckets().await.unwrap();
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let meta = store
+            .put(Bucket::Media, &p("users/u/a.bin"), Box::pin(std::io::Cursor::new(data.clone())), 1 << 20)
+            .await
+            .unwrap();
+        assert_eq!(meta.size, data.len() as u64);
+        let (_, whole) = store.get(Bucket::Media, &p("users/u/a.bin"), None).await.unwrap();
+        assert_eq!(read_all(whole).await, data);
+        let (_, part) = store.get(Bucket::Media, &p("users/u/a.bin"), Some(1000..1010)).await.unwrap();
+        assert_eq!(read_all(part).await, &data[1000..1010]);
+        let listed = store.list(Bucket::Media, "users/u/").await.unwrap();
+        assert_eq!(listed.iter().map(|m| m.path.as_str()).collect::<Vec<_>>(), ["users/u/a.bin"]);
+        assert!(store.list(Bucket::Media, "users/v/").await.unwrap().is_empty());
+        assert!(store.delete(Bucket::Media, &p("users/u/a.bin")).await.unwrap());
+        assert!(!store.delete(Bucket::Media, &p("users/u/a.bin")).await.unwrap());
+        assert!(matches!(store.head(Bucket::Media, &p("users/u/a.bin")).await, Err(StoreError::NotFound)));
+        assert!(!dir.path().join("r3al-user-media/users").exists(), "empty folders are pruned");
+    }
+
+    #[tokio::test]
+    async fn too_large_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        let body = Box::pin(std::io::Cursor::new(vec![7u8; 1000]));
+        let err = store.put(Bucket::Music, &p("users/u/x"), body, 999).await.unwrap_err();
+        assert!(matches!(err, StoreError::TooLarge { limit: 999 }));
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("r3al-studio-music/users/u")).unwrap().collect();
+        assert!(left.is_empty(), "no temp file or object is left");
+    }
+
+    #[tokio::test]
+    async fn file_in_the_way_of_a_folder_is_a_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Box<dyn BlobStore> = Box::new(LocalStore::new(dir.path()));
+        store.put_bytes(Bucket::Media, &p("users/u/a"), b"x".to_vec()).await.unwrap();
+        let err = store.put_bytes(Bucket::Media, &p("users/u/a/b"), b"y".to_vec()).await.unwrap_err();
+        assert!(matches!(err, StoreError::PathConflict));
+    }
+}

@@ -1,0 +1,116 @@
+//! Blob storage: the `BlobStore` trait, bucket names, safe object paths, the local
+//! filesystem store and signed delivery URLs.
+
+mod bucket;
+mod local;
+mod path;
+pub mod signing;
+
+use std::ops::Range;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures_util::Stream;
+use tokio::io::AsyncRead;
+
+pub use bucket::Bucket;
+pub use local::LocalStore;
+pub use path::BlobPath;
+
+use crate::error::AppError;
+
+/// What a store knows about an object without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub path: String,
+    pub size: u64,
+    /// A strong validator, already quoted for the `ETag` header.
+    pub etag: String,
+    pub last_modified: DateTime<Utc>,
+    pub content_type: String,
+}
+
+pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+pub type ByteReader = Pin<Box<dyn AsyncRead + Send>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("object not found")]
+    NotFound,
+    #[error("object larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("an object path runs through an existing object")]
+    PathConflict,
+    #[error("reading the request body failed: {0}")]
+    BodyRead(std::io::Error),
+    #[error("storage I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => AppError::not_found("object not found"),
+            StoreError::TooLarge { limit } => AppError::PayloadTooLarge {
+                message: format!("object is larger than the upload limit of {limit} bytes"),
+            },
+            StoreError::PathConflict => AppError::Conflict {
+                code: "path_conflict",
+                message: "the path runs through an existing object (a file where a folder is needed, or the reverse)".into(),
+            },
+            StoreError::BodyRead(e) => AppError::bad_request("body_read_failed", format!("reading the upload failed: {e}")),
+            StoreError::Io(e) => AppError::internal(format!("storage: {e}")),
+        }
+    }
+}
+
+/// One backend of the five logical buckets. Writes are atomic: a reader sees the old object,
+/// the new one, or none, never a half-written one.
+#[async_trait::async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Creates whatever the backend needs for the buckets to exist.
+    async fn ensure_buckets(&self) -> Result<(), StoreError>;
+
+    /// Stores everything `body` yields, refusing (and keeping nothing) past `max_bytes`.
+    async fn put(
+        &self,
+        bucket: Bucket,
+        path: &BlobPath,
+        body: ByteReader,
+        max_bytes: u64,
+    ) -> Result<ObjectMeta, StoreError>;
+
+    async fn head(&self, bucket: Bucket, path: &BlobPath) -> Result<ObjectMeta, StoreError>;
+
+    /// The object's bytes, or those of `range` (already checked against the size).
+    async fn get(
+        &self,
+        bucket: Bucket,
+        path: &BlobPath,
+        range: Option<Range<u64>>,
+    ) -> Result<(ObjectMeta, ByteStream), StoreError>;
+
+    /// Deletes the object; false when there was none.
+    async fn delete(&self, bucket: Bucket, path: &BlobPath) -> Result<bool, StoreError>;
+
+    /// Objects whose path starts with `prefix`, in path order.
+    async fn list(&self, bucket: Bucket, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
+}
+
+impl dyn BlobStore {
+    pub async fn put_bytes(
+        &self,
+        bucket: Bucket,
+        path: &BlobPath,
+        bytes: Vec<u8>,
+    ) -> Result<ObjectMeta, StoreError> {
+        let len = bytes.len() as u64;
+        self.put(bucket, path, Box::pin(std::io::Cursor::new(bytes)), len).await
+    }
+}
+
+/// The content type delivered for an object, from its name.
+pub fn content_type_for(path: &str) -> String {
+    mime_guess::from_path(path).first_or_octet_stream().essence_str().to_owned()
+}

@@ -1,0 +1,116 @@
+//! The tRPC v11 HTTP protocol (superjson envelope) over the same services as REST.
+//! `wire` speaks the protocol; `procedures` is the one table from procedure path to service
+//! call. Feature areas add their procedures there.
+
+mod procedures;
+mod wire;
+
+use std::sync::Arc;
+
+use poem::http::{Method, StatusCode, header};
+use poem::web::headers::{self, HeaderMapExt};
+use poem::{Body, Request, Response, handler};
+use serde_json::Value;
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::AppError;
+pub use procedures::Kind;
+use wire::{Call, TrpcError};
+
+/// Largest JSON body accepted on a tRPC mutation.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[handler]
+pub async fn endpoint(req: &Request, body: Body) -> Response {
+    let Some(state) = req.data::<Arc<AppState>>() else {
+        return wire::error_response(&TrpcError::from_app(&AppError::internal("state missing"), ""));
+    };
+    let paths = req.raw_path_param("path").unwrap_or_default().to_owned();
+    let batch = wire::query_param(req.uri().query(), "batch").is_some_and(|v| v == "1" || v == "true");
+    match handle(state, req, body, &paths, batch).await {
+        Ok(resp) => resp,
+        Err(e) => wire::error_response(&e),
+    }
+}
+
+async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch: bool) -> Result<Response, TrpcError> {
+    let kind = match *req.method() {
+        Method::GET => Kind::Query,
+        Method::POST => Kind::Mutation,
+        _ => return Err(TrpcError::new("METHOD_NOT_SUPPORTED", "tRPC accepts GET for queries and POST for mutations", paths)),
+    };
+    let raw_input = match kind {
+        Kind::Query => wire::query_param(req.uri().query(), "input"),
+        Kind::Mutation => {
+            let is_json = req
+                .headers()
+                .typed_get::<headers::ContentType>()
+                .is_some_and(|ct| mime_is_json(&ct.to_string()));
+            let bytes = body.into_bytes_limit(MAX_BODY_BYTES).await.map_err(|e| match e {
+                poem::error::ReadBodyError::PayloadTooLarge => {
+                    TrpcError::new("PAYLOAD_TOO_LARGE", format!("the body is larger than {MAX_BODY_BYTES} bytes"), paths)
+                }
+                other => TrpcError::new("BAD_REQUEST", format!("cannot read the body: {other}"), paths),
+            })?;
+            if bytes.is_empty() {
+                None
+            } else if !is_json {
+                return Err(TrpcError::new("UNSUPPORTED_MEDIA_TYPE", "mutations must be sent as application/json", paths));
+            } else {
+                Some(String::from_utf8(bytes.to_vec()).map_err(|_| TrpcError::new("PARSE_ERROR", "the body is not UTF-8", paths))?)
+            }
+        }
+    };
+    let calls = wire::parse_calls(paths, batch, raw_input.as_deref())?;
+    let caller = match req.headers().typed_get::<headers::Authorization<headers::authorization::Bearer>>() {
+        Some(auth) => Some(state.caller_from_token(auth.token()).map_err(|e| TrpcError::from_app(&e, paths))?),
+        None => None,
+    };
+    let mut outcomes = Vec::with_capacity(calls.len());
+    for call in calls {
+        outcomes.push(run(state, kind, caller.clone(), call).await);
+    }
+    Ok(if batch { wire::batch_response(&outcomes) } else { wire::single_response(&outcomes[0]) })
+}
+
+fn mime_is_json(content_type: &str) -> bool {
+    content_type.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+async fn run(state: &AppState, kind: Kind, caller: Option<Caller>, call: Call) -> Result<Value, TrpcError> {
+    let Some(procedure) = procedures::find(&call.path) else {
+        return Err(TrpcError::new("NOT_FOUND", format!("No procedure found on path \"{}\"", call.path), &call.path));
+    };
+    if procedure.kind != kind {
+        let (expected, method) = match procedure.kind {
+            Kind::Query => ("a query", "GET"),
+            Kind::Mutation => ("a mutation", "POST"),
+        };
+        return Err(TrpcError::new(
+            "METHOD_NOT_SUPPORTED",
+            format!("\"{}\" is {expected}: call it with {method}", call.path),
+            &call.path,
+        ));
+    }
+    let output = (procedure.handler)(state, caller, call.input).await.map_err(|e| {
+        if let AppError::Internal(cause) = &e {
+            tracing::error!(%cause, path = %call.path, "tRPC procedure failed");
+        }
+        TrpcError::from_app(&e, &call.path)
+    })?;
+    Ok(output)
+}
+
+impl TrpcError {
+    fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(serde_json::to_vec(body).unwrap_or_default())
+}

@@ -1,0 +1,131 @@
+//! The procedure table: each tRPC path, whether it is a query or a mutation, and the service
+//! call behind it. Inputs are the app's shapes; outputs start with `success: true`.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use futures_util::future::BoxFuture;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use crate::features::accounts::model::Credentials;
+use crate::storage::signing::SignedMethod;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Query,
+    Mutation,
+}
+
+pub type Handler = for<'a> fn(&'a AppState, Option<Caller>, Option<Value>) -> BoxFuture<'a, AppResult<Value>>;
+
+pub struct Procedure {
+    pub kind: Kind,
+    pub handler: Handler,
+}
+
+pub fn find(path: &str) -> Option<&'static Procedure> {
+    static TABLE: OnceLock<HashMap<&'static str, Procedure>> = OnceLock::new();
+    TABLE.get_or_init(table).get(path)
+}
+
+fn table() -> HashMap<&'static str, Procedure> {
+    use Kind::*;
+    let entries: [(&str, Kind, Handler); 6] = [
+        ("r3al.system.health", Query, |s, _, _| Box::pin(system_health(s))),
+        ("r3al.auth.register", Mutation, |s, _, i| Box::pin(auth_register(s, i))),
+        ("r3al.auth.login", Mutation, |s, _, i| Box::pin(auth_login(s, i))),
+        ("r3al.auth.me", Query, |s, c, _| Box::pin(auth_me(s, c))),
+        ("r3al.storage.getSignedUrl", Mutation, |s, c, i| Box::pin(storage_signed_url(s, c, i))),
+        ("r3al.storage.deleteObject", Mutation, |s, c, i| Box::pin(storage_delete(s, c, i))),
+    ];
+    entries.into_iter().map(|(path, kind, handler)| (path, Procedure { kind, handler })).collect()
+}
+
+/// Deserialises a procedure's input, naming the field that is wrong.
+fn input<T: DeserializeOwned>(value: Option<Value>) -> AppResult<T> {
+    let value = value.unwrap_or(Value::Null);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        if field == "." {
+            AppError::bad_request("invalid_input", format!("invalid input: {}", e.inner()))
+        } else {
+            AppError::invalid_field(&field, e.inner().to_string())
+        }
+    })
+}
+
+fn signed_in(caller: Option<Caller>) -> AppResult<Caller> {
+    caller.ok_or_else(|| AppError::unauthorized("unauthorized", "this procedure needs a bearer token"))
+}
+
+/// Serialises an output object and puts `success: true` first, as the app expects.
+fn success(output: impl serde::Serialize) -> AppResult<Value> {
+    let mut map = serde_json::Map::new();
+    map.insert("success".into(), Value::Bool(true));
+    match serde_json::to_value(output).map_err(AppError::internal)? {
+        Value::Object(fields) => map.extend(fields),
+        other => {
+            map.insert("data".into(), other);
+        }
+    }
+    Ok(Value::Object(map))
+}
+
+async fn system_health(state: &AppState) -> AppResult<Value> {
+    let (_, health) = state.health().await;
+    success(health)
+}
+
+async fn auth_register(state: &AppState, raw: Option<Value>) -> AppResult<Value> {
+    success(state.accounts.register(input::<Credentials>(raw)?).await?)
+}
+
+async fn auth_login(state: &AppState, raw: Option<Value>) -> AppResult<Value> {
+    success(state.accounts.login(input::<Credentials>(raw)?).await?)
+}
+
+async fn auth_me(state: &AppState, caller: Option<Caller>) -> AppResult<Value> {
+    success(state.accounts.me(&signed_in(caller)?).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SignedUrlInput {
+    bucket: String,
+    path: String,
+    #[serde(default = "default_method")]
+    method: SignedMethod,
+    #[serde(default = "default_expires_in")]
+    expires_in: u64,
+}
+
+fn default_method() -> SignedMethod {
+    SignedMethod::Get
+}
+
+fn default_expires_in() -> u64 {
+    3600
+}
+
+async fn storage_signed_url(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+    let caller = signed_in(caller)?;
+    let i: SignedUrlInput = input(raw)?;
+    success(state.storage.signed_url(&caller, &i.bucket, &i.path, i.method, i.expires_in)?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteInput {
+    url: String,
+}
+
+async fn storage_delete(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+    let caller = signed_in(caller)?;
+    let i: DeleteInput = input(raw)?;
+    success(state.storage.delete(&caller, &i.url).await?)
+}

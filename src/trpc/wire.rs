@@ -1,0 +1,265 @@
+//! tRPC v11 HTTP wire format with the superjson transformer: request decoding, result and
+//! error envelopes, batching, and Date metadata for timestamp fields.
+
+use poem::Response;
+use poem::http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use crate::error::AppError;
+
+/// One procedure call taken from a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub path: String,
+    /// The superjson `json` value; `None` when absent or `null` (superjson's `undefined`).
+    pub input: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrpcError {
+    pub code: &'static str,
+    pub message: String,
+    pub http_status: u16,
+    pub path: String,
+    /// Our own stable error code, for clients that want more than the tRPC code.
+    pub app_code: Option<&'static str>,
+}
+
+/// tRPC error names with their JSON-RPC codes and HTTP statuses.
+const CODES: &[(&str, i32, u16)] = &[
+    ("PARSE_ERROR", -32700, 400),
+    ("BAD_REQUEST", -32600, 400),
+    ("UNAUTHORIZED", -32001, 401),
+    ("FORBIDDEN", -32003, 403),
+    ("NOT_FOUND", -32004, 404),
+    ("METHOD_NOT_SUPPORTED", -32005, 405),
+    ("CONFLICT", -32009, 409),
+    ("PAYLOAD_TOO_LARGE", -32013, 413),
+    ("UNSUPPORTED_MEDIA_TYPE", -32015, 415),
+    ("UNPROCESSABLE_CONTENT", -32022, 422),
+    ("TOO_MANY_REQUESTS", -32029, 429),
+    ("INTERNAL_SERVER_ERROR", -32603, 500),
+    ("SERVICE_UNAVAILABLE", -32603, 503),
+];
+
+fn lookup(code: &str) -> (i32, u16) {
+    CODES.iter().find(|(name, ..)| *name == code).map_or((-32603, 500), |(_, rpc, http)| (*rpc, *http))
+}
+
+impl TrpcError {
+    pub fn new(code: &'static str, message: impl Into<String>, path: &str) -> Self {
+        Self { code, message: message.into(), http_status: lookup(code).1, path: path.to_owned(), app_code: None }
+    }
+
+    pub fn from_app(err: &AppError, path: &str) -> Self {
+        let code = match err {
+            AppError::BadRequest { .. } | AppError::RangeNotSatisfiable { .. } => "BAD_REQUEST",
+            AppError::Unauthorized { .. } => "UNAUTHORIZED",
+            AppError::Forbidden { .. } => "FORBIDDEN",
+            AppError::NotFound { .. } => "NOT_FOUND",
+            AppError::Conflict { .. } => "CONFLICT",
+            AppError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            AppError::Unprocessable { .. } => "UNPROCESSABLE_CONTENT",
+            AppError::TooManyRequests { .. } => "TOO_MANY_REQUESTS",
+            AppError::Unavailable { .. } => "SERVICE_UNAVAILABLE",
+            AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
+        };
+        Self { app_code: Some(err.code()), ..Self::new(code, err.public_message(), path) }
+    }
+
+    fn envelope(&self) -> Value {
+        let (rpc_code, _) = lookup(self.code);
+        let mut data = json!({ "code": self.code, "httpStatus": self.http_status, "path": self.path });
+        if let Some(app_code) = self.app_code {
+            data["appCode"] = app_code.into();
+        }
+        json!({ "error": { "json": { "message": self.message, "code": rpc_code, "data": data } } })
+    }
+}
+
+/// The value of `name` in a URL query string, percent-decoded (`+` is a space).
+pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| {
+            percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned()
+        })
+    })
+}
+
+/// Unwraps superjson's `{"json": …, "meta": …}`. `null` (superjson's `undefined`) means absent.
+fn unwrap_superjson(value: Value, path: &str) -> Result<Option<Value>, TrpcError> {
+    match value {
+        Value::Object(mut map) if map.contains_key("json") => match map.remove("json") {
+            Some(Value::Null) | None => Ok(None),
+            Some(v) => Ok(Some(v)),
+        },
+        _ => Err(TrpcError::new(
+            "BAD_REQUEST",
+            "input must be wrapped as superjson: {\"json\": <input>}",
+            path,
+        )),
+    }
+}
+
+/// Splits a request into calls: `a.b` alone, or with batching `a.b,a.c` with inputs keyed
+/// `"0"`, `"1"`, … .
+pub fn parse_calls(paths: &str, batch: bool, raw_input: Option<&str>) -> Result<Vec<Call>, TrpcError> {
+    let parsed = match raw_input {
+        Some(raw) if !raw.is_empty() => Some(
+            serde_json::from_str::<Value>(raw)
+                .map_err(|e| TrpcError::new("PARSE_ERROR", format!("input is not valid JSON: {e}"), paths))?,
+        ),
+        _ => None,
+    };
+    if !batch {
+        let input = match parsed {
+            Some(v) => unwrap_superjson(v, paths)?,
+            None => None,
+        };
+        return Ok(vec![Call { path: paths.to_owned(), input }]);
+    }
+    let mut by_index = match parsed {
+        Some(Value::Object(map)) => map,
+        None => Map::new(),
+        Some(_) => return Err(TrpcError::new("BAD_REQUEST", "batch input must be an object keyed by call index", paths)),
+    };
+    paths
+        .split(',')
+        .enumerate()
+        .map(|(i, path)| {
+            let input = match by_index.remove(&i.to_string()) {
+                Some(v) => unwrap_superjson(v, path)?,
+                None => None,
+            };
+            Ok(Call { path: path.to_owned(), input })
+        })
+        .collect()
+}
+
+/// Keys whose RFC 3339 string values the app expects as `Date` objects.
+fn is_timestamp_key(key: &str) -> bool {
+    key.ends_with("At") || matches!(key, "timestamp" | "memberSince" | "resetDate" | "start" | "end")
+}
+
+fn collect_dates(value: &Value, path: &str, out: &mut Map<String, Value>) {
+    let child = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if let Value::String(s) = v {
+                    if is_timestamp_key(k) && chrono::DateTime::parse_from_rfc3339(s).is_ok() {
+                        out.insert(child(k), json!(["Date"]));
+                    }
+                } else {
+                    collect_dates(v, &child(k), out);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                collect_dates(v, &child(&i.to_string()), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `{"result":{"data":{"json": output, "meta"?: {"values": {path: ["Date"]}, "v": 1}}}}`.
+pub fn result_envelope(output: &Value) -> Value {
+    let mut dates = Map::new();
+    collect_dates(output, "", &mut dates);
+    let mut data = json!({ "json": output });
+    if !dates.is_empty() {
+        data["meta"] = json!({ "values": dates, "v": 1 });
+    }
+    json!({ "result": { "data": data } })
+}
+
+fn envelope(outcome: &Result<Value, TrpcError>) -> Value {
+    match outcome {
+        Ok(output) => result_envelope(output),
+        Err(e) => e.envelope(),
+    }
+}
+
+pub fn error_response(err: &TrpcError) -> Response {
+    super::json_response(err.status(), &err.envelope())
+}
+
+pub fn single_response(outcome: &Result<Value, TrpcError>) -> Response {
+    let status = match outcome {
+        Ok(_) => StatusCode::OK,
+        Err(e) => e.status(),
+    };
+    super::json_response(status, &envelope(outcome))
+}
+
+/// An array of envelopes: 200 when all succeed, the shared status when all fail alike,
+/// 207 otherwise.
+pub fn batch_response(outcomes: &[Result<Value, TrpcError>]) -> Response {
+    let statuses: Vec<u16> = outcomes.iter().map(|o| o.as_ref().map_or_else(|e| e.http_status, |_| 200)).collect();
+    let status = match statuses.first() {
+        Some(first) if statuses.iter().all(|s| s == first) => StatusCode::from_u16(*first).unwrap_or(StatusCode::OK),
+        _ => StatusCode::MULTI_STATUS,
+    };
+    super::json_response(status, &Value::Array(outcomes.iter().map(envelope).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_call_unwraps_superjson_and_treats_null_as_absent() {
+        let calls = parse_calls("r3al.a.b", false, Some(r#"{"json":{"userId":"u1"}}"#)).unwrap();
+        assert_eq!(calls, vec![Call { path: "r3al.a.b".into(), input: Some(json!({"userId":"u1"})) }]);
+        let none = parse_calls("x", false, Some(r#"{"json":null,"meta":{"values":["undefined"],"v":1}}"#)).unwrap();
+        assert_eq!(none[0].input, None);
+        assert_eq!(parse_calls("x", false, None).unwrap()[0].input, None);
+    }
+
+    #[test]
+    fn unwrapped_or_malformed_input_is_refused() {
+        assert_eq!(parse_calls("x", false, Some(r#"{"userId":"u1"}"#)).unwrap_err().code, "BAD_REQUEST");
+        assert_eq!(parse_calls("x", false, Some("{nope")).unwrap_err().code, "PARSE_ERROR");
+        assert_eq!(parse_calls("x", true, Some("[1]")).unwrap_err().code, "BAD_REQUEST");
+    }
+
+    #[test]
+    fn batch_splits_paths_and_indexes_inputs() {
+        let calls = parse_calls("a.b,a.c", true, Some(r#"{"1":{"json":{"k":2}}}"#)).unwrap();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0], Call { path: "a.b".into(), input: None });
+        assert_eq!(calls[1].input, Some(json!({"k":2})));
+    }
+
+    #[test]
+    fn dates_get_superjson_meta() {
+        let out = json!({"success": true, "createdAt": "2026-01-02T03:04:05.678Z", "title": "2026-01-02T03:04:05Z",
+                          "projects": [{"updatedAt": "2026-01-02T03:04:05Z"}], "statusAt": "soon"});
+        let env = result_envelope(&out);
+        assert_eq!(env["result"]["data"]["json"], out);
+        assert_eq!(
+            env["result"]["data"]["meta"],
+            json!({"values": {"createdAt": ["Date"], "projects.0.updatedAt": ["Date"]}, "v": 1})
+        );
+        assert!(result_envelope(&json!({"a": 1}))["result"]["data"].get("meta").is_none());
+    }
+
+    #[test]
+    fn error_envelope_has_rpc_code_and_http_status() {
+        let e = TrpcError::from_app(&AppError::forbidden("no"), "r3al.x.y");
+        assert_eq!(e.http_status, 403);
+        assert_eq!(
+            e.envelope(),
+            json!({"error":{"json":{"message":"no","code":-32003,"data":{"code":"FORBIDDEN","httpStatus":403,"path":"r3al.x.y","appCode":"forbidden"}}}})
+        );
+    }
+
+    #[test]
+    fn query_params_are_decoded() {
+        assert_eq!(query_param(Some("batch=1&input=%7B%22a%22%3A1%7D"), "input").as_deref(), Some("{\"a\":1}"));
+        assert_eq!(query_param(Some("batch=1"), "input"), None);
+    }
+}
