@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::middleware::Cors;
-use poem::{EndpointExt, Route, Server};
+use poem::{EndpointExt, IntoResponse, Route, Server};
 use tokio::task::JoinHandle;
 
 use crate::auth::{Caller, TokenService};
@@ -94,13 +94,26 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/metrics", metrics::render)
         .at("/cdn/:bucket/*path", poem::get(cdn::deliver).head(cdn::deliver).put(cdn::deliver))
         .at("/api/trpc/*path", crate::trpc::endpoint)
-        .with(poem::middleware::SizeLimit::new(max_body as usize))
+        .around(move |ep, req| reject_oversized(ep, req, max_body))
         .with(cors(&state.config.server.cors_allowed_origins))
         .data(state)
         .around(crate::edge::observe)
 }
 
-use poem::IntoResponse;
+
+/// Refuses a declared body larger than any route accepts before a byte of it is read.
+async fn reject_oversized<E: poem::Endpoint>(ep: E, req: poem::Request, max: u64) -> poem::Result<poem::Response> {
+    use poem::web::headers::{ContentLength, HeaderMapExt};
+    if let Some(ContentLength(len)) = req.headers().typed_get::<ContentLength>() {
+        if len > max {
+            return Err(crate::error::AppError::PayloadTooLarge {
+                message: format!("the body is {len} bytes; the limit is {max} bytes"),
+            }
+            .into());
+        }
+    }
+    Ok(ep.call(req).await?.into_response())
+}
 
 /// A server listening on its socket. Dropping the handle does not stop it; call `shutdown`.
 pub struct RunningServer {

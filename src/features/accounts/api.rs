@@ -5,7 +5,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::model::{Credentials, Me, Session};
-use crate::api::ApiTags;
+use crate::api::{ApiTags, JsonBody};
 use crate::app::AppState;
 use crate::auth::BearerAuth;
 use crate::error::AppResult;
@@ -25,13 +25,13 @@ impl AccountsApi {
     ///
     /// Usernames are unique regardless of case; the password is stored as an argon2id hash.
     #[oai(path = "/register", method = "post")]
-    async fn register(&self, state: Data<&Arc<AppState>>, body: Json<Credentials>) -> AppResult<Created> {
+    async fn register(&self, state: Data<&Arc<AppState>>, body: JsonBody<Credentials>) -> AppResult<Created> {
         Ok(Created::Created(Json(state.accounts.register(body.0).await?)))
     }
 
     /// Exchange a username and password for a bearer token
     #[oai(path = "/login", method = "post")]
-    async fn login(&self, state: Data<&Arc<AppState>>, body: Json<Credentials>) -> AppResult<Json<Session>> {
+    async fn login(&self, state: Data<&Arc<AppState>>, body: JsonBody<Credentials>) -> AppResult<Json<Session>> {
         Ok(Json(state.accounts.login(body.0).await?))
     }
 

@@ -6,7 +6,7 @@ use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, OpenApi};
 
 use super::model::{DeleteRequest, Deleted, SignedUrl, SignedUrlRequest, StoredObject};
-use crate::api::ApiTags;
+use crate::api::{ApiTags, JsonBody};
 use crate::app::AppState;
 use crate::auth::BearerAuth;
 use crate::error::AppResult;
@@ -47,8 +47,8 @@ impl StorageApi {
 
     /// Delete an object by the URL this server returned for it
     #[oai(path = "/delete", method = "delete")]
-    async fn delete(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, body: Json<DeleteRequest>) -> AppResult<Json<Deleted>> {
-        Ok(Json(state.storage.delete(&auth.0, &body.url).await?))
+    async fn delete(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, body: JsonBody<DeleteRequest>) -> AppResult<Json<Deleted>> {
+        Ok(Json(state.storage.delete(&auth.0, &body.0.url).await?))
     }
 
     /// Create a signed URL
@@ -57,7 +57,7 @@ impl StorageApi {
     /// bytes as body) without a bearer token until `expiresAt`. Altering any part of the URL
     /// invalidates it.
     #[oai(path = "/signed-url", method = "post")]
-    async fn signed_url(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, body: Json<SignedUrlRequest>) -> AppResult<Json<SignedUrl>> {
+    async fn signed_url(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, body: JsonBody<SignedUrlRequest>) -> AppResult<Json<SignedUrl>> {
         let r = body.0;
         Ok(Json(state.storage.signed_url(&auth.0, &r.bucket, &r.path, r.method, r.expires_in)?))
     }

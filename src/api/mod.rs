@@ -1,5 +1,8 @@
 //! The documented REST surface: every area's API struct, combined into one OpenAPI service.
 
+mod body;
+
+pub use body::JsonBody;
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::features::accounts::api::AccountsApi;
