@@ -32,7 +32,7 @@ impl<T: Type> Payload for JsonBody<T> {
     }
 }
 
-/// Where serde fails on the same input: the field path and what is wrong with it.
+/// Where serde fails on the input: the field path and what is wrong with it.
 fn locate<T: DeserializeOwned>(value: serde_json::Value) -> Option<AppError> {
     match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(_) => None,
@@ -59,12 +59,14 @@ impl<T: ParseFromJSON + DeserializeOwned> ParsePayload for JsonBody<T> {
         }
         let value: serde_json::Value = serde_json::from_slice(&data)
             .map_err(|e| AppError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")))?;
-        match T::parse_from_json(Some(value.clone())) {
-            Ok(parsed) => Ok(Self(parsed)),
-            Err(err) => Err(locate::<T>(value)
-                .unwrap_or_else(|| AppError::bad_request("invalid_body", err.into_message()))
-                .into()),
+        // serde is strict about types (poem-openapi turns a number into a string); poem-openapi
+        // then applies the documented validators.
+        if let Some(err) = locate::<T>(value.clone()) {
+            return Err(err.into());
         }
+        T::parse_from_json(Some(value))
+            .map(Self)
+            .map_err(|err| AppError::bad_request("invalid_body", err.into_message()).into())
     }
 }
 

@@ -1,0 +1,113 @@
+use optima::auth::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_code};
+
+#[tokio::test]
+async fn register_login_me_round_trip() {
+    let app = TestApp::spawn().await;
+    let creds = json!({"username": "Alice_1", "password": "correct horse battery"});
+    let resp = app.post_json("/api/auth/register", None, &creds).await;
+    assert_eq!(resp.status(), 201);
+    let session: Value = resp.json().await.unwrap();
+    let user_id = session["userId"].as_str().unwrap().to_owned();
+    assert!(session["token"].as_str().unwrap().len() > 20);
+
+    let resp = app.post_json("/api/auth/login", None, &creds).await;
+    assert_eq!(resp.status(), 200);
+    let token = resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+
+    let me: Value = app.get("/api/auth/me", Some(&token)).await.json().await.unwrap();
+    assert_eq!(me["userId"], user_id.as_str());
+    assert_eq!(me["username"], "Alice_1");
+    assert_eq!(me["role"], "user");
+}
+
+#[tokio::test]
+async fn duplicate_username_is_a_conflict_whatever_the_case() {
+    let app = TestApp::spawn().await;
+    let first = app.post_json("/api/auth/register", None, &json!({"username": "bob", "password": "password-1"})).await;
+    assert_eq!(first.status(), 201);
+    let again = app.post_json("/api/auth/register", None, &json!({"username": "BOB", "password": "password-2"})).await;
+    assert_eq!(again.status(), 409);
+    assert_eq!(error_code(again).await, "username_taken");
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_look_the_same() {
+    let app = TestApp::spawn().await;
+    app.post_json("/api/auth/register", None, &json!({"username": "carol", "password": "password-1"})).await;
+    for creds in [json!({"username": "carol", "password": "password-2"}), json!({"username": "nobody", "password": "password-1"})] {
+        let resp = app.post_json("/api/auth/login", None, &creds).await;
+        assert_eq!(resp.status(), 401);
+        assert_eq!(error_code(resp).await, "invalid_credentials");
+    }
+}
+
+#[tokio::test]
+async fn bad_registration_input_names_the_field_and_stores_nothing() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        (json!({"username": "dave"}), "password"),
+        (json!({"password": "password-1"}), "username"),
+        (json!({"username": "dave", "password": 12345678}), "password"),
+        (json!({"username": "da ve", "password": "password-1"}), "username"),
+        (json!({"username": "dave", "password": "short"}), "password"),
+    ];
+    for (body, field) in cases {
+        let resp = app.post_json("/api/auth/register", None, &body).await;
+        assert_eq!(resp.status(), 400, "{body}");
+        let err: Value = resp.json().await.unwrap();
+        assert!(err["error"]["message"].as_str().unwrap().contains(field), "{body} → {err}");
+    }
+    let malformed = app
+        .client
+        .post(app.url("/api/auth/register"))
+        .header("content-type", "application/json")
+        .body("{\"username\":")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+    assert_eq!(error_code(malformed).await, "malformed_json");
+    let login = app.post_json("/api/auth/login", None, &json!({"username": "dave", "password": "password-1"})).await;
+    assert_eq!(login.status(), 401, "no account was created by the bad requests");
+}
+
+#[tokio::test]
+async fn missing_bad_and_expired_tokens_are_401() {
+    let app = TestApp::spawn().await;
+    let none = app.get("/api/auth/me", None).await;
+    assert_eq!(none.status(), 401);
+    assert_eq!(none.headers()["www-authenticate"], "Bearer");
+    assert_eq!(error_code(none).await, "unauthorized");
+
+    let garbage = app.get("/api/auth/me", Some("not.a.jwt")).await;
+    assert_eq!(garbage.status(), 401);
+    assert_eq!(error_code(garbage).await, "invalid_token");
+
+    let foreign = optima::auth::TokenService::new(b"some-other-secret-some-other-secret", "optima", 60);
+    let forged = foreign.mint("u1", Role::Admin, 60).unwrap().0;
+    let resp = app.get("/api/auth/me", Some(&forged)).await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(error_code(resp).await, "invalid_token");
+
+    let state = &app.server.as_ref().unwrap().state;
+    let expired = state.tokens.mint("u1", Role::User, 0).unwrap().0;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let resp = app.get("/api/auth/me", Some(&expired)).await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(error_code(resp).await, "token_expired");
+}
+
+#[tokio::test]
+async fn minted_tokens_carry_any_app_user_id_and_role() {
+    let app = TestApp::spawn().await;
+    for role in [Role::User, Role::Admin, Role::Service] {
+        let token = app.token("test_user", role);
+        let me: Value = app.get("/api/auth/me", Some(&token)).await.json().await.unwrap();
+        assert_eq!(me["userId"], "test_user");
+        assert_eq!(me["role"], role.as_str());
+        assert!(me["username"].is_null());
+    }
+}

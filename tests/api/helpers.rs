@@ -1,0 +1,105 @@
+//! Starts the real server on 127.0.0.1:0 with a fresh data directory, and small helpers for
+//! the steps tests repeat.
+
+use std::path::{Path, PathBuf};
+
+use optima::app::RunningServer;
+use optima::auth::Role;
+use optima::config::Config;
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+
+pub struct TestApp {
+    pub server: Option<RunningServer>,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn test_config(data_dir: &Path) -> Config {
+    let mut config = Config::default();
+    config.data_dir = data_dir.to_path_buf();
+    config.server.bind = "127.0.0.1:0".into();
+    config.storage.max_upload_bytes = 4 * 1024 * 1024;
+    config
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = test_config(&dir.path().join("data"));
+        adjust(&mut config);
+        let server = optima::app::start(config).await.expect("server starts");
+        let base = server.base_url();
+        Self { server: Some(server), base, client: reqwest::Client::new(), dir }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A token minted the way `optima token` mints it.
+    pub fn token(&self, user: &str, role: Role) -> String {
+        let state = &self.server.as_ref().expect("running").state;
+        state.tokens.mint(user, role, 3600).expect("mint").0
+    }
+
+    pub async fn upload(&self, token: &str, bucket: &str, path: &str, bytes: Vec<u8>) -> reqwest::Response {
+        let form = Form::new()
+            .part("file", Part::bytes(bytes).file_name("upload.bin"))
+            .text("bucket", bucket.to_owned())
+            .text("path", path.to_owned());
+        self.client.post(self.url("/api/storage/upload")).bearer_auth(token).multipart(form).send().await.expect("request")
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> reqwest::Response {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+}
+
+/// Reads an error body and checks it has our shape; returns its `code`.
+pub async fn error_code(resp: reqwest::Response) -> String {
+    let body: Value = resp.json().await.expect("error body is JSON");
+    let err = &body["error"];
+    assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "error has a message: {body}");
+    err["code"].as_str().expect("error has a code").to_owned()
+}
+
+/// Every file under `dir`, relative, sorted.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}

@@ -1,0 +1,7 @@
+//! Black-box tests over HTTP against the real server (real SQLite file, real blob store).
+
+mod helpers;
+
+mod auth;
+mod storage;
+mod system;

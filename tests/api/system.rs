@@ -1,0 +1,112 @@
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn health_checks_the_database() {
+    let app = TestApp::spawn().await;
+    let resp = app.get("/health", None).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "healthy");
+    assert_eq!(body["checks"]["database"], "ok");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    assert!(chrono::DateTime::parse_from_rfc3339(body["timestamp"].as_str().unwrap()).is_ok());
+    assert!(!body["message"].as_str().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn index_links_and_docs_are_served() {
+    let app = TestApp::spawn().await;
+    let index: Value = app.get("/", None).await.json().await.unwrap();
+    assert_eq!(index["name"], "optima");
+    for link in ["/docs", "/openapi.json", "/health", "/metrics"] {
+        assert!(index["links"].as_object().unwrap().values().any(|v| v == link), "{link}");
+        let resp = app.get(link, None).await;
+        assert_eq!(resp.status(), 200, "{link}");
+    }
+    let spec: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    for path in ["/api/auth/register", "/api/auth/me", "/api/storage/upload", "/api/storage/signed-url", "/cdn/{bucket}/{path}", "/health"] {
+        assert!(spec["paths"].get(path).is_some(), "{path} is documented");
+    }
+    assert_eq!(spec["components"]["securitySchemes"]["BearerAuth"]["scheme"], "bearer");
+    let docs = app.get("/docs", None).await.text().await.unwrap();
+    assert!(docs.contains("swagger"), "Swagger UI page");
+}
+
+#[tokio::test]
+async fn every_response_has_a_request_id_and_errors_have_our_shape() {
+    let app = TestApp::spawn().await;
+    let resp = app.get("/no/such/route", None).await;
+    assert_eq!(resp.status(), 404);
+    assert!(!resp.headers()["x-request-id"].is_empty());
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+
+    let given = app.client.get(app.url("/health")).header("x-request-id", "trace-123").send().await.unwrap();
+    assert_eq!(given.headers()["x-request-id"], "trace-123");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let app = TestApp::spawn().await;
+    for _ in 0..3 {
+        app.get("/health", None).await;
+    }
+    app.get("/api/auth/me", None).await;
+    let text = app.get("/metrics", None).await.text().await.unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("http_requests_total{") && l.contains("route=\"/health\"") && l.contains("status=\"200\""))
+        .expect("health counter");
+    let count: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 3.0, "{line}");
+    assert!(text.contains("route=\"/api/auth/me\"") && text.contains("status=\"401\""));
+    assert!(text.contains("http_request_duration_seconds_bucket{"), "latency histogram");
+}
+
+#[tokio::test]
+async fn cors_allows_configured_origins_only() {
+    let app = TestApp::spawn_with(|c| c.server.cors_allowed_origins = vec!["http://localhost:8081".into()]).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/auth/me"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let ok = preflight("http://localhost:8081").await.unwrap();
+    assert_eq!(ok.headers()["access-control-allow-origin"], "http://localhost:8081");
+    let denied = preflight("http://evil.example").await.unwrap();
+    assert!(denied.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_requests() {
+    let mut app = TestApp::spawn().await;
+    let server = app.server.take().unwrap();
+    // A slow upload is in flight when shutdown starts; it must still complete.
+    let token = server.state.tokens.mint("u", optima::auth::Role::User, 60).unwrap().0;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let body = reqwest::Body::wrap_stream(tokio_stream_from(rx));
+    let url = app.url("/cdn/r3al-user-media/users/u/slow.bin");
+    let request = tokio::spawn(app.client.put(url).bearer_auth(&token).body(body).send());
+    tx.send(Ok(vec![1; 1000])).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let shutdown = tokio::spawn(server.shutdown());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    tx.send(Ok(vec![2; 1000])).await.unwrap();
+    drop(tx);
+    let resp = request.await.unwrap().unwrap();
+    assert_eq!(resp.status(), 201);
+    assert_eq!(resp.json::<Value>().await.unwrap()["size"], 2000);
+    shutdown.await.unwrap().unwrap();
+}
+
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
