@@ -167,6 +167,6 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             .run_with_graceful_shutdown(app, async { let _ = rx.await; }, Some(grace))
             .await
     });
-    tracing::info!(%addr, "listening");
+    tracing::info!(%addr, "server ready");
     Ok(RunningServer { addr, state, shutdown: tx, task })
 }

@@ -100,21 +100,27 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     crate::telemetry::init(&config.log);
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async {
+        // Handlers first: a signal that arrives as soon as the server is ready must be seen.
+        let stop = shutdown_signal().map_err(|e| format!("cannot install signal handlers: {e}"))?;
         let server = crate::app::start(config).await.map_err(|e| e.to_string())?;
-        server.wait(shutdown_signal()).await.map_err(|e| e.to_string())?;
+        server.wait(stop).await.map_err(|e| e.to_string())?;
         tracing::info!("stopped");
         Ok(())
     })
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutdown requested: finishing in-flight requests");
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        tracing::info!("shutdown requested: finishing in-flight requests");
+    })
 }
 
 fn migrate(common: &Common) -> Result<(), String> {

@@ -87,18 +87,52 @@ pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     })
 }
 
-/// Unwraps superjson's `{"json": …, "meta": …}`. `null` (superjson's `undefined`) means absent.
+/// Unwraps superjson's `{"json": …, "meta": …}`. Values that `meta` marks `undefined` (sent
+/// as `null`) are removed, so optional fields read as absent; a root `null` means no input.
 fn unwrap_superjson(value: Value, path: &str) -> Result<Option<Value>, TrpcError> {
-    match value {
-        Value::Object(mut map) if map.contains_key("json") => match map.remove("json") {
-            Some(Value::Null) | None => Ok(None),
-            Some(v) => Ok(Some(v)),
-        },
-        _ => Err(TrpcError::new(
-            "BAD_REQUEST",
-            "input must be wrapped as superjson: {\"json\": <input>}",
-            path,
-        )),
+    let Value::Object(mut map) = value else {
+        return Err(missing_wrapper(path));
+    };
+    let Some(mut json) = map.remove("json") else {
+        return Err(missing_wrapper(path));
+    };
+    if let Some(Value::Object(values)) = map.get("meta").and_then(|m| m.get("values")) {
+        for (dotted, kinds) in values {
+            if kinds.get(0).and_then(Value::as_str) == Some("undefined") {
+                remove_path(&mut json, dotted);
+            }
+        }
+    }
+    Ok(match json {
+        Value::Null => None,
+        v => Some(v),
+    })
+}
+
+fn missing_wrapper(path: &str) -> TrpcError {
+    TrpcError::new("BAD_REQUEST", "input must be wrapped as superjson: {\"json\": <input>}", path)
+}
+
+/// Removes the value at a superjson dot path (`a.b.0.c`) if it is there.
+fn remove_path(value: &mut Value, dotted: &str) {
+    let mut segments: Vec<&str> = dotted.split('.').collect();
+    let Some(last) = segments.pop() else { return };
+    let mut target = value;
+    for segment in segments {
+        target = match target {
+            Value::Object(map) => match map.get_mut(segment) {
+                Some(v) => v,
+                None => return,
+            },
+            Value::Array(items) => match segment.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                Some(v) => v,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+    if let Value::Object(map) = target {
+        map.remove(last);
     }
 }
 
@@ -217,6 +251,9 @@ mod tests {
         let none = parse_calls("x", false, Some(r#"{"json":null,"meta":{"values":["undefined"],"v":1}}"#)).unwrap();
         assert_eq!(none[0].input, None);
         assert_eq!(parse_calls("x", false, None).unwrap()[0].input, None);
+        let undefined_field = r#"{"json":{"a":null,"b":null,"c":{"d":null}},"meta":{"values":{"a":["undefined"],"c.d":["undefined"]},"v":1}}"#;
+        let calls = parse_calls("x", false, Some(undefined_field)).unwrap();
+        assert_eq!(calls[0].input, Some(json!({"b": null, "c": {}})), "undefined is absent, a real null stays");
     }
 
     #[test]

@@ -1,0 +1,187 @@
+//! The `optima` executable as scripts use it: config errors, migrate, token, backup, serve.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_optima");
+
+fn optima(args: &[&str], cwd: &Path) -> std::process::Output {
+    Command::new(BIN).args(args).current_dir(cwd).env_remove("RUST_LOG").output().expect("optima runs")
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Starts `optima serve` on a free port and returns the child and its base URL.
+fn serve(data_dir: &Path, cwd: &Path) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("OPTIMA_LOG__FORMAT", "json")
+        .current_dir(cwd)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("server starts");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if v["fields"]["message"] == "server ready" {
+            let addr = v["fields"]["addr"].as_str().expect("the log names the bound address").to_owned();
+            assert!(!addr.ends_with(":0"), "the real port is logged: {addr}");
+            // Keep draining the log so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return (child, format!("http://{addr}"));
+        }
+    }
+    let _ = child.kill();
+    panic!("the server did not report its address");
+}
+
+#[test]
+fn config_errors_name_the_key_and_stop_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &str); 5] = [
+        ("[server]\nbind = \"not an address\"\n", "server.bind"),
+        ("[server]\nbindd = \"127.0.0.1:1\"\n", "server.bindd"),
+        ("[database]\nread_connections = \"many\"\n", "database.read_connections"),
+        ("[log]\nformat = \"xml\"\n", "log.format"),
+        ("[storage]\npublic_buckets = [\"r3al-nope\"]\n", "storage.public_buckets"),
+    ];
+    for (toml, key) in cases {
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, toml).unwrap();
+        let out = optima(&["serve", "--config", file.to_str().unwrap(), "--data-dir", "d"], dir.path());
+        assert!(!out.status.success(), "{toml}");
+        assert!(stderr(&out).contains(key), "{toml}: {}", stderr(&out));
+    }
+    let env = Command::new(BIN)
+        .args(["migrate", "--data-dir", "d"])
+        .env("OPTIMA_DATABASE__SYNCHRONOUS", "sometimes")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!env.status.success());
+    assert!(stderr(&env).contains("database.synchronous"), "{}", stderr(&env));
+
+    let missing = optima(&["serve", "--config", "nope.toml"], dir.path());
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("nope.toml"));
+}
+
+#[test]
+fn the_shipped_config_file_is_valid_and_matches_the_defaults() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = optima::config::Config::load(Some(&repo.join("config.toml")), Default::default()).unwrap();
+    let defaults = optima::config::Config::default();
+    assert_eq!(serde_json::to_value(&file).unwrap(), serde_json::to_value(&defaults).unwrap());
+}
+
+#[test]
+fn migrate_creates_the_schema_from_an_empty_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = optima(&["migrate", "--data-dir", "fresh"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("V1__init"));
+    let conn = rusqlite::Connection::open(dir.path().join("fresh/optima.db")).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for t in [
+        "users", "music_projects", "music_stems", "music_shares", "music_mix_versions", "guild_members",
+        "writing_projects", "writing_sessions", "writing_versions", "tactical_users", "tactical_comms",
+        "tactical_incidents", "tactical_teams", "audit_log", "premium_image_generations", "subscription_tiers",
+        "usage_counters", "subscription_changes", "chat_sessions", "chat_messages",
+    ] {
+        assert!(tables.iter().any(|x| x == t), "table {t}");
+    }
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    let again = optima(&["migrate", "--data-dir", "fresh"], dir.path());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("up to date"));
+}
+
+#[test]
+fn token_prints_only_a_jwt_and_generates_a_private_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = optima(&["token", "--user", "test_user", "--role", "service", "--ttl", "60", "--data-dir", "d"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let token = stdout.trim_end_matches('\n');
+    assert_eq!(token.lines().count(), 1);
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    let config = optima::config::Config { data_dir: dir.path().join("d"), ..Default::default() };
+    let claims = optima::app::token_service(&config).unwrap().verify(token).unwrap();
+    assert_eq!(claims.sub, "test_user");
+    assert_eq!(claims.role, optima::auth::Role::Service);
+    assert!(claims.exp - claims.iat == 60);
+    let key = dir.path().join("d/keys/jwt.key");
+    assert_eq!(std::fs::metadata(key).unwrap().permissions().mode() & 0o777, 0o600);
+
+    let bad_role = optima(&["token", "--user", "u", "--role", "root"], dir.path());
+    assert!(!bad_role.status.success());
+}
+
+#[test]
+fn serve_reports_its_port_and_backup_copies_a_live_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut child, base) = serve(&data, dir.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(async {
+            let client = reqwest::Client::new();
+            for i in 0..5 {
+                let resp = client
+                    .post(format!("{base}/api/auth/register"))
+                    .json(&serde_json::json!({"username": format!("user{i}"), "password": "password-123"}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), 201);
+            }
+        });
+        let out_file = dir.path().join("backup.db");
+        let out = optima(&["backup", "--out", out_file.to_str().unwrap(), "--data-dir", data.to_str().unwrap()], dir.path());
+        assert!(out.status.success(), "{}", stderr(&out));
+        let copy = rusqlite::Connection::open(&out_file).unwrap();
+        let users: i64 = copy.query_row("SELECT count(*) FROM users", [], |r| r.get(0)).unwrap();
+        assert_eq!(users, 5);
+        let check: String = copy.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(check, "ok");
+        let again = optima(&["backup", "--out", out_file.to_str().unwrap(), "--data-dir", data.to_str().unwrap()], dir.path());
+        assert!(!again.status.success(), "an existing file is never overwritten");
+    }));
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, _) = serve(&dir.path().join("data"), dir.path());
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let mut child = child;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
