@@ -104,13 +104,13 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
 /// Refuses a declared body larger than any route accepts before a byte of it is read.
 async fn reject_oversized<E: poem::Endpoint>(ep: E, req: poem::Request, max: u64) -> poem::Result<poem::Response> {
     use poem::web::headers::{ContentLength, HeaderMapExt};
-    if let Some(ContentLength(len)) = req.headers().typed_get::<ContentLength>() {
-        if len > max {
-            return Err(crate::error::AppError::PayloadTooLarge {
-                message: format!("the body is {len} bytes; the limit is {max} bytes"),
-            }
-            .into());
+    if let Some(ContentLength(len)) = req.headers().typed_get::<ContentLength>()
+        && len > max
+    {
+        return Err(crate::error::AppError::PayloadTooLarge {
+            message: format!("the body is {len} bytes; the limit is {max} bytes"),
         }
+        .into());
     }
     Ok(ep.call(req).await?.into_response())
 }

@@ -179,10 +179,8 @@ impl Config {
         if self.server.bind.parse::<SocketAddr>().is_err() {
             return bad("server.bind", "must be an IP address and port such as 127.0.0.1:8080");
         }
-        if !self.server.public_url.is_empty()
-            && !(self.server.public_url.starts_with("http://")
-                || self.server.public_url.starts_with("https://"))
-        {
+        let url = &self.server.public_url;
+        if !url.is_empty() && !url.starts_with("http://") && !url.starts_with("https://") {
             return bad("server.public_url", "must start with http:// or https://");
         }
         if self.database.read_connections == 0 {

@@ -176,10 +176,10 @@ impl poem::error::ResponseError for AppError {
         if let Self::TooManyRequests { retry_after_secs, .. } = self {
             resp.headers_mut().insert("retry-after", (*retry_after_secs).into());
         }
-        if let Self::RangeNotSatisfiable { size } = self {
-            if let Ok(v) = poem::http::HeaderValue::from_str(&format!("bytes */{size}")) {
-                resp.headers_mut().insert("content-range", v);
-            }
+        if let Self::RangeNotSatisfiable { size } = self
+            && let Ok(v) = poem::http::HeaderValue::from_str(&format!("bytes */{size}"))
+        {
+            resp.headers_mut().insert("content-range", v);
         }
         if let Self::Unauthorized { .. } = self {
             resp.headers_mut()

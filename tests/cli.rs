@@ -16,6 +16,7 @@ fn stderr(out: &std::process::Output) -> String {
 }
 
 /// Starts `optima serve` on a free port and returns the child and its base URL.
+#[allow(clippy::zombie_processes)] // the caller kills and waits for the child it gets back
 fn serve(data_dir: &Path, cwd: &Path) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
@@ -39,6 +40,7 @@ fn serve(data_dir: &Path, cwd: &Path) -> (Child, String) {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not report its address");
 }
 
