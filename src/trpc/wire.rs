@@ -113,12 +113,27 @@ fn missing_wrapper(path: &str) -> TrpcError {
     TrpcError::new("BAD_REQUEST", "input must be wrapped as superjson: {\"json\": <input>}", path)
 }
 
+/// Splits a superjson path on its unescaped dots (`a\.b.c` → `a.b`, `c`).
+fn split_path(dotted: &str) -> Vec<String> {
+    let mut segments = vec![String::new()];
+    let mut chars = dotted.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => segments.last_mut().unwrap().extend(chars.next()),
+            '.' => segments.push(String::new()),
+            c => segments.last_mut().unwrap().push(c),
+        }
+    }
+    segments
+}
+
 /// Removes the value at a superjson dot path (`a.b.0.c`) if it is there.
 fn remove_path(value: &mut Value, dotted: &str) {
-    let mut segments: Vec<&str> = dotted.split('.').collect();
+    let mut segments = split_path(dotted);
     let Some(last) = segments.pop() else { return };
     let mut target = value;
-    for segment in segments {
+    for segment in &segments {
+        let segment = segment.as_str();
         target = match target {
             Value::Object(map) => match map.get_mut(segment) {
                 Some(v) => v,
@@ -132,7 +147,7 @@ fn remove_path(value: &mut Value, dotted: &str) {
         };
     }
     if let Value::Object(map) = target {
-        map.remove(last);
+        map.remove(&last);
     }
 }
 
@@ -254,6 +269,9 @@ mod tests {
         let undefined_field = r#"{"json":{"a":null,"b":null,"c":{"d":null}},"meta":{"values":{"a":["undefined"],"c.d":["undefined"]},"v":1}}"#;
         let calls = parse_calls("x", false, Some(undefined_field)).unwrap();
         assert_eq!(calls[0].input, Some(json!({"b": null, "c": {}})), "undefined is absent, a real null stays");
+        let dotted_key = r#"{"json":{"a.b":null,"a":{"b":1}},"meta":{"values":{"a\\.b":["undefined"]},"v":1}}"#;
+        let calls = parse_calls("x", false, Some(dotted_key)).unwrap();
+        assert_eq!(calls[0].input, Some(json!({"a": {"b": 1}})), "an escaped dot stays inside the key");
     }
 
     #[test]

@@ -1,0 +1,241 @@
+//! The tRPC endpoint against the real `@trpc/client` v11 + `superjson` from npm
+//! (`tests/trpc-client/run.mjs`), plus raw-HTTP checks of wire details the JS client hides.
+
+#[path = "api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+use std::path::PathBuf;
+use std::process::Command as StdCommand;
+use std::time::Duration;
+
+use helpers::TestApp;
+use optima::auth::Role;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
+
+fn client_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("trpc-client")
+}
+
+/// Installs the locked npm packages when `node_modules` is missing.
+fn ensure_node_modules() {
+    let dir = client_dir();
+    if dir.join("node_modules").join("@trpc").join("client").is_dir() && dir.join("node_modules").join("superjson").is_dir() {
+        return;
+    }
+    let output = StdCommand::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir)
+        .output()
+        .expect("npm runs (Node 20 and npm must be installed)");
+    assert!(
+        output.status.success(),
+        "npm ci failed in {}:\n--- stdout\n{}\n--- stderr\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_trpc_client_with_superjson_round_trips() {
+    tokio::task::spawn_blocking(ensure_node_modules).await.expect("npm ci task");
+    let app = TestApp::spawn().await;
+    let user = app.token("trpc_user", Role::User);
+    let admin = app.token("trpc_admin", Role::Admin);
+
+    let mut node = tokio::process::Command::new("node");
+    node.arg(client_dir().join("run.mjs"))
+        .args([&app.base, &user, &admin])
+        .current_dir(client_dir())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(120), node.output())
+        .await
+        .expect("run.mjs finishes within 2 minutes")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "run.mjs failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}", output.status);
+    let summary = stdout.lines().last().unwrap_or_default();
+    assert!(
+        summary.ends_with(" passed, 0 failed") && !summary.starts_with("0 "),
+        "unexpected summary {summary:?}:\n{stdout}\n{stderr}"
+    );
+    println!("{stdout}");
+}
+
+// ---- raw HTTP ---------------------------------------------------------------------------
+
+fn encode(input: &Value) -> String {
+    utf8_percent_encode(&input.to_string(), NON_ALPHANUMERIC).to_string()
+}
+
+async fn json_of(resp: reqwest::Response) -> (u16, String, Value) {
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = resp.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}"));
+    (status, content_type, body)
+}
+
+#[tokio::test]
+async fn unknown_procedure_error_envelope_has_the_exact_shape() {
+    let app = TestApp::spawn().await;
+    let (status, content_type, body) = json_of(app.get("/api/trpc/r3al.nope.missing", None).await).await;
+    assert_eq!(status, 404);
+    assert!(content_type.starts_with("application/json"), "content type {content_type}");
+    assert_eq!(
+        body,
+        json!({"error": {"json": {
+            "message": "No procedure found on path \"r3al.nope.missing\"",
+            "code": -32004,
+            "data": {"code": "NOT_FOUND", "httpStatus": 404, "path": "r3al.nope.missing"}
+        }}})
+    );
+}
+
+#[tokio::test]
+async fn query_without_input_as_superjson_sends_it_gets_a_json_wrapped_result_with_date_meta() {
+    let app = TestApp::spawn().await;
+    let input = encode(&json!({"json": null, "meta": {"values": ["undefined"], "v": 1}}));
+    let (status, _, body) = json_of(app.get(&format!("/api/trpc/r3al.system.health?input={input}"), None).await).await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["result"]["data"];
+    assert_eq!(data["json"]["success"], true, "{body}");
+    assert_eq!(data["json"]["status"], "healthy", "{body}");
+    assert!(data["json"]["timestamp"].is_string(), "{body}");
+    assert_eq!(data["meta"]["v"], 1, "{body}");
+    assert_eq!(data["meta"]["values"]["timestamp"], json!(["Date"]), "{body}");
+    assert!(body.get("error").is_none());
+}
+
+#[tokio::test]
+async fn batch_with_mixed_results_is_207_with_a_json_array_in_order() {
+    let app = TestApp::spawn().await;
+    let token = app.token("trpc_user", Role::User);
+    let input = encode(&json!({"0": {"json": null, "meta": {"values": ["undefined"], "v": 1}}}));
+    let path = format!("/api/trpc/r3al.system.health,r3al.nope.missing,r3al.auth.me?batch=1&input={input}");
+    let (status, content_type, body) = json_of(app.get(&path, Some(&token)).await).await;
+    assert_eq!(status, 207, "{body}");
+    assert!(content_type.starts_with("application/json"), "content type {content_type}");
+    let items = body.as_array().unwrap_or_else(|| panic!("a JSON array: {body}"));
+    assert_eq!(items.len(), 3, "{body}");
+    assert_eq!(items[0]["result"]["data"]["json"]["status"], "healthy", "{body}");
+    assert_eq!(items[1]["error"]["json"]["code"], -32004, "{body}");
+    assert_eq!(items[1]["error"]["json"]["data"]["code"], "NOT_FOUND", "{body}");
+    assert_eq!(items[1]["error"]["json"]["data"]["httpStatus"], 404, "{body}");
+    assert_eq!(items[1]["error"]["json"]["data"]["path"], "r3al.nope.missing", "{body}");
+    assert_eq!(items[2]["result"]["data"]["json"]["userId"], "trpc_user", "{body}");
+}
+
+#[tokio::test]
+async fn batch_where_all_fail_alike_takes_their_status() {
+    let app = TestApp::spawn().await;
+    let (status, _, body) = json_of(app.get("/api/trpc/r3al.nope.a,r3al.nope.b?batch=1", None).await).await;
+    assert_eq!(status, 404, "{body}");
+    let items = body.as_array().unwrap_or_else(|| panic!("a JSON array: {body}"));
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["error"]["json"]["data"]["path"], "r3al.nope.a");
+    assert_eq!(items[1]["error"]["json"]["data"]["path"], "r3al.nope.b");
+
+    let (status, _, body) = json_of(app.get("/api/trpc/r3al.system.health,r3al.system.health?batch=1", None).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body.as_array().map(Vec::len), Some(2), "{body}");
+}
+
+#[tokio::test]
+async fn batched_mutations_take_inputs_keyed_by_index() {
+    let app = TestApp::spawn().await;
+    let token = app.token("trpc_user", Role::User);
+    let body = json!({
+        "0": {"json": {"bucket": "media", "path": "users/trpc_user/a.png", "method": "GET", "expiresIn": 60}},
+        "1": {"json": {"bucket": "media", "path": "users/other/a.png", "method": "GET", "expiresIn": 60}},
+    });
+    let resp = app.post_json("/api/trpc/r3al.storage.getSignedUrl,r3al.storage.getSignedUrl?batch=1", Some(&token), &body).await;
+    let (status, _, body) = json_of(resp).await;
+    assert_eq!(status, 207, "{body}");
+    assert!(body[0]["result"]["data"]["json"]["url"].as_str().is_some_and(|u| u.contains("signature=")), "{body}");
+    assert_eq!(body[0]["result"]["data"]["meta"]["values"]["expiresAt"], json!(["Date"]), "{body}");
+    assert_eq!(body[1]["error"]["json"]["data"]["code"], "FORBIDDEN", "{body}");
+    assert_eq!(body[1]["error"]["json"]["data"]["httpStatus"], 403, "{body}");
+}
+
+/// What superjson sends for `{…, method: undefined, expiresIn: undefined}`: nested `null`s
+/// described by `meta`. The doc says to treat `null` as absent for optional fields.
+#[tokio::test]
+async fn nested_undefined_fields_sent_as_null_with_meta_are_absent() {
+    let app = TestApp::spawn().await;
+    let token = app.token("trpc_user", Role::User);
+    let body = json!({
+        "json": {"bucket": "media", "path": "users/trpc_user/a.png", "method": null, "expiresIn": null},
+        "meta": {"values": {"method": ["undefined"], "expiresIn": ["undefined"]}, "v": 1}
+    });
+    let (status, _, body) = json_of(app.post_json("/api/trpc/r3al.storage.getSignedUrl", Some(&token), &body).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["data"]["json"]["method"], "GET", "{body}");
+    assert!(body["result"]["data"]["json"]["url"].as_str().is_some_and(|u| u.contains("signature=")), "{body}");
+}
+
+#[tokio::test]
+async fn mutation_sent_as_text_plain_is_415() {
+    let app = TestApp::spawn().await;
+    let resp = app
+        .client
+        .post(app.url("/api/trpc/r3al.auth.login"))
+        .header(reqwest::header::CONTENT_TYPE, "text/plain")
+        .body(json!({"json": {"username": "someone", "password": "long-enough"}}).to_string())
+        .send()
+        .await
+        .expect("request");
+    let (status, _, body) = json_of(resp).await;
+    assert_eq!(status, 415, "{body}");
+    assert_eq!(body["error"]["json"]["code"], -32015, "{body}");
+    assert_eq!(body["error"]["json"]["data"]["code"], "UNSUPPORTED_MEDIA_TYPE", "{body}");
+    assert_eq!(body["error"]["json"]["data"]["httpStatus"], 415, "{body}");
+}
+
+#[tokio::test]
+async fn input_without_the_json_wrapper_is_400() {
+    let app = TestApp::spawn().await;
+    let token = app.token("trpc_user", Role::User);
+
+    let resp = app.post_json("/api/trpc/r3al.auth.register", None, &json!({"username": "unwrapped", "password": "long-enough"})).await;
+    let (status, _, body) = json_of(resp).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["json"]["code"], -32600, "{body}");
+    assert_eq!(body["error"]["json"]["data"]["code"], "BAD_REQUEST", "{body}");
+    assert_eq!(body["error"]["json"]["data"]["httpStatus"], 400, "{body}");
+    assert_eq!(body["error"]["json"]["data"]["path"], "r3al.auth.register", "{body}");
+
+    let input = encode(&json!({"limit": 5}));
+    let (status, _, body) = json_of(app.get(&format!("/api/trpc/r3al.auth.me?input={input}"), Some(&token)).await).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["json"]["data"]["code"], "BAD_REQUEST", "{body}");
+
+    // The account was not created by the unwrapped call.
+    let resp = app
+        .post_json("/api/trpc/r3al.auth.login", None, &json!({"json": {"username": "unwrapped", "password": "long-enough"}}))
+        .await;
+    let (status, _, body) = json_of(resp).await;
+    assert_eq!(status, 401, "{body}");
+}
+
+#[tokio::test]
+async fn wrong_http_method_is_405() {
+    let app = TestApp::spawn().await;
+    let (status, _, body) = json_of(app.post_json("/api/trpc/r3al.system.health", None, &json!({"json": null})).await).await;
+    assert_eq!(status, 405, "{body}");
+    assert_eq!(body["error"]["json"]["code"], -32005, "{body}");
+    assert_eq!(body["error"]["json"]["data"]["code"], "METHOD_NOT_SUPPORTED", "{body}");
+
+    let resp = app.client.put(app.url("/api/trpc/r3al.system.health")).send().await.expect("request");
+    let (status, _, body) = json_of(resp).await;
+    assert_eq!(status, 405, "{body}");
+    assert_eq!(body["error"]["json"]["data"]["code"], "METHOD_NOT_SUPPORTED", "{body}");
+}
