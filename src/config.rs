@@ -147,6 +147,9 @@ pub struct ServerOverrides {
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(String);
 
+/// The top-level keys of [`Config`]: what an `OPTIMA_…` variable may set.
+const SECTIONS: [&str; 6] = ["data_dir", "server", "log", "database", "auth", "storage"];
+
 /// Where the configuration file is looked for when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "config.toml";
 
@@ -166,7 +169,12 @@ impl Config {
             None => {}
         }
         let config: Config = figment
-            .merge(Env::prefixed("OPTIMA_").split("__"))
+            .merge(Env::prefixed("OPTIMA_").split("__").filter(|key| {
+                // Only variables aimed at a setting: `OPTIMA_VENV` and the like belong to others,
+                // while a typo inside a section (`OPTIMA_SERVER__BIMD`) is still refused.
+                let top = key.as_str().split('.').next().unwrap_or_default();
+                SECTIONS.iter().any(|s| top.eq_ignore_ascii_case(s))
+            }))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|e| ConfigError(describe_figment_error(e)))?;

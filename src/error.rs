@@ -23,6 +23,8 @@ pub enum AppError {
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
     #[error("{message}")]
+    MethodNotAllowed { message: String },
+    #[error("{message}")]
     Conflict { code: &'static str, message: String },
     #[error("{message}")]
     PayloadTooLarge { message: String },
@@ -76,6 +78,7 @@ impl AppError {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -97,6 +100,7 @@ impl AppError {
             | Self::TooManyRequests { code, .. }
             | Self::Unavailable { code, .. } => code,
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             Self::Internal(_) => "internal_error",
         }
@@ -137,7 +141,7 @@ impl AppError {
             StatusCode::UNAUTHORIZED => Self::unauthorized("unauthorized", "missing or malformed bearer token"),
             StatusCode::NOT_FOUND => Self::NotFound { code: "not_found", message },
             StatusCode::METHOD_NOT_ALLOWED => {
-                Self::bad_request("method_not_allowed", "method not allowed on this route")
+                Self::MethodNotAllowed { message: "this route does not answer that method".into() }
             }
             StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge { message },
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::bad_request("unsupported_media_type", message),

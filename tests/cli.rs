@@ -70,6 +70,17 @@ fn config_errors_name_the_key_and_stop_start_up() {
     assert!(!env.status.success());
     assert!(stderr(&env).contains("database.synchronous"), "{}", stderr(&env));
 
+    let typo = Command::new(BIN)
+        .args(["migrate", "--data-dir", "d"])
+        .env("OPTIMA_SERVER__BIMD", "127.0.0.1:1")
+        .env("OPTIMA_VENV", "/somewhere/else")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!typo.status.success());
+    assert!(stderr(&typo).contains("server.bimd"), "{}", stderr(&typo));
+    assert!(!stderr(&typo).contains("venv"), "variables that name no section are not ours: {}", stderr(&typo));
+
     let missing = optima(&["serve", "--config", "nope.toml"], dir.path());
     assert!(!missing.status.success());
     assert!(stderr(&missing).contains("nope.toml"));

@@ -52,8 +52,10 @@ fn is_shape_conflict(e: &std::io::Error) -> bool {
     matches!(e.kind(), NotADirectory | IsADirectory | AlreadyExists | DirectoryNotEmpty)
 }
 
+/// No object at the path: nothing there, a file where a folder would be, or a folder.
 fn not_found_or(e: std::io::Error) -> StoreError {
-    if e.kind() == std::io::ErrorKind::NotFound || e.kind() == std::io::ErrorKind::NotADirectory {
+    use std::io::ErrorKind::*;
+    if matches!(e.kind(), NotFound | NotADirectory | IsADirectory) {
         StoreError::NotFound
     } else {
         StoreError::Io(e)
@@ -269,5 +271,7 @@ mod tests {
         store.put_bytes(Bucket::Media, &p("users/u/a"), b"x".to_vec()).await.unwrap();
         let err = store.put_bytes(Bucket::Media, &p("users/u/a/b"), b"y".to_vec()).await.unwrap_err();
         assert!(matches!(err, StoreError::PathConflict));
+        assert!(!store.delete(Bucket::Media, &p("users/u")).await.unwrap(), "a folder is no object");
+        assert!(matches!(store.head(Bucket::Media, &p("users/u")).await, Err(StoreError::NotFound)));
     }
 }

@@ -57,6 +57,7 @@ impl TrpcError {
             AppError::Unauthorized { .. } => "UNAUTHORIZED",
             AppError::Forbidden { .. } => "FORBIDDEN",
             AppError::NotFound { .. } => "NOT_FOUND",
+            AppError::MethodNotAllowed { .. } => "METHOD_NOT_SUPPORTED",
             AppError::Conflict { .. } => "CONFLICT",
             AppError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             AppError::Unprocessable { .. } => "UNPROCESSABLE_CONTENT",

@@ -44,6 +44,10 @@ async fn every_response_has_a_request_id_and_errors_have_our_shape() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
 
+    let wrong_method = app.client.post(app.url("/health")).send().await.unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    assert_eq!(crate::helpers::error_code(wrong_method).await, "method_not_allowed");
+
     let given = app.client.get(app.url("/health")).header("x-request-id", "trace-123").send().await.unwrap();
     assert_eq!(given.headers()["x-request-id"], "trace-123");
 }

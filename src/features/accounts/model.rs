@@ -31,8 +31,12 @@ pub struct Session {
 pub struct Me {
     pub user_id: String,
     pub role: Role,
-    /// Set when the user registered here; tokens minted by `optima token` may name any id.
+    /// Present when the user registered here; tokens minted by `optima token` may name any id.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
 }
 

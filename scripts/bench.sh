@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# A benchmark of the release build on this machine.
+#
+#   scripts/bench.sh
+#
+# Builds `optima` with `cargo build --release`, then measures:
+#   - cold start: exec to the first successful GET /health, each run with a fresh data directory
+#     (so it includes creating the database, running the migrations and generating the keys);
+#     the median of COLD_RUNS runs;
+#   - idle RSS: VmRSS one second after start;
+#   - with wrk (installed with apt-get when missing): requests/s, p50/p99 latency and errors
+#     (non-2xx/3xx responses + socket errors) for
+#       a. GET /health
+#       b. GET /cdn/r3al-user-media/users/bench_user/blob.bin with a bearer token: a 1 MiB
+#          object uploaded first through POST /api/storage/upload;
+#   - RSS (and peak RSS) after the load.
+#
+# Environment (defaults in brackets):
+#   BENCH_BINARY      benchmark this binary instead of building one
+#   BENCH_DURATION    seconds of each wrk run [10]
+#   BENCH_WARMUP      seconds of an unmeasured wrk run before each one [2]
+#   BENCH_CONNECTIONS wrk connections [32]
+#   BENCH_THREADS     wrk threads [2]
+#   COLD_RUNS         cold starts to take the median of [7]
+#   OPTIMA_LOG__LEVEL the server's log filter [info: one access-log line per request, to a file]
+set -euo pipefail
+
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-2}
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+THREADS=${BENCH_THREADS:-2}
+COLD_RUNS=${COLD_RUNS:-7}
+USER_ID=bench_user
+OBJECT_PATH=users/$USER_ID/blob.bin
+BLOB_URL_PATH=/cdn/r3al-user-media/$OBJECT_PATH
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+for tool in curl python3; do
+    command -v "$tool" >/dev/null || { echo "error: $tool is required" >&2; exit 2; }
+done
+command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk) >&2
+command -v wrk >/dev/null || { echo "error: wrk is not installed and could not be" >&2; exit 2; }
+
+# --- The release binary ----------------------------------------------------------------------
+if [[ -n "${BENCH_BINARY:-}" ]]; then
+    BIN=$BENCH_BINARY
+else
+    echo "==> cargo build --release" >&2
+    # The JSON messages name the built executable wherever the target directory is.
+    BIN=$(cargo build --release --bin optima --message-format=json-render-diagnostics \
+        | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+fi
+[[ -x "$BIN" ]] || { echo "error: no executable at '$BIN'" >&2; exit 1; }
+echo "==> binary: $BIN ($(du -h "$BIN" | cut -f1))" >&2
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/optima-bench.XXXXXX")
+# An explicit, empty configuration file: built-in defaults, whatever ./config.toml says.
+CONFIG="$WORK/optima.toml"
+echo "# defaults only" >"$CONFIG"
+SERVER_PID=
+
+stop_server() {
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=
+}
+
+cleanup() {
+    local rc=$?
+    stop_server
+    if ((rc == 0)); then
+        rm -rf "$WORK"
+    else
+        echo "kept: $WORK (server logs, wrk output)" >&2
+        [[ -f "$WORK/server.log" ]] && { echo "---- server log (last 40 lines) ----" >&2; tail -n 40 "$WORK/server.log" >&2; }
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# --- Cold start --------------------------------------------------------------------------------
+# Timed in Python: exec, then GET /health every millisecond until one answers 200.
+echo "==> cold start: $COLD_RUNS runs, each with a fresh data directory" >&2
+COLD_MS=$(python3 - "$BIN" "$CONFIG" "$WORK" "$COLD_RUNS" <<'PY'
+import http.client, os, socket, statistics, subprocess, sys, tempfile, time
+
+binary, config, work, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+def healthy(port):
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+        conn.request("GET", "/health")
+        ok = conn.getresponse().status == 200
+        conn.close()
+        return ok
+    except OSError:
+        return False
+
+times = []
+for i in range(runs):
+    port = free_port()
+    data = tempfile.mkdtemp(prefix="cold-", dir=work)
+    with open(os.path.join(work, "cold.log"), "ab") as log:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [binary, "serve", "--config", config, "--bind", f"127.0.0.1:{port}", "--data-dir", data],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+        )
+        try:
+            while not healthy(port):
+                if proc.poll() is not None:
+                    sys.exit(f"the server exited during start-up (status {proc.returncode}); see {work}/cold.log")
+                if time.perf_counter() - start > 30:
+                    sys.exit("no healthy answer within 30 s")
+                time.sleep(0.001)
+            elapsed = (time.perf_counter() - start) * 1000
+        finally:
+            proc.terminate()
+            proc.wait(timeout=40)
+    times.append(elapsed)
+    print(f"    run {i + 1}: {elapsed:.1f} ms", file=sys.stderr)
+print(f"{statistics.median(times):.1f}")
+PY
+)
+
+# --- The server under test -----------------------------------------------------------------------
+PORT=$(free_port)
+BASE="http://127.0.0.1:$PORT"
+DATA="$WORK/data"
+echo "==> starting the server at $BASE (data dir $DATA)" >&2
+"$BIN" serve --config "$CONFIG" --bind "127.0.0.1:$PORT" --data-dir "$DATA" </dev/null >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+for i in $(seq 300); do
+    curl -fsS -o /dev/null --max-time 2 "$BASE/health" 2>/dev/null && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "error: the server exited during start-up" >&2; exit 1; }
+    ((i == 300)) && { echo "error: GET /health did not succeed within 30 s" >&2; exit 1; }
+    sleep 0.1
+done
+sleep 1
+
+rss_mb() { # FIELD (VmRSS or VmHWM) of the server, in MB
+    awk -v f="$1:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status"
+}
+IDLE_RSS=$(rss_mb VmRSS)
+echo "==> idle RSS: $IDLE_RSS MB" >&2
+
+TOKEN=$("$BIN" token --config "$CONFIG" --user "$USER_ID" --data-dir "$DATA")
+head -c $((1024 * 1024)) /dev/urandom >"$WORK/blob.bin"
+STATUS=$(curl -sS -o "$WORK/upload.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+    -F "file=@$WORK/blob.bin;filename=blob.bin" -F bucket=media -F "path=$OBJECT_PATH" "$BASE/api/storage/upload")
+[[ "$STATUS" == 201 ]] || { echo "error: upload answered $STATUS: $(cat "$WORK/upload.json")" >&2; exit 1; }
+curl -fsS -H "Authorization: Bearer $TOKEN" -o "$WORK/download.bin" "$BASE$BLOB_URL_PATH"
+cmp -s "$WORK/blob.bin" "$WORK/download.bin" || { echo "error: the downloaded object differs from the upload" >&2; exit 1; }
+echo "==> uploaded 1 MiB to $BLOB_URL_PATH" >&2
+
+# --- Load -----------------------------------------------------------------------------------------
+# wrk's latency figures come with a unit (us, ms, s): converts one to milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+        printf "%.2f", n }'
+}
+
+declare -A RPS P50 P99 ERRORS TRANSFER
+run_wrk() { # NAME URL [wrk options...]
+    local name=$1 url=$2 out="$WORK/wrk-$1.txt"
+    shift 2
+    if ((WARMUP > 0)); then
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" "$@" "$url" >/dev/null
+    fi
+    echo "==> wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency $url" >&2
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" | tee "$out" >&2
+    RPS[$name]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
+    TRANSFER[$name]=$(awk '/^Transfer\/sec:/ { print $2 }' "$out")
+    P50[$name]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
+    P99[$name]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+    local non2xx socket
+    non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
+    socket=$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")
+    ERRORS[$name]=$((${non2xx:-0} + ${socket:-0}))
+}
+
+run_wrk health "$BASE/health"
+run_wrk blob "$BASE$BLOB_URL_PATH" -H "Authorization: Bearer $TOKEN"
+
+sleep 1
+LOAD_RSS=$(rss_mb VmRSS)
+PEAK_RSS=$(rss_mb VmHWM)
+stop_server
+
+# --- Summary ---------------------------------------------------------------------------------------
+CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+echo
+echo "optima $("$BIN" --version | awk '{ print $2 }') release, $(nproc) CPUs (${CPU:-unknown}), log level ${OPTIMA_LOG__LEVEL:-info}"
+echo "wrk: $THREADS threads, $CONNECTIONS connections, ${DURATION}s per run (after ${WARMUP}s warm-up)"
+echo
+printf '%-34s %10s %10s %10s %8s %12s\n' "load" "req/s" "p50 ms" "p99 ms" "errors" "transfer/s"
+printf '%-34s %10s %10s %10s %8s %12s\n' "GET /health" "${RPS[health]}" "${P50[health]}" "${P99[health]}" "${ERRORS[health]}" "${TRANSFER[health]}"
+printf '%-34s %10s %10s %10s %8s %12s\n' "GET /cdn/... 1 MiB object (bearer)" "${RPS[blob]}" "${P50[blob]}" "${P99[blob]}" "${ERRORS[blob]}" "${TRANSFER[blob]}"
+echo
+printf '%-34s %10s\n' "cold start, median of $COLD_RUNS (ms)" "$COLD_MS"
+printf '%-34s %10s\n' "idle RSS (MB)" "$IDLE_RSS"
+printf '%-34s %10s\n' "RSS after load (MB)" "$LOAD_RSS"
+printf '%-34s %10s\n' "peak RSS (MB)" "$PEAK_RSS"

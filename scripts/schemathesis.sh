@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# Starts optima and fuzzes it with Schemathesis against its own OpenAPI document.
+#
+#   scripts/schemathesis.sh BINARY [EXTRA SCHEMATHESIS RUN OPTIONS...]
+#   e.g. scripts/schemathesis.sh "$CARGO_TARGET_DIR/debug/optima"
+#        scripts/schemathesis.sh target/debug/optima --seed 42 --max-examples 200
+#
+# Starts BINARY on 127.0.0.1 (a free port) with a fresh data directory, mints a user token,
+# and runs `schemathesis run` with only two checks: `not_a_server_error` (no 5xx) and
+# `response_schema_conformance` (every documented response body matches its schema).
+# Exits non-zero when a check fails or the server cannot start; then the server log is
+# printed and the work directory (server log, reports) is kept.
+#
+# Environment:
+#   OPTIMA_VENV              virtualenv for Schemathesis (default: ~/.cache/optima-venv)
+#   ST_MAX_EXAMPLES          test cases per operation and phase (default: 100)
+#   SCHEMATHESIS_REPORT_DIR  where to write the JUnit and VCR (every request and response)
+#                            reports; default: inside the work directory
+set -euo pipefail
+
+SCHEMATHESIS_VERSION=4.32.5
+USER_ID=schemathesis_user
+
+if [[ $# -lt 1 || "$1" == -* ]]; then
+    echo "usage: $0 BINARY [schemathesis run options...]" >&2
+    exit 2
+fi
+BINARY=$1
+shift
+if [[ ! -x "$BINARY" ]]; then
+    echo "error: $BINARY is not an executable file (build it with cargo build first)" >&2
+    exit 2
+fi
+BINARY=$(cd "$(dirname "$BINARY")" && pwd)/$(basename "$BINARY")
+command -v curl >/dev/null || { echo "error: curl is required" >&2; exit 2; }
+
+VENV=${OPTIMA_VENV:-$HOME/.cache/optima-venv}
+# The server reads every OPTIMA_* variable as configuration and refuses unknown keys.
+unset OPTIMA_VENV
+MAX_EXAMPLES=${ST_MAX_EXAMPLES:-100}
+
+# --- Schemathesis, pinned, in its own virtualenv -------------------------------------------
+if [[ "$("$VENV/bin/schemathesis" --version 2>/dev/null || true)" != *"version $SCHEMATHESIS_VERSION" ]]; then
+    echo "==> installing schemathesis $SCHEMATHESIS_VERSION into $VENV" >&2
+    [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+ST="$VENV/bin/schemathesis"
+"$ST" --version >&2
+
+# --- The server -----------------------------------------------------------------------------
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/optima-schemathesis.XXXXXX")
+DATA="$WORK/data"
+SERVER_LOG="$WORK/server.log"
+REPORT_DIR=${SCHEMATHESIS_REPORT_DIR:-$WORK/reports}
+# An explicit, empty configuration file: the run does not depend on the current directory or
+# on a developer's ./config.toml (only defaults, OPTIMA_* variables and the flags below).
+CONFIG="$WORK/optima.toml"
+echo "# defaults only" >"$CONFIG"
+SERVER_PID=
+
+print_server_log() {
+    [[ -s "$SERVER_LOG" ]] || { echo "(the server log is empty)" >&2; return; }
+    local lines
+    lines=$(wc -l <"$SERVER_LOG")
+    echo "---- server log: $SERVER_LOG ($lines lines) ----" >&2
+    if ((lines <= 200)); then
+        cat "$SERVER_LOG" >&2
+    else
+        echo "-- warnings, errors and 5xx responses:" >&2
+        grep -E '"level":"(WARN|ERROR)"|"status":5[0-9][0-9]' "$SERVER_LOG" | tail -n 100 >&2 || echo "(none)" >&2
+        echo "-- last 30 lines:" >&2
+        tail -n 30 "$SERVER_LOG" >&2
+    fi
+    echo "---- end of server log ----" >&2
+}
+
+cleanup() {
+    local rc=$?
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if ((rc == 0)); then
+        rm -rf "$WORK"
+    else
+        echo "kept: $WORK (server log, data directory, reports)" >&2
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+fail() {
+    echo "error: $*" >&2
+    print_server_log
+    exit 1
+}
+
+echo "==> starting $BINARY (data dir $DATA)" >&2
+# JSON log lines: the bound address is read from them, free of ANSI colours.
+OPTIMA_LOG__FORMAT=json NO_COLOR=1 \
+    "$BINARY" serve --config "$CONFIG" --bind 127.0.0.1:0 --data-dir "$DATA" </dev/null >"$SERVER_LOG" 2>&1 &
+SERVER_PID=$!
+
+PORT=
+for _ in $(seq 300); do
+    kill -0 "$SERVER_PID" 2>/dev/null || fail "the server exited during start-up"
+    PORT=$(sed -nE 's/.*"message":"server ready".*"addr":"127\.0\.0\.1:([0-9]+)".*/\1/p' "$SERVER_LOG" | head -n 1)
+    [[ -n "$PORT" ]] && break
+    sleep 0.1
+done
+[[ -n "$PORT" ]] || fail "no 'server ready' line in the server log after 30 s"
+BASE="http://127.0.0.1:$PORT"
+
+for i in $(seq 300); do
+    curl -fsS -o /dev/null --max-time 2 "$BASE/health" 2>/dev/null && break
+    kill -0 "$SERVER_PID" 2>/dev/null || fail "the server exited before /health answered"
+    ((i == 300)) && fail "GET $BASE/health did not succeed within 30 s"
+    sleep 0.1
+done
+echo "==> server up at $BASE (pid $SERVER_PID)" >&2
+
+TOKEN=$("$BINARY" token --config "$CONFIG" --user "$USER_ID" --data-dir "$DATA") || fail "optima token failed"
+[[ "$TOKEN" == *.*.* ]] || fail "optima token printed no JWT: $TOKEN"
+
+# A few objects to find: deliveries and deletes then meet existing objects and folders from
+# the first request on, whatever order the operations run in.
+printf 'schemathesis fixture\n' >"$WORK/fixture.txt"
+# (`keep.txt` is in no dictionary: its folders outlive the deletes of their other objects.)
+for fixture in "media users/$USER_ID/a.txt" "media users/$USER_ID/profile/avatar.jpg" \
+    "media users/$USER_ID/profile/keep.txt" "images users/$USER_ID/dir/deeper/blob.bin" \
+    "images users/$USER_ID/dir/deeper/keep.txt"; do
+    read -r bucket path <<<"$fixture"
+    status=$(curl -sS -o "$WORK/fixture-upload.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+        -F "file=@$WORK/fixture.txt" -F "bucket=$bucket" -F "path=$path" "$BASE/api/storage/upload") || status=000
+    [[ "$status" == 201 ]] || fail "fixture upload of $bucket/$path answered $status: $(cat "$WORK/fixture-upload.json" 2>/dev/null)"
+done
+
+# --- Schemathesis configuration --------------------------------------------------------------
+# Storage operations accept only the five buckets (`media` … or their full names) and object
+# paths under `users/<caller>/`; the schema types them as free strings, so nearly every
+# generated bucket/path/url is refused with 400 before any storage code runs. Dictionaries
+# make about half of the generated values real ones, so uploads, signed URLs, deliveries
+# and deletes are exercised too (their 2xx bodies are then checked against the schema).
+# The other half stays random, and negative testing still mutates these fields.
+#
+# The object path of `/cdn/{bucket}/{path}` spans several segments (`users/u1/a.txt`, sent as
+# `users%2Fu1%2Fa.txt`), but Schemathesis drops generated path-parameter values holding a `/`
+# unless the document gives such an example, so a dictionary cannot reach that parameter. A
+# hook mixes real object paths (already percent-encoded, as hooks see wire values) in instead.
+ST_HOOKS="$WORK/optima_hooks.py"
+cat >"$ST_HOOKS" <<EOF
+from urllib.parse import quote
+
+import schemathesis
+from hypothesis import strategies as st
+
+OBJECT_PATHS = [
+    quote(p, safe="")
+    for p in (
+        "users/$USER_ID/a.txt",
+        "users/$USER_ID/profile/avatar.jpg",
+        "users/$USER_ID/dir/deeper/blob.bin",
+        "users/$USER_ID/profile",
+        "users/someone_else/a.txt",
+    )
+]
+
+
+@schemathesis.hook
+def flatmap_path_parameters(context, path_parameters):
+    operation = context.operation
+    if operation is None or not operation.path.startswith("/cdn/") or "path" not in path_parameters:
+        return st.just(path_parameters)
+    real = st.sampled_from(OBJECT_PATHS).map(lambda p: {**path_parameters, "path": p})
+    return st.one_of(st.just(path_parameters), real)
+EOF
+
+ST_CONFIG="$WORK/schemathesis.toml"
+cat >"$ST_CONFIG" <<EOF
+hooks = "$ST_HOOKS"
+
+[dictionaries.buckets]
+values = ["media", "r3al-user-media", "images", "r3al-premium-images", "music", "writing", "tactical"]
+
+[dictionaries.object_paths]
+values = [
+  "users/$USER_ID/a.txt",
+  "users/$USER_ID/profile/avatar.jpg",
+  "users/$USER_ID/dir/deeper/blob.bin",
+  "users/$USER_ID/profile",
+  "users/someone_else/a.txt",
+]
+
+[dictionaries.cdn_urls]
+values = [
+  "/cdn/media/users/$USER_ID/a.txt",
+  "/cdn/r3al-user-media/users/$USER_ID/profile/avatar.jpg",
+  "$BASE/cdn/images/users/$USER_ID/dir/deeper/blob.bin?expires=1&signature=x",
+  "/cdn/media/users/someone_else/a.txt",
+  "/cdn/media/users/$USER_ID/profile",
+  "/cdn/r3al-premium-images/users/$USER_ID/dir/deeper",
+]
+
+[dictionaries.usernames]
+values = ["schemathesis", "st_user.1", "st-user-2", "AbC"]
+
+[parameters]
+"path.bucket" = { dictionary = "buckets", probability = 0.5 }
+"body.bucket" = { dictionary = "buckets", probability = 0.5 }
+"body.path" = { dictionary = "object_paths", probability = 0.5 }
+"body.url" = { dictionary = "cdn_urls", probability = 0.5 }
+"body.username" = { dictionary = "usernames", probability = 0.3 }
+EOF
+
+mkdir -p "$REPORT_DIR"
+ST_ARGS=(
+    run "$BASE/openapi.json"
+    --url "$BASE"
+    --checks not_a_server_error,response_schema_conformance
+    --header "Authorization: Bearer $TOKEN"
+    --max-examples "$MAX_EXAMPLES"
+    --request-timeout 30
+    --generation-database none
+    --report junit,vcr
+    --report-dir "$REPORT_DIR"
+    "$@"
+)
+echo "==> $ST --config-file $ST_CONFIG ${ST_ARGS[*]/#Authorization: Bearer */Authorization: Bearer ***}" >&2
+rc=0
+(cd "$WORK" && "$ST" --config-file "$ST_CONFIG" "${ST_ARGS[@]}") || rc=$?
+
+if ((rc != 0)); then
+    echo "schemathesis exited with $rc: see the failures above; every request and response is in $REPORT_DIR" >&2
+    print_server_log
+    exit "$rc"
+fi
+echo "==> schemathesis: all checks passed" >&2
