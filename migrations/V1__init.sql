@@ -13,14 +13,16 @@ CREATE TABLE users (
 
 -- Subscriptions and usage ----------------------------------------------------------------
 CREATE TABLE subscription_tiers (
-  user_id                 TEXT PRIMARY KEY,
-  tier                    TEXT NOT NULL DEFAULT 'free' CHECK (tier IN ('free', 'premium', 'unlimited')),
-  image_generations_used  INTEGER NOT NULL DEFAULT 0,
-  music_generations_used  INTEGER NOT NULL DEFAULT 0,
-  ai_chat_messages_used   INTEGER NOT NULL DEFAULT 0,
-  reset_at                TEXT,
-  upgraded_at             TEXT,
-  billing_period          TEXT CHECK (billing_period IN ('monthly', 'yearly'))
+  user_id                   TEXT PRIMARY KEY,
+  tier                      TEXT NOT NULL DEFAULT 'free' CHECK (tier IN ('free', 'premium', 'unlimited')),
+  subscription_id           TEXT NOT NULL,
+  status                    TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'pending', 'canceled')),
+  billing_period            TEXT CHECK (billing_period IN ('monthly', 'yearly')),
+  payment_provider          TEXT,
+  external_subscription_id  TEXT,
+  current_period_start      TEXT,
+  current_period_end        TEXT,
+  upgraded_at               TEXT
 );
 
 -- One row per user, feature and calendar window: `used` is committed use, `reserved` is use
@@ -41,10 +43,33 @@ CREATE TABLE subscription_changes (
   from_tier    TEXT NOT NULL,
   to_tier      TEXT NOT NULL,
   provider     TEXT NOT NULL,
-  receipt      TEXT,
+  receipt      TEXT NOT NULL,
   changed_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 CREATE INDEX subscription_changes_by_user ON subscription_changes (user_id, changed_at);
+
+-- Payments started with a provider and not yet confirmed by its webhook.
+CREATE TABLE payments (
+  payment_id      TEXT PRIMARY KEY,
+  user_id         TEXT NOT NULL,
+  tier            TEXT NOT NULL,
+  billing_period  TEXT NOT NULL,
+  amount_cents    INTEGER NOT NULL,
+  currency        TEXT NOT NULL,
+  provider        TEXT NOT NULL,
+  status          TEXT NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
+  created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  updated_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX payments_by_user ON payments (user_id, created_at);
+
+-- Webhook events already applied: a replay of one is refused.
+CREATE TABLE webhook_events (
+  event_id     TEXT PRIMARY KEY,
+  provider     TEXT NOT NULL,
+  event_type   TEXT NOT NULL,
+  received_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
 
 -- AI chat ----------------------------------------------------------------------------------
 CREATE TABLE chat_sessions (
@@ -62,6 +87,7 @@ CREATE TABLE chat_messages (
   session_id         TEXT NOT NULL REFERENCES chat_sessions(session_id) ON DELETE CASCADE,
   role               TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
   content            TEXT NOT NULL,
+  context            TEXT NOT NULL DEFAULT 'general' CHECK (context IN ('general', 'writing', 'tactical')),
   model              TEXT,
   prompt_tokens      INTEGER,
   completion_tokens  INTEGER,

@@ -10,11 +10,14 @@ use poem::{EndpointExt, IntoResponse, Route, Server};
 use tokio::task::JoinHandle;
 
 use crate::auth::{Caller, TokenService};
-use crate::config::{Config, StorageBackend};
+use crate::config::{Config, PaymentProviderKind, StorageBackend};
 use crate::crypto::keys;
 use crate::db::Db;
 use crate::error::AppResult;
 use crate::features::accounts::AccountsService;
+use crate::features::chat::ChatService;
+use crate::features::subscription::SubscriptionService;
+use crate::features::subscription::payment::{ManualPayments, PaymentProvider, StripePayments};
 use crate::features::storage::{StorageService, cdn};
 use crate::features::system::metrics;
 use crate::storage::signing::UrlSigner;
@@ -27,6 +30,8 @@ pub struct AppState {
     pub tokens: Arc<TokenService>,
     pub accounts: AccountsService,
     pub storage: StorageService,
+    pub subscriptions: Arc<SubscriptionService>,
+    pub chat: ChatService,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +44,20 @@ pub enum StartError {
     Bind { addr: String, source: std::io::Error },
     #[error("blob store: {0}")]
     Storage(#[from] crate::storage::StoreError),
+    #[error("cannot reset quota holds: {0}")]
+    Quotas(String),
+}
+
+fn subscription_service(config: &Config, db: Db) -> SubscriptionService {
+    let sub = &config.subscription;
+    let (payments, stripe): (Arc<dyn PaymentProvider>, _) = match sub.payment_provider {
+        PaymentProviderKind::Manual => (Arc::new(ManualPayments), None),
+        PaymentProviderKind::Stripe => {
+            let stripe = Arc::new(StripePayments::new(sub.stripe.clone()));
+            (stripe.clone(), Some(stripe))
+        }
+    };
+    SubscriptionService::new(db, sub.tiers.clone(), payments, stripe)
 }
 
 pub const JWT_KEY_FILE: &str = "jwt.key";
@@ -66,7 +85,10 @@ impl AppState {
         let signing_key = keys::load_or_create(&config.storage.url_signing_key, &config.keys_dir(), URL_SIGNING_KEY_FILE)?;
         let storage = StorageService::new(blobs, UrlSigner::new(signing_key), public_url, &config.storage);
         let accounts = AccountsService::new(db.clone(), tokens.clone());
-        Ok(Arc::new(Self { config, db, tokens, accounts, storage }))
+        let subscriptions = Arc::new(subscription_service(&config, db.clone()));
+        subscriptions.quotas().clear_stale_holds().await.map_err(|e| StartError::Quotas(e.to_string()))?;
+        let chat = ChatService::new(db.clone(), subscriptions.clone(), crate::ai::text::from_config(&config.ai), config.chat.clone());
+        Ok(Arc::new(Self { config, db, tokens, accounts, storage, subscriptions, chat }))
     }
 
     pub fn caller_from_token(&self, token: &str) -> AppResult<Caller> {
@@ -94,6 +116,7 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/metrics", metrics::render)
         .at("/cdn/:bucket/*path", poem::get(cdn::deliver).head(cdn::deliver).put(cdn::deliver))
         .at("/api/trpc/*path", crate::trpc::endpoint)
+        .at("/api/subscription/webhook/stripe", poem::post(crate::features::subscription::api::stripe_webhook))
         .around(move |ep, req| reject_oversized(ep, req, max_body))
         .with(cors(&state.config.server.cors_allowed_origins))
         .data(state)

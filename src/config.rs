@@ -9,6 +9,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::features::subscription::plan::{Tier, TierPlans};
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -19,6 +21,9 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub storage: StorageConfig,
+    pub subscription: SubscriptionConfig,
+    pub chat: ChatConfig,
+    pub ai: AiConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,6 +100,72 @@ pub enum StorageBackend {
     Local,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionConfig {
+    /// How tier changes are paid: `manual` (only admins and services change tiers) or `stripe`.
+    pub payment_provider: PaymentProviderKind,
+    pub stripe: StripeConfig,
+    pub tiers: TierPlans,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentProviderKind {
+    Manual,
+    Stripe,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StripeConfig {
+    pub api_base: String,
+    pub secret_key: String,
+    /// Signing secret of the webhook endpoint (`whsec_…`).
+    pub webhook_secret: String,
+    pub currency: String,
+    /// How old a webhook's signed timestamp may be.
+    pub webhook_tolerance_secs: u64,
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatConfig {
+    /// Longest message a user may send, in characters.
+    pub max_message_chars: usize,
+    /// Budget of earlier turns sent to the model as context, in characters.
+    pub context_chars: usize,
+    /// At most this many earlier messages go to the model.
+    pub max_history_messages: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AiConfig {
+    /// `local` (offline, built in) or `openai` (any OpenAI-compatible server).
+    pub text_provider: TextProviderKind,
+    pub openai: OpenAiConfig,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TextProviderKind {
+    Local,
+    Openai,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenAiConfig {
+    pub base_url: String,
+    pub api_key: String,
+    pub chat_model: String,
+    pub timeout_secs: u64,
+    /// Most tokens a reply may have.
+    pub max_tokens: u32,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -125,6 +196,29 @@ impl Default for Config {
                 delivery_url_ttl_secs: 3_600,
                 cache_max_age_secs: 3_600,
             },
+            subscription: SubscriptionConfig {
+                payment_provider: PaymentProviderKind::Manual,
+                stripe: StripeConfig {
+                    api_base: "https://api.stripe.com".into(),
+                    secret_key: String::new(),
+                    webhook_secret: String::new(),
+                    currency: "usd".into(),
+                    webhook_tolerance_secs: 300,
+                    timeout_secs: 20,
+                },
+                tiers: TierPlans::default(),
+            },
+            chat: ChatConfig { max_message_chars: 4_000, context_chars: 12_000, max_history_messages: 20 },
+            ai: AiConfig {
+                text_provider: TextProviderKind::Local,
+                openai: OpenAiConfig {
+                    base_url: "https://api.openai.com/v1".into(),
+                    api_key: String::new(),
+                    chat_model: "gpt-4o-mini".into(),
+                    timeout_secs: 60,
+                    max_tokens: 1_024,
+                },
+            },
         }
     }
 }
@@ -148,7 +242,7 @@ pub struct ServerOverrides {
 pub struct ConfigError(String);
 
 /// The top-level keys of [`Config`]: what an `OPTIMA_…` variable may set.
-const SECTIONS: [&str; 6] = ["data_dir", "server", "log", "database", "auth", "storage"];
+const SECTIONS: [&str; 9] = ["data_dir", "server", "log", "database", "auth", "storage", "subscription", "chat", "ai"];
 
 /// Where the configuration file is looked for when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "config.toml";
@@ -209,6 +303,33 @@ impl Config {
         for name in &self.storage.public_buckets {
             if crate::storage::Bucket::parse(name).is_none() {
                 return bad("storage.public_buckets", &format!("names an unknown bucket `{name}`"));
+            }
+        }
+        let url_ok = |u: &str| u.starts_with("http://") || u.starts_with("https://");
+        if !url_ok(&self.ai.openai.base_url) {
+            return bad("ai.openai.base_url", "must start with http:// or https://");
+        }
+        if self.ai.openai.timeout_secs == 0 {
+            return bad("ai.openai.timeout_secs", "must be at least 1");
+        }
+        if !url_ok(&self.subscription.stripe.api_base) {
+            return bad("subscription.stripe.api_base", "must start with http:// or https://");
+        }
+        if self.subscription.payment_provider == PaymentProviderKind::Stripe {
+            if self.subscription.stripe.secret_key.is_empty() {
+                return bad("subscription.stripe.secret_key", "is required when payment_provider = \"stripe\"");
+            }
+            if self.subscription.stripe.webhook_secret.is_empty() {
+                return bad("subscription.stripe.webhook_secret", "is required when payment_provider = \"stripe\"");
+            }
+        }
+        if self.chat.max_message_chars == 0 {
+            return bad("chat.max_message_chars", "must be at least 1");
+        }
+        for tier in Tier::ALL {
+            let plan = self.subscription.tiers.get(tier);
+            if !(plan.price_monthly >= 0.0 && plan.price_yearly >= 0.0) {
+                return bad(&format!("subscription.tiers.{}.price_monthly", tier.as_str()), "prices must be zero or more");
             }
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {

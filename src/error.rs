@@ -19,7 +19,7 @@ pub enum AppError {
     #[error("{message}")]
     Unauthorized { code: &'static str, message: String },
     #[error("{message}")]
-    Forbidden { code: &'static str, message: String },
+    Forbidden { code: &'static str, message: String, details: Option<Value> },
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
     #[error("{message}")]
@@ -34,9 +34,12 @@ pub enum AppError {
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String, details: Option<Value> },
     #[error("{message}")]
-    TooManyRequests { code: &'static str, message: String, retry_after_secs: u64 },
+    TooManyRequests { code: &'static str, message: String, retry_after_secs: u64, details: Option<Value> },
+    /// An upstream service (an AI provider) failed or answered nonsense.
     #[error("{message}")]
-    Unavailable { code: &'static str, message: String },
+    BadGateway { code: &'static str, message: String },
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String, retry_after_secs: Option<u64> },
     /// A bug or an environment failure. The cause is logged; callers see a generic message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -61,7 +64,15 @@ impl AppError {
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::Forbidden { code: "forbidden", message: message.into() }
+        Self::Forbidden { code: "forbidden", message: message.into(), details: None }
+    }
+
+    pub fn forbidden_code(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Forbidden { code, message: message.into(), details: None }
+    }
+
+    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unavailable { code, message: message.into(), retry_after_secs: None }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -84,6 +95,7 @@ impl AppError {
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -98,6 +110,7 @@ impl AppError {
             | Self::Conflict { code, .. }
             | Self::Unprocessable { code, .. }
             | Self::TooManyRequests { code, .. }
+            | Self::BadGateway { code, .. }
             | Self::Unavailable { code, .. } => code,
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
@@ -116,9 +129,19 @@ impl AppError {
 
     pub fn details(&self) -> Option<&Value> {
         match self {
-            Self::BadRequest { details, .. } | Self::Unprocessable { details, .. } => {
-                details.as_ref()
-            }
+            Self::BadRequest { details, .. }
+            | Self::Unprocessable { details, .. }
+            | Self::Forbidden { details, .. }
+            | Self::TooManyRequests { details, .. } => details.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Seconds after which a retry may succeed (the `Retry-After` header).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::TooManyRequests { retry_after_secs, .. } => Some(*retry_after_secs),
+            Self::Unavailable { retry_after_secs, .. } => *retry_after_secs,
             _ => None,
         }
     }
@@ -177,8 +200,8 @@ impl poem::error::ResponseError for AppError {
             tracing::error!(%cause, "internal error");
         }
         let mut resp = poem::web::Json(self.body()).with_status(self.status()).into_response();
-        if let Self::TooManyRequests { retry_after_secs, .. } = self {
-            resp.headers_mut().insert("retry-after", (*retry_after_secs).into());
+        if let Some(secs) = self.retry_after_secs() {
+            resp.headers_mut().insert("retry-after", secs.into());
         }
         if let Self::RangeNotSatisfiable { size } = self
             && let Ok(v) = poem::http::HeaderValue::from_str(&format!("bytes */{size}"))
@@ -205,6 +228,7 @@ const DOCUMENTED: &[(u16, &str)] = &[
     (422, "Well-formed but unprocessable"),
     (429, "Too many requests or quota used up"),
     (500, "Internal error"),
+    (502, "An upstream provider failed"),
     (503, "A dependency is unavailable"),
 ];
 

@@ -1,5 +1,6 @@
 //! Optima: the self-hostable cloud backend of the R3AL app, as one executable.
 
+pub mod ai;
 pub mod api;
 pub mod app;
 pub mod auth;

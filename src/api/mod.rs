@@ -6,7 +6,9 @@ pub use body::JsonBody;
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::features::accounts::api::AccountsApi;
+use crate::features::chat::api::ChatApi;
 use crate::features::storage::api::StorageApi;
+use crate::features::subscription::api::SubscriptionApi;
 use crate::features::system::api::SystemApi;
 
 #[derive(Tags)]
@@ -17,9 +19,13 @@ pub enum ApiTags {
     Auth,
     /// Object storage: uploads, deletes, signed URLs
     Storage,
+    /// Tiers, feature access, usage quotas and tier changes
+    Subscription,
+    /// AI chat sessions
+    Chat,
 }
 
-pub type Apis = (SystemApi, AccountsApi, StorageApi);
+pub type Apis = (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi);
 
 const DESCRIPTION: &str = r#"The R3AL cloud backend.
 
@@ -35,7 +41,7 @@ then press *Authorize* and paste the token.
 same URL uploads with a signed `PUT` URL."#;
 
 pub fn service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new((SystemApi, AccountsApi, StorageApi), "Optima", env!("CARGO_PKG_VERSION"))
+    OpenApiService::new((SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi), "Optima", env!("CARGO_PKG_VERSION"))
         .description(DESCRIPTION)
 }
 
@@ -44,7 +50,33 @@ pub fn service() -> OpenApiService<Apis, ()> {
 pub fn spec_json(service: &OpenApiService<Apis, ()>) -> String {
     let mut spec: serde_json::Value = serde_json::from_str(&service.spec()).expect("poem-openapi emits JSON");
     spec["paths"]["/cdn/{bucket}/{path}"] = cdn_path_item();
+    spec["paths"]["/api/subscription/webhook/stripe"] = stripe_webhook_item();
     serde_json::to_string_pretty(&spec).expect("a JSON value serialises")
+}
+
+fn stripe_webhook_item() -> serde_json::Value {
+    let error = |description: &str| {
+        serde_json::json!({
+            "description": description,
+            "content": { "application/json; charset=utf-8": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } }
+        })
+    };
+    serde_json::json!({
+        "post": {
+            "tags": ["Subscription"],
+            "summary": "Stripe webhook",
+            "description": "Stripe's events, authenticated by `Stripe-Signature` over the raw body (no bearer). `payment_intent.succeeded` for a payment this server started activates its tier; an event seen before changes nothing; signatures older than `subscription.stripe.webhook_tolerance_secs` are refused as replays.",
+            "operationId": "stripeWebhook",
+            "security": [{}],
+            "parameters": [{ "name": "Stripe-Signature", "in": "header", "required": true, "schema": { "type": "string" } }],
+            "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } } } },
+            "responses": {
+                "200": { "description": "Applied (or already applied)", "content": { "application/json; charset=utf-8": { "schema": { "$ref": "#/components/schemas/WebhookAck" } } } },
+                "400": error("Bad signature, replay, or not a Stripe event"),
+                "404": error("Stripe is not enabled on this server"),
+            }
+        }
+    })
 }
 
 fn cdn_path_item() -> serde_json::Value {

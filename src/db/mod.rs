@@ -115,10 +115,7 @@ impl Db {
 }
 
 fn checkout(pool: &Pool<Manager>) -> AppResult<PooledConnection<Manager>> {
-    pool.get().map_err(|e| AppError::Unavailable {
-        code: "database_unavailable",
-        message: format!("database connection unavailable: {e}"),
-    })
+    pool.get().map_err(|e| AppError::unavailable("database_unavailable", format!("database connection unavailable: {e}")))
 }
 
 async fn run_blocking<T, F>(pool: Pool<Manager>, f: F) -> AppResult<T>
@@ -151,7 +148,7 @@ impl From<rusqlite::Error> for AppError {
                     rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
                 ) =>
             {
-                AppError::Unavailable { code: "database_busy", message: "database is busy, retry".into() }
+                AppError::unavailable("database_busy", "database is busy, retry")
             }
             _ => AppError::internal(err),
         }

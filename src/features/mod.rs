@@ -2,5 +2,7 @@
 //! it keeps rows, its SQL (`repo.rs`).
 
 pub mod accounts;
+pub mod chat;
 pub mod storage;
+pub mod subscription;
 pub mod system;

@@ -71,13 +71,13 @@ impl UrlSigner {
         sig: &Signature,
         now: i64,
     ) -> AppResult<()> {
-        let invalid = || Err(AppError::Forbidden { code: "invalid_signature", message: "the URL signature is not valid for this object and method".into() });
+        let invalid = || Err(AppError::forbidden_code("invalid_signature", "the URL signature is not valid for this object and method"));
         let Ok(given) = URL_SAFE_NO_PAD.decode(&sig.signature) else { return invalid() };
         if self.mac(method, bucket, path, sig.expires).verify_slice(&given).is_err() {
             return invalid();
         }
         if now >= sig.expires {
-            return Err(AppError::Forbidden { code: "signature_expired", message: "the signed URL has expired".into() });
+            return Err(AppError::forbidden_code("signature_expired", "the signed URL has expired"));
         }
         Ok(())
     }

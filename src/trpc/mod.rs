@@ -2,7 +2,9 @@
 //! `wire` speaks the protocol; `procedures` is the one table from procedure path to service
 //! call. Feature areas add their procedures there.
 
+mod chat;
 mod procedures;
+mod subscription;
 mod wire;
 
 use std::sync::Arc;

@@ -15,6 +15,8 @@ use crate::error::{AppError, AppResult};
 use crate::features::accounts::model::Credentials;
 use crate::storage::signing::SignedMethod;
 
+use super::{chat, subscription};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Query,
@@ -35,19 +37,26 @@ pub fn find(path: &str) -> Option<&'static Procedure> {
 
 fn table() -> HashMap<&'static str, Procedure> {
     use Kind::*;
-    let entries: [(&str, Kind, Handler); 6] = [
+    let entries: [(&str, Kind, Handler); 13] = [
         ("r3al.system.health", Query, |s, _, _| Box::pin(system_health(s))),
         ("r3al.auth.register", Mutation, |s, _, i| Box::pin(auth_register(s, i))),
         ("r3al.auth.login", Mutation, |s, _, i| Box::pin(auth_login(s, i))),
         ("r3al.auth.me", Query, |s, c, _| Box::pin(auth_me(s, c))),
         ("r3al.storage.getSignedUrl", Mutation, |s, c, i| Box::pin(storage_signed_url(s, c, i))),
         ("r3al.storage.deleteObject", Mutation, |s, c, i| Box::pin(storage_delete(s, c, i))),
+        ("r3al.subscription.getUserTier", Query, |s, c, i| Box::pin(subscription::get_user_tier(s, c, i))),
+        ("r3al.subscription.checkFeatureAccess", Query, |s, c, i| Box::pin(subscription::check_feature_access(s, c, i))),
+        ("r3al.subscription.trackUsage", Mutation, |s, c, i| Box::pin(subscription::track_usage(s, c, i))),
+        ("r3al.subscription.upgradeTier", Mutation, |s, c, i| Box::pin(subscription::upgrade_tier(s, c, i))),
+        ("r3al.premium.getUsageSummary", Query, |s, c, i| Box::pin(subscription::usage_summary(s, c, i))),
+        ("r3al.aiChat.sendMessage", Mutation, |s, c, i| Box::pin(chat::send_message(s, c, i))),
+        ("r3al.aiChat.getSessionHistory", Query, |s, c, i| Box::pin(chat::session_history(s, c, i))),
     ];
     entries.into_iter().map(|(path, kind, handler)| (path, Procedure { kind, handler })).collect()
 }
 
 /// Deserialises a procedure's input, naming the field that is wrong.
-fn input<T: DeserializeOwned>(value: Option<Value>) -> AppResult<T> {
+pub(super) fn input<T: DeserializeOwned>(value: Option<Value>) -> AppResult<T> {
     let value = value.unwrap_or(Value::Null);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let field = e.path().to_string();
@@ -59,12 +68,12 @@ fn input<T: DeserializeOwned>(value: Option<Value>) -> AppResult<T> {
     })
 }
 
-fn signed_in(caller: Option<Caller>) -> AppResult<Caller> {
+pub(super) fn signed_in(caller: Option<Caller>) -> AppResult<Caller> {
     caller.ok_or_else(|| AppError::unauthorized("unauthorized", "this procedure needs a bearer token"))
 }
 
 /// Serialises an output object and puts `success: true` first, as the app expects.
-fn success(output: impl serde::Serialize) -> AppResult<Value> {
+pub(super) fn success(output: impl serde::Serialize) -> AppResult<Value> {
     let mut map = serde_json::Map::new();
     map.insert("success".into(), Value::Bool(true));
     match serde_json::to_value(output).map_err(AppError::internal)? {

@@ -39,6 +39,7 @@ const CODES: &[(&str, i32, u16)] = &[
     ("UNPROCESSABLE_CONTENT", -32022, 422),
     ("TOO_MANY_REQUESTS", -32029, 429),
     ("INTERNAL_SERVER_ERROR", -32603, 500),
+    ("BAD_GATEWAY", -32603, 502),
     ("SERVICE_UNAVAILABLE", -32603, 503),
 ];
 
@@ -61,7 +62,10 @@ impl TrpcError {
             AppError::Conflict { .. } => "CONFLICT",
             AppError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             AppError::Unprocessable { .. } => "UNPROCESSABLE_CONTENT",
+            // The app treats a used-up quota as FORBIDDEN (with a message to upgrade).
+            AppError::TooManyRequests { code: "quota_exceeded", .. } => "FORBIDDEN",
             AppError::TooManyRequests { .. } => "TOO_MANY_REQUESTS",
+            AppError::BadGateway { .. } => "BAD_GATEWAY",
             AppError::Unavailable { .. } => "SERVICE_UNAVAILABLE",
             AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         };

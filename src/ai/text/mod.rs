@@ -1,0 +1,80 @@
+//! Text generation for chat (and later writing help and analyses): the `TextProvider` trait,
+//! the offline `local` provider and the OpenAI-compatible `openai` provider.
+
+mod local;
+mod openai;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+pub use local::LocalText;
+pub use openai::OpenAiText;
+
+use crate::config::{AiConfig, TextProviderKind};
+use crate::error::AppResult;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speaker {
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone)]
+pub struct Turn {
+    pub speaker: Speaker,
+    pub content: String,
+}
+
+/// What the server knows about the caller; the offline provider answers from it.
+#[derive(Debug, Clone, Default)]
+pub struct CallerFacts {
+    pub tier: String,
+    /// Chat messages left in the current window, counting this one (`None`: unlimited).
+    pub chat_remaining: Option<u64>,
+    pub chat_resets_at: Option<DateTime<Utc>>,
+    pub sessions: u64,
+    pub included: Vec<String>,
+    pub not_included: Vec<String>,
+    pub upgrade_to: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TextRequest {
+    pub system: String,
+    /// Earlier turns, oldest first.
+    pub history: Vec<Turn>,
+    pub message: String,
+    pub temperature: f32,
+    pub facts: CallerFacts,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextReply {
+    pub text: String,
+    pub model: String,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+}
+
+#[async_trait::async_trait]
+pub trait TextProvider: Send + Sync {
+    /// The model name reported in responses.
+    fn model(&self) -> &str;
+
+    /// Failures are clear errors: `provider_busy` (503, with Retry-After), `provider_failed`
+    /// (502: upstream errors, timeouts, unreadable answers), `provider_unconfigured` (503).
+    async fn complete(&self, request: TextRequest) -> AppResult<TextReply>;
+}
+
+pub fn from_config(config: &AiConfig) -> Arc<dyn TextProvider> {
+    match config.text_provider {
+        TextProviderKind::Local => Arc::new(LocalText),
+        TextProviderKind::Openai => Arc::new(OpenAiText::new(config.openai.clone())),
+    }
+}
+
+/// A rough token count (about four characters a token) for providers that report none.
+pub fn estimate_tokens(text: &str) -> u32 {
+    u32::try_from(text.chars().count().div_ceil(4)).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,110 @@
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::model::{ChatContext, ChatMessage, ChatSession};
+
+pub struct SessionRow {
+    pub user_id: String,
+}
+
+pub fn session(c: &Connection, session_id: &str) -> rusqlite::Result<Option<SessionRow>> {
+    c.query_row("SELECT user_id FROM chat_sessions WHERE session_id = ?1", [session_id], |r| Ok(SessionRow { user_id: r.get(0)? }))
+        .optional()
+}
+
+fn message_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
+    Ok(ChatMessage {
+        message_id: r.get(0)?,
+        role: r.get(1)?,
+        content: r.get(2)?,
+        context: ChatContext::parse(&r.get::<_, String>(3)?),
+        model: r.get(4)?,
+        timestamp: r.get(5)?,
+    })
+}
+
+const MESSAGE_COLUMNS: &str = "message_id, role, content, context, model, created_at";
+
+/// The newest `limit` messages of a session, oldest first.
+pub fn recent_messages(c: &Connection, session_id: &str, limit: usize) -> rusqlite::Result<Vec<ChatMessage>> {
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ?1 ORDER BY created_at DESC, message_id DESC LIMIT ?2"
+    ))?;
+    let mut rows = stmt.query_map(params![session_id, limit as i64], message_of)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.reverse();
+    Ok(rows)
+}
+
+pub fn messages_page(c: &Connection, session_id: &str, limit: u32, offset: u32) -> rusqlite::Result<(Vec<ChatMessage>, u64)> {
+    let total: u64 = c.query_row("SELECT count(*) FROM chat_messages WHERE session_id = ?1", [session_id], |r| r.get(0))?;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ?1 ORDER BY created_at, message_id LIMIT ?2 OFFSET ?3"
+    ))?;
+    let rows = stmt.query_map(params![session_id, limit, offset], message_of)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((rows, total))
+}
+
+pub fn sessions_page(c: &Connection, user_id: &str, limit: u32, offset: u32) -> rusqlite::Result<(Vec<ChatSession>, u64)> {
+    let total: u64 = c.query_row("SELECT count(*) FROM chat_sessions WHERE user_id = ?1", [user_id], |r| r.get(0))?;
+    let mut stmt = c.prepare_cached(
+        "SELECT s.session_id, coalesce(s.title, ''), s.context, s.created_at, s.updated_at,
+                (SELECT count(*) FROM chat_messages m WHERE m.session_id = s.session_id)
+         FROM chat_sessions s WHERE s.user_id = ?1 ORDER BY s.updated_at DESC, s.session_id DESC LIMIT ?2 OFFSET ?3",
+    )?;
+    let rows = stmt
+        .query_map(params![user_id, limit, offset], |r| {
+            Ok(ChatSession {
+                session_id: r.get(0)?,
+                title: r.get(1)?,
+                context: ChatContext::parse(&r.get::<_, String>(2)?),
+                created_at: r.get(3)?,
+                updated_at: r.get(4)?,
+                message_count: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((rows, total))
+}
+
+pub fn session_count(c: &Connection, user_id: &str) -> rusqlite::Result<u64> {
+    c.query_row("SELECT count(*) FROM chat_sessions WHERE user_id = ?1", [user_id], |r| r.get(0))
+}
+
+pub struct NewExchange<'a> {
+    pub session_id: &'a str,
+    pub new_session: bool,
+    pub user_id: &'a str,
+    pub context: ChatContext,
+    pub title: &'a str,
+    pub user_message_id: &'a str,
+    pub user_text: &'a str,
+    pub asked_at: &'a str,
+    pub reply_id: &'a str,
+    pub reply_text: &'a str,
+    pub model: &'a str,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub answered_at: &'a str,
+}
+
+/// Stores a question and its answer (and the session, when new) together.
+pub fn insert_exchange(tx: &Transaction, e: &NewExchange) -> rusqlite::Result<()> {
+    if e.new_session {
+        tx.execute(
+            "INSERT INTO chat_sessions (session_id, user_id, context, title, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            params![e.session_id, e.user_id, e.context.as_str(), e.title, e.asked_at],
+        )?;
+    } else {
+        tx.execute("UPDATE chat_sessions SET updated_at = ?2 WHERE session_id = ?1", params![e.session_id, e.answered_at])?;
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO chat_messages (message_id, session_id, role, content, context, model, prompt_tokens, completion_tokens, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    insert.execute(params![e.user_message_id, e.session_id, "user", e.user_text, e.context.as_str(), None::<String>, e.prompt_tokens, None::<u32>, e.asked_at])?;
+    insert.execute(params![e.reply_id, e.session_id, "assistant", e.reply_text, e.context.as_str(), e.model, None::<u32>, e.completion_tokens, e.answered_at])?;
+    Ok(())
+}
+
+pub fn delete_session(tx: &Transaction, session_id: &str) -> rusqlite::Result<bool> {
+    Ok(tx.execute("DELETE FROM chat_sessions WHERE session_id = ?1", [session_id])? == 1)
+}

@@ -1,0 +1,256 @@
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::model::*;
+use super::repo::{self, NewExchange};
+use crate::ai::text::{CallerFacts, Speaker, TextProvider, TextRequest, Turn};
+use crate::auth::Caller;
+use crate::config::ChatConfig;
+use crate::db::{Db, now_text};
+use crate::error::{AppError, AppResult};
+use crate::features::subscription::SubscriptionService;
+use crate::features::subscription::plan::{Feature, Tier};
+
+pub struct ChatService {
+    db: Db,
+    subscriptions: Arc<SubscriptionService>,
+    provider: Arc<dyn TextProvider>,
+    config: ChatConfig,
+}
+
+fn system_prompt(context: ChatContext) -> &'static str {
+    match context {
+        ChatContext::General => "You are Optima, the assistant of the R3AL app. Answer helpfully, clearly and briefly.",
+        ChatContext::Writing => "You are Optima, a writing companion for members of the R3AL Writers Guild. Help with craft: \
+             structure, voice, pacing, dialogue and revision. Offer concrete suggestions, and keep the writer's own voice.",
+        ChatContext::Tactical => "You are Optima, an assistant for verified first responders in R3AL Tactical HQ. Be precise, \
+             calm and brief; prefer checklists; say plainly when something needs confirmation from command.",
+    }
+}
+
+/// The newest turns that fit the character budget, oldest first.
+fn fit_history(messages: Vec<ChatMessage>, budget: usize) -> Vec<Turn> {
+    let mut used = 0;
+    let mut kept: Vec<Turn> = messages
+        .into_iter()
+        .rev()
+        .take_while(|m| {
+            used += m.content.chars().count();
+            used <= budget
+        })
+        .map(|m| Turn { speaker: if m.role == "assistant" { Speaker::Assistant } else { Speaker::User }, content: m.content })
+        .collect();
+    kept.reverse();
+    kept
+}
+
+impl ChatService {
+    pub fn new(db: Db, subscriptions: Arc<SubscriptionService>, provider: Arc<dyn TextProvider>, config: ChatConfig) -> Self {
+        Self { db, subscriptions, provider, config }
+    }
+
+    /// The session, if the caller may use it. Another user's session is not found.
+    async fn owned_session(&self, caller: &Caller, session_id: &str) -> AppResult<repo::SessionRow> {
+        let id = session_id.to_owned();
+        match self.db.read(move |c| repo::session(c, &id)).await? {
+            Some(s) if caller.user_id == s.user_id || caller.is_privileged() => Ok(s),
+            _ => Err(AppError::NotFound { code: "session_not_found", message: format!("no chat session `{session_id}`") }),
+        }
+    }
+
+    async fn facts(&self, user_id: &str, tier: Tier) -> AppResult<CallerFacts> {
+        let plans = self.subscriptions.plans();
+        let plan = plans.get(tier);
+        let (included, not_included): (Vec<Feature>, Vec<Feature>) = Feature::ALL.into_iter().partition(|f| plan.includes(*f));
+        let user = user_id.to_owned();
+        let sessions = self.db.read(move |c| repo::session_count(c, &user)).await?;
+        let standing = self.subscriptions.tier_standing(user_id, Feature::AiChat).await?;
+        Ok(CallerFacts {
+            tier: tier.as_str().to_owned(),
+            chat_remaining: standing.remaining,
+            chat_resets_at: Some(standing.reset_at),
+            sessions,
+            included: included.iter().map(|f| f.as_str().to_owned()).collect(),
+            not_included: not_included.iter().map(|f| f.as_str().to_owned()).collect(),
+            upgrade_to: Tier::ALL.into_iter().find(|t| *t > tier).map(|t| t.as_str().to_owned()),
+        })
+    }
+
+    pub async fn send(&self, caller: &Caller, request: SendMessage) -> AppResult<ChatReply> {
+        caller.ensure_acts_for(&request.user_id)?;
+        let message = request.message.trim().to_owned();
+        if message.is_empty() {
+            return Err(AppError::invalid_field("message", "must not be empty"));
+        }
+        let chars = message.chars().count();
+        if chars > self.config.max_message_chars {
+            return Err(AppError::invalid_field("message", format!("is {chars} characters; the limit is {}", self.config.max_message_chars)));
+        }
+        let temperature = request.temperature.unwrap_or(0.7);
+        if !(0.0..=2.0).contains(&temperature) {
+            return Err(AppError::invalid_field("temperature", "must be between 0 and 2"));
+        }
+        let context = request.context.unwrap_or_default();
+        let tier = if context == ChatContext::Tactical {
+            self.subscriptions.require(&request.user_id, Feature::Tactical).await?
+        } else {
+            self.subscriptions.tier_of(&request.user_id).await?
+        };
+        let (session_id, new_session) = match request.session_id.as_deref().filter(|s| !s.is_empty()) {
+            Some(id) => {
+                let session = self.owned_session(caller, id).await?;
+                if session.user_id != request.user_id {
+                    return Err(AppError::NotFound { code: "session_not_found", message: format!("no chat session `{id}` for user `{}`", request.user_id) });
+                }
+                (id.to_owned(), false)
+            }
+            None => (uuid::Uuid::now_v7().to_string(), true),
+        };
+
+        let reservation = self.subscriptions.quotas().reserve(&request.user_id, Feature::AiChat, 1).await?;
+        let history = if new_session {
+            Vec::new()
+        } else {
+            let (id, max) = (session_id.clone(), self.config.max_history_messages);
+            fit_history(self.db.read(move |c| repo::recent_messages(c, &id, max)).await?, self.config.context_chars)
+        };
+        let asked_at = now_text();
+        let user_message_id = uuid::Uuid::now_v7().to_string();
+        let facts = self.facts(&request.user_id, tier).await?;
+        let request_text = TextRequest { system: system_prompt(context).to_owned(), history, message: message.clone(), temperature, facts };
+        let reply = match self.provider.complete(request_text).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                reservation.release().await;
+                return Err(e);
+            }
+        };
+
+        let reply_id = uuid::Uuid::now_v7().to_string();
+        let answered_at = Utc::now();
+        let hold = reservation.hold();
+        let stored = {
+            let (session_id, user_id, reply) = (session_id.clone(), request.user_id.clone(), reply.clone());
+            let (user_message_id, reply_id, message) = (user_message_id.clone(), reply_id.clone(), message.clone());
+            let answered = answered_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            self.db
+                .write(move |tx| {
+                    let title: String = message.chars().take(80).collect();
+                    repo::insert_exchange(
+                        tx,
+                        &NewExchange {
+                            session_id: &session_id,
+                            new_session,
+                            user_id: &user_id,
+                            context,
+                            title: &title,
+                            user_message_id: &user_message_id,
+                            user_text: &message,
+                            asked_at: &asked_at,
+                            reply_id: &reply_id,
+                            reply_text: &reply.text,
+                            model: &reply.model,
+                            prompt_tokens: reply.prompt_tokens,
+                            completion_tokens: reply.completion_tokens,
+                            answered_at: &answered,
+                        },
+                    )?;
+                    hold.commit_in(tx)?;
+                    Ok(())
+                })
+                .await
+        };
+        match stored {
+            Ok(()) => reservation.committed(),
+            Err(e) => {
+                reservation.release().await;
+                return Err(e);
+            }
+        }
+        let remaining = self.subscriptions.tier_standing(&request.user_id, Feature::AiChat).await?.remaining;
+        Ok(ChatReply {
+            session_id,
+            message_id: reply_id,
+            user_message_id,
+            response: reply.text,
+            model: reply.model,
+            context,
+            usage: TokenUsage {
+                prompt_tokens: reply.prompt_tokens,
+                completion_tokens: reply.completion_tokens,
+                total_tokens: reply.prompt_tokens.saturating_add(reply.completion_tokens),
+            },
+            remaining_messages: remaining,
+            timestamp: answered_at,
+        })
+    }
+
+    pub async fn history(&self, caller: &Caller, session_id: &str, limit: u32, offset: u32) -> AppResult<ChatHistory> {
+        self.owned_session(caller, session_id).await?;
+        self.page(session_id, limit, offset).await
+    }
+
+    /// A session's messages when it belongs to `user_id` (the app names both).
+    pub async fn history_of(&self, caller: &Caller, user_id: &str, session_id: &str, limit: u32, offset: u32) -> AppResult<ChatHistory> {
+        caller.ensure_acts_for(user_id)?;
+        if self.owned_session(caller, session_id).await?.user_id != user_id {
+            return Err(AppError::NotFound { code: "session_not_found", message: format!("no chat session `{session_id}` for user `{user_id}`") });
+        }
+        self.page(session_id, limit, offset).await
+    }
+
+    async fn page(&self, session_id: &str, limit: u32, offset: u32) -> AppResult<ChatHistory> {
+        if !(1..=200).contains(&limit) {
+            return Err(AppError::invalid_field("limit", "must be 1 to 200"));
+        }
+        let id = session_id.to_owned();
+        let (messages, total) = self.db.read(move |c| repo::messages_page(c, &id, limit, offset)).await?;
+        Ok(ChatHistory {
+            session_id: session_id.to_owned(),
+            has_more: u64::from(offset) + (messages.len() as u64) < total,
+            messages,
+            total,
+        })
+    }
+
+    pub async fn sessions(&self, caller: &Caller, user_id: &str, limit: u32, offset: u32) -> AppResult<ChatSessions> {
+        caller.ensure_acts_for(user_id)?;
+        if !(1..=200).contains(&limit) {
+            return Err(AppError::invalid_field("limit", "must be 1 to 200"));
+        }
+        let user = user_id.to_owned();
+        let (sessions, total) = self.db.read(move |c| repo::sessions_page(c, &user, limit, offset)).await?;
+        Ok(ChatSessions {
+            user_id: user_id.to_owned(),
+            has_more: u64::from(offset) + (sessions.len() as u64) < total,
+            sessions,
+            total,
+        })
+    }
+
+    pub async fn delete(&self, caller: &Caller, session_id: &str) -> AppResult<SessionDeleted> {
+        self.owned_session(caller, session_id).await?;
+        let id = session_id.to_owned();
+        self.db.write(move |tx| Ok(repo::delete_session(tx, &id)?)).await?;
+        Ok(SessionDeleted { deleted: true, session_id: session_id.to_owned() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(role: &str, content: &str) -> ChatMessage {
+        ChatMessage { message_id: String::new(), role: role.into(), content: content.into(), context: ChatContext::General, model: None, timestamp: String::new() }
+    }
+
+    #[test]
+    fn history_keeps_the_newest_turns_that_fit() {
+        let messages = vec![msg("user", "aaaaaaaaaa"), msg("assistant", "bbbbb"), msg("user", "ccccc")];
+        let kept = fit_history(messages.clone(), 10);
+        assert_eq!(kept.iter().map(|t| t.content.as_str()).collect::<Vec<_>>(), ["bbbbb", "ccccc"]);
+        assert_eq!(kept[0].speaker, Speaker::Assistant);
+        assert_eq!(fit_history(messages, 4).len(), 0);
+    }
+}
