@@ -39,14 +39,17 @@ pub struct SendMessage {
     pub user_id: String,
     /// Continue this session; a new one is started when absent.
     #[oai(validator(max_length = 64))]
+    #[oai(nullable)]
     pub session_id: Option<String>,
     /// The message (limit: `chat.max_message_chars`).
     #[oai(validator(min_length = 1, max_length = 100000))]
     pub message: String,
     /// Picks the assistant's system prompt; default general.
+    #[oai(nullable)]
     pub context: Option<ChatContext>,
     /// 0 to 2; default 0.7.
     #[oai(validator(minimum(value = "0"), maximum(value = "2")))]
+    #[oai(nullable)]
     pub temperature: Option<f32>,
 }
 
@@ -72,6 +75,7 @@ pub struct ChatReply {
     pub context: ChatContext,
     pub usage: TokenUsage,
     /// Chat messages left in the current window (`null`: unlimited).
+    #[oai(nullable)]
     pub remaining_messages: Option<u64>,
     pub timestamp: DateTime<Utc>,
 }

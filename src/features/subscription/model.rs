@@ -9,6 +9,7 @@ use super::plan::{AiWritingLevel, Tier, Window};
 #[oai(rename_all = "camelCase")]
 pub struct QuotaInfo {
     /// `null`: unlimited. 0: not included.
+    #[oai(nullable)]
     pub limit: Option<u64>,
     pub window: Window,
 }
@@ -22,8 +23,10 @@ pub struct TierLimits {
     pub music_generation: QuotaInfo,
     pub ai_writing: QuotaInfo,
     /// Music projects owned and not archived; `null`: unlimited.
+    #[oai(nullable)]
     pub music_projects: Option<u64>,
     /// Writing projects owned and not archived; `null`: unlimited.
+    #[oai(nullable)]
     pub writing_projects: Option<u64>,
     pub ai_writing_level: AiWritingLevel,
     pub writers_guild: bool,
@@ -50,8 +53,10 @@ pub struct Usage {
     pub window: Window,
     pub used: u64,
     /// `null`: unlimited.
+    #[oai(nullable)]
     pub limit: Option<u64>,
     /// `null`: unlimited.
+    #[oai(nullable)]
     pub remaining: Option<u64>,
     pub reset_at: DateTime<Utc>,
 }
@@ -76,18 +81,26 @@ pub struct TierInfo {
     pub description: String,
     /// `active`, or `pending` while a payment awaits confirmation.
     pub status: String,
+    #[oai(nullable)]
     pub subscription_id: Option<String>,
+    #[oai(nullable)]
     pub billing_period: Option<String>,
+    #[oai(nullable)]
     pub payment_provider: Option<String>,
     /// The payment provider's id of the subscription's last payment.
+    #[oai(nullable)]
     pub external_subscription_id: Option<String>,
+    #[oai(nullable)]
     pub current_period_start: Option<String>,
+    #[oai(nullable)]
     pub current_period_end: Option<String>,
+    #[oai(nullable)]
     pub upgraded_at: Option<String>,
     pub prices: Prices,
     pub limits: TierLimits,
     pub usage: UsageByFeature,
     /// The soonest reset of a limited quota (`null` when nothing is limited).
+    #[oai(nullable)]
     pub reset_at: Option<DateTime<Utc>>,
 }
 
@@ -113,11 +126,16 @@ pub struct AccessCheck {
     pub reason: String,
     /// True when a higher tier would give access.
     pub upgrade_required: bool,
+    #[oai(nullable)]
     pub upgrade_to: Option<Tier>,
     /// Metered features: what is left in the window (`null`: unlimited).
+    #[oai(nullable)]
     pub usage_remaining: Option<u64>,
+    #[oai(nullable)]
     pub used: Option<u64>,
+    #[oai(nullable)]
     pub limit: Option<u64>,
+    #[oai(nullable)]
     pub reset_at: Option<DateTime<Utc>>,
     pub tier: Tier,
     pub tier_name: String,
@@ -152,7 +170,9 @@ pub struct TrackUsageResult {
     pub new_usage: u64,
     /// True when nothing is left in the window.
     pub limit_reached: bool,
+    #[oai(nullable)]
     pub limit: Option<u64>,
+    #[oai(nullable)]
     pub remaining: Option<u64>,
     pub reset_at: DateTime<Utc>,
 }
@@ -185,8 +205,10 @@ pub struct UpgradeRequest {
     pub new_tier: String,
     /// With Stripe: a PaymentMethod id (`pm_…`) to charge.
     #[oai(validator(max_length = 255))]
+    #[oai(nullable)]
     pub payment_method: Option<String>,
     /// Default monthly.
+    #[oai(nullable)]
     pub billing_period: Option<BillingPeriod>,
 }
 
@@ -197,6 +219,7 @@ pub struct Receipt {
     pub receipt_id: String,
     pub provider: String,
     pub tier: Tier,
+    #[oai(nullable)]
     pub billing_period: Option<String>,
     pub amount: f64,
     pub currency: String,
@@ -217,7 +240,9 @@ pub struct UpgradeResult {
     pub requested_tier: Tier,
     /// `active`: applied; `pending`: applied when the payment is confirmed.
     pub status: String,
+    #[oai(nullable)]
     pub subscription_id: Option<String>,
+    #[oai(nullable)]
     pub external_subscription_id: Option<String>,
     pub receipt: Receipt,
     pub message: String,
@@ -237,6 +262,7 @@ pub struct Period {
 pub struct UsedOf {
     pub used: u64,
     /// `null`: unlimited.
+    #[oai(nullable)]
     pub limit: Option<u64>,
 }
 
@@ -248,6 +274,7 @@ pub struct AiWritingUsage {
     pub sessions_used: u64,
     /// Words sent for AI writing assistance in the current window.
     pub words_processed: u64,
+    #[oai(nullable)]
     pub limit: Option<u64>,
 }
 
