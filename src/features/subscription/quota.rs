@@ -78,7 +78,7 @@ fn quota_exceeded(plans: &TierPlans, tier: Tier, line: &UsageLine, now: DateTime
         ),
         retry_after_secs: (line.reset_at - now).num_seconds().max(1) as u64,
         details: Some(json!({
-            "feature": line.feature.as_str(), "tier": tier.as_str(), "used": line.used, "limit": line.limit,
+            "feature": line.feature.as_str(), "tier": tier.as_str(), "used": line.used, "limit": line.limit, "remaining": line.remaining,
             "resetAt": reset, "upgradeTo": target.map(Tier::as_str),
         })),
     }
