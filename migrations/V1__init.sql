@@ -51,6 +51,7 @@ CREATE INDEX subscription_changes_by_user ON subscription_changes (user_id, chan
 -- Payments started with a provider and not yet confirmed by its webhook.
 CREATE TABLE payments (
   payment_id      TEXT PRIMARY KEY,
+  external_id     TEXT UNIQUE,
   user_id         TEXT NOT NULL,
   tier            TEXT NOT NULL,
   billing_period  TEXT NOT NULL,
@@ -61,7 +62,7 @@ CREATE TABLE payments (
   created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
   updated_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
-CREATE INDEX payments_by_user ON payments (user_id, created_at);
+CREATE INDEX payments_by_user ON payments (user_id, status, created_at);
 
 -- Webhook events already applied: a replay of one is refused.
 CREATE TABLE webhook_events (

@@ -44,10 +44,12 @@ async fn real_trpc_client_with_superjson_round_trips() {
     let app = TestApp::spawn().await;
     let user = app.token("trpc_user", Role::User);
     let admin = app.token("trpc_admin", Role::Admin);
+    // A user nobody else touches: run.mjs spends its free chat quota.
+    let chat_user = app.token("trpc_chat_user", Role::User);
 
     let mut node = tokio::process::Command::new("node");
     node.arg(client_dir().join("run.mjs"))
-        .args([&app.base, &user, &admin])
+        .args([&app.base, &user, &admin, &chat_user])
         .current_dir(client_dir())
         .kill_on_drop(true);
     let output = tokio::time::timeout(Duration::from_secs(120), node.output())
@@ -238,4 +240,70 @@ async fn wrong_http_method_is_405() {
     let (status, _, body) = json_of(resp).await;
     assert_eq!(status, 405, "{body}");
     assert_eq!(body["error"]["json"]["data"]["code"], "METHOD_NOT_SUPPORTED", "{body}");
+}
+
+/// superjson turns strings into Dates only where `meta.values` says so: after a paid upgrade
+/// the billing period of `getUserTier` must be listed there (the app reads them as Dates).
+#[tokio::test]
+async fn get_user_tier_marks_the_paid_billing_period_as_dates() {
+    let app = TestApp::spawn().await;
+    let user = app.token("tier_user", Role::User);
+    let admin = app.token("tier_admin", Role::Admin);
+    let upgrade = json!({
+        "json": {"userId": "tier_user", "targetTier": "premium", "billingPeriod": "monthly", "paymentMethod": null},
+        "meta": {"values": {"paymentMethod": ["undefined"]}, "v": 1}
+    });
+    let (status, _, body) = json_of(app.post_json("/api/trpc/r3al.subscription.upgradeTier", Some(&admin), &upgrade).await).await;
+    assert_eq!(status, 200, "{body}");
+    let subscription_id = body["result"]["data"]["json"]["subscriptionId"].as_str().unwrap_or_else(|| panic!("a subscriptionId: {body}")).to_owned();
+
+    let input = encode(&json!({"json": {"userId": "tier_user"}}));
+    let (status, _, body) = json_of(app.get(&format!("/api/trpc/r3al.subscription.getUserTier?input={input}"), Some(&user)).await).await;
+    assert_eq!(status, 200, "{body}");
+    let sub = &body["result"]["data"]["json"]["data"]["subscription"];
+    assert_eq!(sub["subscriptionId"], subscription_id.as_str(), "{body}");
+    for field in ["currentPeriodStart", "currentPeriodEnd"] {
+        let value = sub[field].as_str().unwrap_or_else(|| panic!("{field} is a string: {body}"));
+        assert!(chrono::DateTime::parse_from_rfc3339(value).is_ok(), "{field} is RFC 3339: {body}");
+        assert_eq!(
+            body["result"]["data"]["meta"]["values"][format!("data.subscription.{field}")],
+            json!(["Date"]),
+            "meta marks data.subscription.{field} as a Date: {body}"
+        );
+    }
+}
+
+/// The 4th message of a free user's day: FORBIDDEN/403 in the exact tRPC envelope, telling
+/// to upgrade; the successful ones carry Date meta for `data.timestamp`.
+#[tokio::test]
+async fn chat_quota_exhausted_is_forbidden_403_on_the_wire() {
+    let app = TestApp::spawn().await;
+    let token = app.token("quota_user", Role::User);
+    let send = json!({
+        "json": {"userId": "quota_user", "sessionId": null, "message": "hello", "context": "general", "temperature": 0.7},
+        "meta": {"values": {"sessionId": ["undefined"]}, "v": 1}
+    });
+    for left in [2, 1, 0] {
+        let (status, _, body) = json_of(app.post_json("/api/trpc/r3al.aiChat.sendMessage", Some(&token), &send).await).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["result"]["data"]["json"]["data"]["remainingMessages"], left, "{body}");
+        assert_eq!(body["result"]["data"]["meta"]["values"]["data.timestamp"], json!(["Date"]), "{body}");
+    }
+    let (status, _, body) = json_of(app.post_json("/api/trpc/r3al.aiChat.sendMessage", Some(&token), &send).await).await;
+    assert_eq!(status, 403, "{body}");
+    let err = &body["error"]["json"];
+    assert_eq!(err["code"], -32003, "{body}");
+    assert_eq!(err["data"]["code"], "FORBIDDEN", "{body}");
+    assert_eq!(err["data"]["httpStatus"], 403, "{body}");
+    assert_eq!(err["data"]["path"], "r3al.aiChat.sendMessage", "{body}");
+    assert!(err["message"].as_str().is_some_and(|m| m.to_lowercase().contains("upgrade")), "{body}");
+    assert!(body.get("result").is_none(), "{body}");
+
+    let input = encode(&json!({"json": {"userId": "quota_user"}}));
+    let (status, _, body) = json_of(app.get(&format!("/api/trpc/r3al.premium.getUsageSummary?input={input}"), Some(&token)).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["data"]["json"]["usage"]["chat"], json!({"used": 3, "limit": 3}), "{body}");
+    let meta = &body["result"]["data"]["meta"]["values"];
+    assert_eq!(meta["usage.currentPeriod.start"], json!(["Date"]), "{body}");
+    assert_eq!(meta["usage.currentPeriod.end"], json!(["Date"]), "{body}");
 }

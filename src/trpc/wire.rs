@@ -193,7 +193,8 @@ pub fn parse_calls(paths: &str, batch: bool, raw_input: Option<&str>) -> Result<
 
 /// Keys whose RFC 3339 string values the app expects as `Date` objects.
 fn is_timestamp_key(key: &str) -> bool {
-    key.ends_with("At") || matches!(key, "timestamp" | "memberSince" | "resetDate" | "start" | "end")
+    ["At", "Date", "Start", "End", "Since"].iter().any(|suffix| key.ends_with(suffix))
+        || matches!(key, "timestamp" | "start" | "end")
 }
 
 fn collect_dates(value: &Value, path: &str, out: &mut Map<String, Value>) {
@@ -297,12 +298,13 @@ mod tests {
     #[test]
     fn dates_get_superjson_meta() {
         let out = json!({"success": true, "createdAt": "2026-01-02T03:04:05.678Z", "title": "2026-01-02T03:04:05Z",
+                          "period": {"currentPeriodStart": "2026-01-02T03:04:05Z", "resetDate": null},
                           "projects": [{"updatedAt": "2026-01-02T03:04:05Z"}], "statusAt": "soon"});
         let env = result_envelope(&out);
         assert_eq!(env["result"]["data"]["json"], out);
         assert_eq!(
             env["result"]["data"]["meta"],
-            json!({"values": {"createdAt": ["Date"], "projects.0.updatedAt": ["Date"]}, "v": 1})
+            json!({"values": {"createdAt": ["Date"], "period.currentPeriodStart": ["Date"], "projects.0.updatedAt": ["Date"]}, "v": 1})
         );
         assert!(result_envelope(&json!({"a": 1}))["result"]["data"].get("meta").is_none());
     }

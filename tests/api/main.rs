@@ -3,5 +3,7 @@
 mod helpers;
 
 mod auth;
+mod chat;
 mod storage;
+mod subscription;
 mod system;

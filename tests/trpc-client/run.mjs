@@ -1,8 +1,11 @@
 // Round-trips optima's tRPC endpoint through the real `@trpc/client` v11 with the superjson
 // transformer, the way the R3AL app talks to it.
 //
-//   node run.mjs <base-url> <user-token> <admin-token>
-//   (or TRPC_BASE_URL, TRPC_USER_TOKEN, TRPC_ADMIN_TOKEN in the environment)
+//   node run.mjs <base-url> <user-token> <admin-token> [<second-user-token>]
+//   (or TRPC_BASE_URL, TRPC_USER_TOKEN, TRPC_ADMIN_TOKEN, TRPC_SECOND_TOKEN in the environment)
+//
+// The second user token is for a user nobody else touches (the free chat quota is spent on it);
+// without it the account registered below is used.
 //
 // Prints one line per check and finally `N passed, M failed`; exits non-zero on any failure.
 // There are no router types here: procedures are called by path through the untyped proxy
@@ -14,8 +17,12 @@ import { randomBytes } from 'node:crypto';
 import { TRPCClientError, createTRPCClient, createTRPCUntypedClient, httpBatchLink, httpLink } from '@trpc/client';
 import superjson from 'superjson';
 
-const [base = process.env.TRPC_BASE_URL, userToken = process.env.TRPC_USER_TOKEN, adminToken = process.env.TRPC_ADMIN_TOKEN] =
-  process.argv.slice(2);
+const [
+  base = process.env.TRPC_BASE_URL,
+  userToken = process.env.TRPC_USER_TOKEN,
+  adminToken = process.env.TRPC_ADMIN_TOKEN,
+  secondToken = process.env.TRPC_SECOND_TOKEN,
+] = process.argv.slice(2);
 if (!base || !userToken || !adminToken) {
   console.error('usage: node run.mjs <base-url> <user-token> <admin-token>');
   process.exit(2);
@@ -313,6 +320,519 @@ await check('httpBatchLink: a batch of failures rejects each with its own code',
   assert.equal(forbidden.status, 'rejected');
   assert.equal(forbidden.reason.data?.code, 'FORBIDDEN');
   assert.equal(forbidden.reason.data?.httpStatus, 403);
+});
+
+// ---- subscriptions, usage and AI chat (r3al.subscription.*, r3al.premium.*, r3al.aiChat.*) ----
+//
+// `user` starts on the free tier and is moved up by the admin; the chat quota is spent on a
+// second, untouched user (`chatUser`), so the counts below are exact.
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Asserts a superjson-revived Date (not an ISO string) and returns its epoch milliseconds. */
+function dateMs(value, name) {
+  assert.ok(value instanceof Date, `${name} is a Date, got ${typeof value}: ${JSON.stringify(value)}`);
+  assert.ok(!Number.isNaN(value.getTime()), `${name} is a valid date`);
+  return value.getTime();
+}
+
+function nextUtcMidnight(now = new Date()) {
+  return Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
+}
+
+function utcMonthBounds(now = new Date()) {
+  return [Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1), Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)];
+}
+
+const chatToken = secondToken ?? session?.token;
+const chatUser = chatToken ? tokenUser(chatToken) : undefined;
+const chatClient = chatToken ? createTRPCClient({ links: [httpLink(linkOptions(chatToken))] }) : undefined;
+const needChatUser = () => assert.ok(chatClient, 'a second user token (the 4th argument) or the registered login token is needed');
+
+let subscriptionId;
+let tacticalTier;
+
+await check('r3al.subscription.getUserTier: a new user is on the free tier with the free limits', async () => {
+  const r = await client.r3al.subscription.getUserTier.query({ userId: user });
+  const last = requests.at(-1);
+  assert.equal(last.method, 'GET');
+  assert.match(last.url, /\/api\/trpc\/r3al\.subscription\.getUserTier\?input=/);
+  assert.equal(r.success, true);
+  assert.equal(r.data.userId, user);
+  assert.deepEqual(r.data.tier, {
+    ...r.data.tier,
+    tierId: 'free',
+    tierName: 'free',
+    displayName: 'Free',
+    priceMonthly: 0,
+    chatLimit: 3,
+    imageGenerationLimit: 1,
+    aiWritingAccess: false,
+    unrestrictedContent: false,
+    writersGuildAccess: false,
+    tacticalFeatures: false,
+    prioritySupport: false,
+  });
+  const s = r.data.subscription;
+  assert.equal(s.status, 'active');
+  assert.equal(s.subscriptionId, null);
+  assert.equal(s.billingPeriod, null);
+  assert.equal(s.currentPeriodStart, null);
+  assert.equal(s.currentPeriodEnd, null);
+  assert.equal(s.chatUsageThisPeriod, 0);
+  assert.equal(s.imageGenerationUsageThisPeriod, 0);
+});
+
+await check('r3al.subscription.checkFeatureAccess: free chat has 3 left until UTC midnight; tactical is closed', async () => {
+  const chat = await client.r3al.subscription.checkFeatureAccess.query({ userId: user, feature: 'chat' });
+  assert.equal(chat.success, true);
+  assert.equal(chat.hasAccess, true);
+  assert.equal(chat.usageRemaining, 3);
+  assert.equal(chat.tierName, 'free');
+  assert.equal(dateMs(chat.resetDate, 'resetDate'), nextUtcMidnight());
+
+  const images = await client.r3al.subscription.checkFeatureAccess.query({ userId: user, feature: 'image_generation' });
+  assert.equal(images.hasAccess, true);
+  assert.equal(images.usageRemaining, 1);
+  const reset = dateMs(images.resetDate, 'resetDate');
+  assert.ok(reset > Date.now() && reset <= Date.now() + 7 * DAY_MS, `weekly reset within 7 days: ${images.resetDate.toISOString()}`);
+  assert.equal(new Date(reset).getUTCDay(), 1, 'the image quota resets on a Monday (ISO week)');
+
+  const tactical = await client.r3al.subscription.checkFeatureAccess.query({ userId: user, feature: 'tactical' });
+  assert.equal(tactical.hasAccess, false);
+  assert.equal(tactical.tierName, 'free');
+  const guild = await client.r3al.subscription.checkFeatureAccess.query({ userId: user, feature: 'writers_guild' });
+  assert.equal(guild.hasAccess, false);
+});
+
+await check('r3al.subscription.checkFeatureAccess: an unknown feature -> BAD_REQUEST 400', async () => {
+  await expectTrpcError(
+    client.r3al.subscription.checkFeatureAccess.query({ userId: user, feature: 'teleport' }),
+    'BAD_REQUEST',
+    400,
+    'r3al.subscription.checkFeatureAccess',
+  );
+});
+
+await check('r3al.subscription.trackUsage: counts add up (count: undefined is 1) and show in getUserTier', async () => {
+  const two = await client.r3al.subscription.trackUsage.mutate({ userId: user, featureType: 'chat', count: 2 });
+  assert.equal(two.success, true);
+  assert.equal(typeof two.message, 'string');
+  assert.ok(two.message.length > 0);
+  assert.equal(two.newUsage, 2);
+  assert.equal(requests.at(-1).method, 'POST');
+  const one = await client.r3al.subscription.trackUsage.mutate({ userId: user, featureType: 'chat', count: undefined });
+  assert.equal(one.newUsage, 3, 'an undefined count defaults to 1');
+  const image = await client.r3al.subscription.trackUsage.mutate({ userId: user, featureType: 'image_generation', count: 1 });
+  assert.equal(image.newUsage, 1);
+
+  const tier = await client.r3al.subscription.getUserTier.query({ userId: user });
+  assert.equal(tier.data.subscription.chatUsageThisPeriod, 3);
+  assert.equal(tier.data.subscription.imageGenerationUsageThisPeriod, 1);
+  const chat = await client.r3al.subscription.checkFeatureAccess.query({ userId: user, feature: 'chat' });
+  assert.equal(chat.hasAccess, false, 'the free chat quota is used up');
+  assert.equal(chat.usageRemaining, 0);
+  assert.equal(chat.tierName, 'free');
+});
+
+await check('r3al.subscription.trackUsage: an unmetered feature or a zero count -> BAD_REQUEST 400', async () => {
+  await expectTrpcError(
+    client.r3al.subscription.trackUsage.mutate({ userId: user, featureType: 'tactical', count: 1 }),
+    'BAD_REQUEST',
+    400,
+    'r3al.subscription.trackUsage',
+  );
+  await expectTrpcError(
+    client.r3al.subscription.trackUsage.mutate({ userId: user, featureType: 'chat', count: 0 }),
+    'BAD_REQUEST',
+    400,
+  );
+});
+
+await check('r3al.subscription.*: another user -> FORBIDDEN 403, no token -> UNAUTHORIZED 401', async () => {
+  await expectTrpcError(
+    client.r3al.subscription.getUserTier.query({ userId: 'somebody_else' }),
+    'FORBIDDEN',
+    403,
+    'r3al.subscription.getUserTier',
+  );
+  await expectTrpcError(
+    client.r3al.subscription.trackUsage.mutate({ userId: 'somebody_else', featureType: 'chat', count: 1 }),
+    'FORBIDDEN',
+    403,
+  );
+  await expectTrpcError(anonymous.r3al.subscription.getUserTier.query({ userId: user }), 'UNAUTHORIZED', 401);
+});
+
+await check("r3al.subscription.upgradeTier: a user's own upgrade with the manual provider -> FORBIDDEN 403", async () => {
+  const err = await expectTrpcError(
+    client.r3al.subscription.upgradeTier.mutate({ userId: user, targetTier: 'premium', billingPeriod: 'monthly', paymentMethod: undefined }),
+    'FORBIDDEN',
+    403,
+    'r3al.subscription.upgradeTier',
+  );
+  assert.equal(err.shape?.code, -32003);
+  const tier = await client.r3al.subscription.getUserTier.query({ userId: user });
+  assert.equal(tier.data.tier.tierName, 'free', 'the refused upgrade changed nothing');
+});
+
+await check('r3al.subscription.upgradeTier: the admin moves the user to premium (paymentMethod: undefined)', async () => {
+  const up = await admin.r3al.subscription.upgradeTier.mutate({
+    userId: user,
+    targetTier: 'premium',
+    billingPeriod: 'monthly',
+    paymentMethod: undefined,
+  });
+  assert.equal(up.success, true);
+  assert.equal(typeof up.message, 'string');
+  assert.match(up.message, /premium/);
+  assert.equal(typeof up.subscriptionId, 'string');
+  assert.ok(up.subscriptionId.length > 0);
+  assert.ok('externalSubscriptionId' in up, 'externalSubscriptionId is present');
+  assert.equal(up.externalSubscriptionId, null, 'no external payment with the manual provider');
+  subscriptionId = up.subscriptionId;
+});
+
+await check('r3al.subscription.getUserTier: premium limits, and a monthly period as Date objects', async () => {
+  const before = Date.now();
+  const r = await client.r3al.subscription.getUserTier.query({ userId: user });
+  const t = r.data.tier;
+  assert.equal(t.tierId, 'premium');
+  assert.equal(t.tierName, 'premium');
+  assert.equal(t.displayName, 'Premium');
+  assert.equal(t.priceMonthly, 9.99);
+  assert.equal(t.chatLimit, 100);
+  assert.equal(t.imageGenerationLimit, 20);
+  assert.equal(t.aiWritingAccess, true);
+  assert.equal(t.writersGuildAccess, true);
+  assert.equal(t.unrestrictedContent, false);
+  assert.equal(t.tacticalFeatures, false);
+  assert.equal(t.prioritySupport, false);
+  const s = r.data.subscription;
+  assert.equal(s.subscriptionId, subscriptionId);
+  assert.equal(s.status, 'active');
+  assert.equal(s.billingPeriod, 'monthly');
+  assert.equal(s.chatUsageThisPeriod, 3, 'the daily chat use carries over (same day window)');
+  assert.equal(typeof s.imageGenerationUsageThisPeriod, 'number');
+  const start = dateMs(s.currentPeriodStart, 'subscription.currentPeriodStart');
+  const end = dateMs(s.currentPeriodEnd, 'subscription.currentPeriodEnd');
+  assert.ok(Math.abs(before - start) < 5 * 60 * 1000, 'the period started at the upgrade');
+  const days = (end - start) / DAY_MS;
+  assert.ok(days >= 28 && days <= 31, `a monthly period, got ${days} days`);
+});
+
+await check('r3al.subscription.checkFeatureAccess: premium chat has 97 left', async () => {
+  const chat = await client.r3al.subscription.checkFeatureAccess.query({ userId: user, feature: 'chat' });
+  assert.equal(chat.hasAccess, true);
+  assert.equal(chat.usageRemaining, 97);
+  assert.equal(chat.tierName, 'premium');
+  assert.equal(dateMs(chat.resetDate, 'resetDate'), nextUtcMidnight());
+});
+
+await check('r3al.subscription.upgradeTier: the tier the user is on -> CONFLICT 409; bad tier/period -> BAD_REQUEST', async () => {
+  await expectTrpcError(
+    admin.r3al.subscription.upgradeTier.mutate({ userId: user, targetTier: 'premium', billingPeriod: 'monthly' }),
+    'CONFLICT',
+    409,
+    'r3al.subscription.upgradeTier',
+  );
+  await expectTrpcError(
+    admin.r3al.subscription.upgradeTier.mutate({ userId: user, targetTier: 'gold', billingPeriod: 'monthly' }),
+    'BAD_REQUEST',
+    400,
+  );
+  await expectTrpcError(
+    admin.r3al.subscription.upgradeTier.mutate({ userId: user, targetTier: 'tactical', billingPeriod: 'weekly' }),
+    'BAD_REQUEST',
+    400,
+  );
+});
+
+await check("r3al.subscription.upgradeTier to 'tactical' (yearly): the unlimited tier, named tactical", async () => {
+  const up = await admin.r3al.subscription.upgradeTier.mutate({ userId: user, targetTier: 'tactical', billingPeriod: 'yearly' });
+  assert.equal(up.success, true);
+  assert.equal(typeof up.subscriptionId, 'string');
+  const r = await client.r3al.subscription.getUserTier.query({ userId: user });
+  tacticalTier = r;
+  const t = r.data.tier;
+  assert.equal(t.tierId, 'unlimited');
+  assert.equal(t.tierName, 'tactical');
+  assert.equal(t.priceMonthly, 29.99);
+  assert.equal(t.chatLimit, null, 'unlimited chat');
+  assert.equal(t.imageGenerationLimit, null);
+  assert.equal(t.tacticalFeatures, true);
+  assert.equal(t.unrestrictedContent, true);
+  assert.equal(t.prioritySupport, true);
+  assert.equal(t.writersGuildAccess, true);
+  assert.equal(t.aiWritingAccess, true);
+  const s = r.data.subscription;
+  assert.equal(s.billingPeriod, 'yearly');
+  assert.equal(s.subscriptionId, up.subscriptionId);
+
+  const tactical = await client.r3al.subscription.checkFeatureAccess.query({ userId: user, feature: 'tactical' });
+  assert.equal(tactical.hasAccess, true);
+  assert.equal(tactical.tierName, 'tactical');
+  const chat = await client.r3al.subscription.checkFeatureAccess.query({ userId: user, feature: 'chat' });
+  assert.equal(chat.hasAccess, true);
+  assert.equal(chat.usageRemaining, null, 'null = unlimited');
+  assert.equal(chat.tierName, 'tactical');
+  dateMs(chat.resetDate, 'resetDate');
+
+  const days = (dateMs(s.currentPeriodEnd, 'subscription.currentPeriodEnd') - dateMs(s.currentPeriodStart, 'subscription.currentPeriodStart')) / DAY_MS;
+  assert.ok(days >= 365 && days <= 366, `a yearly period, got ${days} days`);
+});
+
+await check('r3al.premium.getUsageSummary: the tactical user sees its billing period as Dates and all features', async () => {
+  const r = await client.r3al.premium.getUsageSummary.query({ userId: user });
+  assert.equal(r.success, true);
+  const u = r.usage;
+  assert.equal(u.userId, user);
+  assert.equal(u.tier, 'tactical');
+  assert.deepEqual(u.chat, { used: 3, limit: null });
+  assert.equal(u.imageGeneration.limit, null);
+  assert.deepEqual(u.aiWriting, { sessionsUsed: 0, wordsProcessed: 0, limit: null });
+  assert.deepEqual(u.features, { unrestrictedContent: true, writersGuildAccess: true, prioritySupport: true, tacticalAccess: true });
+  const start = dateMs(u.currentPeriod.start, 'currentPeriod.start');
+  const end = dateMs(u.currentPeriod.end, 'currentPeriod.end');
+  const sub = tacticalTier?.data.subscription;
+  if (sub?.currentPeriodStart instanceof Date) assert.equal(start, sub.currentPeriodStart.getTime(), 'same period as getUserTier');
+  if (sub?.currentPeriodEnd instanceof Date) assert.equal(end, sub.currentPeriodEnd.getTime(), 'same period as getUserTier');
+  const days = (end - start) / DAY_MS;
+  assert.ok(days >= 365 && days <= 366, `the yearly billing period, got ${days} days`);
+});
+
+// ---- AI chat ------------------------------------------------------------------------------
+
+let firstReply;
+let secondReply;
+const firstText = 'Hello! How many messages do I have left?';
+const secondText = 'Help me tighten the pacing of chapter two.';
+const thirdText = 'And what about the dialogue?';
+
+await check('r3al.premium.getUsageSummary: a fresh free user has used nothing this calendar month', async () => {
+  needChatUser();
+  const r = await chatClient.r3al.premium.getUsageSummary.query({ userId: chatUser });
+  const u = r.usage;
+  assert.equal(u.userId, chatUser);
+  assert.equal(u.tier, 'free');
+  assert.deepEqual(u.chat, { used: 0, limit: 3 });
+  assert.deepEqual(u.imageGeneration, { used: 0, limit: 1 });
+  assert.deepEqual(u.aiWriting, { sessionsUsed: 0, wordsProcessed: 0, limit: 0 });
+  assert.deepEqual(u.features, { unrestrictedContent: false, writersGuildAccess: false, prioritySupport: false, tacticalAccess: false });
+  const [monthStart, monthEnd] = utcMonthBounds();
+  assert.equal(dateMs(u.currentPeriod.start, 'currentPeriod.start'), monthStart);
+  assert.equal(dateMs(u.currentPeriod.end, 'currentPeriod.end'), monthEnd);
+});
+
+await check('r3al.aiChat.sendMessage: a new session (sessionId: undefined), 2 of 3 free messages left', async () => {
+  needChatUser();
+  const before = Date.now();
+  const r = await chatClient.r3al.aiChat.sendMessage.mutate({
+    userId: chatUser,
+    sessionId: undefined,
+    message: firstText,
+    context: 'general',
+    temperature: 0.7,
+  });
+  assert.equal(requests.at(-1).method, 'POST');
+  assert.match(requests.at(-1).url, /\/api\/trpc\/r3al\.aiChat\.sendMessage$/);
+  assert.equal(r.success, true);
+  assert.equal(r.hasUnrestrictedAccess, false);
+  const d = r.data;
+  assert.equal(typeof d.sessionId, 'string');
+  assert.ok(d.sessionId.length > 0);
+  assert.equal(typeof d.messageId, 'string');
+  assert.ok(d.messageId.length > 0);
+  assert.equal(typeof d.response, 'string');
+  assert.ok(d.response.length > 0);
+  assert.match(d.response, /2 chat messages left/, 'the offline assistant answers from the real quota');
+  assert.ok(Number.isInteger(d.tokens) && d.tokens > 0, `tokens: ${d.tokens}`);
+  const at = dateMs(d.timestamp, 'data.timestamp');
+  assert.ok(at >= before - 1000 && at <= Date.now() + 1000, 'timestamp is the answer time');
+  assert.equal(d.remainingMessages, 2);
+  firstReply = d;
+
+  const summary = await chatClient.r3al.premium.getUsageSummary.query({ userId: chatUser });
+  assert.deepEqual(summary.usage.chat, { used: 1, limit: 3 }, 'one message sent, one counted');
+});
+
+await check("r3al.aiChat.sendMessage: 'tactical' context on the free tier -> FORBIDDEN 403 (upgrade), nothing charged", async () => {
+  needChatUser();
+  const err = await expectTrpcError(
+    chatClient.r3al.aiChat.sendMessage.mutate({ userId: chatUser, message: 'status report', context: 'tactical', temperature: 0.7 }),
+    'FORBIDDEN',
+    403,
+    'r3al.aiChat.sendMessage',
+  );
+  assert.match(err.message, /upgrad/i);
+  const summary = await chatClient.r3al.premium.getUsageSummary.query({ userId: chatUser });
+  assert.equal(summary.usage.chat.used, 1);
+});
+
+await check('r3al.aiChat.sendMessage: bad input (temperature 3, empty message, unknown context) -> BAD_REQUEST 400', async () => {
+  needChatUser();
+  const base = { userId: chatUser, sessionId: undefined, message: 'hi', context: 'general', temperature: 0.7 };
+  await expectTrpcError(chatClient.r3al.aiChat.sendMessage.mutate({ ...base, temperature: 3 }), 'BAD_REQUEST', 400);
+  await expectTrpcError(chatClient.r3al.aiChat.sendMessage.mutate({ ...base, message: '   ' }), 'BAD_REQUEST', 400);
+  await expectTrpcError(chatClient.r3al.aiChat.sendMessage.mutate({ ...base, context: 'poetry' }), 'BAD_REQUEST', 400);
+  const summary = await chatClient.r3al.premium.getUsageSummary.query({ userId: chatUser });
+  assert.equal(summary.usage.chat.used, 1, 'refused input is not charged');
+});
+
+await check('r3al.aiChat.sendMessage: continuing the session keeps its id, 1 left', async () => {
+  needChatUser();
+  assert.ok(firstReply, 'the first message was sent');
+  const r = await chatClient.r3al.aiChat.sendMessage.mutate({
+    userId: chatUser,
+    sessionId: firstReply.sessionId,
+    message: secondText,
+    context: 'writing',
+    temperature: 1.2,
+  });
+  assert.equal(r.data.sessionId, firstReply.sessionId);
+  assert.notEqual(r.data.messageId, firstReply.messageId);
+  assert.equal(r.data.remainingMessages, 1);
+  assert.ok(dateMs(r.data.timestamp, 'data.timestamp') >= firstReply.timestamp.getTime());
+  secondReply = r.data;
+});
+
+await check('r3al.aiChat.getSessionHistory: both turns, in order, with Date timestamps; paging', async () => {
+  needChatUser();
+  assert.ok(secondReply, 'two messages were sent');
+  const r = await chatClient.r3al.aiChat.getSessionHistory.query({ userId: chatUser, sessionId: firstReply.sessionId, limit: 50, offset: 0 });
+  assert.equal(r.success, true);
+  assert.equal(r.hasMore, false);
+  assert.equal(r.messages.length, 4);
+  assert.deepEqual(r.messages.map((m) => m.role), ['user', 'assistant', 'user', 'assistant']);
+  assert.deepEqual(r.messages.map((m) => m.context), ['general', 'general', 'writing', 'writing']);
+  assert.equal(r.messages[0].content, firstText);
+  assert.equal(r.messages[1].content, firstReply.response);
+  assert.equal(r.messages[1].messageId, firstReply.messageId);
+  assert.equal(r.messages[2].content, secondText);
+  assert.equal(r.messages[3].content, secondReply.response);
+  assert.equal(r.messages[3].messageId, secondReply.messageId);
+  const times = r.messages.map((m, i) => dateMs(m.timestamp, `messages.${i}.timestamp`));
+  assert.deepEqual([...times].sort((a, b) => a - b), times, 'oldest first');
+  assert.equal(new Set(r.messages.map((m) => m.messageId)).size, 4);
+
+  const page1 = await chatClient.r3al.aiChat.getSessionHistory.query({ userId: chatUser, sessionId: firstReply.sessionId, limit: 1, offset: 0 });
+  assert.equal(page1.messages.length, 1);
+  assert.equal(page1.messages[0].content, firstText);
+  assert.equal(page1.hasMore, true);
+  const page2 = await chatClient.r3al.aiChat.getSessionHistory.query({ userId: chatUser, sessionId: firstReply.sessionId, limit: 2, offset: 2 });
+  assert.deepEqual(page2.messages.map((m) => m.content), [secondText, secondReply.response]);
+  assert.equal(page2.hasMore, false);
+  const defaults = await chatClient.r3al.aiChat.getSessionHistory.query({
+    userId: chatUser,
+    sessionId: firstReply.sessionId,
+    limit: undefined,
+    offset: undefined,
+  });
+  assert.equal(defaults.messages.length, 4, 'limit/offset undefined take their defaults');
+});
+
+await check("r3al.aiChat: another user's session -> NOT_FOUND 404 (history and send); acting for another user -> FORBIDDEN", async () => {
+  needChatUser();
+  assert.ok(firstReply, 'the chat user has a session');
+  const err = await expectTrpcError(
+    client.r3al.aiChat.getSessionHistory.query({ userId: user, sessionId: firstReply.sessionId, limit: 50, offset: 0 }),
+    'NOT_FOUND',
+    404,
+    'r3al.aiChat.getSessionHistory',
+  );
+  assert.equal(err.shape?.code, -32004);
+  await expectTrpcError(
+    client.r3al.aiChat.sendMessage.mutate({ userId: user, sessionId: firstReply.sessionId, message: 'hi', context: 'general', temperature: 0.7 }),
+    'NOT_FOUND',
+    404,
+    'r3al.aiChat.sendMessage',
+  );
+  await expectTrpcError(
+    chatClient.r3al.aiChat.getSessionHistory.query({ userId: chatUser, sessionId: 'no-such-session', limit: 50, offset: 0 }),
+    'NOT_FOUND',
+    404,
+  );
+  await expectTrpcError(
+    client.r3al.aiChat.getSessionHistory.query({ userId: chatUser, sessionId: firstReply.sessionId, limit: 50, offset: 0 }),
+    'FORBIDDEN',
+    403,
+  );
+  await expectTrpcError(
+    client.r3al.aiChat.sendMessage.mutate({ userId: chatUser, message: 'hi', context: 'general', temperature: 0.7 }),
+    'FORBIDDEN',
+    403,
+  );
+  const summary = await chatClient.r3al.premium.getUsageSummary.query({ userId: chatUser });
+  assert.equal(summary.usage.chat.used, 2, 'none of the refused calls was charged');
+});
+
+await check('r3al.aiChat.sendMessage: the 3rd free message is the last; the 4th -> FORBIDDEN 403 telling to upgrade', async () => {
+  needChatUser();
+  assert.ok(firstReply, 'the chat user has a session');
+  const third = await chatClient.r3al.aiChat.sendMessage.mutate({
+    userId: chatUser,
+    sessionId: firstReply.sessionId,
+    message: thirdText,
+    context: 'writing',
+    temperature: 0.7,
+  });
+  assert.equal(third.data.remainingMessages, 0);
+
+  const err = await expectTrpcError(
+    chatClient.r3al.aiChat.sendMessage.mutate({ userId: chatUser, sessionId: firstReply.sessionId, message: 'one more?', context: 'general', temperature: 0.7 }),
+    'FORBIDDEN',
+    403,
+    'r3al.aiChat.sendMessage',
+  );
+  assert.equal(err.shape?.code, -32003);
+  assert.match(err.message, /upgrad/i);
+  assert.equal(requests.at(-1).status, 403);
+  // A new session is refused as well: the quota is the user's, not the session's.
+  await expectTrpcError(
+    chatClient.r3al.aiChat.sendMessage.mutate({ userId: chatUser, sessionId: undefined, message: 'new chat', context: 'general', temperature: 0.7 }),
+    'FORBIDDEN',
+    403,
+  );
+
+  const history = await chatClient.r3al.aiChat.getSessionHistory.query({ userId: chatUser, sessionId: firstReply.sessionId, limit: 50, offset: 0 });
+  assert.equal(history.messages.length, 6, 'three exchanges stored, the refused message not');
+  assert.equal(history.messages[4].content, thirdText);
+  const summary = await chatClient.r3al.premium.getUsageSummary.query({ userId: chatUser });
+  assert.deepEqual(summary.usage.chat, { used: 3, limit: 3 });
+  const access = await chatClient.r3al.subscription.checkFeatureAccess.query({ userId: chatUser, feature: 'chat' });
+  assert.equal(access.hasAccess, false);
+  assert.equal(access.usageRemaining, 0);
+  assert.equal(access.tierName, 'free');
+  assert.equal(dateMs(access.resetDate, 'resetDate'), nextUtcMidnight());
+  const tier = await chatClient.r3al.subscription.getUserTier.query({ userId: chatUser });
+  assert.equal(tier.data.subscription.chatUsageThisPeriod, 3);
+});
+
+await check("r3al.aiChat.sendMessage: the tactical user chats in 'tactical' context, unlimited, and it is counted", async () => {
+  const before = await client.r3al.premium.getUsageSummary.query({ userId: user });
+  const r = await client.r3al.aiChat.sendMessage.mutate({ userId: user, message: 'What tier am I on?', context: 'tactical', temperature: 0.2 });
+  assert.equal(r.hasUnrestrictedAccess, true);
+  assert.equal(r.data.remainingMessages, null, 'null = unlimited');
+  assert.match(r.data.response, /unlimited tier/);
+  dateMs(r.data.timestamp, 'data.timestamp');
+  const history = await client.r3al.aiChat.getSessionHistory.query({ userId: user, sessionId: r.data.sessionId, limit: 50, offset: 0 });
+  assert.deepEqual(history.messages.map((m) => m.context), ['tactical', 'tactical']);
+  const after = await client.r3al.premium.getUsageSummary.query({ userId: user });
+  assert.equal(after.usage.chat.used, before.usage.chat.used + 1);
+});
+
+await check('httpBatchLink: getUserTier, checkFeatureAccess and getUsageSummary in one request', async () => {
+  const sent = requests.length;
+  const [tier, access, summary] = await Promise.all([
+    batch.r3al.subscription.getUserTier.query({ userId: user }),
+    batch.r3al.subscription.checkFeatureAccess.query({ userId: user, feature: 'tactical' }),
+    batch.r3al.premium.getUsageSummary.query({ userId: user }),
+  ]);
+  assert.equal(requests.length - sent, 1, 'one HTTP request');
+  assert.equal(tier.data.tier.tierName, 'tactical');
+  assert.equal(access.hasAccess, true);
+  assert.equal(summary.usage.tier, 'tactical');
+  dateMs(summary.usage.currentPeriod.start, 'currentPeriod.start');
 });
 
 console.log(`${passed} passed, ${failed} failed`);

@@ -42,6 +42,10 @@ fn fit_history(messages: Vec<ChatMessage>, budget: usize) -> Vec<Turn> {
         .map(|m| Turn { speaker: if m.role == "assistant" { Speaker::Assistant } else { Speaker::User }, content: m.content })
         .collect();
     kept.reverse();
+    // A reply without the question it answered confuses models: start on a user turn.
+    if kept.first().is_some_and(|t| t.speaker == Speaker::Assistant) {
+        kept.remove(0);
+    }
     kept
 }
 
@@ -248,9 +252,11 @@ mod tests {
     #[test]
     fn history_keeps_the_newest_turns_that_fit() {
         let messages = vec![msg("user", "aaaaaaaaaa"), msg("assistant", "bbbbb"), msg("user", "ccccc")];
+        let all = fit_history(messages.clone(), 100);
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[1].speaker, Speaker::Assistant);
         let kept = fit_history(messages.clone(), 10);
-        assert_eq!(kept.iter().map(|t| t.content.as_str()).collect::<Vec<_>>(), ["bbbbb", "ccccc"]);
-        assert_eq!(kept[0].speaker, Speaker::Assistant);
+        assert_eq!(kept.iter().map(|t| t.content.as_str()).collect::<Vec<_>>(), ["ccccc"], "never starts on a reply");
         assert_eq!(fit_history(messages, 4).len(), 0);
     }
 }

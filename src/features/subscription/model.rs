@@ -81,6 +81,9 @@ pub struct TierInfo {
     pub description: String,
     /// `active`, or `pending` while a payment awaits confirmation.
     pub status: String,
+    /// The tier a payment awaiting confirmation will activate.
+    #[oai(nullable)]
+    pub pending_tier: Option<Tier>,
     #[oai(nullable)]
     pub subscription_id: Option<String>,
     #[oai(nullable)]

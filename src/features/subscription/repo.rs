@@ -146,44 +146,74 @@ pub fn clear_holds(tx: &Transaction) -> rusqlite::Result<usize> {
 }
 
 pub struct PaymentRow {
+    pub payment_id: String,
     pub user_id: String,
     pub tier: Tier,
     pub billing_period: String,
     pub status: String,
 }
 
-pub fn insert_payment(
-    tx: &Transaction,
-    payment_id: &str,
-    user_id: &str,
-    tier: Tier,
-    billing_period: &str,
-    amount_cents: i64,
-    currency: &str,
-    provider: &str,
-) -> rusqlite::Result<()> {
+pub struct NewPayment<'a> {
+    pub payment_id: &'a str,
+    pub user_id: &'a str,
+    pub tier: Tier,
+    pub billing_period: &'a str,
+    pub amount_cents: i64,
+    pub currency: &'a str,
+    pub provider: &'a str,
+}
+
+/// Recorded before the provider is asked, so its webhook can never arrive first.
+pub fn insert_payment(tx: &Transaction, p: &NewPayment) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO payments (payment_id, user_id, tier, billing_period, amount_cents, currency, provider, status)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending')",
-        params![payment_id, user_id, tier.as_str(), billing_period, amount_cents, currency, provider],
+        params![p.payment_id, p.user_id, p.tier.as_str(), p.billing_period, p.amount_cents, p.currency, p.provider],
     )?;
     Ok(())
 }
 
-pub fn payment(tx: &Transaction, payment_id: &str) -> rusqlite::Result<Option<PaymentRow>> {
+pub fn set_payment_external_id(tx: &Transaction, payment_id: &str, external_id: &str) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE payments SET external_id = ?2, updated_at = ?3 WHERE payment_id = ?1",
+        params![payment_id, external_id, now_text()],
+    )?;
+    Ok(())
+}
+
+/// A payment the provider refused leaves nothing behind.
+pub fn delete_payment(tx: &Transaction, payment_id: &str) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM payments WHERE payment_id = ?1", [payment_id])?;
+    Ok(())
+}
+
+/// A payment by our id or by the provider's.
+pub fn payment(tx: &Transaction, id: &str) -> rusqlite::Result<Option<PaymentRow>> {
     tx.query_row(
-        "SELECT user_id, tier, billing_period, status FROM payments WHERE payment_id = ?1",
-        [payment_id],
+        "SELECT payment_id, user_id, tier, billing_period, status FROM payments WHERE payment_id = ?1 OR external_id = ?1",
+        [id],
         |r| {
             Ok(PaymentRow {
-                user_id: r.get(0)?,
-                tier: Tier::parse(&r.get::<_, String>(1)?).unwrap_or(Tier::Free),
-                billing_period: r.get(2)?,
-                status: r.get(3)?,
+                payment_id: r.get(0)?,
+                user_id: r.get(1)?,
+                tier: Tier::parse(&r.get::<_, String>(2)?).unwrap_or(Tier::Free),
+                billing_period: r.get(3)?,
+                status: r.get(4)?,
             })
         },
     )
     .optional()
+}
+
+/// The tier of the user's newest payment still awaiting confirmation.
+pub fn pending_tier(c: &rusqlite::Connection, user_id: &str) -> rusqlite::Result<Option<Tier>> {
+    c.query_row(
+        "SELECT tier FROM payments WHERE user_id = ?1 AND status = 'pending' ORDER BY created_at DESC LIMIT 1",
+        [user_id],
+        |r| Ok(Tier::parse(&r.get::<_, String>(0)?)),
+    )
+    .optional()
+    .map(Option::flatten)
 }
 
 pub fn set_payment_status(tx: &Transaction, payment_id: &str, status: &str) -> rusqlite::Result<()> {
@@ -194,7 +224,8 @@ pub fn set_payment_status(tx: &Transaction, payment_id: &str, status: &str) -> r
     Ok(())
 }
 
-/// Records a webhook event; false when it was seen before.
+/// Records a webhook event; false when it was seen before. Only events that changed
+/// something are recorded, so one that arrived too early can still be retried.
 pub fn first_sight_of_event(tx: &Transaction, event_id: &str, provider: &str, event_type: &str) -> rusqlite::Result<bool> {
     let inserted = tx.execute(
         "INSERT INTO webhook_events (event_id, provider, event_type) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",

@@ -76,6 +76,7 @@ fn period_from(now: DateTime<Utc>, period: BillingPeriod) -> (String, String) {
 /// A user's subscription and the standing of every metered feature, read together.
 struct Snapshot {
     row: repo::SubscriptionRow,
+    pending: Option<Tier>,
     lines: Vec<UsageLine>,
     words: u64,
 }
@@ -130,14 +131,15 @@ impl SubscriptionService {
                     .collect::<rusqlite::Result<Vec<_>>>()?;
                 let writing_window = plans.get(tier).ai_writing.window.bounds(now).0;
                 let words = repo::usage(c, &user, AI_WRITING_WORDS, &window_key(writing_window))?.0;
-                Ok(Snapshot { row, lines, words })
+                let pending = repo::pending_tier(c, &user)?;
+                Ok(Snapshot { row, pending, lines, words })
             })
             .await
     }
 
     pub async fn tier_info(&self, caller: &Caller, user_id: &str) -> AppResult<TierInfo> {
         caller.ensure_acts_for(user_id)?;
-        let Snapshot { row, lines, .. } = self.snapshot(user_id).await?;
+        let Snapshot { row, pending, lines, .. } = self.snapshot(user_id).await?;
         let tier = row.tier();
         let plan = self.plans.get(tier);
         let line = |f: Feature| usage_of(lines.iter().find(|l| l.feature == f).expect("every metered feature"));
@@ -146,7 +148,8 @@ impl SubscriptionService {
             tier,
             display_name: tier.display_name().to_owned(),
             description: plan.description.clone(),
-            status: row.status.clone().unwrap_or_else(|| "active".into()),
+            status: if pending.is_some() { "pending".into() } else { row.status.clone().unwrap_or_else(|| "active".into()) },
+            pending_tier: pending,
             subscription_id: row.subscription_id.clone(),
             billing_period: row.billing_period.clone(),
             payment_provider: row.payment_provider.clone(),
@@ -243,6 +246,24 @@ impl SubscriptionService {
             .ok_or_else(|| AppError::invalid_field("paymentMethod", "is required to pay for a tier (a Stripe PaymentMethod id, pm_…)"))?;
         let payment_id = uuid::Uuid::now_v7().to_string();
         let amount_cents = price_cents(plan, period);
+        let (provider, currency) = (self.payments.name(), self.payments.currency().to_owned());
+        {
+            let (id, user, currency) = (payment_id.clone(), request.user_id.clone(), currency.clone());
+            self.db
+                .write(move |tx| {
+                    let payment = repo::NewPayment {
+                        payment_id: &id,
+                        user_id: &user,
+                        tier: target,
+                        billing_period: period.as_str(),
+                        amount_cents,
+                        currency: &currency,
+                        provider,
+                    };
+                    Ok(repo::insert_payment(tx, &payment)?)
+                })
+                .await?;
+        }
         let started = self
             .payments
             .start_payment(PaymentRequest {
@@ -253,13 +274,19 @@ impl SubscriptionService {
                 amount_cents,
                 payment_method: method,
             })
-            .await?;
-        let (user, external, provider, currency) =
-            (request.user_id.clone(), started.external_id.clone(), self.payments.name(), self.payments.currency().to_owned());
-        let currency_row = currency.clone();
-        self.db
-            .write(move |tx| Ok(repo::insert_payment(tx, &external, &user, target, period.as_str(), amount_cents, &currency_row, provider)?))
-            .await?;
+            .await;
+        let id = payment_id.clone();
+        let started = match started {
+            Ok(started) => {
+                let external = started.external_id.clone();
+                self.db.write(move |tx| Ok(repo::set_payment_external_id(tx, &id, &external)?)).await?;
+                started
+            }
+            Err(e) => {
+                self.db.write(move |tx| Ok(repo::delete_payment(tx, &id)?)).await?;
+                return Err(e);
+            }
+        };
         Ok(UpgradeResult {
             success: true,
             user_id: request.user_id,
@@ -343,7 +370,7 @@ impl SubscriptionService {
 
     pub async fn usage_summary(&self, caller: &Caller, user_id: &str) -> AppResult<UsageSummary> {
         caller.ensure_acts_for(user_id)?;
-        let Snapshot { row, lines, words } = self.snapshot(user_id).await?;
+        let Snapshot { row, lines, words, .. } = self.snapshot(user_id).await?;
         let tier = row.tier();
         let plan = self.plans.get(tier);
         let line = |f: Feature| lines.iter().find(|l| l.feature == f).expect("every metered feature");
@@ -382,43 +409,45 @@ impl SubscriptionService {
             .map_err(|e| AppError::bad_request("invalid_event", format!("the event is not a Stripe event: {e}")))?;
         self.db
             .write(move |tx| {
+                let object = &event.data.object;
+                let ours = object.metadata.as_ref().and_then(|m| m.payment_id.as_deref());
+                let payment = match ours {
+                    Some(id) => repo::payment(tx, id)?,
+                    None => None,
+                }
+                .or(repo::payment(tx, &object.id)?);
+                let Some(payment) = payment else {
+                    return Ok(WebhookAck { received: true, duplicate: false, effect: "none: not a payment of this server".into() });
+                };
                 if !repo::first_sight_of_event(tx, &event.id, "stripe", &event.kind)? {
                     return Ok(WebhookAck { received: true, duplicate: true, effect: "none: event already applied".into() });
                 }
-                let intent_id = event.data.object.id.as_str();
-                let effect = match event.kind.as_str() {
-                    "payment_intent.succeeded" => match repo::payment(tx, intent_id)? {
-                        Some(p) if p.status == "pending" => {
-                            let from = repo::subscription(tx, &p.user_id)?.tier();
-                            let period = if p.billing_period == "yearly" { BillingPeriod::Yearly } else { BillingPeriod::Monthly };
-                            repo::set_payment_status(tx, intent_id, "succeeded")?;
-                            repo::apply_tier_change(
-                                tx,
-                                &TierChange {
-                                    user_id: &p.user_id,
-                                    changed_by: "stripe",
-                                    from,
-                                    to: p.tier,
-                                    provider: "stripe",
-                                    receipt_id: intent_id,
-                                    billing_period: Some(p.billing_period.as_str()),
-                                    external_id: Some(intent_id),
-                                    period: Some(period_from(Utc::now(), period)),
-                                },
-                            )?;
-                            format!("activated {} for {}", p.tier.as_str(), p.user_id)
-                        }
-                        Some(p) => format!("none: payment already {}", p.status),
-                        None => "none: not a payment of this server".into(),
-                    },
-                    "payment_intent.payment_failed" | "payment_intent.canceled" => match repo::payment(tx, intent_id)? {
-                        Some(p) if p.status == "pending" => {
-                            repo::set_payment_status(tx, intent_id, "failed")?;
-                            format!("payment for {} failed; the tier is unchanged", p.user_id)
-                        }
-                        _ => "none".into(),
-                    },
-                    other => format!("none: `{other}` is not handled"),
+                let effect = match (event.kind.as_str(), payment.status.as_str()) {
+                    ("payment_intent.succeeded", "pending") => {
+                        let from = repo::subscription(tx, &payment.user_id)?.tier();
+                        let period = if payment.billing_period == "yearly" { BillingPeriod::Yearly } else { BillingPeriod::Monthly };
+                        repo::set_payment_status(tx, &payment.payment_id, "succeeded")?;
+                        repo::apply_tier_change(
+                            tx,
+                            &TierChange {
+                                user_id: &payment.user_id,
+                                changed_by: "stripe",
+                                from,
+                                to: payment.tier,
+                                provider: "stripe",
+                                receipt_id: &object.id,
+                                billing_period: Some(payment.billing_period.as_str()),
+                                external_id: Some(&object.id),
+                                period: Some(period_from(Utc::now(), period)),
+                            },
+                        )?;
+                        format!("activated {} for {}", payment.tier.as_str(), payment.user_id)
+                    }
+                    ("payment_intent.payment_failed" | "payment_intent.canceled", "pending") => {
+                        repo::set_payment_status(tx, &payment.payment_id, "failed")?;
+                        format!("payment for {} failed; the tier is unchanged", payment.user_id)
+                    }
+                    (kind, status) => format!("none: `{kind}` for a payment that is {status}"),
                 };
                 tracing::info!(event = %event.id, %effect, "stripe webhook");
                 Ok(WebhookAck { received: true, duplicate: false, effect })
@@ -443,4 +472,10 @@ struct StripeEventData {
 #[derive(serde::Deserialize)]
 struct StripeObject {
     id: String,
+    metadata: Option<StripeMetadata>,
+}
+
+#[derive(serde::Deserialize)]
+struct StripeMetadata {
+    payment_id: Option<String>,
 }
