@@ -1,6 +1,7 @@
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::model::{ChatContext, ChatMessage, ChatSession};
+use crate::features::page::Page;
 
 pub struct SessionRow {
     pub user_id: String,
@@ -34,16 +35,16 @@ pub fn recent_messages(c: &Connection, session_id: &str, limit: usize) -> rusqli
     Ok(rows)
 }
 
-pub fn messages_page(c: &Connection, session_id: &str, limit: u32, offset: u32) -> rusqlite::Result<(Vec<ChatMessage>, u64)> {
+pub fn messages_page(c: &Connection, session_id: &str, page: Page) -> rusqlite::Result<(Vec<ChatMessage>, u64)> {
     let total: u64 = c.query_row("SELECT count(*) FROM chat_messages WHERE session_id = ?1", [session_id], |r| r.get(0))?;
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ?1 ORDER BY created_at, message_id LIMIT ?2 OFFSET ?3"
     ))?;
-    let rows = stmt.query_map(params![session_id, limit, offset], message_of)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = stmt.query_map(params![session_id, page.limit, page.offset], message_of)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok((rows, total))
 }
 
-pub fn sessions_page(c: &Connection, user_id: &str, limit: u32, offset: u32) -> rusqlite::Result<(Vec<ChatSession>, u64)> {
+pub fn sessions_page(c: &Connection, user_id: &str, page: Page) -> rusqlite::Result<(Vec<ChatSession>, u64)> {
     let total: u64 = c.query_row("SELECT count(*) FROM chat_sessions WHERE user_id = ?1", [user_id], |r| r.get(0))?;
     let mut stmt = c.prepare_cached(
         "SELECT s.session_id, coalesce(s.title, ''), s.context, s.created_at, s.updated_at,
@@ -51,7 +52,7 @@ pub fn sessions_page(c: &Connection, user_id: &str, limit: u32, offset: u32) -> 
          FROM chat_sessions s WHERE s.user_id = ?1 ORDER BY s.updated_at DESC, s.session_id DESC LIMIT ?2 OFFSET ?3",
     )?;
     let rows = stmt
-        .query_map(params![user_id, limit, offset], |r| {
+        .query_map(params![user_id, page.limit, page.offset], |r| {
             Ok(ChatSession {
                 session_id: r.get(0)?,
                 title: r.get(1)?,

@@ -9,6 +9,7 @@ use crate::auth::Caller;
 use crate::config::ChatConfig;
 use crate::db::{Db, now_text};
 use crate::error::{AppError, AppResult};
+use crate::features::page::Page;
 use crate::features::subscription::SubscriptionService;
 use crate::features::subscription::plan::{Feature, Tier};
 
@@ -205,14 +206,12 @@ impl ChatService {
     }
 
     async fn page(&self, session_id: &str, limit: u32, offset: u32) -> AppResult<ChatHistory> {
-        if !(1..=200).contains(&limit) {
-            return Err(AppError::invalid_field("limit", "must be 1 to 200"));
-        }
+        let page = Page::new(limit, offset)?;
         let id = session_id.to_owned();
-        let (messages, total) = self.db.read(move |c| repo::messages_page(c, &id, limit, offset)).await?;
+        let (messages, total) = self.db.read(move |c| repo::messages_page(c, &id, page)).await?;
         Ok(ChatHistory {
             session_id: session_id.to_owned(),
-            has_more: u64::from(offset) + (messages.len() as u64) < total,
+            has_more: page.has_more(messages.len(), total),
             messages,
             total,
         })
@@ -220,14 +219,12 @@ impl ChatService {
 
     pub async fn sessions(&self, caller: &Caller, user_id: &str, limit: u32, offset: u32) -> AppResult<ChatSessions> {
         caller.ensure_acts_for(user_id)?;
-        if !(1..=200).contains(&limit) {
-            return Err(AppError::invalid_field("limit", "must be 1 to 200"));
-        }
+        let page = Page::new(limit, offset)?;
         let user = user_id.to_owned();
-        let (sessions, total) = self.db.read(move |c| repo::sessions_page(c, &user, limit, offset)).await?;
+        let (sessions, total) = self.db.read(move |c| repo::sessions_page(c, &user, page)).await?;
         Ok(ChatSessions {
             user_id: user_id.to_owned(),
-            has_more: u64::from(offset) + (sessions.len() as u64) < total,
+            has_more: page.has_more(sessions.len(), total),
             sessions,
             total,
         })
