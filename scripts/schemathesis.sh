@@ -209,12 +209,27 @@ values = [
 [dictionaries.usernames]
 values = ["schemathesis", "st_user.1", "st-user-2", "AbC"]
 
+# The token's own user, so user-scoped routes get past the ownership check into their logic.
+[dictionaries.user_ids]
+values = ["$USER_ID"]
+
+[dictionaries.features]
+values = ["ai_chat", "chat", "image_generation", "music_generation", "ai_writing", "writers_guild", "unrestricted_content", "priority_processing", "tactical"]
+
+[dictionaries.tiers]
+values = ["free", "premium", "unlimited", "tactical"]
+
 [parameters]
 "path.bucket" = { dictionary = "buckets", probability = 0.5 }
 "body.bucket" = { dictionary = "buckets", probability = 0.5 }
 "body.path" = { dictionary = "object_paths", probability = 0.5 }
 "body.url" = { dictionary = "cdn_urls", probability = 0.5 }
 "body.username" = { dictionary = "usernames", probability = 0.3 }
+"path.user_id" = { dictionary = "user_ids", probability = 0.7 }
+"body.userId" = { dictionary = "user_ids", probability = 0.7 }
+"path.feature" = { dictionary = "features", probability = 0.6 }
+"body.feature" = { dictionary = "features", probability = 0.6 }
+"body.newTier" = { dictionary = "tiers", probability = 0.6 }
 EOF
 
 mkdir -p "$REPORT_DIR"

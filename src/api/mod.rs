@@ -71,7 +71,11 @@ fn stripe_webhook_item() -> serde_json::Value {
             "parameters": [{ "name": "Stripe-Signature", "in": "header", "required": true, "schema": { "type": "string" } }],
             "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } } } },
             "responses": {
-                "200": { "description": "Applied (or already applied)", "content": { "application/json; charset=utf-8": { "schema": { "$ref": "#/components/schemas/WebhookAck" } } } },
+                "200": { "description": "Applied (or already applied)", "content": { "application/json; charset=utf-8": { "schema": {
+                    "type": "object",
+                    "required": ["received", "duplicate", "effect"],
+                    "properties": { "received": { "type": "boolean" }, "duplicate": { "type": "boolean" }, "effect": { "type": "string" } }
+                } } } },
                 "400": error("Bad signature, replay, or not a Stripe event"),
                 "404": error("Stripe is not enabled on this server"),
             }
