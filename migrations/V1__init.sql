@@ -108,49 +108,58 @@ CREATE TABLE music_projects (
   status              TEXT NOT NULL DEFAULT 'draft'
                       CHECK (status IN ('draft', 'generating', 'completed', 'published', 'archived')),
   visibility          TEXT NOT NULL DEFAULT 'private' CHECK (visibility IN ('private', 'public')),
-  storage_path        TEXT,
+  storage_path        TEXT NOT NULL,
   stem_count          INTEGER NOT NULL DEFAULT 0,
   total_plays         INTEGER NOT NULL DEFAULT 0,
   duration_seconds    REAL,
   current_version_id  TEXT,
   last_error          TEXT,
+  -- The public share page's id (`/s/{share_slug}`), made when the project is first shared.
+  share_slug          TEXT UNIQUE,
   created_at          TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
   updated_at          TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 CREATE INDEX music_projects_by_user ON music_projects (user_id, status, updated_at);
 
-CREATE TABLE music_stems (
-  stem_id      TEXT PRIMARY KEY,
-  project_id   TEXT NOT NULL REFERENCES music_projects(project_id) ON DELETE CASCADE,
-  instrument   TEXT,
-  storage_url  TEXT,
-  duration     REAL,
-  created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-);
-CREATE INDEX music_stems_by_project ON music_stems (project_id, created_at);
-
 CREATE TABLE music_mix_versions (
   version_id        TEXT PRIMARY KEY,
   project_id        TEXT NOT NULL REFERENCES music_projects(project_id) ON DELETE CASCADE,
   storage_url       TEXT NOT NULL,
-  preview_url       TEXT,
+  preview_url       TEXT NOT NULL,
   midi_url          TEXT,
   prompt            TEXT,
-  provider          TEXT,
-  duration_seconds  REAL,
+  provider          TEXT NOT NULL,
+  duration_seconds  REAL NOT NULL,
   created_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 CREATE INDEX music_mix_versions_by_project ON music_mix_versions (project_id, created_at);
+
+-- storage_url holds the object path in r3al-studio-music; version_id is set for generated stems.
+CREATE TABLE music_stems (
+  stem_id       TEXT PRIMARY KEY,
+  project_id    TEXT NOT NULL REFERENCES music_projects(project_id) ON DELETE CASCADE,
+  version_id    TEXT REFERENCES music_mix_versions(version_id) ON DELETE SET NULL,
+  instrument    TEXT NOT NULL,
+  source        TEXT NOT NULL CHECK (source IN ('generated', 'upload')),
+  format        TEXT NOT NULL,
+  storage_url   TEXT NOT NULL,
+  size_bytes    INTEGER NOT NULL,
+  duration      REAL NOT NULL,
+  created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX music_stems_by_project ON music_stems (project_id, created_at);
 
 CREATE TABLE music_shares (
   share_id     TEXT PRIMARY KEY,
   project_id   TEXT NOT NULL REFERENCES music_projects(project_id) ON DELETE CASCADE,
   platform     TEXT NOT NULL,
-  share_url    TEXT,
+  share_url    TEXT NOT NULL,
   share_count  INTEGER NOT NULL DEFAULT 0,
-  created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+  caption      TEXT,
+  created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  updated_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  UNIQUE (project_id, platform)
 );
-CREATE INDEX music_shares_by_project ON music_shares (project_id, platform);
 
 -- Writers Guild ----------------------------------------------------------------------------
 CREATE TABLE guild_members (

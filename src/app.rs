@@ -16,9 +16,11 @@ use crate::db::Db;
 use crate::error::AppResult;
 use crate::features::accounts::AccountsService;
 use crate::features::chat::ChatService;
+use crate::features::music::MusicService;
 use crate::features::subscription::SubscriptionService;
 use crate::features::subscription::payment::{ManualPayments, PaymentProvider, StripePayments};
 use crate::features::storage::{StorageService, cdn};
+use crate::features::music::api as music_api;
 use crate::features::system::metrics;
 use crate::storage::signing::UrlSigner;
 use crate::storage::{BlobStore, LocalStore};
@@ -29,9 +31,10 @@ pub struct AppState {
     pub db: Db,
     pub tokens: Arc<TokenService>,
     pub accounts: AccountsService,
-    pub storage: StorageService,
+    pub storage: Arc<StorageService>,
     pub subscriptions: Arc<SubscriptionService>,
     pub chat: ChatService,
+    pub music: MusicService,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,12 +86,19 @@ impl AppState {
         };
         blobs.ensure_buckets().await?;
         let signing_key = keys::load_or_create(&config.storage.url_signing_key, &config.keys_dir(), URL_SIGNING_KEY_FILE)?;
-        let storage = StorageService::new(blobs, UrlSigner::new(signing_key), public_url, &config.storage);
+        let storage = Arc::new(StorageService::new(blobs, UrlSigner::new(signing_key), public_url, &config.storage));
         let accounts = AccountsService::new(db.clone(), tokens.clone());
         let subscriptions = Arc::new(subscription_service(&config, db.clone()));
         subscriptions.quotas().clear_stale_holds().await.map_err(|e| StartError::Quotas(e.to_string()))?;
         let chat = ChatService::new(db.clone(), subscriptions.clone(), crate::ai::text::from_config(&config.ai), config.chat.clone());
-        Ok(Arc::new(Self { config, db, tokens, accounts, storage, subscriptions, chat }))
+        let music = MusicService::new(
+            db.clone(),
+            storage.clone(),
+            subscriptions.clone(),
+            crate::ai::music::from_config(&config.ai),
+            config.music.clone(),
+        );
+        Ok(Arc::new(Self { config, db, tokens, accounts, storage, subscriptions, chat, music }))
     }
 
     pub fn caller_from_token(&self, token: &str) -> AppResult<Caller> {
@@ -117,6 +127,8 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/cdn/:bucket/*path", poem::get(cdn::deliver).head(cdn::deliver).put(cdn::deliver))
         .at("/api/trpc/*path", crate::trpc::endpoint)
         .at("/api/subscription/webhook/stripe", poem::post(crate::features::subscription::api::stripe_webhook))
+        .at("/s/:share_id", poem::get(music_api::share_page))
+        .at("/s/:share_id/audio", poem::get(music_api::share_audio))
         .around(move |ep, req| reject_oversized(ep, req, max_body))
         .with(cors(&state.config.server.cors_allowed_origins))
         .data(state)

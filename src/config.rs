@@ -23,6 +23,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub subscription: SubscriptionConfig,
     pub chat: ChatConfig,
+    pub music: MusicConfig,
     pub ai: AiConfig,
 }
 
@@ -142,10 +143,41 @@ pub struct ChatConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct MusicConfig {
+    /// Largest stem a user may upload, in bytes.
+    pub max_stem_bytes: u64,
+    /// Longest stem a user may upload, in seconds.
+    pub max_stem_secs: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AiConfig {
     /// `local` (offline, built in) or `openai` (any OpenAI-compatible server).
     pub text_provider: TextProviderKind,
+    /// `local` (the built-in composer and synthesizer) or `huggingface` (MusicGen).
+    pub music_provider: MusicProviderKind,
     pub openai: OpenAiConfig,
+    pub huggingface: HuggingFaceConfig,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MusicProviderKind {
+    Local,
+    Huggingface,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HuggingFaceConfig {
+    pub base_url: String,
+    pub token: String,
+    pub music_model: String,
+    /// One request never takes longer than this.
+    pub timeout_secs: u64,
+    /// How long to keep retrying while the model loads.
+    pub max_wait_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -209,14 +241,23 @@ impl Default for Config {
                 tiers: TierPlans::default(),
             },
             chat: ChatConfig { max_message_chars: 4_000, context_chars: 12_000, max_history_messages: 20 },
+            music: MusicConfig { max_stem_bytes: 50 * 1024 * 1024, max_stem_secs: 600.0 },
             ai: AiConfig {
                 text_provider: TextProviderKind::Local,
+                music_provider: MusicProviderKind::Local,
                 openai: OpenAiConfig {
                     base_url: "https://api.openai.com/v1".into(),
                     api_key: String::new(),
                     chat_model: "gpt-4o-mini".into(),
                     timeout_secs: 60,
                     max_tokens: 1_024,
+                },
+                huggingface: HuggingFaceConfig {
+                    base_url: "https://api-inference.huggingface.co".into(),
+                    token: String::new(),
+                    music_model: "facebook/musicgen-small".into(),
+                    timeout_secs: 120,
+                    max_wait_secs: 180,
                 },
             },
         }
@@ -242,7 +283,7 @@ pub struct ServerOverrides {
 pub struct ConfigError(String);
 
 /// The top-level keys of [`Config`]: what an `OPTIMA_…` variable may set.
-const SECTIONS: [&str; 9] = ["data_dir", "server", "log", "database", "auth", "storage", "subscription", "chat", "ai"];
+const SECTIONS: [&str; 10] = ["data_dir", "server", "log", "database", "auth", "storage", "subscription", "chat", "music", "ai"];
 
 /// Where the configuration file is looked for when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "config.toml";
@@ -308,6 +349,12 @@ impl Config {
         let url_ok = |u: &str| u.starts_with("http://") || u.starts_with("https://");
         if !url_ok(&self.ai.openai.base_url) {
             return bad("ai.openai.base_url", "must start with http:// or https://");
+        }
+        if !url_ok(&self.ai.huggingface.base_url) {
+            return bad("ai.huggingface.base_url", "must start with http:// or https://");
+        }
+        if self.ai.huggingface.timeout_secs == 0 {
+            return bad("ai.huggingface.timeout_secs", "must be at least 1");
         }
         if self.ai.openai.timeout_secs == 0 {
             return bad("ai.openai.timeout_secs", "must be at least 1");

@@ -3,6 +3,7 @@
 pub mod ai;
 pub mod api;
 pub mod app;
+pub mod audio;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -2,3 +2,4 @@
 //! real HTTP ones when configured.
 
 pub mod text;
+pub mod music;

@@ -7,6 +7,7 @@ use poem_openapi::{OpenApiService, Tags};
 
 use crate::features::accounts::api::AccountsApi;
 use crate::features::chat::api::ChatApi;
+use crate::features::music::api::MusicApi;
 use crate::features::storage::api::StorageApi;
 use crate::features::subscription::api::SubscriptionApi;
 use crate::features::system::api::SystemApi;
@@ -23,9 +24,11 @@ pub enum ApiTags {
     Subscription,
     /// AI chat sessions
     Chat,
+    /// Music Studio: projects, generation, stems, mix versions, sharing
+    Music,
 }
 
-pub type Apis = (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi);
+pub type Apis = (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi);
 
 const DESCRIPTION: &str = r#"The R3AL cloud backend.
 
@@ -41,7 +44,7 @@ then press *Authorize* and paste the token.
 same URL uploads with a signed `PUT` URL."#;
 
 pub fn service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new((SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi), "Optima", env!("CARGO_PKG_VERSION"))
+    OpenApiService::new((SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi), "Optima", env!("CARGO_PKG_VERSION"))
         .description(DESCRIPTION)
 }
 
@@ -51,7 +54,58 @@ pub fn spec_json(service: &OpenApiService<Apis, ()>) -> String {
     let mut spec: serde_json::Value = serde_json::from_str(&service.spec()).expect("poem-openapi emits JSON");
     spec["paths"]["/cdn/{bucket}/{path}"] = cdn_path_item();
     spec["paths"]["/api/subscription/webhook/stripe"] = stripe_webhook_item();
+    spec["paths"]["/s/{share_id}"] = share_page_item();
+    spec["paths"]["/s/{share_id}/audio"] = share_audio_item();
     serde_json::to_string_pretty(&spec).expect("a JSON value serialises")
+}
+
+fn error_response(description: &str) -> serde_json::Value {
+    serde_json::json!({
+        "description": description,
+        "content": { "application/json; charset=utf-8": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } }
+    })
+}
+
+fn share_param() -> serde_json::Value {
+    serde_json::json!([{ "name": "share_id", "in": "path", "required": true, "schema": { "type": "string" } }])
+}
+
+fn share_page_item() -> serde_json::Value {
+    serde_json::json!({
+        "get": {
+            "tags": ["Music"],
+            "summary": "Public page of a shared track",
+            "description": "HTML with the title, a player streaming the preview, and OpenGraph/Twitter tags so a link unfurls. No token.",
+            "operationId": "sharePage",
+            "security": [{}],
+            "parameters": share_param(),
+            "responses": {
+                "200": { "description": "The page", "content": { "text/html; charset=utf-8": { "schema": { "type": "string" } } } },
+                "404": error_response("Not shared (any more)"),
+            }
+        }
+    })
+}
+
+fn share_audio_item() -> serde_json::Value {
+    let audio = serde_json::json!({ "audio/mpeg": { "schema": { "type": "string", "format": "binary" } } });
+    serde_json::json!({
+        "get": {
+            "tags": ["Music"],
+            "summary": "Stream a shared track's preview",
+            "description": "MP3 with Range support; a play is counted when a listener starts from the beginning. No token.",
+            "operationId": "shareAudio",
+            "security": [{}],
+            "parameters": share_param(),
+            "responses": {
+                "200": { "description": "The preview", "content": audio },
+                "206": { "description": "A byte range of it", "content": audio },
+                "304": { "description": "Not modified" },
+                "404": error_response("Not shared (any more)"),
+                "416": error_response("Range not satisfiable"),
+            }
+        }
+    })
 }
 
 fn stripe_webhook_item() -> serde_json::Value {

@@ -4,6 +4,7 @@
 
 mod chat;
 mod procedures;
+mod studio;
 mod subscription;
 mod wire;
 

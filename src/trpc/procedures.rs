@@ -15,7 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::features::accounts::model::Credentials;
 use crate::storage::signing::SignedMethod;
 
-use super::{chat, subscription};
+use super::{chat, studio, subscription};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -37,7 +37,7 @@ pub fn find(path: &str) -> Option<&'static Procedure> {
 
 fn table() -> HashMap<&'static str, Procedure> {
     use Kind::*;
-    let entries: [(&str, Kind, Handler); 13] = [
+    let entries: [(&str, Kind, Handler); 17] = [
         ("r3al.system.health", Query, |s, _, _| Box::pin(system_health(s))),
         ("r3al.auth.register", Mutation, |s, _, i| Box::pin(auth_register(s, i))),
         ("r3al.auth.login", Mutation, |s, _, i| Box::pin(auth_login(s, i))),
@@ -51,6 +51,10 @@ fn table() -> HashMap<&'static str, Procedure> {
         ("r3al.premium.getUsageSummary", Query, |s, c, i| Box::pin(subscription::usage_summary(s, c, i))),
         ("r3al.aiChat.sendMessage", Mutation, |s, c, i| Box::pin(chat::send_message(s, c, i))),
         ("r3al.aiChat.getSessionHistory", Query, |s, c, i| Box::pin(chat::session_history(s, c, i))),
+        ("r3al.studio.createProject", Mutation, |s, c, i| Box::pin(studio::create_project(s, c, i))),
+        ("r3al.studio.generateMusic", Mutation, |s, c, i| Box::pin(studio::generate_music(s, c, i))),
+        ("r3al.studio.getProjects", Query, |s, c, i| Box::pin(studio::get_projects(s, c, i))),
+        ("r3al.studio.shareMusic", Mutation, |s, c, i| Box::pin(studio::share_music(s, c, i))),
     ];
     entries.into_iter().map(|(path, kind, handler)| (path, Procedure { kind, handler })).collect()
 }

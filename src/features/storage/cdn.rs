@@ -98,8 +98,12 @@ async fn signed_put(req: &Request, state: &AppState, body: Body) -> AppResult<Re
 
 async fn get(req: &Request, state: &AppState) -> AppResult<Response> {
     let t = target(req, state, SignedMethod::Get)?;
-    let storage = &state.storage;
-    let meta = storage.blobs().head(t.bucket, &t.path).await?;
+    serve(req, &state.storage, t.bucket, &t.path, t.access).await
+}
+
+/// Streams an object the request may read, honouring `Range` and conditional headers.
+pub async fn serve(req: &Request, storage: &StorageService, bucket: Bucket, path: &BlobPath, access: Access) -> AppResult<Response> {
+    let meta = storage.blobs().head(bucket, path).await?;
     let headers_in = req.headers();
 
     let not_modified = match headers_in.typed_get::<headers::IfNoneMatch>() {
@@ -113,7 +117,7 @@ async fn get(req: &Request, state: &AppState) -> AppResult<Response> {
     };
     if not_modified {
         let mut resp = Response::builder().status(StatusCode::NOT_MODIFIED).finish();
-        common_headers(&mut resp, &meta, t.access, storage);
+        common_headers(&mut resp, &meta, access, storage);
         return Ok(resp);
     }
 
@@ -125,12 +129,12 @@ async fn get(req: &Request, state: &AppState) -> AppResult<Response> {
         Some(r) => (StatusCode::PARTIAL_CONTENT, Some(r)),
         None => (StatusCode::OK, None),
     };
-    let (_, stream) = storage.blobs().get(t.bucket, &t.path, range.clone()).await?;
+    let (_, stream) = storage.blobs().get(bucket, path, range.clone()).await?;
     let length = range.as_ref().map_or(meta.size, |r| r.end - r.start);
     let mut resp = Response::builder()
         .status(status)
         .body(Body::from_bytes_stream(stream.map_err(std::io::Error::other)));
-    common_headers(&mut resp, &meta, t.access, storage);
+    common_headers(&mut resp, &meta, access, storage);
     let h = resp.headers_mut();
     h.typed_insert(headers::ContentLength(length));
     if let Some(r) = range {

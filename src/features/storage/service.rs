@@ -79,6 +79,20 @@ impl StorageService {
         }
     }
 
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// A URL that plays or downloads without a token: canonical for public buckets, signed
+    /// (for `storage.delivery_url_ttl_secs`) otherwise.
+    pub fn playable_url(&self, bucket: Bucket, path: &BlobPath) -> String {
+        if self.public_buckets.contains(&bucket) {
+            self.object_url(bucket, path)
+        } else {
+            self.signed(SignedMethod::Get, bucket, path, now() + self.delivery_url_ttl_secs as i64)
+        }
+    }
+
     fn object_url(&self, bucket: Bucket, path: &BlobPath) -> String {
         format!("{}/cdn/{}/{}", self.public_url, bucket.name(), path.url_encoded())
     }
@@ -89,11 +103,7 @@ impl StorageService {
 
     fn describe(&self, bucket: Bucket, path: &BlobPath, meta: ObjectMeta) -> StoredObject {
         let url = self.object_url(bucket, path);
-        let cdn_url = if self.public_buckets.contains(&bucket) {
-            url.clone()
-        } else {
-            self.signed(SignedMethod::Get, bucket, path, now() + self.delivery_url_ttl_secs as i64)
-        };
+        let cdn_url = self.playable_url(bucket, path);
         StoredObject {
             url,
             cdn_url,
@@ -188,8 +198,8 @@ impl StorageService {
         }
     }
 
-    pub fn blobs(&self) -> &dyn BlobStore {
-        self.blobs.as_ref()
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
     }
 }
 

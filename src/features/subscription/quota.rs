@@ -212,3 +212,53 @@ impl Drop for Reservation {
         }
     }
 }
+
+/// Things a tier limits by how many a user owns (not archived), rather than by use per window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    MusicProjects,
+    WritingProjects,
+}
+
+impl Counted {
+    fn name(self) -> &'static str {
+        match self {
+            Counted::MusicProjects => "music_projects",
+            Counted::WritingProjects => "writing_projects",
+        }
+    }
+
+    fn limit(self, plans: &TierPlans, tier: Tier) -> super::plan::Limit {
+        match self {
+            Counted::MusicProjects => plans.get(tier).music_projects,
+            Counted::WritingProjects => plans.get(tier).writing_projects,
+        }
+    }
+}
+
+/// Refuses one more of `counted` for a user who owns `owned` already: 403 `upgrade_required`
+/// when the tier includes none, 403 `project_limit_reached` at the limit. Call it inside the
+/// transaction that inserts, so two requests cannot both take the last place.
+pub fn admit_count(c: &rusqlite::Connection, plans: &TierPlans, user_id: &str, counted: Counted, owned: u64) -> AppResult<()> {
+    let tier = repo::subscription(c, user_id)?.tier();
+    let Some(limit) = counted.limit(plans, tier).count() else { return Ok(()) };
+    if owned < limit {
+        return Ok(());
+    }
+    let target = Tier::ALL.into_iter().filter(|t| *t > tier).find(|t| counted.limit(plans, *t).count().is_none_or(|l| l > limit));
+    let advice = target.map_or_else(String::new, |t| format!("; upgrade to {} for more", t.as_str()));
+    let details = Some(json!({ "feature": counted.name(), "tier": tier.as_str(), "limit": limit, "used": owned, "upgradeTo": target.map(Tier::as_str) }));
+    Err(if limit == 0 {
+        AppError::Forbidden {
+            code: "upgrade_required",
+            message: format!("`{}` are not included in the {} tier{advice}", counted.name(), tier.as_str()),
+            details,
+        }
+    } else {
+        AppError::Forbidden {
+            code: "project_limit_reached",
+            message: format!("the {} tier allows {limit} {} that are not archived; archive one{advice}", tier.as_str(), counted.name()),
+            details,
+        }
+    })
+}

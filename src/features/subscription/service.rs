@@ -5,7 +5,7 @@ use chrono::{DateTime, Months, Utc};
 use super::model::*;
 use super::payment::{MANUAL_REFUSAL, PaymentProvider, PaymentRequest, StripePayments};
 use super::plan::{Feature, Tier, TierPlan, TierPlans, Window};
-use super::quota::{AI_WRITING_WORDS, Quotas, UsageLine, standing, upgrade_required, window_key};
+use super::quota::{self, AI_WRITING_WORDS, Counted, Quotas, UsageLine, standing, upgrade_required, window_key};
 use super::repo::{self, TierChange};
 use crate::auth::Caller;
 use crate::db::Db;
@@ -99,6 +99,11 @@ impl SubscriptionService {
     pub async fn tier_of(&self, user_id: &str) -> AppResult<Tier> {
         let user = user_id.to_owned();
         Ok(self.db.read(move |c| repo::subscription(c, &user)).await?.tier())
+    }
+
+    /// See [`quota::admit_count`]; `c` is the inserting transaction.
+    pub fn admit_count(&self, c: &rusqlite::Connection, user_id: &str, counted: Counted, owned: u64) -> AppResult<()> {
+        quota::admit_count(c, &self.plans, user_id, counted, owned)
     }
 
     /// Where a user stands with a metered feature now.
