@@ -23,7 +23,7 @@ fn placement(part: Part) -> (f32, f32) {
 
 /// Composes and renders synchronously (CPU work: call it off the async runtime).
 pub fn generate_blocking(params: &MusicParams) -> AppResult<GeneratedMusic> {
-    let composition: Composition = compose(params).map_err(|e| AppError::invalid_field("key", e))?;
+    let composition: Composition = compose(params).map_err(|e| AppError::bad_request("invalid_music_params", e))?;
     let parts: Vec<(Part, Vec<f32>)> = Part::ALL
         .into_iter()
         .filter(|part| composition.notes.iter().any(|n| n.part == *part))

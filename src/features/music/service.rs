@@ -3,7 +3,7 @@ use std::sync::Arc;
 use super::model::*;
 use super::repo::{self, NewVersion, ProjectRow, StemRow, VersionRow};
 use super::share;
-use crate::ai::music::composer::{MusicParams, Style, seed_for};
+use crate::ai::music::composer::{MusicParams, Style, parse_key, seed_for};
 use crate::ai::music::render::mix_and_encode;
 use crate::ai::music::{GeneratedMusic, MusicProvider};
 use crate::audio::{self, MixTrack};
@@ -47,18 +47,11 @@ fn check_bpm(bpm: Option<u32>) -> AppResult<Option<u32>> {
     }
 }
 
-/// `C`, `F#`, `Bb`, optionally followed by `m`, `min`, `minor`, `maj` or `major`.
+/// A key the composer reads (`C`, `F#`, `Bb minor`, `Am`…).
 fn check_key(key: Option<String>) -> AppResult<Option<String>> {
     let Some(key) = trimmed("key", key, 20)? else { return Ok(None) };
-    let mut chars = key.chars();
-    let tonic_ok = chars.next().is_some_and(|c| ('A'..='G').contains(&c.to_ascii_uppercase()));
-    let rest: String = chars.collect();
-    let rest = rest.strip_prefix('#').or_else(|| rest.strip_prefix('b')).unwrap_or(&rest).trim().to_ascii_lowercase();
-    if tonic_ok && ["", "m", "min", "minor", "maj", "major"].contains(&rest.as_str()) {
-        Ok(Some(key))
-    } else {
-        Err(AppError::invalid_field("key", format!("`{key}` is not a key such as C, F#, Bb minor or Am")))
-    }
+    parse_key(&key).map_err(|e| AppError::invalid_field("key", e))?;
+    Ok(Some(key))
 }
 
 fn parse_style(raw: &str) -> AppResult<Style> {
