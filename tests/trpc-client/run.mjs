@@ -1,11 +1,13 @@
 // Round-trips optima's tRPC endpoint through the real `@trpc/client` v11 with the superjson
 // transformer, the way the R3AL app talks to it.
 //
-//   node run.mjs <base-url> <user-token> <admin-token> [<second-user-token>]
-//   (or TRPC_BASE_URL, TRPC_USER_TOKEN, TRPC_ADMIN_TOKEN, TRPC_SECOND_TOKEN in the environment)
+//   node run.mjs <base-url> <user-token> <admin-token> [<second-user-token> [<studio-user-token>]]
+//   (or TRPC_BASE_URL, TRPC_USER_TOKEN, TRPC_ADMIN_TOKEN, TRPC_SECOND_TOKEN, TRPC_STUDIO_TOKEN
+//   in the environment)
 //
 // The second user token is for a user nobody else touches (the free chat quota is spent on it);
-// without it the account registered below is used.
+// without it the account registered below is used. The studio user token is for a fresh free
+// user the Music Studio checks upgrade and downgrade; without it an account is registered.
 //
 // Prints one line per check and finally `N passed, M failed`; exits non-zero on any failure.
 // There are no router types here: procedures are called by path through the untyped proxy
@@ -22,9 +24,10 @@ const [
   userToken = process.env.TRPC_USER_TOKEN,
   adminToken = process.env.TRPC_ADMIN_TOKEN,
   secondToken = process.env.TRPC_SECOND_TOKEN,
+  studioArg = process.env.TRPC_STUDIO_TOKEN,
 ] = process.argv.slice(2);
 if (!base || !userToken || !adminToken) {
-  console.error('usage: node run.mjs <base-url> <user-token> <admin-token>');
+  console.error('usage: node run.mjs <base-url> <user-token> <admin-token> [<second-user-token> [<studio-user-token>]]');
   process.exit(2);
 }
 const url = `${base.replace(/\/+$/, '')}/api/trpc`;
@@ -833,6 +836,451 @@ await check('httpBatchLink: getUserTier, checkFeatureAccess and getUsageSummary 
   assert.equal(access.hasAccess, true);
   assert.equal(summary.usage.tier, 'tactical');
   dateMs(summary.usage.currentPeriod.start, 'currentPeriod.start');
+});
+
+// ---- Music Studio (r3al.studio.*) -----------------------------------------------------------
+//
+// `studioUser` (the 5th argument, or a freshly registered account) starts on the free tier, is
+// refused, then is moved to premium by the admin. `user` (tactical by now) owns a project the
+// studio user must not see. At the end the admin moves the studio user back to free.
+
+const studioToken = studioArg ?? (await registerFreshUser('studio'));
+const studioUser = studioToken ? tokenUser(studioToken) : undefined;
+const studio = studioToken ? createTRPCClient({ links: [httpLink(linkOptions(studioToken))] }) : undefined;
+const needStudioUser = () => assert.ok(studio, 'a studio user token (the 5th argument) or a registered account is needed');
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+let studioProject; // premium: created, generated, shared
+let draftProject; // premium: stays a draft
+let otherProject; // `user`'s
+let generatedStem;
+let sharePage;
+
+async function registerFreshUser(prefix) {
+  try {
+    const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+    const pw = `pw-${randomBytes(8).toString('hex')}`;
+    await anonymous.r3al.auth.register.mutate({ username: name, password: pw });
+    return (await anonymous.r3al.auth.login.mutate({ username: name, password: pw })).token;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Fetches a URL as a stranger would (no Authorization header). */
+async function fetchPlain(href) {
+  const res = await fetch(href, { redirect: 'manual' });
+  const bytes = Buffer.from(await res.arrayBuffer());
+  return { status: res.status, type: res.headers.get('content-type') ?? '', bytes };
+}
+
+function looksLikeMp3(bytes) {
+  if (bytes.length < 4) return false;
+  if (bytes.subarray(0, 3).toString('latin1') === 'ID3') return true;
+  return bytes[0] === 0xff && (bytes[1] & 0xe0) === 0xe0;
+}
+
+await check('r3al.studio.createProject: a free user -> FORBIDDEN 403 telling to upgrade; nothing created', async () => {
+  needStudioUser();
+  const err = await expectTrpcError(
+    studio.r3al.studio.createProject.mutate({ userId: studioUser, title: 'Free try', genre: 'ambient', bpm: 90 }),
+    'FORBIDDEN',
+    403,
+    'r3al.studio.createProject',
+  );
+  assert.equal(err.shape?.code, -32003);
+  assert.match(err.message, /upgrad/i);
+  assert.equal(requests.at(-1).method, 'POST');
+  assert.equal(requests.at(-1).status, 403);
+  const list = await studio.r3al.studio.getProjects.query({ userId: studioUser });
+  assert.equal(list.success, true);
+  assert.deepEqual(list.projects, []);
+  assert.equal(list.total, 0);
+});
+
+await check("r3al.studio.*: acting for another user -> FORBIDDEN 403; no token -> UNAUTHORIZED 401", async () => {
+  needStudioUser();
+  await expectTrpcError(
+    studio.r3al.studio.getProjects.query({ userId: user, limit: 20, offset: 0 }),
+    'FORBIDDEN',
+    403,
+    'r3al.studio.getProjects',
+  );
+  await expectTrpcError(
+    anonymous.r3al.studio.getProjects.query({ userId: studioUser, limit: 20, offset: 0 }),
+    'UNAUTHORIZED',
+    401,
+    'r3al.studio.getProjects',
+  );
+  await expectTrpcError(anonymous.r3al.studio.createProject.mutate({ userId: studioUser, title: 'x' }), 'UNAUTHORIZED', 401);
+});
+
+await check('r3al.subscription.upgradeTier: the admin moves the studio user to premium (monthly)', async () => {
+  needStudioUser();
+  const up = await admin.r3al.subscription.upgradeTier.mutate({ userId: studioUser, targetTier: 'premium', billingPeriod: 'monthly' });
+  assert.equal(up.success, true);
+  assert.equal(typeof up.subscriptionId, 'string');
+  const tier = await studio.r3al.subscription.getUserTier.query({ userId: studioUser });
+  assert.equal(tier.data.tier.tierName, 'premium');
+});
+
+await check('r3al.studio.createProject: premium user -> a draft, private project with a Date createdAt', async () => {
+  needStudioUser();
+  const before = Date.now();
+  const r = await studio.r3al.studio.createProject.mutate({
+    userId: studioUser,
+    title: '  Night Drive  ',
+    genre: 'electronic',
+    bpm: 120,
+    mood: 'dreamy',
+    key: 'Am',
+  });
+  assert.equal(requests.at(-1).method, 'POST');
+  assert.match(requests.at(-1).url, /\/api\/trpc\/r3al\.studio\.createProject$/);
+  assert.equal(r.success, true);
+  const p = r.project;
+  assert.match(p.projectId, UUID_RE, `projectId: ${p.projectId}`);
+  assert.equal(p.userId, studioUser);
+  assert.equal(p.title, 'Night Drive', 'the title is trimmed');
+  assert.equal(p.genre, 'electronic');
+  assert.equal(p.bpm, 120);
+  assert.equal(p.key, 'Am');
+  assert.equal(p.status, 'draft');
+  assert.equal(p.visibility, 'private');
+  const at = dateMs(p.createdAt, 'project.createdAt');
+  assert.ok(at >= before - 1000 && at <= Date.now() + 1000, 'createdAt is the creation time');
+  studioProject = p;
+});
+
+await check('r3al.studio.createProject: optional fields undefined (null + superjson meta) are absent', async () => {
+  needStudioUser();
+  const r = await studio.r3al.studio.createProject.mutate({
+    userId: studioUser,
+    title: 'Sketch',
+    genre: undefined,
+    bpm: undefined,
+    mood: undefined,
+    key: undefined,
+  });
+  const p = r.project;
+  assert.match(p.projectId, UUID_RE);
+  assert.notEqual(p.projectId, studioProject?.projectId);
+  assert.equal(p.genre, null);
+  assert.equal(p.bpm, null);
+  assert.equal(p.key, null);
+  assert.equal(p.status, 'draft');
+  dateMs(p.createdAt, 'project.createdAt');
+  draftProject = p;
+});
+
+await check('r3al.studio.createProject: bad input (bpm 500, 39 or 120.5, empty or 501-char title, bad key) -> BAD_REQUEST 400; nothing created', async () => {
+  needStudioUser();
+  const base = { userId: studioUser, title: 'Too fast' };
+  const err = await expectTrpcError(
+    studio.r3al.studio.createProject.mutate({ ...base, bpm: 500 }),
+    'BAD_REQUEST',
+    400,
+    'r3al.studio.createProject',
+  );
+  assert.equal(err.shape?.code, -32600);
+  assert.match(err.message, /bpm/);
+  await expectTrpcError(studio.r3al.studio.createProject.mutate({ ...base, bpm: 39 }), 'BAD_REQUEST', 400);
+  await expectTrpcError(studio.r3al.studio.createProject.mutate({ ...base, title: '   ' }), 'BAD_REQUEST', 400);
+  await expectTrpcError(studio.r3al.studio.createProject.mutate({ ...base, title: 'x'.repeat(501) }), 'BAD_REQUEST', 400);
+  await expectTrpcError(studio.r3al.studio.createProject.mutate({ ...base, bpm: 120.5 }), 'BAD_REQUEST', 400);
+  await expectTrpcError(studio.r3al.studio.createProject.mutate({ ...base, key: 'H#' }), 'BAD_REQUEST', 400);
+  const list = await studio.r3al.studio.getProjects.query({ userId: studioUser });
+  assert.equal(list.total, 2, 'only the two good projects exist');
+});
+
+await check('r3al.studio.shareMusic: a draft project -> CONFLICT 409', async () => {
+  needStudioUser();
+  assert.ok(studioProject, 'a project was created');
+  const err = await expectTrpcError(
+    studio.r3al.studio.shareMusic.mutate({ projectId: studioProject.projectId, userId: studioUser, platforms: ['facebook'] }),
+    'CONFLICT',
+    409,
+    'r3al.studio.shareMusic',
+  );
+  assert.equal(err.shape?.code, -32009);
+  assert.equal(requests.at(-1).status, 409);
+  const list = await studio.r3al.studio.getProjects.query({ userId: studioUser, status: 'draft' });
+  assert.equal(list.total, 2, 'still drafts');
+});
+
+await check('r3al.studio.generateMusic: 10 s of electronic -> a stem whose http fileUrl plays MP3 without a token', async () => {
+  needStudioUser();
+  assert.ok(studioProject, 'a project was created');
+  const usageBefore = await studio.r3al.premium.getUsageSummary.query({ userId: studioUser });
+  const r = await studio.r3al.studio.generateMusic.mutate({
+    projectId: studioProject.projectId,
+    userId: studioUser,
+    prompt: 'a calm synthwave drive at night',
+    duration: 10,
+    style: 'electronic',
+    instrument: 'synth',
+  });
+  assert.equal(requests.at(-1).method, 'POST');
+  assert.equal(r.success, true);
+  assert.equal(typeof r.message, 'string');
+  assert.ok(r.message.length > 0);
+  const s = r.stem;
+  assert.equal(typeof s.stemId, 'string');
+  assert.ok(s.stemId.length > 0);
+  assert.equal(s.instrument, 'synth');
+  assert.equal(typeof s.duration, 'number');
+  assert.ok(Math.abs(s.duration - 10) <= 1, `about 10 s, got ${s.duration}`);
+  assert.equal(typeof s.fileUrl, 'string');
+  assert.ok(!s.fileUrl.startsWith('data:'), 'not a data: URL');
+  const u = new URL(s.fileUrl);
+  assert.ok(u.protocol === 'http:' || u.protocol === 'https:', `an http URL: ${s.fileUrl}`);
+
+  const audio = await fetchPlain(s.fileUrl);
+  assert.equal(audio.status, 200, `GET ${s.fileUrl} without a token`);
+  assert.match(audio.type, /^audio\/mpeg/, `content-type ${audio.type}`);
+  assert.ok(audio.bytes.length > 1000, `a real file, ${audio.bytes.length} bytes`);
+  assert.ok(looksLikeMp3(audio.bytes), `MP3 frame sync or ID3, got ${audio.bytes.subarray(0, 4).toString('hex')}`);
+  generatedStem = s;
+
+  const usageAfter = await studio.r3al.premium.getUsageSummary.query({ userId: studioUser });
+  assert.equal(usageAfter.usage.musicGeneration.used, usageBefore.usage.musicGeneration.used + 1, 'one generation charged');
+});
+
+await check('r3al.studio.generateMusic: bad input (unknown style, duration 9/181/12.5, empty prompt) -> BAD_REQUEST 400, not charged', async () => {
+  needStudioUser();
+  assert.ok(studioProject, 'a project was created');
+  const usageBefore = await studio.r3al.premium.getUsageSummary.query({ userId: studioUser });
+  const base = { projectId: studioProject.projectId, userId: studioUser, prompt: 'anything', duration: 10 };
+  const err = await expectTrpcError(
+    studio.r3al.studio.generateMusic.mutate({ ...base, style: 'polka' }),
+    'BAD_REQUEST',
+    400,
+    'r3al.studio.generateMusic',
+  );
+  assert.match(err.message, /style/);
+  await expectTrpcError(studio.r3al.studio.generateMusic.mutate({ ...base, duration: 9 }), 'BAD_REQUEST', 400);
+  await expectTrpcError(studio.r3al.studio.generateMusic.mutate({ ...base, duration: 181 }), 'BAD_REQUEST', 400);
+  await expectTrpcError(studio.r3al.studio.generateMusic.mutate({ ...base, duration: 12.5 }), 'BAD_REQUEST', 400);
+  await expectTrpcError(studio.r3al.studio.generateMusic.mutate({ ...base, prompt: '  ' }), 'BAD_REQUEST', 400);
+  const usageAfter = await studio.r3al.premium.getUsageSummary.query({ userId: studioUser });
+  assert.equal(usageAfter.usage.musicGeneration.used, usageBefore.usage.musicGeneration.used, 'refused input is not charged');
+});
+
+await check("r3al.studio.generateMusic / shareMusic: another user's project -> NOT_FOUND 404", async () => {
+  needStudioUser();
+  const mine = await client.r3al.studio.createProject.mutate({ userId: user, title: 'Not yours', genre: 'jazz', bpm: 100 });
+  otherProject = mine.project;
+  assert.equal(otherProject.userId, user);
+  const err = await expectTrpcError(
+    studio.r3al.studio.generateMusic.mutate({ projectId: otherProject.projectId, userId: studioUser, prompt: 'steal it', duration: 10 }),
+    'NOT_FOUND',
+    404,
+    'r3al.studio.generateMusic',
+  );
+  assert.equal(err.shape?.code, -32004);
+  await expectTrpcError(
+    studio.r3al.studio.shareMusic.mutate({ projectId: otherProject.projectId, userId: studioUser, platforms: ['twitter'] }),
+    'NOT_FOUND',
+    404,
+    'r3al.studio.shareMusic',
+  );
+  await expectTrpcError(
+    studio.r3al.studio.generateMusic.mutate({ projectId: '00000000-0000-7000-8000-000000000000', userId: studioUser, prompt: 'x', duration: 10 }),
+    'NOT_FOUND',
+    404,
+  );
+  const theirs = await client.r3al.studio.getProjects.query({ userId: user });
+  const still = theirs.projects.find((p) => p.projectId === otherProject.projectId);
+  assert.ok(still, "the owner still sees it");
+  assert.equal(still.status, 'draft', 'untouched');
+  assert.equal(still.stemCount, 0);
+});
+
+await check('r3al.studio.getProjects: both projects with full fields and Date timestamps; status filter; paging', async () => {
+  needStudioUser();
+  assert.ok(studioProject && draftProject && generatedStem, 'two projects, one generated');
+  const r = await studio.r3al.studio.getProjects.query({ userId: studioUser, limit: 20, offset: 0 });
+  assert.equal(requests.at(-1).method, 'GET');
+  assert.match(requests.at(-1).url, /\/api\/trpc\/r3al\.studio\.getProjects\?input=/);
+  assert.equal(r.success, true);
+  assert.equal(r.total, 2);
+  assert.equal(r.projects.length, 2);
+  assert.deepEqual(new Set(r.projects.map((p) => p.projectId)), new Set([studioProject.projectId, draftProject.projectId]));
+  for (const [i, p] of r.projects.entries()) {
+    for (const k of ['projectId', 'userId', 'title', 'genre', 'bpm', 'key', 'duration', 'status', 'visibility', 'stemCount', 'totalPlays', 'createdAt', 'updatedAt']) {
+      assert.ok(k in p, `projects.${i}.${k} is present`);
+    }
+    assert.equal(p.userId, studioUser);
+    const created = dateMs(p.createdAt, `projects.${i}.createdAt`);
+    const updated = dateMs(p.updatedAt, `projects.${i}.updatedAt`);
+    assert.ok(updated >= created, 'updatedAt is not before createdAt');
+  }
+  const done = r.projects.find((p) => p.projectId === studioProject.projectId);
+  assert.equal(done.title, 'Night Drive');
+  assert.equal(done.genre, 'electronic');
+  assert.equal(done.bpm, 120);
+  assert.equal(done.key, 'Am');
+  assert.equal(done.status, 'completed');
+  assert.equal(done.visibility, 'private');
+  assert.ok(done.stemCount >= 1, `stemCount ${done.stemCount}`);
+  assert.equal(done.totalPlays, 0);
+  assert.ok(Math.abs(done.duration - generatedStem.duration) < 0.5, `duration ${done.duration} vs stem ${generatedStem.duration}`);
+  assert.equal(done.createdAt.getTime(), studioProject.createdAt.getTime(), 'same createdAt as at creation');
+  const draft = r.projects.find((p) => p.projectId === draftProject.projectId);
+  assert.equal(draft.status, 'draft');
+  assert.equal(draft.duration, null);
+  assert.equal(draft.stemCount, 0);
+  assert.equal(draft.totalPlays, 0);
+
+  const drafts = await studio.r3al.studio.getProjects.query({ userId: studioUser, status: 'draft', limit: 20, offset: 0 });
+  assert.deepEqual(drafts.projects.map((p) => p.projectId), [draftProject.projectId]);
+  assert.equal(drafts.total, 1);
+  const completed = await studio.r3al.studio.getProjects.query({ userId: studioUser, status: 'completed' });
+  assert.deepEqual(completed.projects.map((p) => p.projectId), [studioProject.projectId]);
+  assert.equal(completed.total, 1);
+  const published = await studio.r3al.studio.getProjects.query({ userId: studioUser, status: 'published' });
+  assert.deepEqual(published.projects, []);
+  assert.equal(published.total, 0);
+
+  const page1 = await studio.r3al.studio.getProjects.query({ userId: studioUser, limit: 1, offset: 0 });
+  const page2 = await studio.r3al.studio.getProjects.query({ userId: studioUser, limit: 1, offset: 1 });
+  assert.equal(page1.projects.length, 1);
+  assert.equal(page2.projects.length, 1);
+  assert.equal(page1.total, 2);
+  assert.equal(page2.total, 2);
+  assert.notEqual(page1.projects[0].projectId, page2.projects[0].projectId);
+  const defaults = await studio.r3al.studio.getProjects.query({ userId: studioUser, status: undefined, limit: undefined, offset: undefined });
+  assert.equal(defaults.projects.length, 2, 'status/limit/offset undefined take their defaults');
+});
+
+await check('r3al.studio.getProjects: bad input (limit 101, limit 0, unknown status) -> BAD_REQUEST 400', async () => {
+  needStudioUser();
+  const err = await expectTrpcError(
+    studio.r3al.studio.getProjects.query({ userId: studioUser, limit: 101, offset: 0 }),
+    'BAD_REQUEST',
+    400,
+    'r3al.studio.getProjects',
+  );
+  assert.match(err.message, /limit/);
+  assert.equal(requests.at(-1).method, 'GET');
+  await expectTrpcError(studio.r3al.studio.getProjects.query({ userId: studioUser, limit: 0, offset: 0 }), 'BAD_REQUEST', 400);
+  await expectTrpcError(studio.r3al.studio.getProjects.query({ userId: studioUser, status: 'lost' }), 'BAD_REQUEST', 400);
+});
+
+await check('r3al.studio.shareMusic: all six platforms -> shares with share links; the project is published', async () => {
+  needStudioUser();
+  assert.ok(generatedStem, 'the project was generated');
+  const platforms = ['facebook', 'instagram', 'twitter', 'soundcloud', 'tiktok', 'youtube'];
+  const r = await studio.r3al.studio.shareMusic.mutate({
+    projectId: studioProject.projectId,
+    userId: studioUser,
+    platforms,
+    caption: 'Night Drive & chill',
+  });
+  assert.equal(requests.at(-1).method, 'POST');
+  assert.equal(r.success, true);
+  assert.equal(typeof r.message, 'string');
+  assert.ok(r.message.length > 0);
+  assert.deepEqual(r.shares.map((s) => s.platform), platforms);
+  for (const s of r.shares) {
+    assert.equal(s.shareCount, 1, `${s.platform} shared once`);
+    assert.ok('externalUrl' in s, `${s.platform} has externalUrl`);
+  }
+  const by = Object.fromEntries(r.shares.map((s) => [s.platform, s]));
+  assert.equal(by.instagram.externalUrl, null, 'instagram has no web share link');
+
+  const fb = by.facebook.externalUrl;
+  const tw = by.twitter.externalUrl;
+  assert.match(fb, /^https:\/\/www\.facebook\.com\/sharer\/sharer\.php\?/);
+  assert.match(tw, /^https:\/\/(twitter|x)\.com\/intent\/tweet\?/);
+  const rawParam = (href, name) => href.split('?')[1].split('&').find((kv) => kv.startsWith(`${name}=`))?.slice(name.length + 1);
+  const fbU = rawParam(fb, 'u');
+  const twU = rawParam(tw, 'url');
+  assert.ok(fbU && twU, `u= and url= params: ${fb} ${tw}`);
+  assert.ok(/%3A%2F%2F/i.test(fbU) && /%3A%2F%2F/i.test(twU), 'the page URL is percent-encoded');
+  sharePage = decodeURIComponent(fbU);
+  assert.equal(decodeURIComponent(twU), sharePage, 'both links carry the same page');
+  assert.match(sharePage, /^https?:\/\/[^/]+\/s\/[A-Za-z0-9_-]+$/, `share page ${sharePage}`);
+  assert.ok(!fb.includes(sharePage) && !tw.includes(sharePage), 'not embedded raw');
+  if ('shareUrl' in r) assert.equal(r.shareUrl, sharePage);
+  assert.equal(decodeURIComponent(rawParam(tw, 'text')), 'Night Drive & chill', 'the caption is the tweet text');
+
+  const published = await studio.r3al.studio.getProjects.query({ userId: studioUser, status: 'published' });
+  assert.deepEqual(published.projects.map((p) => p.projectId), [studioProject.projectId]);
+  assert.equal(published.projects[0].status, 'published');
+  assert.equal(published.projects[0].visibility, 'public');
+  const completed = await studio.r3al.studio.getProjects.query({ userId: studioUser, status: 'completed' });
+  assert.equal(completed.total, 0);
+});
+
+await check('the shared page plays without a token; its audio counts a play; sharing again counts 2', async () => {
+  needStudioUser();
+  assert.ok(sharePage, 'the project was shared');
+  const page = await fetchPlain(sharePage);
+  assert.equal(page.status, 200, `GET ${sharePage}`);
+  assert.match(page.type, /^text\/html/);
+  assert.ok(page.bytes.toString('utf8').includes('Night Drive'), 'the page names the track');
+  const audio = await fetchPlain(`${sharePage}/audio`);
+  assert.equal(audio.status, 200);
+  assert.match(audio.type, /^audio\/mpeg/);
+  assert.ok(looksLikeMp3(audio.bytes));
+  const after = await studio.r3al.studio.getProjects.query({ userId: studioUser, status: 'published' });
+  assert.equal(after.projects[0].totalPlays, 1);
+
+  const again = await studio.r3al.studio.shareMusic.mutate({ projectId: studioProject.projectId, userId: studioUser, platforms: ['twitter'], caption: undefined });
+  assert.equal(again.shares.length, 1);
+  assert.equal(again.shares[0].shareCount, 2);
+  assert.equal(decodeURIComponent(again.shares[0].externalUrl.split('url=')[1].split('&')[0]), sharePage, 'the same page');
+});
+
+await check('r3al.studio.shareMusic: bad input (unknown platform, none, 501-char caption) -> BAD_REQUEST 400', async () => {
+  needStudioUser();
+  assert.ok(studioProject, 'a project was created');
+  const base = { projectId: studioProject.projectId, userId: studioUser, platforms: ['facebook'] };
+  await expectTrpcError(studio.r3al.studio.shareMusic.mutate({ ...base, platforms: ['myspace'] }), 'BAD_REQUEST', 400, 'r3al.studio.shareMusic');
+  await expectTrpcError(studio.r3al.studio.shareMusic.mutate({ ...base, platforms: [] }), 'BAD_REQUEST', 400);
+  await expectTrpcError(studio.r3al.studio.shareMusic.mutate({ ...base, caption: 'x'.repeat(501) }), 'BAD_REQUEST', 400);
+});
+
+await check('r3al.studio.createProject: premium owns at most 5 projects; the 6th -> FORBIDDEN 403', async () => {
+  needStudioUser();
+  const before = await studio.r3al.studio.getProjects.query({ userId: studioUser });
+  assert.equal(before.total, 2);
+  for (const n of [3, 4, 5]) {
+    const r = await studio.r3al.studio.createProject.mutate({ userId: studioUser, title: `Idea ${n}` });
+    assert.equal(r.project.status, 'draft');
+  }
+  const err = await expectTrpcError(
+    studio.r3al.studio.createProject.mutate({ userId: studioUser, title: 'Idea 6' }),
+    'FORBIDDEN',
+    403,
+    'r3al.studio.createProject',
+  );
+  assert.equal(err.shape?.code, -32003);
+  const after = await studio.r3al.studio.getProjects.query({ userId: studioUser });
+  assert.equal(after.total, 5);
+  assert.equal(after.projects.length, 5);
+});
+
+await check('r3al.studio: moved back to free, the user keeps its projects but generateMusic and createProject -> FORBIDDEN 403', async () => {
+  needStudioUser();
+  assert.ok(draftProject, 'a draft exists');
+  const down = await admin.r3al.subscription.upgradeTier.mutate({ userId: studioUser, targetTier: 'free', billingPeriod: 'monthly' });
+  assert.equal(down.success, true);
+  const err = await expectTrpcError(
+    studio.r3al.studio.generateMusic.mutate({ projectId: draftProject.projectId, userId: studioUser, prompt: 'one more', duration: 10, style: 'ambient' }),
+    'FORBIDDEN',
+    403,
+    'r3al.studio.generateMusic',
+  );
+  assert.equal(err.shape?.code, -32003);
+  assert.match(err.message, /upgrad/i);
+  await expectTrpcError(studio.r3al.studio.createProject.mutate({ userId: studioUser, title: 'Again' }), 'FORBIDDEN', 403);
+  const list = await studio.r3al.studio.getProjects.query({ userId: studioUser });
+  assert.equal(list.total, 5, 'existing projects are kept');
+  const draft = list.projects.find((p) => p.projectId === draftProject.projectId);
+  assert.equal(draft.status, 'draft', 'the refused generation left the draft alone');
+  assert.equal(draft.stemCount, 0);
 });
 
 console.log(`${passed} passed, ${failed} failed`);
