@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod chat;
+mod music;
 mod storage;
 mod subscription;
 mod system;

@@ -214,7 +214,8 @@ pub fn versions(c: &Connection, project_id: &str) -> rusqlite::Result<Vec<Versio
     .collect()
 }
 
-/// Makes `version_id` the project's current mix and marks the project completed (unless published).
+/// Makes `version_id` the project's current mix and marks the project completed (unless
+/// published). Callers check first that the project may change (see `ensure_changeable`).
 pub fn make_current(tx: &Transaction, project_id: &str, version_id: &str, duration: f64) -> rusqlite::Result<()> {
     tx.execute(
         "UPDATE music_projects SET current_version_id = ?2, duration_seconds = ?3, last_error = NULL,

@@ -54,6 +54,57 @@ fn check_key(key: Option<String>) -> AppResult<Option<String>> {
     Ok(Some(key))
 }
 
+/// Refuses changes to a project that is archived or being generated (unless `generating` is
+/// the state the caller itself set).
+fn ensure_changeable(tx: &rusqlite::Connection, project_id: &str, own_generation: bool) -> AppResult<ProjectRow> {
+    let p = repo::project(tx, project_id)?.ok_or_else(|| not_found(project_id))?;
+    match ProjectStatus::parse(&p.status) {
+        Some(ProjectStatus::Archived) => {
+            Err(AppError::Conflict { code: "project_archived", message: "the project is archived: restore it first".into() })
+        }
+        Some(ProjectStatus::Generating) if !own_generation => Err(AppError::Conflict {
+            code: "generation_in_progress",
+            message: "the project is being generated; try again when it finishes".into(),
+        }),
+        _ => Ok(p),
+    }
+}
+
+/// Applies an edit to a project row; true when it brings the project back from the archive.
+fn apply_update(p: &mut ProjectRow, u: UpdateProject) -> AppResult<bool> {
+    if let Some(title) = u.title {
+        p.title = trimmed("title", Some(title), 500)?.ok_or_else(|| AppError::invalid_field("title", "must not be empty"))?;
+    }
+    if u.genre.is_some() {
+        p.genre = trimmed("genre", u.genre, 100)?;
+    }
+    if u.bpm.is_some() {
+        p.bpm = check_bpm(u.bpm)?;
+    }
+    if u.mood.is_some() {
+        p.mood = trimmed("mood", u.mood, 100)?;
+    }
+    if u.key.is_some() {
+        p.key = check_key(u.key)?;
+    }
+    if let Some(visibility) = u.visibility {
+        p.visibility = visibility.as_str().into();
+    }
+    let Some(status) = u.status else { return Ok(false) };
+    if status == ProjectStatus::Generating {
+        return Err(AppError::invalid_field("status", "`generating` is set by generation only"));
+    }
+    if p.status == ProjectStatus::Generating.as_str() {
+        return Err(AppError::Conflict { code: "generation_in_progress", message: "the project is being generated; try again when it finishes".into() });
+    }
+    if matches!(status, ProjectStatus::Completed | ProjectStatus::Published) && p.current_version_id.is_none() {
+        return Err(AppError::Conflict { code: "no_mix", message: "generate or mix the project before completing or publishing it".into() });
+    }
+    let restoring = status != ProjectStatus::Archived && p.status == ProjectStatus::Archived.as_str();
+    p.status = status.as_str().into();
+    Ok(restoring)
+}
+
 fn parse_style(raw: &str) -> AppResult<Style> {
     Style::parse(&raw.to_ascii_lowercase()).ok_or_else(|| {
         AppError::invalid_field("style", format!("unknown style `{raw}`: use ambient, electronic, pop, rock, classical, jazz, hiphop or custom"))
@@ -187,54 +238,22 @@ impl MusicService {
     }
 
     pub async fn update(&self, caller: &Caller, project_id: &str, u: UpdateProject) -> AppResult<Project> {
-        let mut p = self.owned(caller, project_id).await?;
-        if let Some(title) = u.title {
-            p.title = trimmed("title", Some(title), 500)?.ok_or_else(|| AppError::invalid_field("title", "must not be empty"))?;
-        }
-        if u.genre.is_some() {
-            p.genre = trimmed("genre", u.genre, 100)?;
-        }
-        if u.bpm.is_some() {
-            p.bpm = check_bpm(u.bpm)?;
-        }
-        if u.mood.is_some() {
-            p.mood = trimmed("mood", u.mood, 100)?;
-        }
-        if u.key.is_some() {
-            p.key = check_key(u.key)?;
-        }
-        if let Some(visibility) = u.visibility {
-            p.visibility = visibility.as_str().into();
-        }
-        if let Some(status) = u.status {
-            let has_mix = p.current_version_id.is_some();
-            match status {
-                ProjectStatus::Generating => return Err(AppError::invalid_field("status", "`generating` is set by generation only")),
-                ProjectStatus::Completed | ProjectStatus::Published if !has_mix => {
-                    return Err(AppError::Conflict { code: "no_mix", message: "generate or mix the project before completing or publishing it".into() });
+        self.owned(caller, project_id).await?;
+        let (id, subscriptions) = (project_id.to_owned(), self.subscriptions.clone());
+        // Read, check and write in one transaction, so a generation finishing meanwhile is not undone.
+        self.db
+            .write(move |tx| {
+                let mut p = repo::project(tx, &id)?.ok_or_else(|| not_found(&id))?;
+                let restoring = apply_update(&mut p, u)?;
+                if restoring {
+                    let owned = repo::count_active(tx, &p.user_id)?;
+                    subscriptions.admit_count(tx, &p.user_id, Counted::MusicProjects, owned)?;
                 }
-                _ => {}
-            }
-            if p.status == ProjectStatus::Generating.as_str() {
-                return Err(AppError::Conflict { code: "generation_in_progress", message: "the project is being generated; try again when it finishes".into() });
-            }
-            if status != ProjectStatus::Archived && p.status == ProjectStatus::Archived.as_str() {
-                let owned = self.owned_active_count(&p.user_id).await?;
-                let user = p.user_id.clone();
-                let subscriptions = self.subscriptions.clone();
-                self.db.read(move |c| Ok(subscriptions.admit_count(c, &user, Counted::MusicProjects, owned))).await??;
-            }
-            p.status = status.as_str().into();
-        }
-        let saved = p.clone();
-        self.db.write(move |tx| Ok(repo::save_fields(tx, &saved)?)).await?;
+                Ok(repo::save_fields(tx, &p)?)
+            })
+            .await?;
         self.sync_metadata(project_id).await?;
         self.get(caller, project_id).await
-    }
-
-    async fn owned_active_count(&self, user_id: &str) -> AppResult<u64> {
-        let user = user_id.to_owned();
-        self.db.read(move |c| repo::count_active(c, &user)).await
     }
 
     /// Archives the project; with `purge`, removes its files and rows for good.
@@ -290,9 +309,6 @@ impl MusicService {
             None => project.genre.as_deref().and_then(|g| Style::parse(&g.to_ascii_lowercase())).unwrap_or(Style::Pop),
         };
         let instrument = trimmed("instrument", r.instrument, 50)?;
-        if project.status == ProjectStatus::Archived.as_str() {
-            return Err(AppError::Conflict { code: "project_archived", message: "the project is archived: restore it before generating".into() });
-        }
         let mut params = MusicParams {
             prompt: prompt.clone(),
             style,
@@ -310,10 +326,7 @@ impl MusicService {
         let began = self
             .db
             .write(move |tx| {
-                let current = repo::project(tx, &id)?.ok_or_else(|| not_found(&id))?;
-                if current.status == ProjectStatus::Generating.as_str() {
-                    return Err(AppError::Conflict { code: "generation_in_progress", message: "this project is already being generated".into() });
-                }
+                let current = ensure_changeable(tx, &id, false)?;
                 repo::set_status(tx, &id, ProjectStatus::Generating, None)?;
                 Ok(ProjectStatus::parse(&current.status).unwrap_or(ProjectStatus::Draft))
             })
@@ -325,6 +338,7 @@ impl MusicService {
                 return Err(e);
             }
         };
+        self.sync_metadata(&project.project_id).await?;
 
         let outcome = match self.provider.generate(params).await {
             Ok(music) => self.store_generation(&project, music, Some(&prompt), self.provider.name(), Some(reservation)).await,
@@ -401,9 +415,11 @@ impl MusicService {
         let (project_id, vid, stem_rows) = (project.project_id.clone(), version_id.clone(), stems.clone());
         let (mix, vprev, midi, prompt_text, provider_name, duration) =
             (mix_path.clone(), version_preview.clone(), midi_path.clone(), prompt.map(str::to_owned), provider.to_owned(), music.duration_secs);
+        let own_generation = reservation.is_some();
         let stored = self
             .db
             .write(move |tx| {
+                ensure_changeable(tx, &project_id, own_generation)?;
                 repo::insert_version(
                     tx,
                     &NewVersion {
@@ -536,7 +552,9 @@ impl MusicService {
 
     /// Makes an earlier mix current again (its preview becomes the project's preview).
     pub async fn select_version(&self, caller: &Caller, project_id: &str, version_id: &str) -> AppResult<Project> {
-        let project = self.owned(caller, project_id).await?;
+        self.owned(caller, project_id).await?;
+        let id = project_id.to_owned();
+        let project = self.db.read(move |c| Ok(ensure_changeable(c, &id, false))).await??;
         let id = project_id.to_owned();
         let version = self
             .db
@@ -549,14 +567,21 @@ impl MusicService {
         let preview = self.path(&project, &format!("preview/{}_preview.mp3", project.project_id))?;
         self.storage.blobs().put(BUCKET, &preview, Box::pin(tokio_util::io::StreamReader::new(stream)), u64::MAX).await?;
         let (id, vid, duration) = (project.project_id.clone(), version.version_id.clone(), version.duration);
-        self.db.write(move |tx| Ok(repo::make_current(tx, &id, &vid, duration)?)).await?;
+        self.db
+            .write(move |tx| {
+                ensure_changeable(tx, &id, false)?;
+                Ok(repo::make_current(tx, &id, &vid, duration)?)
+            })
+            .await?;
         self.sync_metadata(project_id).await?;
         self.get(caller, project_id).await
     }
 
     /// Mixes stems (by default the current version's and every uploaded one) into a new version.
     pub async fn remix(&self, caller: &Caller, project_id: &str, r: MixRequest) -> AppResult<Generated> {
-        let project = self.owned(caller, project_id).await?;
+        self.owned(caller, project_id).await?;
+        let id = project_id.to_owned();
+        let project = self.db.read(move |c| Ok(ensure_changeable(c, &id, false))).await??;
         let id = project_id.to_owned();
         let all = self.db.read(move |c| repo::stems(c, &id)).await?;
         let chosen: Vec<(StemRow, f32, f32)> = match r.stems {

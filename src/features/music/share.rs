@@ -123,12 +123,37 @@ pub fn page_html(public_url: &str, p: &ProjectRow) -> String {
     facts.extend(p.bpm.map(|b| format!("{b} BPM")));
     facts.extend(p.duration.map(|d| format!("{}:{:02}", (d as u64) / 60, (d as u64) % 60)));
     let description = if facts.is_empty() { "A track made in R3AL Studio".to_owned() } else { format!("{} · made in R3AL Studio", facts.join(" · ")) };
-    TEMPLATE
-        .replace("{{title}}", &escape(&p.title))
-        .replace("{{description}}", &escape(&description))
-        .replace("{{page_url}}", &escape(&page))
-        .replace("{{audio_url}}", &escape(&format!("{page}/audio")))
-        .replace("{{plays}}", &p.total_plays.to_string())
+    let value = |name: &str| match name {
+        "title" => Some(escape(&p.title)),
+        "description" => Some(escape(&description)),
+        "page_url" => Some(escape(&page)),
+        "audio_url" => Some(escape(&format!("{page}/audio"))),
+        "plays" => Some(p.total_plays.to_string()),
+        _ => None,
+    };
+    fill(TEMPLATE, value)
+}
+
+/// Replaces each `{{name}}` of the template in one pass, so text put in is never read again.
+fn fill(template: &str, value: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}").and_then(|end| value(&after[..end]).map(|v| (end, v))) {
+            Some((end, v)) => {
+                out.push_str(&v);
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str("{{");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -142,6 +167,16 @@ mod tests {
         assert!(note.is_none());
         let (url, note) = intent(Platform::Instagram, "http://h/s/abc", "x");
         assert!(url.is_none() && note.unwrap().contains("instagram"));
+    }
+
+    #[test]
+    fn template_values_are_never_substituted_again() {
+        let out = fill("<h1>{{title}}</h1>{{plays}} {{unknown}}", |n| match n {
+            "title" => Some("Song {{plays}}".into()),
+            "plays" => Some("7".into()),
+            _ => None,
+        });
+        assert_eq!(out, "<h1>Song {{plays}}</h1>7 {{unknown}}");
     }
 
     #[test]
