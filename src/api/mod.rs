@@ -109,12 +109,6 @@ fn share_audio_item() -> serde_json::Value {
 }
 
 fn stripe_webhook_item() -> serde_json::Value {
-    let error = |description: &str| {
-        serde_json::json!({
-            "description": description,
-            "content": { "application/json; charset=utf-8": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } }
-        })
-    };
     serde_json::json!({
         "post": {
             "tags": ["Subscription"],
@@ -130,22 +124,14 @@ fn stripe_webhook_item() -> serde_json::Value {
                     "required": ["received", "duplicate", "effect"],
                     "properties": { "received": { "type": "boolean" }, "duplicate": { "type": "boolean" }, "effect": { "type": "string" } }
                 } } } },
-                "400": error("Bad signature, replay, or not a Stripe event"),
-                "404": error("Stripe is not enabled on this server"),
+                "400": error_response("Bad signature, replay, or not a Stripe event"),
+                "404": error_response("Stripe is not enabled on this server"),
             }
         }
     })
 }
 
 fn cdn_path_item() -> serde_json::Value {
-    let error = serde_json::json!({
-        "content": { "application/json; charset=utf-8": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } }
-    });
-    let err = |description: &str| {
-        let mut e = error.clone();
-        e["description"] = description.into();
-        e
-    };
     let params = serde_json::json!([
         { "name": "bucket", "in": "path", "required": true, "schema": { "type": "string" },
           "description": "Full bucket name, e.g. `r3al-user-media`" },
@@ -169,11 +155,11 @@ fn cdn_path_item() -> serde_json::Value {
                 "200": { "description": "The object", "content": binary },
                 "206": { "description": "The requested byte range", "content": binary },
                 "304": { "description": "Not modified" },
-                "400": err("Invalid bucket or path"),
-                "401": err("Private object without a signature or bearer"),
-                "403": err("Invalid or expired signature, or not the caller's object"),
-                "404": err("No such object"),
-                "416": err("Range not satisfiable"),
+                "400": error_response("Invalid bucket or path"),
+                "401": error_response("Private object without a signature or bearer"),
+                "403": error_response("Invalid or expired signature, or not the caller's object"),
+                "404": error_response("No such object"),
+                "416": error_response("Range not satisfiable"),
             }
         },
         "put": {
@@ -185,11 +171,11 @@ fn cdn_path_item() -> serde_json::Value {
             "requestBody": { "required": true, "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
             "responses": {
                 "201": { "description": "Stored", "content": { "application/json; charset=utf-8": { "schema": { "$ref": "#/components/schemas/StoredObject" } } } },
-                "400": err("Invalid bucket or path"),
-                "401": err("No signature or bearer"),
-                "403": err("Invalid or expired signature, or not the caller's path"),
-                "409": err("The path runs through an existing object"),
-                "413": err("Larger than the upload limit"),
+                "400": error_response("Invalid bucket or path"),
+                "401": error_response("No signature or bearer"),
+                "403": error_response("Invalid or expired signature, or not the caller's path"),
+                "409": error_response("The path runs through an existing object"),
+                "413": error_response("Larger than the upload limit"),
             }
         }
     })
