@@ -171,7 +171,8 @@ CREATE TABLE guild_members (
   total_words_written  INTEGER NOT NULL DEFAULT 0,
   total_projects       INTEGER NOT NULL DEFAULT 0,
   specialties          TEXT NOT NULL DEFAULT '[]',
-  joined_at            TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+  joined_at            TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  updated_at           TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 
 CREATE TABLE writing_projects (
@@ -185,7 +186,7 @@ CREATE TABLE writing_projects (
   word_count          INTEGER NOT NULL DEFAULT 0,
   mature_content      INTEGER NOT NULL DEFAULT 0 CHECK (mature_content IN (0, 1)),
   status              TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'completed', 'archived')),
-  storage_path        TEXT,
+  storage_path        TEXT NOT NULL,
   current_version_id  TEXT,
   created_at          TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
   updated_at          TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
@@ -199,6 +200,7 @@ CREATE TABLE writing_versions (
   word_count  INTEGER NOT NULL,
   size_bytes  INTEGER NOT NULL,
   sha256      TEXT NOT NULL,
+  restored_from TEXT,
   created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 CREATE INDEX writing_versions_by_project ON writing_versions (project_id, created_at);
@@ -212,9 +214,11 @@ CREATE TABLE writing_sessions (
   words_written     INTEGER NOT NULL DEFAULT 0,
   duration_seconds  INTEGER,
   started_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  last_activity_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
   ended_at          TEXT
 );
 CREATE INDEX writing_sessions_by_user ON writing_sessions (user_id, project_id, started_at);
+CREATE INDEX writing_sessions_open ON writing_sessions (ended_at, last_activity_at);
 
 -- Tactical HQ ------------------------------------------------------------------------------
 CREATE TABLE tactical_teams (

@@ -17,6 +17,7 @@ use crate::error::AppResult;
 use crate::features::accounts::AccountsService;
 use crate::features::chat::ChatService;
 use crate::features::music::MusicService;
+use crate::features::writers::WritersService;
 use crate::features::subscription::SubscriptionService;
 use crate::features::subscription::payment::{ManualPayments, PaymentProvider, StripePayments};
 use crate::features::storage::{StorageService, cdn};
@@ -35,6 +36,7 @@ pub struct AppState {
     pub subscriptions: Arc<SubscriptionService>,
     pub chat: ChatService,
     pub music: MusicService,
+    pub writers: WritersService,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +92,9 @@ impl AppState {
         let accounts = AccountsService::new(db.clone(), tokens.clone());
         let subscriptions = Arc::new(subscription_service(&config, db.clone()));
         subscriptions.quotas().clear_stale_holds().await.map_err(|e| StartError::Quotas(e.to_string()))?;
-        let chat = ChatService::new(db.clone(), subscriptions.clone(), crate::ai::text::from_config(&config.ai), config.chat.clone());
+        let text = crate::ai::text::from_config(&config.ai);
+        let chat = ChatService::new(db.clone(), subscriptions.clone(), text.clone(), config.chat.clone());
+        let writers = WritersService::new(db.clone(), storage.clone(), subscriptions.clone(), text, config.writers.clone());
         let music = MusicService::new(
             db.clone(),
             storage.clone(),
@@ -98,7 +102,7 @@ impl AppState {
             crate::ai::music::from_config(&config.ai),
             config.music.clone(),
         );
-        Ok(Arc::new(Self { config, db, tokens, accounts, storage, subscriptions, chat, music }))
+        Ok(Arc::new(Self { config, db, tokens, accounts, storage, subscriptions, chat, music, writers }))
     }
 
     pub fn caller_from_token(&self, token: &str) -> AppResult<Caller> {
@@ -176,6 +180,19 @@ impl RunningServer {
     }
 }
 
+/// Ends idle writing sessions once a minute, for as long as the server runs.
+async fn close_idle_writing_sessions(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match state.writers.close_idle_sessions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "closed idle writing sessions"),
+            Err(e) => tracing::warn!(error = %e, "closing idle writing sessions failed"),
+        }
+    }
+}
+
 /// Binds `config.server.bind` (port 0 picks a free port), builds the state and starts serving.
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let bind = config.server.bind.clone();
@@ -195,6 +212,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
     let state = AppState::build(config, public_url).await?;
     metrics::handle();
+    tokio::spawn(close_idle_writing_sessions(state.clone()));
     let app = routes(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -24,6 +24,7 @@ pub struct Config {
     pub subscription: SubscriptionConfig,
     pub chat: ChatConfig,
     pub music: MusicConfig,
+    pub writers: WritersConfig,
     pub ai: AiConfig,
 }
 
@@ -152,6 +153,21 @@ pub struct MusicConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct WritersConfig {
+    /// Largest manuscript, in bytes of UTF-8 text.
+    pub max_manuscript_bytes: u64,
+    /// Largest notes document, in bytes of JSON.
+    pub max_notes_bytes: u64,
+    /// Words written that make a member eligible for wordsmith (a premium subscription does too).
+    pub wordsmith_words: u64,
+    /// Words written that make a member eligible for master (an unlimited subscription does too).
+    pub master_words: u64,
+    /// A writing session with no save for this long is closed.
+    pub session_idle_minutes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AiConfig {
     /// `local` (offline, built in) or `openai` (any OpenAI-compatible server).
     pub text_provider: TextProviderKind,
@@ -242,6 +258,13 @@ impl Default for Config {
             },
             chat: ChatConfig { max_message_chars: 4_000, context_chars: 12_000, max_history_messages: 20 },
             music: MusicConfig { max_stem_bytes: 50 * 1024 * 1024, max_stem_secs: 600.0 },
+            writers: WritersConfig {
+                max_manuscript_bytes: 10 * 1024 * 1024,
+                max_notes_bytes: 256 * 1024,
+                wordsmith_words: 10_000,
+                master_words: 100_000,
+                session_idle_minutes: 30,
+            },
             ai: AiConfig {
                 text_provider: TextProviderKind::Local,
                 music_provider: MusicProviderKind::Local,
@@ -283,7 +306,8 @@ pub struct ServerOverrides {
 pub struct ConfigError(String);
 
 /// The top-level keys of [`Config`]: what an `OPTIMA_…` variable may set.
-const SECTIONS: [&str; 10] = ["data_dir", "server", "log", "database", "auth", "storage", "subscription", "chat", "music", "ai"];
+const SECTIONS: [&str; 11] =
+    ["data_dir", "server", "log", "database", "auth", "storage", "subscription", "chat", "music", "writers", "ai"];
 
 /// Where the configuration file is looked for when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "config.toml";
@@ -369,6 +393,9 @@ impl Config {
             if self.subscription.stripe.webhook_secret.is_empty() {
                 return bad("subscription.stripe.webhook_secret", "is required when payment_provider = \"stripe\"");
             }
+        }
+        if self.writers.session_idle_minutes == 0 {
+            return bad("writers.session_idle_minutes", "must be at least 1");
         }
         if self.chat.max_message_chars == 0 {
             return bad("chat.max_message_chars", "must be at least 1");

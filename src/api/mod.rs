@@ -11,6 +11,7 @@ use crate::features::music::api::MusicApi;
 use crate::features::storage::api::StorageApi;
 use crate::features::subscription::api::SubscriptionApi;
 use crate::features::system::api::SystemApi;
+use crate::features::writers::api::WritersApi;
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -26,9 +27,11 @@ pub enum ApiTags {
     Chat,
     /// Music Studio: projects, generation, stems, mix versions, sharing
     Music,
+    /// Writers Guild: members, manuscripts with revision history, sessions, AI help, export
+    Writers,
 }
 
-pub type Apis = (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi);
+pub type Apis = (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi);
 
 const DESCRIPTION: &str = r#"The R3AL cloud backend.
 
@@ -44,7 +47,11 @@ then press *Authorize* and paste the token.
 same URL uploads with a signed `PUT` URL."#;
 
 pub fn service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new((SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi), "Optima", env!("CARGO_PKG_VERSION"))
+    OpenApiService::new(
+        (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi),
+        "Optima",
+        env!("CARGO_PKG_VERSION"),
+    )
         .description(DESCRIPTION)
 }
 

@@ -69,7 +69,7 @@ fn build_encoder(sample_rate: u32, bitrate: Bitrate) -> Result<Encoder, AudioErr
 
 /// LAME starts the stream with an empty frame; after the flush it can fill it in with the
 /// "Info" tag (frame count, encoder delay and padding). As LAME's own documentation says, the
-/// tag replaces that placeholder frame: there is no ID3v2 tag, so it is the first frame.
+/// tag replaces that reserved empty frame: there is no ID3v2 tag, so it is the first frame.
 fn write_lame_tag(encoder: &Encoder, out: &mut [u8]) -> Result<(), AudioError> {
     let size = encoder.lame_tag_size();
     if size == 0 {

@@ -8,3 +8,4 @@ pub mod page;
 pub mod storage;
 pub mod subscription;
 pub mod system;
+pub mod writers;

@@ -7,6 +7,7 @@ mod procedures;
 mod studio;
 mod subscription;
 mod wire;
+mod writers;
 
 use std::sync::Arc;
 

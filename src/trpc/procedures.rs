@@ -15,7 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::features::accounts::model::Credentials;
 use crate::storage::signing::SignedMethod;
 
-use super::{chat, studio, subscription};
+use super::{chat, studio, subscription, writers};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -37,7 +37,7 @@ pub fn find(path: &str) -> Option<&'static Procedure> {
 
 fn table() -> HashMap<&'static str, Procedure> {
     use Kind::*;
-    let entries: [(&str, Kind, Handler); 17] = [
+    let entries: [(&str, Kind, Handler); 23] = [
         ("r3al.system.health", Query, |s, _, _| Box::pin(system_health(s))),
         ("r3al.auth.register", Mutation, |s, _, i| Box::pin(auth_register(s, i))),
         ("r3al.auth.login", Mutation, |s, _, i| Box::pin(auth_login(s, i))),
@@ -55,6 +55,12 @@ fn table() -> HashMap<&'static str, Procedure> {
         ("r3al.studio.generateMusic", Mutation, |s, c, i| Box::pin(studio::generate_music(s, c, i))),
         ("r3al.studio.getProjects", Query, |s, c, i| Box::pin(studio::get_projects(s, c, i))),
         ("r3al.studio.shareMusic", Mutation, |s, c, i| Box::pin(studio::share_music(s, c, i))),
+        ("r3al.writersGuild.createProject", Mutation, |s, c, i| Box::pin(writers::create_project(s, c, i))),
+        ("r3al.writersGuild.getProjects", Query, |s, c, i| Box::pin(writers::get_projects(s, c, i))),
+        ("r3al.writersGuild.startSession", Mutation, |s, c, i| Box::pin(writers::start_session(s, c, i))),
+        ("r3al.writersGuild.getMember", Query, |s, c, i| Box::pin(writers::get_member(s, c, i))),
+        ("r3al.writersGuild.getAssistance", Mutation, |s, c, i| Box::pin(writers::get_assistance(s, c, i))),
+        ("r3al.writersGuild.upgradeMember", Mutation, |s, c, i| Box::pin(writers::upgrade_member(s, c, i))),
     ];
     entries.into_iter().map(|(path, kind, handler)| (path, Procedure { kind, handler })).collect()
 }

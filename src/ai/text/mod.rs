@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-pub use local::LocalText;
+pub use local::{LocalText, MODEL as LOCAL_MODEL};
 pub use openai::OpenAiText;
 
 use crate::config::{AiConfig, TextProviderKind};
@@ -46,6 +46,8 @@ pub struct TextRequest {
     pub history: Vec<Turn>,
     pub message: String,
     pub temperature: f32,
+    /// Most tokens the reply may have (`None`: the provider's configured maximum).
+    pub max_tokens: Option<u32>,
     pub facts: CallerFacts,
 }
 

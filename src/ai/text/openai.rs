@@ -85,7 +85,7 @@ impl TextProvider for OpenAiText {
             "model": self.config.chat_model,
             "messages": messages,
             "temperature": request.temperature,
-            "max_tokens": self.config.max_tokens,
+            "max_tokens": request.max_tokens.unwrap_or(self.config.max_tokens).min(self.config.max_tokens.max(1) * 4),
         });
         let url = format!("{}/chat/completions", self.config.base_url.trim_end_matches('/'));
         let mut call = self.client.post(&url).json(&body);

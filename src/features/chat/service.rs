@@ -123,7 +123,8 @@ impl ChatService {
         let asked_at = now_text();
         let user_message_id = uuid::Uuid::now_v7().to_string();
         let facts = self.facts(&request.user_id, tier).await?;
-        let request_text = TextRequest { system: system_prompt(context).to_owned(), history, message: message.clone(), temperature, facts };
+        let request_text =
+            TextRequest { system: system_prompt(context).to_owned(), history, message: message.clone(), temperature, max_tokens: None, facts };
         let reply = match self.provider.complete(request_text).await {
             Ok(reply) => reply,
             Err(e) => {

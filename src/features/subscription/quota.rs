@@ -166,6 +166,11 @@ impl Hold {
     pub fn commit_in(&self, tx: &Transaction) -> rusqlite::Result<()> {
         repo::settle_hold(tx, &self.user_id, self.feature, &self.window_start, self.amount, true)
     }
+
+    /// Adds to another counter kept per window (e.g. [`AI_WRITING_WORDS`]) in the hold's window.
+    pub fn add_to_counter_in(&self, tx: &Transaction, counter: &str, amount: u64) -> rusqlite::Result<()> {
+        repo::add_to_counter(tx, &self.user_id, counter, &self.window_start, amount, 0)
+    }
 }
 
 /// A hold on quota. Call [`Reservation::committed`] once the transaction that ran

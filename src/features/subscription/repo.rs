@@ -121,11 +121,15 @@ pub fn usage(c: &rusqlite::Connection, user_id: &str, counter: &str, window_star
 
 /// Adds to `used` (a charge) or to `reserved` (a hold) of the window's counter.
 pub fn add_usage(tx: &Transaction, user_id: &str, feature: Feature, window_start: &str, used: u64, reserved: u64) -> rusqlite::Result<()> {
+    add_to_counter(tx, user_id, feature.as_str(), window_start, used, reserved)
+}
+
+pub fn add_to_counter(tx: &Transaction, user_id: &str, counter: &str, window_start: &str, used: u64, reserved: u64) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO usage_counters (user_id, feature, window_start, used, reserved) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (user_id, feature, window_start)
          DO UPDATE SET used = used + excluded.used, reserved = reserved + excluded.reserved",
-        params![user_id, feature.as_str(), window_start, used, reserved],
+        params![user_id, counter, window_start, used, reserved],
     )?;
     Ok(())
 }
