@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod chat;
+pub mod fields;
 pub mod music;
 pub mod page;
 pub mod storage;

@@ -11,6 +11,7 @@ use crate::auth::Caller;
 use crate::config::MusicConfig;
 use crate::db::{Db, now_text};
 use crate::error::{AppError, AppResult};
+use crate::features::fields::{required, trimmed};
 use crate::features::page::Page;
 use crate::features::storage::StorageService;
 use crate::features::subscription::SubscriptionService;
@@ -30,14 +31,6 @@ pub struct MusicService {
 
 fn not_found(project_id: &str) -> AppError {
     AppError::NotFound { code: "project_not_found", message: format!("no music project `{project_id}`") }
-}
-
-fn trimmed(field: &str, value: Option<String>, max: usize) -> AppResult<Option<String>> {
-    match value.map(|v| v.trim().to_owned()) {
-        Some(v) if v.chars().count() > max => Err(AppError::invalid_field(field, format!("is longer than {max} characters"))),
-        Some(v) if v.is_empty() => Ok(None),
-        other => Ok(other),
-    }
 }
 
 fn check_bpm(bpm: Option<u32>) -> AppResult<Option<u32>> {
@@ -73,7 +66,7 @@ fn ensure_changeable(tx: &rusqlite::Connection, project_id: &str, own_generation
 /// Applies an edit to a project row; true when it brings the project back from the archive.
 fn apply_update(p: &mut ProjectRow, u: UpdateProject) -> AppResult<bool> {
     if let Some(title) = u.title {
-        p.title = trimmed("title", Some(title), 500)?.ok_or_else(|| AppError::invalid_field("title", "must not be empty"))?;
+        p.title = required("title", title, 500)?;
     }
     if u.genre.is_some() {
         p.genre = trimmed("genre", u.genre, 100)?;
@@ -191,7 +184,7 @@ impl MusicService {
 
     pub async fn create(&self, caller: &Caller, r: CreateProject) -> AppResult<Project> {
         caller.ensure_acts_for(&r.user_id)?;
-        let title = trimmed("title", Some(r.title), 500)?.ok_or_else(|| AppError::invalid_field("title", "must not be empty"))?;
+        let title = required("title", r.title, 500)?;
         let project_id = uuid::Uuid::now_v7().to_string();
         let row = ProjectRow {
             storage_path: format!("users/{}/projects/{project_id}", r.user_id),
@@ -299,7 +292,7 @@ impl MusicService {
         if project.user_id != r.user_id {
             return Err(not_found(&r.project_id));
         }
-        let prompt = trimmed("prompt", Some(r.prompt), 1000)?.ok_or_else(|| AppError::invalid_field("prompt", "must not be empty"))?;
+        let prompt = required("prompt", r.prompt, 1000)?;
         let duration = r.duration.unwrap_or(30);
         if !(10..=180).contains(&duration) {
             return Err(AppError::invalid_field("duration", "must be 10 to 180 seconds"));
@@ -486,7 +479,7 @@ impl MusicService {
     /// Stores a user's own stem after checking by content that it really is audio.
     pub async fn upload_stem(&self, caller: &Caller, project_id: &str, instrument: &str, bytes: Vec<u8>) -> AppResult<Stem> {
         let project = self.owned(caller, project_id).await?;
-        let instrument = trimmed("instrument", Some(instrument.to_owned()), 50)?.ok_or_else(|| AppError::invalid_field("instrument", "must not be empty"))?;
+        let instrument = required("instrument", instrument.to_owned(), 50)?;
         if bytes.len() as u64 > self.config.max_stem_bytes {
             return Err(AppError::PayloadTooLarge { message: format!("the stem is {} bytes; the limit is {} bytes", bytes.len(), self.config.max_stem_bytes) });
         }

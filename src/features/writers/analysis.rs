@@ -706,7 +706,7 @@ pub fn analyze(text: &str) -> TextAnalysis {
     let mut content_total = 0u64;
     for w in all_words() {
         let s = w.norm.as_str();
-        if s.chars().any(char::is_alphabetic) && !is_stop(s) && !is_name(s) && s != "i" {
+        if s.chars().any(char::is_alphabetic) && !is_stop(s) && !is_name(s) {
             *content.entry(s).or_default() += 1;
             content_total += 1;
         }

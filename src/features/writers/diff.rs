@@ -53,12 +53,13 @@ pub struct DiffSpan {
 pub struct TextDiff {
     pub granularity: DiffGranularity,
     pub hunks: Vec<DiffSpan>,
-    /// Words (as `count_words` counts them) added, removed and kept. Counted word by word
-    /// whatever the granularity, so a one-word edit in a long paragraph is 1 removed + 1 added
-    /// even though the line view marks the whole paragraph. `unchanged + removed` is the old
-    /// text's word count and `unchanged + added` the new one's.
+    /// Words added. Words are counted as in the manuscript word count and compared word by
+    /// word whatever the granularity: a one-word edit in a long paragraph is 1 removed + 1
+    /// added even though the line view marks the whole paragraph.
     pub added_words: u64,
+    /// Words removed; `unchangedWords + removedWords` is the old version's word count.
     pub removed_words: u64,
+    /// Words kept; `unchangedWords + addedWords` is the new version's word count.
     pub unchanged_words: u64,
 }
 
@@ -71,9 +72,11 @@ pub fn diff(old: &str, new: &str, granularity: DiffGranularity) -> TextDiff {
 /// unrefined middle is reported as one deletion and one insertion) and the word counts count
 /// that middle as removed and added.
 pub fn diff_within(old: &str, new: &str, granularity: DiffGranularity, timeout: Duration) -> TextDiff {
-    let deadline = Instant::now() + timeout;
     let mut config = TextDiffConfig::default();
-    config.algorithm(Algorithm::Myers).deadline(deadline);
+    config.algorithm(Algorithm::Myers);
+    if let Some(deadline) = Instant::now().checked_add(timeout) {
+        config.deadline(deadline);
+    }
 
     let (segments, counts) = match granularity {
         DiffGranularity::Word => {
@@ -349,6 +352,8 @@ mod tests {
         let d = diff("Three little words", "", DiffGranularity::Line);
         assert_eq!(d.hunks, vec![DiffSpan { op: DiffOp::Delete, text: "Three little words".into() }]);
         assert_eq!((d.added_words, d.removed_words, d.unchanged_words), (0, 3, 0));
+        // No deadline overflow with an unbounded budget.
+        assert_eq!(diff_within("a b", "a c", DiffGranularity::Word, Duration::MAX).added_words, 1);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::auth::Caller;
 use crate::config::WritersConfig;
 use crate::db::{Db, now_text};
 use crate::error::{AppError, AppResult};
+use crate::features::fields::{required, trimmed};
 use crate::features::page::Page;
 use crate::features::storage::StorageService;
 use crate::features::subscription::SubscriptionService;
@@ -32,14 +33,6 @@ pub struct WritersService {
 
 fn project_not_found(id: &str) -> AppError {
     AppError::NotFound { code: "project_not_found", message: format!("no writing project `{id}`") }
-}
-
-fn trimmed(field: &str, value: Option<String>, max: usize) -> AppResult<Option<String>> {
-    match value.map(|v| v.trim().to_owned()) {
-        Some(v) if v.chars().count() > max => Err(AppError::invalid_field(field, format!("is longer than {max} characters"))),
-        Some(v) if v.is_empty() => Ok(None),
-        other => Ok(other),
-    }
 }
 
 fn specialties(list: Vec<String>) -> AppResult<Vec<String>> {
@@ -176,7 +169,7 @@ impl WritersService {
 
     pub async fn register_member(&self, caller: &Caller, r: RegisterMember) -> AppResult<Member> {
         caller.ensure_acts_for(&r.user_id)?;
-        let pen_name = trimmed("penName", Some(r.pen_name), 100)?.ok_or_else(|| AppError::invalid_field("penName", "must not be empty"))?;
+        let pen_name = required("penName", r.pen_name, 100)?;
         let now = now_text();
         let row = MemberRow {
             member_id: uuid::Uuid::now_v7().to_string(),
@@ -206,7 +199,7 @@ impl WritersService {
         caller.ensure_acts_for(user_id)?;
         let mut m = self.member_row(user_id).await?;
         if let Some(pen) = u.pen_name {
-            m.pen_name = trimmed("penName", Some(pen), 100)?.ok_or_else(|| AppError::invalid_field("penName", "must not be empty"))?;
+            m.pen_name = required("penName", pen, 100)?;
         }
         if u.bio.is_some() {
             m.bio = trimmed("bio", u.bio, 2000)?;
@@ -289,7 +282,7 @@ impl WritersService {
             storage_path: format!("users/{}/projects/{project_id}", r.user_id),
             project_id,
             user_id: r.user_id,
-            title: trimmed("title", Some(r.title), 500)?.ok_or_else(|| AppError::invalid_field("title", "must not be empty"))?,
+            title: required("title", r.title, 500)?,
             genre: trimmed("genre", r.genre, 100)?,
             content_type: r.content_type.as_str().into(),
             description: trimmed("description", r.description, 5000)?,
@@ -331,7 +324,7 @@ impl WritersService {
         let content = u.content;
         let base = u.base_version_id;
         if let Some(title) = u.title {
-            p.title = trimmed("title", Some(title), 500)?.ok_or_else(|| AppError::invalid_field("title", "must not be empty"))?;
+            p.title = required("title", title, 500)?;
         }
         if u.genre.is_some() {
             p.genre = trimmed("genre", u.genre, 100)?;
