@@ -8,3 +8,4 @@ mod music;
 mod storage;
 mod subscription;
 mod system;
+mod writers;
