@@ -716,3 +716,121 @@ async fn ai_assist_gates_analysis_ratings_and_usage() {
     )
     .await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// AI assistance with an OpenAI-compatible provider, and a body that is not UTF-8
+
+/// What the fake provider was sent: method, path, Authorization header and JSON body.
+type Calls = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Option<String>, Value)>>>;
+
+const FAKE_REPLY: &str = "The gulls returned before the fishermen did.";
+const FAKE_OK: &str = r#"{"id":"x","object":"chat.completion","model":"test-model","choices":[{"index":0,"message":{"role":"assistant","content":"The gulls returned before the fishermen did."},"finish_reason":"stop"}],"usage":{"prompt_tokens":21,"completion_tokens":9,"total_tokens":30}}"#;
+
+/// A fake OpenAI chat endpoint on 127.0.0.1: records every request; answers `FAKE_OK`, or a 500
+/// once `fail` is set. Returns its address, the recorded calls and the switch.
+async fn fake_openai() -> (std::net::SocketAddr, Calls, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use poem::listener::{Acceptor, Listener, TcpListener};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("fake binds");
+    let addr = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).expect("fake address");
+    let calls: Calls = Default::default();
+    let fail = std::sync::Arc::new(AtomicBool::new(false));
+    let (c, f) = (calls.clone(), fail.clone());
+    let endpoint = poem::endpoint::make(move |mut req: poem::Request| {
+        let (c, f) = (c.clone(), f.clone());
+        async move {
+            let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let (method, path) = (req.method().to_string(), req.uri().path().to_owned());
+            let raw = req.take_body().into_string().await.unwrap_or_default();
+            let body = serde_json::from_str(&raw).unwrap_or(Value::String(raw));
+            c.lock().unwrap().push((method, path, auth, body));
+            let (status, text) = if f.load(Ordering::SeqCst) {
+                (poem::http::StatusCode::INTERNAL_SERVER_ERROR, r#"{"error":{"message":"boom"}}"#)
+            } else {
+                (poem::http::StatusCode::OK, FAKE_OK)
+            };
+            poem::Response::builder().status(status).content_type("application/json").body(text)
+        }
+    });
+    tokio::spawn(async move {
+        let _ = poem::Server::new_with_acceptor(acceptor).run(endpoint).await;
+    });
+    (addr, calls, fail)
+}
+
+#[tokio::test]
+async fn ai_assist_with_an_openai_compatible_provider_sends_the_mode_and_excerpt() {
+    let (addr, calls, fail) = fake_openai().await;
+    let app = TestApp::spawn_with(move |config| {
+        config.ai.text_provider = optima::config::TextProviderKind::Openai;
+        config.ai.openai.base_url = format!("http://{addr}/v1");
+        config.ai.openai.api_key = "sk-test".into();
+        config.ai.openai.chat_model = "test-model".into();
+        config.ai.openai.timeout_secs = 2;
+    })
+    .await;
+    let u = user_on(&app, "a1", "premium").await;
+    let pid = new_project(&app, &u, "a1", "Lighthouse Keeper").await;
+    let distinctive = "The lamp at Carrow Point burned green for exactly one night.";
+    save(&app, &u, &pid, &format!("{STORY} {distinctive}")).await;
+    let usage = || app.get("/api/premium/usage/a1", Some(&u));
+    assert_eq!(ok(usage().await).await["aiWriting"]["sessionsUsed"], 0);
+
+    let a = ok(app.post_json(ASSIST, Some(&u), &json!({"userId": "a1", "projectId": pid, "mode": "continue"})).await).await;
+    assert_eq!(a["suggestion"], FAKE_REPLY, "{a}");
+    assert_eq!(a["model"], "test-model", "{a}");
+    assert_eq!(a["type"], "continue", "{a}");
+    assert_eq!(a["usage"]["promptTokens"], 21, "{a}");
+    assert_eq!(a["usage"]["completionTokens"], 9, "{a}");
+    assert_eq!(a["usage"]["totalTokens"], 30, "{a}");
+
+    let sent = calls.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "one call to the provider: {sent:?}");
+    let (method, path, auth, body) = &sent[0];
+    assert_eq!(method, "POST");
+    assert_eq!(path, "/v1/chat/completions");
+    assert_eq!(auth.as_deref(), Some("Bearer sk-test"));
+    assert_eq!(body["model"], "test-model", "{body}");
+    assert_eq!(body["max_tokens"], 800, "premium is the standard level: {body}");
+    let msgs = body["messages"].as_array().expect("messages");
+    assert_eq!(msgs[0]["role"], "system", "{body}");
+    assert!(msgs[0]["content"].as_str().unwrap().contains("Lighthouse Keeper"), "{body}");
+    let user_msg = msgs.iter().rev().find(|m| m["role"] == "user").expect("a user message")["content"].as_str().unwrap();
+    assert!(user_msg.contains("Continue the manuscript from where it stops"), "{user_msg}");
+    assert!(user_msg.contains(distinctive), "{user_msg}");
+    let used = ok(usage().await).await["aiWriting"]["sessionsUsed"].clone();
+    assert_eq!(used, 1);
+
+    // The provider fails: a 502, and the session is not charged.
+    fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    refused(app.post_json(ASSIST, Some(&u), &json!({"userId": "a1", "projectId": pid, "mode": "continue"})).await, 502, "provider_failed").await;
+    assert_eq!(calls.lock().unwrap().len(), 2, "the provider was called once more");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let after = ok(usage().await).await;
+    assert_eq!(after["aiWriting"]["sessionsUsed"], used, "a failed call is not charged: {after}");
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_utf8_is_refused() {
+    let app = TestApp::spawn().await;
+    let u = user_on(&app, "b1", "premium").await;
+    let pid = new_project(&app, &u, "b1", "Bytes").await;
+    save(&app, &u, &pid, "Original words stay put.").await;
+    let before = content(&app, &u, &pid).await;
+
+    let mut raw = br#"{"content":""#.to_vec();
+    raw.extend_from_slice(&[0xff, 0xfe]);
+    raw.extend_from_slice(br#""}"#);
+    let resp = app
+        .client
+        .put(app.url(&project_path(&pid)))
+        .bearer_auth(&u)
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .expect("request");
+    client_error(resp, 400).await;
+    assert_eq!(content(&app, &u, &pid).await, before);
+    assert_eq!(before, "Original words stay put.");
+}
