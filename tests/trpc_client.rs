@@ -48,10 +48,12 @@ async fn real_trpc_client_with_superjson_round_trips() {
     let chat_user = app.token("trpc_chat_user", Role::User);
     // A fresh free user for the Music Studio checks: refused, upgraded to premium, moved back.
     let studio_user = app.token("trpc_studio_user", Role::User);
+    // A fresh free user for the Writers Guild checks: refused, joins the guild, upgraded, moved back.
+    let writer_user = app.token("trpc_writer_user", Role::User);
 
     let mut node = tokio::process::Command::new("node");
     node.arg(client_dir().join("run.mjs"))
-        .args([&app.base, &user, &admin, &chat_user, &studio_user])
+        .args([&app.base, &user, &admin, &chat_user, &studio_user, &writer_user])
         .current_dir(client_dir())
         .kill_on_drop(true);
     let output = tokio::time::timeout(Duration::from_secs(120), node.output())

@@ -72,11 +72,21 @@ pub async fn start_session(state: &AppState, caller: Option<Caller>, raw: Option
     }))
 }
 
+/// The app's names for guild tiers: basic, premium, unlimited.
+fn app_tier(tier: GuildTier) -> &'static str {
+    match tier {
+        GuildTier::Novice => "basic",
+        GuildTier::Wordsmith => "premium",
+        GuildTier::Master => "unlimited",
+    }
+}
+
 fn member_json(m: &Member) -> Value {
     json!({
         "memberId": m.member_id, "userId": m.user_id, "penName": m.pen_name, "bio": m.bio, "specialties": m.specialties,
         "totalWordsWritten": m.total_words_written, "totalProjects": m.total_projects, "sessions": m.sessions,
-        "streakDays": m.streak_days, "memberSince": m.member_since, "tier": m.tier, "createdAt": m.member_since,
+        "streakDays": m.streak_days, "memberSince": m.member_since, "tier": app_tier(m.tier), "guildTier": m.tier,
+        "createdAt": m.member_since,
     })
 }
 
@@ -144,15 +154,9 @@ pub async fn upgrade_member(state: &AppState, caller: Option<Caller>, raw: Optio
     let m = state.writers.upgrade_member(&caller, &i.user_id, &i.tier).await?;
     let subscription = state.subscriptions.tier_of(&i.user_id).await?;
     let plan = state.subscriptions.plans().get(subscription);
-    // The app's own tier names: basic, premium, unlimited.
-    let app_tier = match m.tier {
-        GuildTier::Novice => "basic",
-        GuildTier::Wordsmith => "premium",
-        GuildTier::Master => "unlimited",
-    };
     success(json!({
         "member": {
-            "memberId": m.member_id, "userId": m.user_id, "tier": app_tier, "guildTier": m.tier,
+            "memberId": m.member_id, "userId": m.user_id, "tier": app_tier(m.tier), "guildTier": m.tier,
             "unlimitedChat": plan.ai_chat.limit.count().is_none(),
             "unlimitedImages": plan.image_generation.limit.count().is_none(),
             "unrestrictedAI": plan.unrestricted_content,

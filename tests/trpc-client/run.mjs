@@ -1,13 +1,14 @@
 // Round-trips optima's tRPC endpoint through the real `@trpc/client` v11 with the superjson
 // transformer, the way the R3AL app talks to it.
 //
-//   node run.mjs <base-url> <user-token> <admin-token> [<second-user-token> [<studio-user-token>]]
-//   (or TRPC_BASE_URL, TRPC_USER_TOKEN, TRPC_ADMIN_TOKEN, TRPC_SECOND_TOKEN, TRPC_STUDIO_TOKEN
-//   in the environment)
+//   node run.mjs <base-url> <user-token> <admin-token> [<second-user-token> [<studio-user-token> [<writer-user-token>]]]
+//   (or TRPC_BASE_URL, TRPC_USER_TOKEN, TRPC_ADMIN_TOKEN, TRPC_SECOND_TOKEN, TRPC_STUDIO_TOKEN,
+//   TRPC_WRITER_TOKEN in the environment)
 //
 // The second user token is for a user nobody else touches (the free chat quota is spent on it);
 // without it the account registered below is used. The studio user token is for a fresh free
-// user the Music Studio checks upgrade and downgrade; without it an account is registered.
+// user the Music Studio checks upgrade and downgrade; without it an account is registered. The
+// writer user token is the same for the Writers Guild checks.
 //
 // Prints one line per check and finally `N passed, M failed`; exits non-zero on any failure.
 // There are no router types here: procedures are called by path through the untyped proxy
@@ -25,9 +26,10 @@ const [
   adminToken = process.env.TRPC_ADMIN_TOKEN,
   secondToken = process.env.TRPC_SECOND_TOKEN,
   studioArg = process.env.TRPC_STUDIO_TOKEN,
+  writerArg = process.env.TRPC_WRITER_TOKEN,
 ] = process.argv.slice(2);
 if (!base || !userToken || !adminToken) {
-  console.error('usage: node run.mjs <base-url> <user-token> <admin-token> [<second-user-token> [<studio-user-token>]]');
+  console.error('usage: node run.mjs <base-url> <user-token> <admin-token> [<second-user-token> [<studio-user-token> [<writer-user-token>]]]');
   process.exit(2);
 }
 const url = `${base.replace(/\/+$/, '')}/api/trpc`;
@@ -1281,6 +1283,327 @@ await check('r3al.studio: moved back to free, the user keeps its projects but ge
   const draft = list.projects.find((p) => p.projectId === draftProject.projectId);
   assert.equal(draft.status, 'draft', 'the refused generation left the draft alone');
   assert.equal(draft.stemCount, 0);
+});
+
+// ---- Writers Guild (r3al.writersGuild.*) ----------------------------------------------------
+//
+// `writerUser` (the 6th argument, or a freshly registered account) starts on the free tier and is
+// not a guild member. It is refused, joins the guild over REST (tRPC has no register procedure),
+// is upgraded to premium by the admin, writes, and is finally moved back to free.
+
+const writerToken = writerArg ?? (await registerFreshUser('writer'));
+const writerUser = writerToken ? tokenUser(writerToken) : undefined;
+const writer = writerToken ? createTRPCClient({ links: [httpLink(linkOptions(writerToken))] }) : undefined;
+const needWriter = () => assert.ok(writer, 'a writer user token (the 6th argument) or a registered account is needed');
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const PROJECT_KEYS = ['projectId', 'userId', 'title', 'genre', 'description', 'contentType', 'matureContent', 'wordCount', 'status', 'createdAt', 'updatedAt'];
+
+let novel; // premium: the full-field project (not mature)
+let poems; // premium: optional fields undefined, matureContent: true
+
+function assertDate(value, name) {
+  assert.ok(value instanceof Date, `${name} is a Date, got ${typeof value}: ${value}`);
+  assert.ok(!Number.isNaN(value.getTime()), `${name} is a valid date`);
+  assert.ok(Math.abs(Date.now() - value.getTime()) < 5 * 60 * 1000, `${name} is about now: ${value.toISOString()}`);
+}
+
+function assertWritingProject(p, name) {
+  for (const key of PROJECT_KEYS) assert.ok(key in p, `${name} has ${key}: ${JSON.stringify(p)}`);
+  assert.match(p.projectId, UUID);
+  assert.equal(p.userId, writerUser);
+  assert.equal(typeof p.wordCount, 'number');
+  assert.equal(typeof p.matureContent, 'boolean');
+  assertDate(p.createdAt, `${name}.createdAt`);
+  assertDate(p.updatedAt, `${name}.updatedAt`);
+}
+
+await check('r3al.writersGuild.createProject: a free user -> FORBIDDEN 403; nothing created', async () => {
+  needWriter();
+  const err = await expectTrpcError(
+    writer.r3al.writersGuild.createProject.mutate({ userId: writerUser, title: 'Free draft', contentType: 'novel' }),
+    'FORBIDDEN',
+    403,
+    'r3al.writersGuild.createProject',
+  );
+  assert.equal(err.shape?.code, -32003);
+  const list = await writer.r3al.writersGuild.getProjects.query({ userId: writerUser });
+  assert.equal(list.success, true);
+  assert.deepEqual(list.projects, []);
+  assert.equal(list.total, 0);
+});
+
+await check('r3al.writersGuild.getMember: not a member yet -> NOT_FOUND 404', async () => {
+  needWriter();
+  await expectTrpcError(writer.r3al.writersGuild.getMember.query({ userId: writerUser }), 'NOT_FOUND', 404, 'r3al.writersGuild.getMember');
+});
+
+await check('r3al.writersGuild.*: acting for another user -> FORBIDDEN 403; no token -> UNAUTHORIZED 401', async () => {
+  needWriter();
+  await expectTrpcError(writer.r3al.writersGuild.getProjects.query({ userId: user }), 'FORBIDDEN', 403, 'r3al.writersGuild.getProjects');
+  await expectTrpcError(writer.r3al.writersGuild.getMember.query({ userId: user }), 'FORBIDDEN', 403);
+  await expectTrpcError(
+    writer.r3al.writersGuild.createProject.mutate({ userId: user, title: 'Not mine', contentType: 'novel' }),
+    'FORBIDDEN',
+    403,
+  );
+  await expectTrpcError(anonymous.r3al.writersGuild.getProjects.query({ userId: writerUser }), 'UNAUTHORIZED', 401);
+  await expectTrpcError(anonymous.r3al.writersGuild.getMember.query({ userId: writerUser }), 'UNAUTHORIZED', 401);
+});
+
+await check('REST POST /api/writers/member/register, then r3al.writersGuild.getMember has Date memberSince/createdAt', async () => {
+  needWriter();
+  const res = await fetch(`${base.replace(/\/+$/, '')}/api/writers/member/register`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${writerToken}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ userId: writerUser, penName: 'Quill Tester', bio: 'Writes tests.', specialties: ['fantasy', 'poetry'] }),
+  });
+  const text = await res.text();
+  assert.ok(res.status === 201 || res.status === 200, `register: ${res.status} ${text}`);
+  const r = await writer.r3al.writersGuild.getMember.query({ userId: writerUser });
+  assert.equal(r.success, true);
+  const m = r.member;
+  for (const key of ['memberId', 'userId', 'penName', 'bio', 'specialties', 'totalWordsWritten', 'totalProjects', 'memberSince', 'tier', 'createdAt']) {
+    assert.ok(key in m, `member has ${key}: ${JSON.stringify(m)}`);
+  }
+  assert.equal(typeof m.memberId, 'string');
+  assert.equal(m.userId, writerUser);
+  assert.equal(m.penName, 'Quill Tester');
+  assert.equal(m.bio, 'Writes tests.');
+  assert.deepEqual([...m.specialties].sort(), ['fantasy', 'poetry']);
+  assert.equal(m.totalWordsWritten, 0);
+  assert.equal(m.totalProjects, 0);
+  assert.equal(typeof m.tier, 'string');
+  assertDate(m.memberSince, 'memberSince');
+  assertDate(m.createdAt, 'createdAt');
+});
+
+await check('r3al.subscription.upgradeTier: the admin moves the writer user to premium (monthly)', async () => {
+  needWriter();
+  const up = await admin.r3al.subscription.upgradeTier.mutate({ userId: writerUser, targetTier: 'premium', billingPeriod: 'monthly' });
+  assert.equal(up.success, true);
+  const tier = await writer.r3al.subscription.getUserTier.query({ userId: writerUser });
+  assert.equal(tier.data.tier.tierName, 'premium');
+});
+
+await check('r3al.writersGuild.createProject: premium user, all fields -> an active project with Date createdAt/updatedAt', async () => {
+  needWriter();
+  const r = await writer.r3al.writersGuild.createProject.mutate({
+    userId: writerUser,
+    title: 'The Long Test',
+    genre: 'fantasy',
+    description: 'A novel about assertions.',
+    contentType: 'novel',
+    matureContent: false,
+  });
+  assert.equal(r.success, true);
+  assert.match(requests.at(-1).url, /\/api\/trpc\/r3al\.writersGuild\.createProject$/);
+  const p = r.project;
+  assertWritingProject(p, 'project');
+  assert.equal(p.title, 'The Long Test');
+  assert.equal(p.genre, 'fantasy');
+  assert.equal(p.description, 'A novel about assertions.');
+  assert.equal(p.contentType, 'novel');
+  assert.equal(p.matureContent, false);
+  assert.equal(p.wordCount, 0);
+  assert.equal(p.status, 'active');
+  novel = p;
+});
+
+await check('r3al.writersGuild.createProject: optional fields undefined; matureContent defaults to false', async () => {
+  needWriter();
+  const plain = await writer.r3al.writersGuild.createProject.mutate({ userId: writerUser, title: 'Untitled poems', genre: undefined, description: undefined, contentType: 'poetry' });
+  assertWritingProject(plain.project, 'project');
+  assert.equal(plain.project.matureContent, false, 'matureContent defaults to false');
+  assert.equal(plain.project.genre ?? null, null);
+  assert.equal(plain.project.description ?? null, null);
+  assert.equal(plain.project.contentType, 'poetry');
+  const mature = await writer.r3al.writersGuild.createProject.mutate({ userId: writerUser, title: 'Dark verses', contentType: 'short_story', matureContent: true });
+  assert.equal(mature.project.matureContent, true);
+  assert.equal(mature.project.contentType, 'short_story');
+  poems = mature.project;
+  for (const contentType of ['screenplay', 'other']) {
+    const r = await writer.r3al.writersGuild.createProject.mutate({ userId: writerUser, title: `A ${contentType}`, contentType });
+    assert.equal(r.project.contentType, contentType);
+  }
+});
+
+await check('r3al.writersGuild.createProject: bad contentType, missing contentType or empty title -> BAD_REQUEST 400', async () => {
+  needWriter();
+  const before = await writer.r3al.writersGuild.getProjects.query({ userId: writerUser });
+  await expectTrpcError(
+    writer.r3al.writersGuild.createProject.mutate({ userId: writerUser, title: 'Bad', contentType: 'limerick' }),
+    'BAD_REQUEST',
+    400,
+    'r3al.writersGuild.createProject',
+  );
+  await expectTrpcError(writer.r3al.writersGuild.createProject.mutate({ userId: writerUser, title: 'Bad' }), 'BAD_REQUEST', 400);
+  await expectTrpcError(writer.r3al.writersGuild.createProject.mutate({ userId: writerUser, title: '   ', contentType: 'novel' }), 'BAD_REQUEST', 400);
+  const after = await writer.r3al.writersGuild.getProjects.query({ userId: writerUser });
+  assert.equal(after.total, before.total, 'nothing created');
+});
+
+await check('r3al.writersGuild.getProjects: all five with Date fields; status filter; bad status -> BAD_REQUEST', async () => {
+  needWriter();
+  const r = await writer.r3al.writersGuild.getProjects.query({ userId: writerUser });
+  assert.equal(r.success, true);
+  assert.equal(requests.at(-1).method, 'GET');
+  assert.equal(r.total, 5);
+  assert.equal(r.projects.length, 5);
+  for (const [i, p] of r.projects.entries()) assertWritingProject(p, `projects[${i}]`);
+  const mine = r.projects.find((p) => p.projectId === novel?.projectId);
+  assert.ok(mine, 'the novel is listed');
+  assert.equal(mine.title, 'The Long Test');
+  const active = await writer.r3al.writersGuild.getProjects.query({ userId: writerUser, status: 'active' });
+  assert.equal(active.total, 5);
+  const archived = await writer.r3al.writersGuild.getProjects.query({ userId: writerUser, status: 'archived' });
+  assert.equal(archived.total, 0);
+  assert.deepEqual(archived.projects, []);
+  const undef = await writer.r3al.writersGuild.getProjects.query({ userId: writerUser, status: undefined });
+  assert.equal(undef.total, 5);
+  await expectTrpcError(writer.r3al.writersGuild.getProjects.query({ userId: writerUser, status: 'lost' }), 'BAD_REQUEST', 400, 'r3al.writersGuild.getProjects');
+});
+
+await check('r3al.writersGuild.startSession: chapter 3 -> a session with Date startedAt and premium capabilities', async () => {
+  needWriter();
+  assert.ok(novel, 'a project was created');
+  const r = await writer.r3al.writersGuild.startSession.mutate({ userId: writerUser, projectId: novel.projectId, chapterNumber: 3 });
+  assert.equal(r.success, true);
+  const s = r.session;
+  assert.match(s.sessionId, UUID);
+  assert.equal(s.projectId, novel.projectId);
+  assert.equal(s.userId, writerUser);
+  assert.equal(s.chapterNumber, 3);
+  assertDate(s.startedAt, 'session.startedAt');
+  const c = r.capabilities;
+  assert.equal(c.tier, 'premium');
+  assert.equal(c.unrestrictedAI, false, 'premium is not unrestricted');
+  assert.equal(c.unlimitedChat, false, 'premium chat has a limit');
+  assert.equal(c.contentRating, 'general', 'a project without matureContent is general');
+});
+
+await check('r3al.writersGuild.startSession: chapterNumber undefined -> null; a mature project -> mature rating; a new session id each time', async () => {
+  needWriter();
+  assert.ok(poems, 'a mature project was created');
+  const a = await writer.r3al.writersGuild.startSession.mutate({ userId: writerUser, projectId: poems.projectId });
+  assert.equal(a.session.chapterNumber ?? null, null);
+  assert.equal(a.capabilities.contentRating, 'mature');
+  const b = await writer.r3al.writersGuild.startSession.mutate({ userId: writerUser, projectId: poems.projectId, chapterNumber: undefined });
+  assert.notEqual(b.session.sessionId, a.session.sessionId);
+});
+
+await check("r3al.writersGuild.startSession: an unknown or another user's project -> NOT_FOUND 404; bad chapter -> BAD_REQUEST", async () => {
+  needWriter();
+  await expectTrpcError(
+    writer.r3al.writersGuild.startSession.mutate({ userId: writerUser, projectId: '00000000-0000-7000-8000-000000000000' }),
+    'NOT_FOUND',
+    404,
+    'r3al.writersGuild.startSession',
+  );
+  await expectTrpcError(
+    writer.r3al.writersGuild.startSession.mutate({ userId: writerUser, projectId: novel.projectId, chapterNumber: -1 }),
+    'BAD_REQUEST',
+    400,
+  );
+  // The admin may act for anyone, but the project must be the named user's.
+  await expectTrpcError(
+    admin.r3al.writersGuild.startSession.mutate({ userId: tokenUser(adminToken), projectId: novel.projectId }),
+    'NOT_FOUND',
+    404,
+  );
+});
+
+await check('r3al.writersGuild.getAssistance: premium user gets text back with the rating it asked for', async () => {
+  needWriter();
+  const r = await writer.r3al.writersGuild.getAssistance.mutate({
+    userId: writerUser,
+    projectId: novel.projectId,
+    context: 'The dragon looked at the test suite. It was green, and the dragon was pleased.',
+    request: 'How can I make this opening stronger?',
+    contentRating: 'general',
+  });
+  assert.equal(r.success, true);
+  assert.equal(typeof r.assistance, 'string');
+  assert.ok(r.assistance.trim().length > 0, 'assistance text is not empty');
+  assert.equal(r.contentRating, 'general');
+});
+
+await check('r3al.writersGuild.getAssistance: contentRating undefined on a mature project -> mature (the default)', async () => {
+  needWriter();
+  const r = await writer.r3al.writersGuild.getAssistance.mutate({
+    userId: writerUser,
+    projectId: poems.projectId,
+    context: 'Night fell like a verdict.',
+    request: 'Suggest a next line.',
+    contentRating: undefined,
+  });
+  assert.equal(typeof r.assistance, 'string');
+  assert.equal(r.contentRating, 'mature');
+});
+
+await check('r3al.writersGuild.getAssistance: request over 1000 or context over 5000 chars -> BAD_REQUEST 400', async () => {
+  needWriter();
+  const base = { userId: writerUser, projectId: novel.projectId, context: 'ctx', contentRating: 'general' };
+  const err = await expectTrpcError(
+    writer.r3al.writersGuild.getAssistance.mutate({ ...base, request: 'r'.repeat(1001) }),
+    'BAD_REQUEST',
+    400,
+    'r3al.writersGuild.getAssistance',
+  );
+  assert.equal(err.shape?.code, -32600);
+  await expectTrpcError(writer.r3al.writersGuild.getAssistance.mutate({ ...base, request: 'ok', context: 'c'.repeat(5001) }), 'BAD_REQUEST', 400);
+  await expectTrpcError(writer.r3al.writersGuild.getAssistance.mutate({ ...base, request: 'ok', contentRating: 'spicy' }), 'BAD_REQUEST', 400);
+  // exactly at the limits is fine
+  const ok = await writer.r3al.writersGuild.getAssistance.mutate({ ...base, request: 'r'.repeat(1000), context: 'c'.repeat(5000) });
+  assert.equal(typeof ok.assistance, 'string');
+});
+
+await check("r3al.writersGuild.upgradeMember: premium subscriber -> 'unlimited' FORBIDDEN 403, unknown tier BAD_REQUEST 400", async () => {
+  needWriter();
+  const err = await expectTrpcError(
+    writer.r3al.writersGuild.upgradeMember.mutate({ userId: writerUser, tier: 'unlimited' }),
+    'FORBIDDEN',
+    403,
+    'r3al.writersGuild.upgradeMember',
+  );
+  assert.equal(err.shape?.code, -32003);
+  await expectTrpcError(writer.r3al.writersGuild.upgradeMember.mutate({ userId: writerUser, tier: 'grandmaster' }), 'BAD_REQUEST', 400, 'r3al.writersGuild.upgradeMember');
+  await expectTrpcError(writer.r3al.writersGuild.upgradeMember.mutate({ userId: user, tier: 'premium' }), 'FORBIDDEN', 403);
+});
+
+await check("r3al.writersGuild.upgradeMember: premium subscriber -> 'premium' (wordsmith) with the plan's flags and a Date joinedAt", async () => {
+  needWriter();
+  const r = await writer.r3al.writersGuild.upgradeMember.mutate({ userId: writerUser, tier: 'premium' });
+  assert.equal(r.success, true);
+  const m = r.member;
+  assert.equal(typeof m.memberId, 'string');
+  assert.equal(m.userId, writerUser);
+  assert.equal(m.tier, 'premium');
+  assert.equal(m.unlimitedChat, false);
+  assert.equal(m.unlimitedImages, false);
+  assert.equal(m.unrestrictedAI, false);
+  assertDate(m.joinedAt, 'joinedAt');
+  const again = await writer.r3al.writersGuild.getMember.query({ userId: writerUser });
+  assert.equal(again.member.memberId, m.memberId);
+  assert.ok(['premium', 'wordsmith'].includes(again.member.tier), `getMember tier after the upgrade: ${again.member.tier}`);
+  assert.equal(again.member.totalProjects, 5);
+});
+
+await check('r3al.writersGuild: moved back to free, getAssistance and createProject -> FORBIDDEN 403; projects kept', async () => {
+  needWriter();
+  const down = await admin.r3al.subscription.upgradeTier.mutate({ userId: writerUser, targetTier: 'free', billingPeriod: 'monthly' });
+  assert.equal(down.success, true);
+  const err = await expectTrpcError(
+    writer.r3al.writersGuild.getAssistance.mutate({ userId: writerUser, projectId: novel.projectId, context: 'ctx', request: 'help', contentRating: 'general' }),
+    'FORBIDDEN',
+    403,
+    'r3al.writersGuild.getAssistance',
+  );
+  assert.equal(err.shape?.code, -32003);
+  await expectTrpcError(writer.r3al.writersGuild.createProject.mutate({ userId: writerUser, title: 'Again', contentType: 'novel' }), 'FORBIDDEN', 403);
+  const list = await writer.r3al.writersGuild.getProjects.query({ userId: writerUser });
+  assert.equal(list.total, 5, 'existing projects are kept');
+  const s = await writer.r3al.writersGuild.startSession.mutate({ userId: writerUser, projectId: novel.projectId });
+  assert.equal(s.capabilities.tier, 'free');
 });
 
 console.log(`${passed} passed, ${failed} failed`);
