@@ -11,18 +11,21 @@ use tokio::task::JoinHandle;
 
 use crate::auth::{Caller, TokenService};
 use crate::config::{Config, PaymentProviderKind, StorageBackend};
+use crate::crypto::keyring::{Keyring, SharedKeyring};
 use crate::crypto::keys;
 use crate::db::Db;
 use crate::error::AppResult;
 use crate::features::accounts::AccountsService;
 use crate::features::chat::ChatService;
 use crate::features::music::MusicService;
+use crate::features::tactical::TacticalService;
 use crate::features::writers::WritersService;
 use crate::features::subscription::SubscriptionService;
 use crate::features::subscription::payment::{ManualPayments, PaymentProvider, StripePayments};
 use crate::features::storage::{StorageService, cdn};
 use crate::features::music::api as music_api;
 use crate::features::system::metrics;
+use crate::features::tactical::audit;
 use crate::storage::signing::UrlSigner;
 use crate::storage::{BlobStore, LocalStore};
 
@@ -37,6 +40,7 @@ pub struct AppState {
     pub chat: ChatService,
     pub music: MusicService,
     pub writers: WritersService,
+    pub tactical: TacticalService,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +55,8 @@ pub enum StartError {
     Storage(#[from] crate::storage::StoreError),
     #[error("cannot reset quota holds: {0}")]
     Quotas(String),
+    #[error(transparent)]
+    MasterKey(#[from] crate::crypto::keyring::KeyringError),
 }
 
 fn subscription_service(config: &Config, db: Db) -> SubscriptionService {
@@ -74,6 +80,13 @@ pub fn token_service(config: &Config) -> Result<TokenService, keys::KeyError> {
     Ok(TokenService::new(&secret, &config.auth.issuer, config.auth.token_ttl_secs))
 }
 
+/// The master keys that wrap Tactical HQ's data keys.
+fn master_keys(config: &Config) -> Result<SharedKeyring, crate::crypto::keyring::KeyringError> {
+    let t = &config.tactical;
+    let ring = Keyring::load(&t.master_key, &t.previous_master_keys, &config.keys_dir())?;
+    Ok(SharedKeyring::new(ring, t.master_key.clone(), t.previous_master_keys.clone(), config.keys_dir()))
+}
+
 impl AppState {
     pub async fn build(config: Config, public_url: String) -> Result<Arc<Self>, StartError> {
         let db = {
@@ -94,7 +107,15 @@ impl AppState {
         subscriptions.quotas().clear_stale_holds().await.map_err(|e| StartError::Quotas(e.to_string()))?;
         let text = crate::ai::text::from_config(&config.ai);
         let chat = ChatService::new(db.clone(), subscriptions.clone(), text.clone(), config.chat.clone());
-        let writers = WritersService::new(db.clone(), storage.clone(), subscriptions.clone(), text, config.writers.clone());
+        let writers = WritersService::new(db.clone(), storage.clone(), subscriptions.clone(), text.clone(), config.writers.clone());
+        let tactical = TacticalService::new(
+            db.clone(),
+            storage.clone(),
+            subscriptions.clone(),
+            text,
+            Arc::new(master_keys(&config)?),
+            config.tactical.clone(),
+        );
         let music = MusicService::new(
             db.clone(),
             storage.clone(),
@@ -102,7 +123,7 @@ impl AppState {
             crate::ai::music::from_config(&config.ai),
             config.music.clone(),
         );
-        Ok(Arc::new(Self { config, db, tokens, accounts, storage, subscriptions, chat, music, writers }))
+        Ok(Arc::new(Self { config, db, tokens, accounts, storage, subscriptions, chat, music, writers, tactical }))
     }
 
     pub fn caller_from_token(&self, token: &str) -> AppResult<Caller> {
@@ -122,14 +143,14 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
     let swagger = api.swagger_ui();
     let max_body = state.storage.max_upload_bytes() + 1024 * 1024;
     Route::new()
-        .nest("/", api)
+        .nest("/", api.around(audit::guard))
         .at("/openapi.json", poem::endpoint::make_sync(move |_| {
             spec.clone().with_content_type("application/json; charset=utf-8")
         }))
         .nest("/docs", swagger)
         .at("/metrics", metrics::render)
         .at("/cdn/:bucket/*path", poem::get(cdn::deliver).head(cdn::deliver).put(cdn::deliver))
-        .at("/api/trpc/*path", crate::trpc::endpoint)
+        .at("/api/trpc/*path", crate::trpc::endpoint.around(audit::guard))
         .at("/api/subscription/webhook/stripe", poem::post(crate::features::subscription::api::stripe_webhook))
         .at("/s/:share_id", poem::get(music_api::share_page))
         .at("/s/:share_id/audio", poem::get(music_api::share_audio))

@@ -28,6 +28,16 @@ enum Command {
     Token(TokenArgs),
     /// Write a consistent copy of the database, safe while the server runs.
     Backup(BackupArgs),
+    /// Manage the master key that wraps Tactical HQ's data keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Re-wrap every data key under a new master key (generated unless `tactical.master_key`
+    /// is configured); prints a JSON report. Safe while the server runs.
+    Rotate(Common),
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -85,6 +95,7 @@ pub fn main() -> ExitCode {
         Some(Command::Migrate(common)) => migrate(&common),
         Some(Command::Token(args)) => token(&args),
         Some(Command::Backup(args)) => backup(&args),
+        Some(Command::Keys(KeysCommand::Rotate(common))) => rotate_keys(&common),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -157,5 +168,12 @@ fn backup(args: &BackupArgs) -> Result<(), String> {
     }
     let size = crate::db::backup(&db, &args.out, &config.database).map_err(|e| e.to_string())?;
     println!("{}: {size} bytes", args.out.display());
+    Ok(())
+}
+
+fn rotate_keys(common: &Common) -> Result<(), String> {
+    let config = load(common, None)?;
+    let report = crate::features::tactical::rotation::rotate(&config)?;
+    println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
     Ok(())
 }

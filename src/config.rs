@@ -25,6 +25,7 @@ pub struct Config {
     pub chat: ChatConfig,
     pub music: MusicConfig,
     pub writers: WritersConfig,
+    pub tactical: TacticalConfig,
     pub ai: AiConfig,
 }
 
@@ -168,6 +169,24 @@ pub struct WritersConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct TacticalConfig {
+    /// Master key wrapping the data keys of encrypted comms and documents: base64 of 32 bytes.
+    /// Empty means `data_dir/keys/master.key`, generated on first use.
+    pub master_key: String,
+    /// Earlier configured master keys still wrapping some data keys (until `optima keys rotate`).
+    pub previous_master_keys: Vec<String>,
+    /// Longest comm content, in characters.
+    pub max_content_chars: usize,
+    /// Largest comm attachment, in bytes.
+    pub max_attachment_bytes: u64,
+    /// Largest verification document, in bytes.
+    pub max_document_bytes: u64,
+    /// Support lines offered with every stress-resilience check-in: name = phone.
+    pub support_resources: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AiConfig {
     /// `local` (offline, built in) or `openai` (any OpenAI-compatible server).
     pub text_provider: TextProviderKind,
@@ -265,6 +284,21 @@ impl Default for Config {
                 master_words: 100_000,
                 session_idle_minutes: 30,
             },
+            tactical: TacticalConfig {
+                master_key: String::new(),
+                previous_master_keys: Vec::new(),
+                max_content_chars: 5_000,
+                max_attachment_bytes: 25 * 1024 * 1024,
+                max_document_bytes: 10 * 1024 * 1024,
+                support_resources: [
+                    ("988 Suicide & Crisis Lifeline", "988"),
+                    ("Safe Call Now (first responders)", "1-206-459-3020"),
+                    ("COPLINE (law enforcement)", "1-800-267-5463"),
+                ]
+                .into_iter()
+                .map(|(name, phone)| (name.to_owned(), phone.to_owned()))
+                .collect(),
+            },
             ai: AiConfig {
                 text_provider: TextProviderKind::Local,
                 music_provider: MusicProviderKind::Local,
@@ -306,8 +340,9 @@ pub struct ServerOverrides {
 pub struct ConfigError(String);
 
 /// The top-level keys of [`Config`]: what an `OPTIMA_…` variable may set.
-const SECTIONS: [&str; 11] =
-    ["data_dir", "server", "log", "database", "auth", "storage", "subscription", "chat", "music", "writers", "ai"];
+const SECTIONS: [&str; 12] = [
+    "data_dir", "server", "log", "database", "auth", "storage", "subscription", "chat", "music", "writers", "tactical", "ai",
+];
 
 /// Where the configuration file is looked for when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "config.toml";
@@ -396,6 +431,9 @@ impl Config {
         }
         if self.writers.session_idle_minutes == 0 {
             return bad("writers.session_idle_minutes", "must be at least 1");
+        }
+        if self.tactical.max_content_chars == 0 {
+            return bad("tactical.max_content_chars", "must be at least 1");
         }
         if self.chat.max_message_chars == 0 {
             return bad("chat.max_message_chars", "must be at least 1");

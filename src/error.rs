@@ -40,6 +40,10 @@ pub enum AppError {
     BadGateway { code: &'static str, message: String },
     #[error("{message}")]
     Unavailable { code: &'static str, message: String, retry_after_secs: Option<u64> },
+    /// Stored ciphertext that fails its integrity check: tampered, truncated, or paired with the
+    /// wrong record. Logged with its cause; the caller learns which item, never the bytes.
+    #[error("{message}")]
+    Integrity { message: String },
     /// A bug or an environment failure. The cause is logged; callers see a generic message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -97,7 +101,7 @@ impl AppError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Integrity { .. } | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -115,6 +119,7 @@ impl AppError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::RangeNotSatisfiable { .. } => "range_not_satisfiable",
+            Self::Integrity { .. } => "integrity_check_failed",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -196,8 +201,10 @@ impl poem::error::ResponseError for AppError {
     }
 
     fn as_response(&self) -> Response {
-        if let Self::Internal(cause) = self {
-            tracing::error!(%cause, "internal error");
+        match self {
+            Self::Internal(cause) => tracing::error!(%cause, "internal error"),
+            Self::Integrity { message } => tracing::error!(%message, "integrity check failed"),
+            _ => {}
         }
         let mut resp = poem::web::Json(self.body()).with_status(self.status()).into_response();
         if let Some(secs) = self.retry_after_secs() {
@@ -227,7 +234,7 @@ const DOCUMENTED: &[(u16, &str)] = &[
     (413, "Payload too large"),
     (422, "Well-formed but unprocessable"),
     (429, "Too many requests or quota used up"),
-    (500, "Internal error"),
+    (500, "Internal error, or stored ciphertext that failed its integrity check"),
     (502, "An upstream provider failed"),
     (503, "A dependency is unavailable"),
 ];

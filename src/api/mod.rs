@@ -11,6 +11,7 @@ use crate::features::music::api::MusicApi;
 use crate::features::storage::api::StorageApi;
 use crate::features::subscription::api::SubscriptionApi;
 use crate::features::system::api::SystemApi;
+use crate::features::tactical::api::TacticalApi;
 use crate::features::writers::api::WritersApi;
 
 #[derive(Tags)]
@@ -29,9 +30,11 @@ pub enum ApiTags {
     Music,
     /// Writers Guild: members, manuscripts with revision history, sessions, AI help, export
     Writers,
+    /// Tactical HQ: verified members, clearance-gated encrypted comms, incidents, analyses, audit
+    Tactical,
 }
 
-pub type Apis = (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi);
+pub type Apis = (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi, TacticalApi);
 
 const DESCRIPTION: &str = r#"The R3AL cloud backend.
 
@@ -48,7 +51,7 @@ same URL uploads with a signed `PUT` URL."#;
 
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi),
+        (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi, TacticalApi),
         "Optima",
         env!("CARGO_PKG_VERSION"),
     )

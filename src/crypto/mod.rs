@@ -1,3 +1,6 @@
-//! Key material: secrets from configuration or generated key files.
+//! Key material: secrets from configuration or generated key files, master keys and their
+//! rotation, and envelope encryption.
 
+pub mod envelope;
+pub mod keyring;
 pub mod keys;

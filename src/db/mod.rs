@@ -48,6 +48,7 @@ fn manager(path: &Path, flags: OpenFlags, config: &DatabaseConfig) -> Manager {
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = {synchronous};
              PRAGMA foreign_keys = ON;
+             PRAGMA secure_delete = ON;
              PRAGMA temp_store = MEMORY;
              PRAGMA cache_size = -8000;"
         ))
@@ -106,6 +107,24 @@ impl Db {
         })
         .await
         .map_err(AppError::internal)?
+    }
+
+    /// Copies the write-ahead log into the database and truncates it, so overwritten rows
+    /// (destroyed keys) leave no older copy in the log. Best effort: busy readers may hold it
+    /// back until the next checkpoint.
+    pub async fn checkpoint(&self) {
+        let pool = self.writer.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let conn = checkout(&pool)?;
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)).map_err(AppError::from)
+        })
+        .await;
+        match done {
+            Ok(Ok(0)) => {}
+            Ok(Ok(_)) => tracing::warn!("WAL checkpoint held back by readers; it completes at a later checkpoint"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint task failed"),
+        }
     }
 
     /// A cheap liveness probe for `/health`.

@@ -9,4 +9,5 @@ pub mod page;
 pub mod storage;
 pub mod subscription;
 pub mod system;
+pub mod tactical;
 pub mod writers;

@@ -156,6 +156,29 @@ impl BlobStore for LocalStore {
         Ok(true)
     }
 
+    async fn shred(&self, bucket: Bucket, path: &BlobPath) -> Result<bool, StoreError> {
+        let target = self.file_path(bucket, path);
+        let overwrite = async {
+            let mut file = fs::OpenOptions::new().write(true).open(&target).await?;
+            let len = file.metadata().await?.len();
+            let zeros = vec![0u8; 64 * 1024];
+            let mut left = len;
+            while left > 0 {
+                let n = left.min(zeros.len() as u64) as usize;
+                file.write_all(&zeros[..n]).await?;
+                left -= n as u64;
+            }
+            file.sync_all().await
+        };
+        match overwrite.await {
+            Ok(()) => self.delete(bucket, path).await,
+            Err(e) => match not_found_or(e) {
+                StoreError::NotFound => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
     async fn list(&self, bucket: Bucket, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
         let root = self.bucket_dir(bucket);
         let prefix = prefix.to_owned();

@@ -94,6 +94,10 @@ pub trait BlobStore: Send + Sync {
     /// Deletes the object; false when there was none.
     async fn delete(&self, bucket: Bucket, path: &BlobPath) -> Result<bool, StoreError>;
 
+    /// Deletes the object after overwriting its bytes where the backend can (in place on a
+    /// local disk); false when there was none.
+    async fn shred(&self, bucket: Bucket, path: &BlobPath) -> Result<bool, StoreError>;
+
     /// Objects whose path starts with `prefix`, in path order.
     async fn list(&self, bucket: Bucket, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
 }
@@ -107,6 +111,13 @@ impl dyn BlobStore {
     ) -> Result<ObjectMeta, StoreError> {
         let len = bytes.len() as u64;
         self.put(bucket, path, Box::pin(std::io::Cursor::new(bytes)), len).await
+    }
+
+    /// The whole object in memory: for small objects only.
+    pub async fn get_bytes(&self, bucket: Bucket, path: &BlobPath) -> Result<Vec<u8>, StoreError> {
+        use futures_util::TryStreamExt;
+        let (_, stream) = self.get(bucket, path, None).await?;
+        Ok(stream.map_ok(|b| b.to_vec()).try_concat().await?)
     }
 }
 

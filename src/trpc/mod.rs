@@ -98,7 +98,7 @@ async fn run(state: &AppState, kind: Kind, caller: Option<Caller>, call: Call) -
         ));
     }
     let output = (procedure.handler)(state, caller, call.input).await.map_err(|e| {
-        if let AppError::Internal(cause) = &e {
+        if let AppError::Internal(cause) | AppError::Integrity { message: cause } = &e {
             tracing::error!(%cause, path = %call.path, "tRPC procedure failed");
         }
         TrpcError::from_app(&e, &call.path)

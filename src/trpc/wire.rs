@@ -67,7 +67,7 @@ impl TrpcError {
             AppError::TooManyRequests { .. } => "TOO_MANY_REQUESTS",
             AppError::BadGateway { .. } => "BAD_GATEWAY",
             AppError::Unavailable { .. } => "SERVICE_UNAVAILABLE",
-            AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
+            AppError::Integrity { .. } | AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         };
         Self { app_code: Some(err.code()), ..Self::new(code, err.public_message(), path) }
     }

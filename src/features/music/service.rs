@@ -605,10 +605,7 @@ impl MusicService {
         }
         let mut decoded = Vec::with_capacity(chosen.len());
         for (stem, gain, pan) in chosen {
-            let (_, stream) = self.storage.blobs().get(BUCKET, &BlobPath::parse(&stem.path)?, None).await?;
-            let bytes: Vec<u8> = futures_util::TryStreamExt::try_concat(futures_util::TryStreamExt::map_ok(stream, |b| b.to_vec()))
-                .await
-                .map_err(AppError::internal)?;
+            let bytes = self.storage.blobs().get_bytes(BUCKET, &BlobPath::parse(&stem.path)?).await?;
             decoded.push((bytes, gain, pan));
         }
         let mixed = tokio::task::spawn_blocking(move || {

@@ -444,10 +444,7 @@ impl WritersService {
     async fn text_of(&self, p: &ProjectRow, version_id: Option<&str>) -> AppResult<String> {
         let Some(vid) = version_id.or(p.current_version_id.as_deref()) else { return Ok(String::new()) };
         let path = self.path(p, &format!("versions/{vid}.txt"))?;
-        let (_, stream) = self.storage.blobs().get(BUCKET, &path, None).await?;
-        let bytes: Vec<u8> = futures_util::TryStreamExt::try_concat(futures_util::TryStreamExt::map_ok(stream, |b| b.to_vec()))
-            .await
-            .map_err(AppError::internal)?;
+        let bytes = self.storage.blobs().get_bytes(BUCKET, &path).await?;
         String::from_utf8(bytes).map_err(|_| AppError::internal(format!("version {vid} is not UTF-8")))
     }
 

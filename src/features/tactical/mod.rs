@@ -1,0 +1,16 @@
+//! Tactical HQ: verified members with clearances, teams, clearance-gated comms sealed at rest
+//! with per-message AES-256-GCM keys, incidents, the dashboard and analyses, and a hash-chained
+//! audit log of every action.
+
+pub mod api;
+pub mod assessment;
+pub mod audit;
+mod comms;
+pub mod model;
+mod operations;
+mod repo;
+pub mod rotation;
+mod sealing;
+pub mod service;
+
+pub use service::{NewFile, TacticalService};
