@@ -50,10 +50,13 @@ async fn real_trpc_client_with_superjson_round_trips() {
     let studio_user = app.token("trpc_studio_user", Role::User);
     // A fresh free user for the Writers Guild checks: refused, joins the guild, upgraded, moved back.
     let writer_user = app.token("trpc_writer_user", Role::User);
+    // Two fresh free users for Tactical HQ: upgraded, registered and verified by run.mjs.
+    let officer = app.token("trpc_officer", Role::User);
+    let partner = app.token("trpc_partner", Role::User);
 
     let mut node = tokio::process::Command::new("node");
     node.arg(client_dir().join("run.mjs"))
-        .args([&app.base, &user, &admin, &chat_user, &studio_user, &writer_user])
+        .args([&app.base, &user, &admin, &chat_user, &studio_user, &writer_user, &officer, &partner])
         .current_dir(client_dir())
         .kill_on_drop(true);
     let output = tokio::time::timeout(Duration::from_secs(120), node.output())

@@ -6,6 +6,7 @@ mod chat;
 mod procedures;
 mod studio;
 mod subscription;
+mod tactical;
 mod wire;
 mod writers;
 

@@ -15,7 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::features::accounts::model::Credentials;
 use crate::storage::signing::SignedMethod;
 
-use super::{chat, studio, subscription, writers};
+use super::{chat, studio, subscription, tactical, writers};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -37,7 +37,7 @@ pub fn find(path: &str) -> Option<&'static Procedure> {
 
 fn table() -> HashMap<&'static str, Procedure> {
     use Kind::*;
-    let entries: [(&str, Kind, Handler); 23] = [
+    let entries: [(&str, Kind, Handler); 29] = [
         ("r3al.system.health", Query, |s, _, _| Box::pin(system_health(s))),
         ("r3al.auth.register", Mutation, |s, _, i| Box::pin(auth_register(s, i))),
         ("r3al.auth.login", Mutation, |s, _, i| Box::pin(auth_login(s, i))),
@@ -61,6 +61,12 @@ fn table() -> HashMap<&'static str, Procedure> {
         ("r3al.writersGuild.getMember", Query, |s, c, i| Box::pin(writers::get_member(s, c, i))),
         ("r3al.writersGuild.getAssistance", Mutation, |s, c, i| Box::pin(writers::get_assistance(s, c, i))),
         ("r3al.writersGuild.upgradeMember", Mutation, |s, c, i| Box::pin(writers::upgrade_member(s, c, i))),
+        ("r3al.tactical.register", Mutation, |s, c, i| Box::pin(tactical::register(s, c, i))),
+        ("r3al.tactical.getDashboard", Query, |s, c, i| Box::pin(tactical::get_dashboard(s, c, i))),
+        ("r3al.tactical.sendComm", Mutation, |s, c, i| Box::pin(tactical::send_comm(s, c, i))),
+        ("r3al.tactical.sendSecureComm", Mutation, |s, c, i| Box::pin(tactical::send_secure_comm(s, c, i))),
+        ("r3al.tactical.getComms", Query, |s, c, i| Box::pin(tactical::get_comms(s, c, i))),
+        ("r3al.tactical.getOptimaSRAnalysis", Mutation, |s, c, i| Box::pin(tactical::get_sr_analysis(s, c, i))),
     ];
     entries.into_iter().map(|(path, kind, handler)| (path, Procedure { kind, handler })).collect()
 }

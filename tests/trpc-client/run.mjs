@@ -8,7 +8,9 @@
 // The second user token is for a user nobody else touches (the free chat quota is spent on it);
 // without it the account registered below is used. The studio user token is for a fresh free
 // user the Music Studio checks upgrade and downgrade; without it an account is registered. The
-// writer user token is the same for the Writers Guild checks.
+// writer user token is the same for the Writers Guild checks. The officer and partner tokens
+// (7th and 8th) are two fresh free users the Tactical HQ checks upgrade, register and verify;
+// those checks are skipped without them.
 //
 // Prints one line per check and finally `N passed, M failed`; exits non-zero on any failure.
 // There are no router types here: procedures are called by path through the untyped proxy
@@ -27,6 +29,8 @@ const [
   secondToken = process.env.TRPC_SECOND_TOKEN,
   studioArg = process.env.TRPC_STUDIO_TOKEN,
   writerArg = process.env.TRPC_WRITER_TOKEN,
+  officerArg = process.env.TRPC_OFFICER_TOKEN,
+  partnerArg = process.env.TRPC_PARTNER_TOKEN,
 ] = process.argv.slice(2);
 if (!base || !userToken || !adminToken) {
   console.error('usage: node run.mjs <base-url> <user-token> <admin-token> [<second-user-token> [<studio-user-token> [<writer-user-token>]]]');
@@ -1605,6 +1609,137 @@ await check('r3al.writersGuild: moved back to free, getAssistance and createProj
   const s = await writer.r3al.writersGuild.startSession.mutate({ userId: writerUser, projectId: novel.projectId });
   assert.equal(s.capabilities.tier, 'free');
 });
+
+// ---- r3al.tactical ----------------------------------------------------------------------
+
+const officerToken = officerArg;
+const partnerToken = partnerArg;
+if (officerToken && partnerToken) {
+  const officerUser = tokenUser(officerToken);
+  const partnerUser = tokenUser(partnerToken);
+  const officer = createTRPCClient({ links: [httpLink(linkOptions(officerToken))] });
+  const partner = createTRPCClient({ links: [httpLink(linkOptions(partnerToken))] });
+  const verify = async (userId, clearanceLevel) => {
+    const res = await fetch(`${base.replace(/\/+$/, '')}/api/tactical/verify/${userId}`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ status: 'verified', clearanceLevel }),
+    });
+    assert.equal(res.status, 200, await res.text());
+  };
+
+  await check('r3al.tactical.register: a free user -> FORBIDDEN 403 (Tactical HQ needs the tactical tier)', async () => {
+    await expectTrpcError(officer.r3al.tactical.register.mutate({ userId: officerUser, serviceBranch: 'police' }), 'FORBIDDEN', 403, 'r3al.tactical.register');
+  });
+
+  await check('r3al.tactical.register: on the tactical tier -> pending tacticalUser with a Date createdAt', async () => {
+    for (const u of [officerUser, partnerUser]) {
+      const up = await admin.r3al.subscription.upgradeTier.mutate({ userId: u, targetTier: 'tactical', billingPeriod: 'monthly' });
+      assert.equal(up.success, true);
+    }
+    const doc = `data:text/plain;base64,${Buffer.from('badge scan').toString('base64')}`;
+    const r = await officer.r3al.tactical.register.mutate({
+      userId: officerUser, serviceBranch: 'police', rank: 'Sergeant', badgeNumber: 'B-1', department: 'Metro PD', verificationDocuments: [doc],
+    });
+    assert.equal(r.success, true);
+    const t = r.tacticalUser;
+    assert.equal(t.userId, officerUser);
+    assert.equal(t.verifiedStatus, 'pending');
+    assert.equal(t.clearanceLevel, 'public');
+    assert.equal(t.serviceBranch, 'police');
+    assert.equal(typeof t.tacticalUserId, 'string');
+    assertDate(t.createdAt, 'createdAt');
+    assert.equal(typeof r.message, 'string');
+    await partner.r3al.tactical.register.mutate({ userId: partnerUser, serviceBranch: 'police', department: 'Metro PD' });
+  });
+
+  await check('r3al.tactical: unverified -> FORBIDDEN 403; unknown serviceBranch -> BAD_REQUEST 400', async () => {
+    await expectTrpcError(officer.r3al.tactical.getDashboard.query({ userId: officerUser }), 'FORBIDDEN', 403, 'r3al.tactical.getDashboard');
+    await expectTrpcError(partner.r3al.tactical.register.mutate({ userId: partnerUser, serviceBranch: 'pirates' }), 'BAD_REQUEST', 400);
+  });
+
+  let secureId;
+  await check('r3al.tactical.sendSecureComm: sealed, answered in the app shape with a Date createdAt', async () => {
+    await verify(officerUser, 'secret');
+    await verify(partnerUser, 'confidential');
+    const r = await officer.r3al.tactical.sendSecureComm.mutate({
+      senderId: officerUser, recipientId: partnerUser, commType: 'briefing', priority: 'immediate', content: 'Rendezvous at gate 4',
+    });
+    assert.equal(r.success, true);
+    assert.equal(r.comm.senderId, officerUser);
+    assert.equal(r.comm.recipientId, partnerUser);
+    assert.equal(r.comm.commType, 'briefing');
+    assert.equal(r.comm.priority, 'urgent');
+    assert.equal(r.comm.encrypted, true);
+    assertDate(r.comm.createdAt, 'createdAt');
+    secureId = r.comm.commId;
+  });
+
+  await check('r3al.tactical.sendComm: an alert to the partner, with acknowledgedBy []', async () => {
+    const r = await officer.r3al.tactical.sendComm.mutate({
+      fromUserId: officerUser, toUserIds: [partnerUser], messageType: 'alert', messageContent: 'Smoke reported on 5th', priority: 'high',
+    });
+    assert.equal(r.comm.messageType, 'alert');
+    assert.equal(r.comm.messageContent, 'Smoke reported on 5th');
+    assert.deepEqual(r.comm.toUserIds, [partnerUser]);
+    assert.deepEqual(r.comm.acknowledgedBy, []);
+    assert.equal(r.comm.encrypted, false);
+    assertDate(r.comm.createdAt, 'createdAt');
+  });
+
+  await check('r3al.tactical.getComms: the recipient reads both, decrypted, newest first; filters by commType', async () => {
+    const r = await partner.r3al.tactical.getComms.query({ userId: partnerUser });
+    assert.equal(r.total, 2);
+    assert.equal(r.comms[1].commId, secureId);
+    assert.equal(r.comms[1].content, 'Rendezvous at gate 4');
+    assert.equal(r.comms[1].encrypted, true);
+    assert.equal(r.comms[1].senderRole, 'Sergeant');
+    assert.equal(r.comms[1].senderOrg, 'Metro PD');
+    assert.equal(r.comms[1].readAt, null);
+    assertDate(r.comms[1].createdAt, 'createdAt');
+    const alerts = await partner.r3al.tactical.getComms.query({ userId: partnerUser, commType: 'alert', limit: 10 });
+    assert.equal(alerts.total, 1);
+    assert.equal(alerts.comms[0].commType, 'alert');
+  });
+
+  await check("r3al.tactical.getComms: another user's comms -> FORBIDDEN 403; sendSecureComm with commType 'gossip' -> BAD_REQUEST 400", async () => {
+    await expectTrpcError(partner.r3al.tactical.getComms.query({ userId: officerUser }), 'FORBIDDEN', 403);
+    await expectTrpcError(
+      officer.r3al.tactical.sendSecureComm.mutate({ senderId: officerUser, recipientId: partnerUser, commType: 'gossip', content: 'x' }),
+      'BAD_REQUEST',
+      400,
+    );
+  });
+
+  await check('r3al.tactical.getDashboard: real counts and insights', async () => {
+    const r = await partner.r3al.tactical.getDashboard.query({ userId: partnerUser });
+    const d = r.dashboard;
+    assert.equal(d.user.userId, partnerUser);
+    assert.equal(d.user.verifiedStatus, 'verified');
+    assert.equal(d.recentComms, 2);
+    assert.deepEqual(d.activeIncidents, []);
+    assert.equal(d.team, null);
+    assert.ok(d.aiInsights.length >= 1);
+    assert.ok(d.aiInsights.some((s) => s.includes('unread')), JSON.stringify(d.aiInsights));
+  });
+
+  await check('r3al.tactical.getOptimaSRAnalysis: a stress check-in scored by the documented formula', async () => {
+    const r = await partner.r3al.tactical.getOptimaSRAnalysis.mutate({
+      userId: partnerUser, sessionType: 'post_incident', stressIndicators: { heartRate: 90, sleepQuality: 5, moodRating: 5, recentIncidents: ['pursuit'] },
+    });
+    // heart 0.5, sleep 0.5, mood 0.5, incidents 0.2: (0.125 + 0.125 + 0.15 + 0.04) / 1 + 0.05 = 0.49
+    assert.equal(r.session.stressLevel, 0.49);
+    assert.equal(r.session.sessionType, 'post_incident');
+    assert.equal(typeof r.analysis, 'string');
+    assert.ok(r.recommendations.length >= 1);
+    assert.equal(typeof r.supportResources['988 Suicide & Crisis Lifeline'], 'string');
+    await expectTrpcError(
+      partner.r3al.tactical.getOptimaSRAnalysis.mutate({ userId: partnerUser, sessionType: 'nap', stressIndicators: { moodRating: 5 } }),
+      'BAD_REQUEST',
+      400,
+    );
+  });
+}
 
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
