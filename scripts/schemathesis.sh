@@ -127,6 +127,20 @@ echo "==> server up at $BASE (pid $SERVER_PID)" >&2
 TOKEN=$("$BINARY" token --config "$CONFIG" --user "$USER_ID" --data-dir "$DATA") || fail "optima token failed"
 [[ "$TOKEN" == *.*.* ]] || fail "optima token printed no JWT: $TOKEN"
 
+# The user is a verified Tactical HQ member on the unlimited tier, so the tactical routes are
+# exercised past their gates.
+ADMIN_TOKEN=$("$BINARY" token --config "$CONFIG" --user schemathesis_admin --role admin --data-dir "$DATA") || fail "optima token failed"
+setup() { # METHOD PATH TOKEN BODY EXPECTED
+    local status
+    status=$(curl -sS -o "$WORK/setup.json" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $3" \
+        -H 'Content-Type: application/json' -d "$4" "$BASE$2") || status=000
+    [[ "$status" == "$5" ]] || fail "$1 $2 answered $status: $(cat "$WORK/setup.json" 2>/dev/null)"
+}
+setup POST /api/subscription/upgrade "$ADMIN_TOKEN" "{\"userId\":\"$USER_ID\",\"newTier\":\"unlimited\"}" 200
+setup POST /api/tactical/register "$TOKEN" "{\"userId\":\"$USER_ID\",\"serviceBranch\":\"fire\",\"department\":\"Station 9\"}" 201
+setup PUT "/api/tactical/verify/$USER_ID" "$ADMIN_TOKEN" '{"status":"verified","clearanceLevel":"secret"}' 200
+setup POST /api/tactical/comm/secure "$TOKEN" "{\"fromUserId\":\"$USER_ID\",\"content\":\"fixture\"}" 201
+
 # A few objects to find: deliveries and deletes then meet existing objects and folders from
 # the first request on, whatever order the operations run in.
 printf 'schemathesis fixture\n' >"$WORK/fixture.txt"
@@ -219,6 +233,20 @@ values = ["ai_chat", "chat", "image_generation", "music_generation", "ai_writing
 [dictionaries.tiers]
 values = ["free", "premium", "unlimited", "tactical"]
 
+# Tactical HQ's vocabulary, so comms, incidents and check-ins get past their validation.
+[dictionaries.message_types]
+values = ["standard", "secure", "emergency", "alert", "briefing"]
+[dictionaries.clearances]
+values = ["public", "confidential", "secret", "top_secret"]
+[dictionaries.priorities]
+values = ["low", "normal", "high", "urgent", "flash"]
+[dictionaries.severities]
+values = ["low", "medium", "high", "critical"]
+[dictionaries.incident_statuses]
+values = ["active", "resolved", "escalated"]
+[dictionaries.session_types]
+values = ["stress_assessment", "pre_deployment", "post_incident", "routine_check", "crisis"]
+
 [parameters]
 "path.bucket" = { dictionary = "buckets", probability = 0.5 }
 "body.bucket" = { dictionary = "buckets", probability = 0.5 }
@@ -230,6 +258,14 @@ values = ["free", "premium", "unlimited", "tactical"]
 "path.feature" = { dictionary = "features", probability = 0.6 }
 "body.feature" = { dictionary = "features", probability = 0.6 }
 "body.newTier" = { dictionary = "tiers", probability = 0.6 }
+"body.fromUserId" = { dictionary = "user_ids", probability = 0.8 }
+"query.userId" = { dictionary = "user_ids", probability = 0.8 }
+"body.messageType" = { dictionary = "message_types", probability = 0.7 }
+"body.classification" = { dictionary = "clearances", probability = 0.7 }
+"body.priority" = { dictionary = "priorities", probability = 0.7 }
+"body.severity" = { dictionary = "severities", probability = 0.7 }
+"body.status" = { dictionary = "incident_statuses", probability = 0.5 }
+"body.sessionType" = { dictionary = "session_types", probability = 0.7 }
 EOF
 
 mkdir -p "$REPORT_DIR"

@@ -312,6 +312,7 @@ impl TacticalApi {
 
     /// Incidents of your department, newest first
     #[oai(path = "/incidents", method = "get")]
+    #[allow(clippy::too_many_arguments)]
     async fn incidents(
         &self,
         state: Data<&Arc<AppState>>,

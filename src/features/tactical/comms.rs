@@ -319,11 +319,11 @@ impl TacticalService {
         if let Some(e) = &integrity_error {
             tracing::error!(comm_id = %row.comm_id, error = %e, "a tactical comm failed its integrity check");
         }
-        let mine = extra.receipts.iter().find(|(u, _, _)| *u == me.profile.user_id);
+        let mine = extra.receipts.iter().find(|r| r.user_id == me.profile.user_id);
         Comm {
-            read_at: mine.and_then(|(_, r, _)| r.clone()),
-            acknowledged_at: mine.and_then(|(_, _, a)| a.clone()),
-            acknowledged_by: extra.receipts.iter().filter(|(_, _, a)| a.is_some()).map(|(u, _, _)| u.clone()).collect(),
+            read_at: mine.and_then(|r| r.read_at.clone()),
+            acknowledged_at: mine.and_then(|r| r.acknowledged_at.clone()),
+            acknowledged_by: extra.receipts.iter().filter(|r| r.acknowledged_at.is_some()).map(|r| r.user_id.clone()).collect(),
             sender_rank: extra.sender_rank,
             audience: Audience::parse(&row.audience).unwrap_or(Audience::Direct),
             to_user_ids: extra.recipients,
@@ -554,7 +554,7 @@ fn attachment_name(dk: &DataKey, comm_id: &str, a: &FileRow) -> AppResult<String
 /// Recipients, receipts, attachments and the sender's rank of a listed comm.
 pub(super) struct Extras {
     recipients: Vec<String>,
-    receipts: Vec<(String, Option<String>, Option<String>)>,
+    receipts: Vec<repo::ReceiptRow>,
     attachments: Vec<FileRow>,
     sender_rank: Option<String>,
 }

@@ -462,11 +462,15 @@ pub struct SituationReport {
 #[oai(rename = "TacticalStressIndicators", rename_all = "camelCase")]
 pub struct StressIndicators {
     /// Beats per minute, 25 to 250.
+    #[oai(nullable)]
     pub heart_rate: Option<f64>,
     /// 0 (worst) to 10 (best).
+    #[oai(nullable)]
     pub sleep_quality: Option<f64>,
     /// 0 (worst) to 10 (best).
+    #[oai(nullable)]
     pub mood_rating: Option<f64>,
+    #[oai(nullable)]
     pub recent_incidents: Option<Vec<String>>,
 }
 

@@ -319,10 +319,16 @@ pub fn recipients(c: &Connection, comm_id: &str) -> rusqlite::Result<Vec<String>
     stmt.query_map([comm_id], |r| r.get(0))?.collect()
 }
 
-/// Every receipt of the comm: (user, read_at, acknowledged_at).
-pub fn receipts(c: &Connection, comm_id: &str) -> rusqlite::Result<Vec<(String, Option<String>, Option<String>)>> {
+#[derive(Debug, Clone)]
+pub struct ReceiptRow {
+    pub user_id: String,
+    pub read_at: Option<String>,
+    pub acknowledged_at: Option<String>,
+}
+
+pub fn receipts(c: &Connection, comm_id: &str) -> rusqlite::Result<Vec<ReceiptRow>> {
     let mut stmt = c.prepare("SELECT user_id, read_at, acknowledged_at FROM tactical_comm_receipts WHERE comm_id = ?1 ORDER BY user_id")?;
-    stmt.query_map([comm_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect()
+    stmt.query_map([comm_id], |r| Ok(ReceiptRow { user_id: r.get(0)?, read_at: r.get(1)?, acknowledged_at: r.get(2)? }))?.collect()
 }
 
 /// Records a read (and with `acknowledge`, an acknowledgement); earlier times are kept.
@@ -445,12 +451,20 @@ pub fn document(c: &Connection, user_id: &str, document_id: &str) -> rusqlite::R
 
 // ---- wrapped keys (for rotation) -----------------------------------------------------------
 
-/// Every wrapped data key: (table, id, wrapped key, key id).
-pub fn wrapped_keys(c: &Connection) -> rusqlite::Result<Vec<(&'static str, String, Vec<u8>, String)>> {
+/// A data key wrapped in a row of `table`.
+pub struct WrappedKey {
+    pub table: &'static str,
+    pub id: String,
+    pub wrapped: Vec<u8>,
+    pub key_id: String,
+}
+
+/// Every wrapped data key.
+pub fn wrapped_keys(c: &Connection) -> rusqlite::Result<Vec<WrappedKey>> {
     let mut out = Vec::new();
     for (table, id) in [("tactical_comms", "comm_id"), ("tactical_documents", "document_id")] {
         let mut stmt = c.prepare(&format!("SELECT {id}, wrapped_key, key_id FROM {table} WHERE wrapped_key IS NOT NULL"))?;
-        let rows = stmt.query_map([], |r| Ok((table, r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let rows = stmt.query_map([], |r| Ok(WrappedKey { table, id: r.get(0)?, wrapped: r.get(1)?, key_id: r.get(2)? }))?;
         out.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
     }
     Ok(out)

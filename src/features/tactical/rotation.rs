@@ -36,7 +36,7 @@ pub fn rotate(config: &Config) -> Result<RotationReport, String> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| e.to_string())?;
     let mut rewrapped = 0;
     let mut previous_ids = Vec::new();
-    for (table, id, wrapped, key_id) in repo::wrapped_keys(&tx).map_err(|e| e.to_string())? {
+    for repo::WrappedKey { table, id, wrapped, key_id } in repo::wrapped_keys(&tx).map_err(|e| e.to_string())? {
         if key_id == new_key.id() {
             continue;
         }

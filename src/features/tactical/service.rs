@@ -281,27 +281,13 @@ impl TacticalService {
         if self.profile_row(&r.user_id).await?.is_some() {
             return Err(already_registered(&r.user_id));
         }
-        let sealed = self.seal_documents(&profile, documents).await?;
-        let paths: Vec<String> = sealed.iter().map(|(row, _)| row.blob_path.clone()).collect();
-        let (row, keys, actor) = (profile.clone(), self.keys.clone(), caller.user_id.clone());
-        let written = self
-            .db
-            .write(move |tx| {
-                if !repo::insert_profile(tx, &row)? {
-                    return Err(already_registered(&row.user_id));
-                }
-                let count = sealed.len();
-                Self::insert_documents(tx, &keys, sealed)?;
-                let detail = format!("branch={} department={} documents={count}", row.service_branch, row.department);
-                audit::append(tx, &Record::ok(&actor, "member.register", &row.user_id).detail(detail))?;
-                Ok(())
-            })
-            .await;
-        if let Err(e) = written {
-            self.discard(paths).await;
-            return Err(e);
-        }
-        audit::recorded();
+        let row = profile.clone();
+        let detail = format!("branch={} department={} documents={}", row.service_branch, row.department, documents.len());
+        let record = Record::ok(&caller.user_id, "member.register", &r.user_id).detail(detail);
+        self.store_documents(&profile, documents, record, move |tx| {
+            if repo::insert_profile(tx, &row)? { Ok(()) } else { Err(already_registered(&row.user_id)) }
+        })
+        .await?;
         self.profile_view(profile).await
     }
 
@@ -313,15 +299,29 @@ impl TacticalService {
         if documents.is_empty() {
             return Err(AppError::invalid_field("documents", "attach at least one file"));
         }
-        let sealed = self.seal_documents(&profile, documents).await?;
+        let record = Record::ok(&caller.user_id, "member.documents", user_id).detail(format!("documents={}", documents.len()));
+        self.store_documents(&profile, documents, record, |_| Ok(())).await?;
+        self.profile_view(profile).await
+    }
+
+    /// Seals and stores `documents`, then in one transaction runs `first` (a registration's
+    /// profile insert), inserts their rows and appends `record`. The blobs are removed when it fails.
+    async fn store_documents(
+        &self,
+        profile: &ProfileRow,
+        documents: Vec<NewFile>,
+        record: Record,
+        first: impl FnOnce(&rusqlite::Transaction) -> AppResult<()> + Send + 'static,
+    ) -> AppResult<()> {
+        let sealed = self.seal_documents(profile, documents).await?;
         let paths: Vec<String> = sealed.iter().map(|(row, _)| row.blob_path.clone()).collect();
-        let (keys, actor, target) = (self.keys.clone(), caller.user_id.clone(), user_id.to_owned());
+        let keys = self.keys.clone();
         let written = self
             .db
             .write(move |tx| {
-                let count = sealed.len();
+                first(tx)?;
                 Self::insert_documents(tx, &keys, sealed)?;
-                audit::append(tx, &Record::ok(&actor, "member.documents", &target).detail(format!("documents={count}")))?;
+                audit::append(tx, &record)?;
                 Ok(())
             })
             .await;
@@ -330,7 +330,7 @@ impl TacticalService {
             return Err(e);
         }
         audit::recorded();
-        self.profile_view(profile).await
+        Ok(())
     }
 
     /// Whether `caller` may review `target`'s registration: an admin, or a verified verifier
