@@ -8,4 +8,5 @@ mod music;
 mod storage;
 mod subscription;
 mod system;
+mod tactical;
 mod writers;
