@@ -13,6 +13,10 @@
 #       a. GET /health
 #       b. GET /cdn/r3al-user-media/users/bench_user/blob.bin with a bearer token: a 1 MiB
 #          object uploaded first through POST /api/storage/upload;
+#       c. POST /api/tactical/comm/secure: a sealed comm (fresh data key, two blobs, the row,
+#          the audit entry) from a verified member on the unlimited tier;
+#       d. GET /api/tactical/comm/bench_user?limit=50: a page of 50 sealed comms, each unwrapped
+#          and decrypted, and the read audited;
 #   - RSS (and peak RSS) after the load.
 #
 # Environment (defaults in brackets):
@@ -201,6 +205,28 @@ run_wrk() { # NAME URL [wrk options...]
 run_wrk health "$BASE/health"
 run_wrk blob "$BASE$BLOB_URL_PATH" -H "Authorization: Bearer $TOKEN"
 
+# Tactical HQ: the bench user becomes a verified member, then sends and reads sealed comms.
+ADMIN=$("$BIN" token --config "$CONFIG" --user bench_admin --role admin --data-dir "$DATA")
+api() { # METHOD PATH TOKEN BODY EXPECTED
+    local status
+    status=$(curl -sS -o "$WORK/api.json" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $3" \
+        -H 'Content-Type: application/json' -d "$4" "$BASE$2")
+    [[ "$status" == "$5" ]] || { echo "error: $1 $2 answered $status: $(cat "$WORK/api.json")" >&2; exit 1; }
+}
+api POST /api/subscription/upgrade "$ADMIN" "{\"userId\":\"$USER_ID\",\"newTier\":\"unlimited\"}" 200
+api POST /api/tactical/register "$TOKEN" "{\"userId\":\"$USER_ID\",\"serviceBranch\":\"police\",\"department\":\"Bench PD\"}" 201
+api PUT "/api/tactical/verify/$USER_ID" "$ADMIN" '{"status":"verified","clearanceLevel":"secret"}' 200
+SECURE_BODY="{\"fromUserId\":\"$USER_ID\",\"classification\":\"confidential\",\"content\":\"Unit 12 holding at the north gate; relief at 0600; radio channel 4.\"}"
+for _ in $(seq 50); do api POST /api/tactical/comm/secure "$TOKEN" "$SECURE_BODY" 201; done
+cat >"$WORK/secure.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $TOKEN"
+wrk.body = '$SECURE_BODY'
+LUA
+run_wrk comm_send "$BASE/api/tactical/comm/secure" -s "$WORK/secure.lua"
+run_wrk comm_list "$BASE/api/tactical/comm/$USER_ID?limit=50" -H "Authorization: Bearer $TOKEN"
+
 sleep 1
 LOAD_RSS=$(rss_mb VmRSS)
 PEAK_RSS=$(rss_mb VmHWM)
@@ -215,6 +241,8 @@ echo
 printf '%-34s %10s %10s %10s %8s %12s\n' "load" "req/s" "p50 ms" "p99 ms" "errors" "transfer/s"
 printf '%-34s %10s %10s %10s %8s %12s\n' "GET /health" "${RPS[health]}" "${P50[health]}" "${P99[health]}" "${ERRORS[health]}" "${TRANSFER[health]}"
 printf '%-34s %10s %10s %10s %8s %12s\n' "GET /cdn/... 1 MiB object (bearer)" "${RPS[blob]}" "${P50[blob]}" "${P99[blob]}" "${ERRORS[blob]}" "${TRANSFER[blob]}"
+printf '%-34s %10s %10s %10s %8s %12s\n' "POST /api/tactical/comm/secure" "${RPS[comm_send]}" "${P50[comm_send]}" "${P99[comm_send]}" "${ERRORS[comm_send]}" "${TRANSFER[comm_send]}"
+printf '%-34s %10s %10s %10s %8s %12s\n' "GET tactical comms, 50 sealed" "${RPS[comm_list]}" "${P50[comm_list]}" "${P99[comm_list]}" "${ERRORS[comm_list]}" "${TRANSFER[comm_list]}"
 echo
 printf '%-34s %10s\n' "cold start, median of $COLD_RUNS (ms)" "$COLD_MS"
 printf '%-34s %10s\n' "idle RSS (MB)" "$IDLE_RSS"
