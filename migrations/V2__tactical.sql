@@ -23,6 +23,8 @@ ALTER TABLE tactical_comms ADD COLUMN related_incident_id TEXT;
 ALTER TABLE tactical_comms ADD COLUMN client_encrypted INTEGER NOT NULL DEFAULT 0 CHECK (client_encrypted IN (0, 1));
 ALTER TABLE tactical_comms ADD COLUMN blob_path TEXT;
 CREATE INDEX tactical_comms_by_department ON tactical_comms (department, sent_at);
+-- Lists walk comms newest first and stop at a page: without it every list sorts every comm.
+CREATE INDEX tactical_comms_by_time ON tactical_comms (sent_at, comm_id);
 
 CREATE TABLE tactical_comm_recipients (
   comm_id  TEXT NOT NULL REFERENCES tactical_comms(comm_id),

@@ -2,6 +2,7 @@
 //! list, receipts, encrypted attachments, and secure deletion.
 
 use base64::Engine;
+use futures_util::StreamExt;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::audit::{self, Record};
@@ -274,10 +275,12 @@ impl TacticalService {
             .await?;
         let (extras, more) = extras;
         let next_cursor = if more { rows.last().map(encode_cursor) } else { None };
-        let mut comms = Vec::with_capacity(rows.len());
-        for (row, extra) in rows.into_iter().zip(extras) {
-            comms.push(self.comm_view(&me, row, extra).await);
-        }
+        // Blobs are read a few at a time: a page is up to 100 sealed comms.
+        let comms: Vec<Comm> = futures_util::stream::iter(rows.into_iter().zip(extras))
+            .map(|(row, extra)| self.comm_view(&me, row, extra))
+            .buffered(8)
+            .collect()
+            .await;
         self.record(Record::ok(&caller.user_id, "comm.list", user_id).detail(format!("returned={}", comms.len()))).await?;
         Ok(CommPage { comms, total, next_cursor })
     }
