@@ -18,6 +18,8 @@ use crate::error::AppResult;
 use crate::features::accounts::AccountsService;
 use crate::features::chat::ChatService;
 use crate::features::music::MusicService;
+use crate::features::media::MediaService;
+use crate::features::premium::PremiumService;
 use crate::features::tactical::TacticalService;
 use crate::features::writers::WritersService;
 use crate::features::subscription::SubscriptionService;
@@ -41,6 +43,8 @@ pub struct AppState {
     pub music: MusicService,
     pub writers: WritersService,
     pub tactical: TacticalService,
+    pub premium: PremiumService,
+    pub media: MediaService,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +120,13 @@ impl AppState {
             Arc::new(master_keys(&config)?),
             config.tactical.clone(),
         );
+        let media = MediaService::new(db.clone(), storage.clone(), config.media.clone());
+        let premium = PremiumService::new(
+            db.clone(),
+            storage.clone(),
+            subscriptions.clone(),
+            crate::ai::image::from_config(&config.ai, media.limits()),
+        );
         let music = MusicService::new(
             db.clone(),
             storage.clone(),
@@ -123,7 +134,7 @@ impl AppState {
             crate::ai::music::from_config(&config.ai),
             config.music.clone(),
         );
-        Ok(Arc::new(Self { config, db, tokens, accounts, storage, subscriptions, chat, music, writers, tactical }))
+        Ok(Arc::new(Self { config, db, tokens, accounts, storage, subscriptions, chat, music, writers, tactical, premium, media }))
     }
 
     pub fn caller_from_token(&self, token: &str) -> AppResult<Caller> {

@@ -26,6 +26,7 @@ pub struct Config {
     pub music: MusicConfig,
     pub writers: WritersConfig,
     pub tactical: TacticalConfig,
+    pub media: MediaConfig,
     pub ai: AiConfig,
 }
 
@@ -187,13 +188,38 @@ pub struct TacticalConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Largest uploaded image, in bytes.
+    pub max_image_bytes: u64,
+    /// Most pixels (width × height) an uploaded image may declare.
+    pub max_image_pixels: u64,
+    /// Longest side an uploaded image may declare.
+    pub max_image_side: u32,
+    /// JPEG quality of stored avatars and photos, 1 to 100.
+    pub jpeg_quality: u8,
+    /// Photos are scaled to fit this long side.
+    pub photo_long_side: u32,
+    pub max_photos_per_user: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AiConfig {
     /// `local` (offline, built in) or `openai` (any OpenAI-compatible server).
     pub text_provider: TextProviderKind,
     /// `local` (the built-in composer and synthesizer) or `huggingface` (MusicGen).
     pub music_provider: MusicProviderKind,
+    /// `local` (procedural artwork, offline) or `openai` (the OpenAI Images API).
+    pub image_provider: ImageProviderKind,
     pub openai: OpenAiConfig,
     pub huggingface: HuggingFaceConfig,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageProviderKind {
+    Local,
+    Openai,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -228,6 +254,7 @@ pub struct OpenAiConfig {
     pub base_url: String,
     pub api_key: String,
     pub chat_model: String,
+    pub image_model: String,
     pub timeout_secs: u64,
     /// Most tokens a reply may have.
     pub max_tokens: u32,
@@ -299,13 +326,23 @@ impl Default for Config {
                 .map(|(name, phone)| (name.to_owned(), phone.to_owned()))
                 .collect(),
             },
+            media: MediaConfig {
+                max_image_bytes: 20 * 1024 * 1024,
+                max_image_pixels: 50_000_000,
+                max_image_side: 12_000,
+                jpeg_quality: 85,
+                photo_long_side: 2_048,
+                max_photos_per_user: 200,
+            },
             ai: AiConfig {
                 text_provider: TextProviderKind::Local,
                 music_provider: MusicProviderKind::Local,
+                image_provider: ImageProviderKind::Local,
                 openai: OpenAiConfig {
                     base_url: "https://api.openai.com/v1".into(),
                     api_key: String::new(),
                     chat_model: "gpt-4o-mini".into(),
+                    image_model: "dall-e-3".into(),
                     timeout_secs: 60,
                     max_tokens: 1_024,
                 },
@@ -340,8 +377,9 @@ pub struct ServerOverrides {
 pub struct ConfigError(String);
 
 /// The top-level keys of [`Config`]: what an `OPTIMA_…` variable may set.
-const SECTIONS: [&str; 12] = [
-    "data_dir", "server", "log", "database", "auth", "storage", "subscription", "chat", "music", "writers", "tactical", "ai",
+const SECTIONS: [&str; 13] = [
+    "data_dir", "server", "log", "database", "auth", "storage", "subscription", "chat", "music", "writers", "tactical", "media",
+    "ai",
 ];
 
 /// Where the configuration file is looked for when `--config` is not given.
@@ -434,6 +472,12 @@ impl Config {
         }
         if self.tactical.max_content_chars == 0 {
             return bad("tactical.max_content_chars", "must be at least 1");
+        }
+        if !(1..=100).contains(&self.media.jpeg_quality) {
+            return bad("media.jpeg_quality", "must be 1 to 100");
+        }
+        if self.media.photo_long_side < 64 {
+            return bad("media.photo_long_side", "must be at least 64");
         }
         if self.chat.max_message_chars == 0 {
             return bad("chat.max_message_chars", "must be at least 1");

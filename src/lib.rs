@@ -12,6 +12,7 @@ pub mod db;
 pub mod edge;
 pub mod error;
 pub mod features;
+pub mod media;
 pub mod storage;
 pub mod telemetry;
 pub mod trpc;

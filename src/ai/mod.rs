@@ -1,5 +1,7 @@
 //! AI providers behind traits, chosen by configuration: built-in offline ones by default,
 //! real HTTP ones when configured.
 
-pub mod text;
+pub mod image;
 pub mod music;
+pub mod openai_http;
+pub mod text;

@@ -7,7 +7,9 @@ use poem_openapi::{OpenApiService, Tags};
 
 use crate::features::accounts::api::AccountsApi;
 use crate::features::chat::api::ChatApi;
+use crate::features::media::api::MediaApi;
 use crate::features::music::api::MusicApi;
+use crate::features::premium::api::PremiumApi;
 use crate::features::storage::api::StorageApi;
 use crate::features::subscription::api::SubscriptionApi;
 use crate::features::system::api::SystemApi;
@@ -32,9 +34,13 @@ pub enum ApiTags {
     Writers,
     /// Tactical HQ: verified members, clearance-gated encrypted comms, incidents, analyses, audit
     Tactical,
+    /// Premium image generation
+    Premium,
+    /// Profile media (avatar, photos) and NFT artwork
+    Media,
 }
 
-pub type Apis = (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi, TacticalApi);
+pub type Apis = (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi, TacticalApi, PremiumApi, MediaApi);
 
 const DESCRIPTION: &str = r#"The R3AL cloud backend.
 
@@ -51,7 +57,7 @@ same URL uploads with a signed `PUT` URL."#;
 
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi, TacticalApi),
+        (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi, TacticalApi, PremiumApi, MediaApi),
         "Optima",
         env!("CARGO_PKG_VERSION"),
     )

@@ -4,8 +4,10 @@
 pub mod accounts;
 pub mod chat;
 pub mod fields;
+pub mod media;
 pub mod music;
 pub mod page;
+pub mod premium;
 pub mod storage;
 pub mod subscription;
 pub mod system;

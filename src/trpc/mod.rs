@@ -3,6 +3,7 @@
 //! call. Feature areas add their procedures there.
 
 mod chat;
+mod premium;
 mod procedures;
 mod studio;
 mod subscription;

@@ -15,7 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::features::accounts::model::Credentials;
 use crate::storage::signing::SignedMethod;
 
-use super::{chat, studio, subscription, tactical, writers};
+use super::{chat, premium, studio, subscription, tactical, writers};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -37,7 +37,7 @@ pub fn find(path: &str) -> Option<&'static Procedure> {
 
 fn table() -> HashMap<&'static str, Procedure> {
     use Kind::*;
-    let entries: [(&str, Kind, Handler); 29] = [
+    let entries: [(&str, Kind, Handler); 31] = [
         ("r3al.system.health", Query, |s, _, _| Box::pin(system_health(s))),
         ("r3al.auth.register", Mutation, |s, _, i| Box::pin(auth_register(s, i))),
         ("r3al.auth.login", Mutation, |s, _, i| Box::pin(auth_login(s, i))),
@@ -61,6 +61,8 @@ fn table() -> HashMap<&'static str, Procedure> {
         ("r3al.writersGuild.getMember", Query, |s, c, i| Box::pin(writers::get_member(s, c, i))),
         ("r3al.writersGuild.getAssistance", Mutation, |s, c, i| Box::pin(writers::get_assistance(s, c, i))),
         ("r3al.writersGuild.upgradeMember", Mutation, |s, c, i| Box::pin(writers::upgrade_member(s, c, i))),
+        ("r3al.premium.generateImage", Mutation, |s, c, i| Box::pin(premium::generate_image(s, c, i))),
+        ("r3al.premium.getImageHistory", Query, |s, c, i| Box::pin(premium::get_image_history(s, c, i))),
         ("r3al.tactical.register", Mutation, |s, c, i| Box::pin(tactical::register(s, c, i))),
         ("r3al.tactical.getDashboard", Query, |s, c, i| Box::pin(tactical::get_dashboard(s, c, i))),
         ("r3al.tactical.sendComm", Mutation, |s, c, i| Box::pin(tactical::send_comm(s, c, i))),

@@ -93,7 +93,8 @@ impl StorageService {
         }
     }
 
-    fn object_url(&self, bucket: Bucket, path: &BlobPath) -> String {
+    /// The canonical (unsigned) URL of an object.
+    pub fn object_url(&self, bucket: Bucket, path: &BlobPath) -> String {
         format!("{}/cdn/{}/{}", self.public_url, bucket.name(), path.url_encoded())
     }
 

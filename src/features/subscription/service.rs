@@ -27,7 +27,7 @@ fn parse_tier(field: &str, raw: &str) -> AppResult<Tier> {
     Tier::parse(raw).ok_or_else(|| AppError::invalid_field(field, format!("unknown tier `{raw}`: use free, premium or unlimited (tactical)")))
 }
 
-fn usage_of(line: &UsageLine) -> Usage {
+pub fn usage_of(line: &UsageLine) -> Usage {
     Usage {
         feature: line.feature.as_str().to_owned(),
         window: line.window,

@@ -1,0 +1,99 @@
+//! One call to an OpenAI-compatible API, and how its failures read to our callers: shared by
+//! the text and image providers.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::OpenAiConfig;
+use crate::error::{AppError, AppResult};
+
+pub struct OpenAiHttp {
+    client: reqwest::Client,
+    pub config: OpenAiConfig,
+    /// How the provider is named in messages ("the text provider").
+    what: &'static str,
+}
+
+/// A non-2xx answer: its status, `Retry-After`, and the API's own error code and message.
+#[derive(Debug)]
+pub struct ApiFailure {
+    pub status: u16,
+    pub retry_after: Option<u64>,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+struct ErrorEnvelope {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    message: Option<String>,
+    code: Option<String>,
+}
+
+impl OpenAiHttp {
+    pub fn new(config: OpenAiConfig, what: &'static str) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(config.timeout_secs))
+            .connect_timeout(Duration::from_secs(config.timeout_secs.min(10)))
+            .build()
+            .expect("an HTTP client with rustls builds");
+        Self { client, config, what }
+    }
+
+    /// 502 `provider_failed` naming the provider.
+    pub fn failed(&self, why: impl std::fmt::Display) -> AppError {
+        AppError::BadGateway { code: "provider_failed", message: format!("the {} {why}", self.what) }
+    }
+
+    /// POSTs `body` as JSON to `path` under the base URL: the answer's text, or the failure
+    /// when the API answered with an error status. Transport failures are 502s.
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> AppResult<Result<String, ApiFailure>> {
+        let url = format!("{}/{path}", self.config.base_url.trim_end_matches('/'));
+        let mut call = self.client.post(&url).json(body);
+        if !self.config.api_key.is_empty() {
+            call = call.bearer_auth(&self.config.api_key);
+        }
+        let resp = call.send().await.map_err(|e| {
+            if e.is_timeout() {
+                self.failed(format_args!("did not answer within {} s", self.config.timeout_secs))
+            } else {
+                self.failed(format_args!("could not be reached: {e}"))
+            }
+        })?;
+        let status = resp.status();
+        let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+        let text = resp.text().await.map_err(|e| self.failed(format_args!("answer could not be read: {e}")))?;
+        if status.is_success() {
+            return Ok(Ok(text));
+        }
+        let detail = serde_json::from_str::<ErrorEnvelope>(&text).ok().map(|e| e.error);
+        Ok(Err(ApiFailure {
+            status: status.as_u16(),
+            retry_after,
+            code: detail.as_ref().and_then(|d| d.code.clone()),
+            message: detail.and_then(|d| d.message).unwrap_or_else(|| format!("HTTP {status}")),
+        }))
+    }
+
+    /// What a failed call means to our caller: busy (503 with Retry-After), misconfigured
+    /// (503), or failed (502).
+    pub fn error(&self, f: ApiFailure) -> AppError {
+        let what = self.what;
+        let detail = f.message;
+        match f.status {
+            429 => AppError::Unavailable {
+                code: "provider_busy",
+                message: format!("the {what} is busy: {detail}"),
+                retry_after_secs: Some(f.retry_after.unwrap_or(5).clamp(1, 3600)),
+            },
+            401 | 403 => AppError::unavailable("provider_unconfigured", format!("the {what} refused this server's credentials: {detail}")),
+            404 => AppError::unavailable("provider_unconfigured", format!("the {what} does not know the model or endpoint: {detail}")),
+            _ => self.failed(format_args!("failed: {detail}")),
+        }
+    }
+}

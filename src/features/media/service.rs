@@ -1,0 +1,317 @@
+//! Profile media (avatar, photos) made safe and small, and generative NFT artwork with ERC-721
+//! metadata, in `r3al-user-media`.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::model::*;
+use super::nft::{self, NftRequest};
+use super::repo::{self, NftRow, PhotoRow};
+use crate::auth::Caller;
+use crate::config::MediaConfig;
+use crate::db::{Db, now_text};
+use crate::error::{AppError, AppResult};
+use crate::features::fields::trimmed;
+use crate::features::page::Page;
+use crate::features::storage::StorageService;
+use crate::media::images::{self, Decoded, ImageError, ImageLimits};
+use crate::storage::{BlobPath, Bucket};
+
+const BUCKET: Bucket = Bucket::Media;
+const AVATAR_SIDE: u32 = 512;
+const AVATAR_SMALL_SIDE: u32 = 128;
+const THUMBNAIL_SIDE: u32 = 256;
+
+pub struct MediaService {
+    db: Db,
+    storage: Arc<StorageService>,
+    config: MediaConfig,
+}
+
+impl From<ImageError> for AppError {
+    fn from(e: ImageError) -> Self {
+        match e {
+            ImageError::TooLarge { .. } | ImageError::TooManyPixels { .. } => AppError::PayloadTooLarge { message: e.to_string() },
+            ImageError::NotAnImage => AppError::Unprocessable {
+                code: "not_an_image",
+                message: "the file is not a PNG, JPEG or WebP image (checked by its content, not its name)".into(),
+                details: Some(serde_json::json!({ "field": "file" })),
+            },
+            ImageError::Unsupported(_) | ImageError::Corrupt(_) => {
+                AppError::Unprocessable { code: "unusable_image", message: e.to_string(), details: Some(serde_json::json!({ "field": "file" })) }
+            }
+            ImageError::Encode(_) => AppError::internal(e),
+        }
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs CPU-heavy image work off the async runtime.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ImageError> + Send + 'static) -> AppResult<T> {
+    Ok(tokio::task::spawn_blocking(f).await.map_err(AppError::internal)??)
+}
+
+impl MediaService {
+    pub fn new(db: Db, storage: Arc<StorageService>, config: MediaConfig) -> Self {
+        Self { db, storage, config }
+    }
+
+    pub fn limits(&self) -> ImageLimits {
+        ImageLimits { max_bytes: self.config.max_image_bytes, max_pixels: self.config.max_image_pixels, max_side: self.config.max_image_side }
+    }
+
+    fn url(&self, path: &str) -> AppResult<String> {
+        Ok(self.storage.playable_url(BUCKET, &BlobPath::parse(path)?))
+    }
+
+    async fn decode(&self, bytes: Vec<u8>) -> AppResult<Decoded> {
+        let limits = self.limits();
+        blocking(move || images::decode_untrusted(&bytes, limits)).await
+    }
+
+    /// Writes every file or none.
+    async fn put_all(&self, files: Vec<(String, Vec<u8>)>) -> AppResult<Vec<BlobPath>> {
+        let mut written = Vec::with_capacity(files.len());
+        for (path, bytes) in files {
+            let path = BlobPath::parse(&path)?;
+            if let Err(e) = self.storage.blobs().put_bytes(BUCKET, &path, bytes).await {
+                self.remove(&written).await;
+                return Err(e.into());
+            }
+            written.push(path);
+        }
+        Ok(written)
+    }
+
+    async fn remove(&self, paths: &[BlobPath]) {
+        for path in paths {
+            if let Err(e) = self.storage.blobs().delete(BUCKET, path).await {
+                tracing::warn!(path = path.as_str(), error = %e, "could not remove a media file");
+            }
+        }
+    }
+
+    // ---- avatar ------------------------------------------------------------------------------
+
+    /// Replaces the user's avatar: decoded safely, oriented, cropped to a square, stored as
+    /// 512 and 128 px JPEGs (no metadata) and a 512 px WebP.
+    pub async fn set_avatar(&self, caller: &Caller, user_id: &str, bytes: Vec<u8>) -> AppResult<Avatar> {
+        caller.ensure_acts_for(user_id)?;
+        let folder = format!("users/{user_id}/profile");
+        BlobPath::parse(&folder)?;
+        let decoded = self.decode(bytes).await?;
+        let quality = self.config.jpeg_quality;
+        let (large, small, webp) = blocking(move || {
+            let square = images::square_avatar(&decoded.image, AVATAR_SIDE);
+            let small = image::imageops::thumbnail(&square, AVATAR_SMALL_SIDE, AVATAR_SMALL_SIDE);
+            let webp = images::encode_webp(&image::DynamicImage::ImageRgb8(square.clone()))?;
+            Ok((images::encode_jpeg(&square, quality)?, images::encode_jpeg(&small, quality)?, webp))
+        })
+        .await?;
+        let size_bytes = large.len() as u64;
+        let (path, small_path, webp_path) = (format!("{folder}/avatar.jpg"), format!("{folder}/avatar_128.jpg"), format!("{folder}/avatar.webp"));
+        self.put_all(vec![(path.clone(), large), (small_path.clone(), small), (webp_path.clone(), webp)]).await?;
+        Ok(Avatar {
+            url: self.url(&path)?,
+            small_url: self.url(&small_path)?,
+            webp_url: self.url(&webp_path)?,
+            path,
+            width: AVATAR_SIDE,
+            height: AVATAR_SIDE,
+            size_bytes,
+        })
+    }
+
+    // ---- photos ------------------------------------------------------------------------------
+
+    fn photo_view(&self, p: PhotoRow) -> AppResult<Photo> {
+        Ok(Photo {
+            url: self.url(&p.path)?,
+            thumbnail_url: self.url(&p.thumbnail_path)?,
+            photo_id: p.photo_id,
+            user_id: p.user_id,
+            caption: p.caption,
+            width: p.width,
+            height: p.height,
+            size_bytes: p.size_bytes,
+            created_at: p.created_at,
+        })
+    }
+
+    /// Adds a photo: metadata stripped, scaled to fit `media.photo_long_side`, with a 256 px
+    /// thumbnail; at most `media.max_photos_per_user` (409 `photo_limit`).
+    pub async fn add_photo(&self, caller: &Caller, user_id: &str, caption: Option<String>, bytes: Vec<u8>) -> AppResult<Photo> {
+        caller.ensure_acts_for(user_id)?;
+        let caption = trimmed("caption", caption, 500)?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let folder = format!("users/{user_id}/profile/photos");
+        BlobPath::parse(&folder)?;
+        let decoded = self.decode(bytes).await?;
+        let (quality, long_side) = (self.config.jpeg_quality, self.config.photo_long_side);
+        let (photo, thumbnail, width, height) = blocking(move || {
+            let fitted = images::fit_within(&decoded.image, long_side).to_rgb8();
+            let thumbnail = images::thumbnail(&image::DynamicImage::ImageRgb8(fitted.clone()), THUMBNAIL_SIDE).to_rgb8();
+            Ok((images::encode_jpeg(&fitted, quality)?, images::encode_jpeg(&thumbnail, quality)?, fitted.width(), fitted.height()))
+        })
+        .await?;
+        let row = PhotoRow {
+            photo_id: id.clone(),
+            user_id: user_id.to_owned(),
+            caption,
+            path: format!("{folder}/{id}.jpg"),
+            thumbnail_path: format!("{folder}/{id}_thumb.jpg"),
+            width,
+            height,
+            size_bytes: photo.len() as u64,
+            created_at: now_text(),
+        };
+        let written = self.put_all(vec![(row.path.clone(), photo), (row.thumbnail_path.clone(), thumbnail)]).await?;
+        let (saved, max) = (row.clone(), self.config.max_photos_per_user);
+        let recorded = self
+            .db
+            .write(move |tx| {
+                if repo::photo_count(tx, &saved.user_id)? >= max {
+                    return Err(AppError::Conflict { code: "photo_limit", message: format!("a user keeps at most {max} photos: delete one first") });
+                }
+                Ok(repo::insert_photo(tx, &saved)?)
+            })
+            .await;
+        if let Err(e) = recorded {
+            self.remove(&written).await;
+            return Err(e);
+        }
+        self.photo_view(row)
+    }
+
+    pub async fn photos(&self, caller: &Caller, user_id: &str, limit: u32, offset: u32) -> AppResult<PhotoPage> {
+        caller.ensure_acts_for(user_id)?;
+        let page = Page::new(limit, offset)?;
+        let user = user_id.to_owned();
+        let (rows, total) = self.db.read(move |c| Ok((repo::photos(c, &user, page.limit, page.offset)?, repo::photo_count(c, &user)?))).await?;
+        let has_more = page.has_more(rows.len(), total);
+        let photos = rows.into_iter().map(|p| self.photo_view(p)).collect::<AppResult<Vec<_>>>()?;
+        Ok(PhotoPage { photos, total, has_more })
+    }
+
+    pub async fn delete_photo(&self, caller: &Caller, photo_id: &str) -> AppResult<Deleted> {
+        let id = photo_id.to_owned();
+        let p = match self.db.read(move |c| repo::photo(c, &id)).await? {
+            Some(p) if p.user_id == caller.user_id || caller.is_privileged() => p,
+            _ => return Err(AppError::NotFound { code: "photo_not_found", message: format!("no photo `{photo_id}`") }),
+        };
+        let id = p.photo_id.clone();
+        self.db.write(move |tx| Ok(repo::delete_photo(tx, &id)?)).await?;
+        self.remove(&[BlobPath::parse(&p.path)?, BlobPath::parse(&p.thumbnail_path)?]).await;
+        Ok(Deleted { id: p.photo_id, deleted: true })
+    }
+
+    // ---- NFT artwork -------------------------------------------------------------------------
+
+    fn nft_view(&self, n: NftRow, metadata: serde_json::Value) -> AppResult<Nft> {
+        let attributes: Vec<NftTrait> = serde_json::from_str(&n.attributes).map_err(AppError::internal)?;
+        Ok(Nft {
+            image_url: self.url(&n.image_path)?,
+            metadata_url: self.url(&n.metadata_path)?,
+            nft_id: n.nft_id,
+            user_id: n.user_id,
+            token_id: n.token_id,
+            name: n.name,
+            sha256: n.sha256,
+            attributes,
+            metadata,
+            minted: false,
+            created_at: n.created_at,
+        })
+    }
+
+    /// Generates a unique artwork (a fresh random seed) with ERC-721 metadata beside it.
+    pub async fn generate_nft(&self, caller: &Caller, r: GenerateNft) -> AppResult<Nft> {
+        caller.ensure_acts_for(&r.user_id)?;
+        let folder = format!("users/{}/nfts", r.user_id);
+        BlobPath::parse(&folder)?;
+        let seed: [u8; 32] = crate::crypto::keys::random_bytes(32)
+            .map_err(AppError::internal)?
+            .try_into()
+            .map_err(|_| AppError::internal("32 random bytes"))?;
+        let request = NftRequest {
+            color_scheme: r.color_scheme.map(|s| s.trim().to_owned()),
+            style: r.style.map(|s| s.trim().to_owned()),
+            traits: r.traits.unwrap_or_default().into_iter().map(|t| (t.trait_type, t.value)).collect(),
+        };
+        let art = tokio::task::spawn_blocking(move || nft::generate(seed, &request))
+            .await
+            .map_err(AppError::internal)?
+            .map_err(|e| {
+                let field = match e {
+                    nft::NftError::UnknownColorScheme(_) => "colorScheme",
+                    nft::NftError::UnknownStyle(_) => "style",
+                    nft::NftError::TooManyTraits(_) | nft::NftError::InvalidTrait(_) => "traits",
+                };
+                AppError::invalid_field(field, e.to_string())
+            })?;
+        let attributes = art.attributes.clone();
+        let png = blocking(move || images::encode_png(&image::DynamicImage::ImageRgba8(art.image))).await?;
+        // The token id comes from the seed: unique without a counter (the column is UNIQUE).
+        let token_id = u64::from_be_bytes(seed[..8].try_into().map_err(AppError::internal)?) >> 1;
+        let id = uuid::Uuid::now_v7().to_string();
+        let (image_path, metadata_path) = (format!("{folder}/{id}.png"), format!("{folder}/{id}.json"));
+        let name = format!("R3AL Genesis #{token_id}");
+        let sha256 = sha256_hex(&png);
+        let image_uri = self.storage.object_url(BUCKET, &BlobPath::parse(&image_path)?);
+        let description = "Generative artwork made by R3AL's Optima server. Not minted: this metadata is ready for a later ERC-721 mint.";
+        let metadata = nft::erc721_metadata(&name, description, &image_uri, token_id, &attributes, &sha256);
+        let traits: Vec<NftTrait> = attributes.into_iter().map(|(trait_type, value)| NftTrait { trait_type, value }).collect();
+        let row = NftRow {
+            nft_id: id,
+            user_id: r.user_id.clone(),
+            token_id,
+            name,
+            image_path: image_path.clone(),
+            metadata_path: metadata_path.clone(),
+            sha256,
+            attributes: serde_json::to_string(&traits).map_err(AppError::internal)?,
+            created_at: now_text(),
+        };
+        let meta_bytes = serde_json::to_vec_pretty(&metadata).map_err(AppError::internal)?;
+        let written = self.put_all(vec![(image_path, png), (metadata_path, meta_bytes)]).await?;
+        let saved = row.clone();
+        if let Err(e) = self.db.write(move |tx| Ok(repo::insert_nft(tx, &saved)?)).await {
+            self.remove(&written).await;
+            return Err(e);
+        }
+        self.nft_view(row, metadata)
+    }
+
+    async fn metadata_of(&self, n: &NftRow) -> AppResult<serde_json::Value> {
+        let bytes = self.storage.blobs().get_bytes(BUCKET, &BlobPath::parse(&n.metadata_path)?).await?;
+        serde_json::from_slice(&bytes).map_err(|e| AppError::internal(format!("NFT metadata {}: {e}", n.metadata_path)))
+    }
+
+    pub async fn nft(&self, caller: &Caller, nft_id: &str) -> AppResult<Nft> {
+        let id = nft_id.to_owned();
+        let n = match self.db.read(move |c| repo::nft(c, &id)).await? {
+            Some(n) if n.user_id == caller.user_id || caller.is_privileged() => n,
+            _ => return Err(AppError::NotFound { code: "nft_not_found", message: format!("no NFT `{nft_id}`") }),
+        };
+        let metadata = self.metadata_of(&n).await?;
+        self.nft_view(n, metadata)
+    }
+
+    pub async fn nfts(&self, caller: &Caller, user_id: &str, limit: u32, offset: u32) -> AppResult<NftPage> {
+        caller.ensure_acts_for(user_id)?;
+        let page = Page::new(limit, offset)?;
+        let user = user_id.to_owned();
+        let (rows, total) = self.db.read(move |c| repo::nfts(c, &user, page.limit, page.offset)).await?;
+        let has_more = page.has_more(rows.len(), total);
+        let mut nfts = Vec::with_capacity(rows.len());
+        for n in rows {
+            let metadata = self.metadata_of(&n).await?;
+            nfts.push(self.nft_view(n, metadata)?);
+        }
+        Ok(NftPage { nfts, total, has_more })
+    }
+}

@@ -1,0 +1,274 @@
+//! Premium image generation: gated and charged through quota reservations, stored as an
+//! original PNG, thumbnails and metadata in `r3al-premium-images`.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::model::*;
+use super::repo::{self, GenerationRow};
+use crate::ai::image::{ImageProvider, ImageQuality, ImageRequest, ImageStyle};
+use crate::auth::Caller;
+use crate::db::{Db, now_text};
+use crate::error::{AppError, AppResult};
+use crate::features::fields::required;
+use crate::features::page::Page;
+use crate::features::storage::StorageService;
+use crate::features::subscription::SubscriptionService;
+use crate::features::subscription::plan::Feature;
+use crate::features::subscription::service::usage_of;
+use crate::media::images;
+use crate::storage::{BlobPath, Bucket};
+
+const BUCKET: Bucket = Bucket::Images;
+const THUMBNAIL_SIDE: u32 = 256;
+const MAX_PROMPT_CHARS: usize = 4_000;
+
+pub struct PremiumService {
+    db: Db,
+    storage: Arc<StorageService>,
+    subscriptions: Arc<SubscriptionService>,
+    images: Arc<dyn ImageProvider>,
+}
+
+fn parse_size(size: Option<&str>) -> AppResult<(u32, u32)> {
+    match size.map(str::trim).unwrap_or("1024x1024") {
+        "1024x1024" => Ok((1024, 1024)),
+        "1024x1792" => Ok((1024, 1792)),
+        "1792x1024" => Ok((1792, 1024)),
+        other => Err(AppError::invalid_field("size", format!("unknown size `{other}`: use 1024x1024, 1024x1792 or 1792x1024"))),
+    }
+}
+
+fn parse_style(style: Option<&str>) -> AppResult<ImageStyle> {
+    match style.map(str::trim).unwrap_or("vivid") {
+        "vivid" => Ok(ImageStyle::Vivid),
+        "natural" => Ok(ImageStyle::Natural),
+        other => Err(AppError::invalid_field("style", format!("unknown style `{other}`: use vivid or natural"))),
+    }
+}
+
+fn parse_quality(quality: Option<&str>) -> AppResult<ImageQuality> {
+    match quality.map(str::trim).unwrap_or("standard") {
+        "standard" => Ok(ImageQuality::Standard),
+        "hd" => Ok(ImageQuality::Hd),
+        other => Err(AppError::invalid_field("quality", format!("unknown quality `{other}`: use standard or hd"))),
+    }
+}
+
+fn not_found(id: &str) -> AppError {
+    AppError::NotFound { code: "image_not_found", message: format!("no image generation `{id}`") }
+}
+
+/// The files of one generation, encoded off the async runtime.
+struct Encoded {
+    png: Vec<u8>,
+    thumbnail_png: Vec<u8>,
+    thumbnail_webp: Vec<u8>,
+    width: u32,
+    height: u32,
+    sha256: String,
+}
+
+fn encode(image: &image::DynamicImage) -> Result<Encoded, images::ImageError> {
+    let png = images::encode_png(image)?;
+    let thumbnail = images::thumbnail(image, THUMBNAIL_SIDE);
+    Ok(Encoded {
+        sha256: Sha256::digest(&png).iter().map(|b| format!("{b:02x}")).collect(),
+        thumbnail_png: images::encode_png(&thumbnail)?,
+        thumbnail_webp: images::encode_webp(&thumbnail)?,
+        width: image.width(),
+        height: image.height(),
+        png,
+    })
+}
+
+impl PremiumService {
+    pub fn new(db: Db, storage: Arc<StorageService>, subscriptions: Arc<SubscriptionService>, images: Arc<dyn ImageProvider>) -> Self {
+        Self { db, storage, subscriptions, images }
+    }
+
+    fn view(&self, g: GenerationRow) -> AppResult<ImageGeneration> {
+        let url = |path: &str| BlobPath::parse(path).map(|p| self.storage.playable_url(BUCKET, &p));
+        let webp = g.thumbnail_path.replace(".png", ".webp");
+        Ok(ImageGeneration {
+            image_url: url(&g.original_path)?,
+            thumbnail_url: url(&g.thumbnail_path)?,
+            thumbnail_webp_url: url(&webp)?,
+            generation_id: g.generation_id,
+            user_id: g.user_id,
+            prompt: g.prompt,
+            revised_prompt: g.revised_prompt,
+            size: g.size,
+            style: g.style,
+            quality: g.quality,
+            model: g.model,
+            width: g.width,
+            height: g.height,
+            sha256: g.sha256,
+            seed: g.seed,
+            status: "completed".into(),
+            created_at: g.created_at,
+        })
+    }
+
+    /// Generates an image. The quota is held before the provider is called and charged in the
+    /// transaction that records the image; a failure releases it and leaves no files.
+    pub async fn generate(&self, caller: &Caller, r: GenerateImage) -> AppResult<Generated> {
+        caller.ensure_acts_for(&r.user_id)?;
+        let prompt = required("prompt", r.prompt, MAX_PROMPT_CHARS)?;
+        let (width, height) = parse_size(r.size.as_deref())?;
+        let style = parse_style(r.style.as_deref())?;
+        let quality = parse_quality(r.quality.as_deref())?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let folder = format!("users/{}/generations/{id}", r.user_id);
+        BlobPath::parse(&folder)?;
+        let reservation = self.subscriptions.quotas().reserve(&r.user_id, Feature::ImageGeneration, 1).await?;
+        let request = ImageRequest { prompt: prompt.clone(), width, height, style, quality };
+        let made = match self.images.generate(request).await {
+            Ok(made) => made,
+            Err(e) => {
+                reservation.release().await;
+                return Err(e);
+            }
+        };
+        let row = GenerationRow {
+            generation_id: id.clone(),
+            user_id: r.user_id.clone(),
+            prompt,
+            revised_prompt: made.revised_prompt.clone(),
+            size: format!("{width}x{height}"),
+            style: if style == ImageStyle::Vivid { "vivid" } else { "natural" }.into(),
+            quality: if quality == ImageQuality::Hd { "hd" } else { "standard" }.into(),
+            model: made.model.clone(),
+            seed: made.seed.map(|s| s.to_string()),
+            sha256: String::new(),
+            original_path: format!("{folder}/original.png"),
+            thumbnail_path: format!("{folder}/thumbnail.png"),
+            width: 0,
+            height: 0,
+            created_at: now_text(),
+        };
+        let stored = self.store(row, made.image).await;
+        let (row, written) = match stored {
+            Ok(done) => done,
+            Err(e) => {
+                reservation.release().await;
+                return Err(e);
+            }
+        };
+        let hold = reservation.hold();
+        let view = self.view(row.clone())?;
+        let (image_url, thumbnail_url) = (view.image_url.clone(), view.thumbnail_url.clone());
+        let recorded = self
+            .db
+            .write(move |tx| {
+                hold.commit_in(tx)?;
+                repo::insert(tx, &row, &image_url, &thumbnail_url)?;
+                Ok(())
+            })
+            .await;
+        if let Err(e) = recorded {
+            reservation.release().await;
+            self.remove(&written).await;
+            return Err(e);
+        }
+        reservation.committed();
+        let usage = usage_of(&self.subscriptions.tier_standing(&r.user_id, Feature::ImageGeneration).await?);
+        Ok(Generated { generation: view, usage })
+    }
+
+    /// Encodes and writes the original, the thumbnails and `metadata.json`; the row gains the
+    /// figures. On failure whatever was written is removed.
+    async fn store(&self, mut row: GenerationRow, image: image::DynamicImage) -> AppResult<(GenerationRow, Vec<BlobPath>)> {
+        let encoded = tokio::task::spawn_blocking(move || encode(&image))
+            .await
+            .map_err(AppError::internal)?
+            .map_err(|e| AppError::internal(format!("encoding the generated image: {e}")))?;
+        row.sha256 = encoded.sha256.clone();
+        row.width = encoded.width;
+        row.height = encoded.height;
+        let metadata = serde_json::json!({
+            "generationId": row.generation_id, "userId": row.user_id, "prompt": row.prompt, "revisedPrompt": row.revised_prompt,
+            "model": row.model, "size": row.size, "style": row.style, "quality": row.quality, "seed": row.seed,
+            "width": row.width, "height": row.height, "sha256": row.sha256, "createdAt": row.created_at,
+        });
+        let files = [
+            (row.original_path.clone(), encoded.png),
+            (row.thumbnail_path.clone(), encoded.thumbnail_png),
+            (row.thumbnail_path.replace(".png", ".webp"), encoded.thumbnail_webp),
+            (row.original_path.replace("original.png", "metadata.json"), serde_json::to_vec_pretty(&metadata).map_err(AppError::internal)?),
+        ];
+        let mut written = Vec::with_capacity(files.len());
+        for (path, bytes) in files {
+            let path = BlobPath::parse(&path)?;
+            if let Err(e) = self.storage.blobs().put_bytes(BUCKET, &path, bytes).await {
+                self.remove(&written).await;
+                return Err(e.into());
+            }
+            written.push(path);
+        }
+        Ok((row, written))
+    }
+
+    async fn remove(&self, paths: &[BlobPath]) {
+        for path in paths {
+            if let Err(e) = self.storage.blobs().delete(BUCKET, path).await {
+                tracing::warn!(path = path.as_str(), error = %e, "could not remove an image file");
+            }
+        }
+    }
+
+    async fn owned(&self, caller: &Caller, generation_id: &str) -> AppResult<GenerationRow> {
+        let id = generation_id.to_owned();
+        match self.db.read(move |c| repo::get(c, &id)).await? {
+            Some(g) if g.user_id == caller.user_id || caller.is_privileged() => Ok(g),
+            _ => Err(not_found(generation_id)),
+        }
+    }
+
+    pub async fn get(&self, caller: &Caller, generation_id: &str) -> AppResult<ImageGeneration> {
+        let g = self.owned(caller, generation_id).await?;
+        self.view(g)
+    }
+
+    /// Removes the row, then the files (a failed file removal leaves an unreachable file, logged).
+    pub async fn delete(&self, caller: &Caller, generation_id: &str) -> AppResult<Deleted> {
+        let g = self.owned(caller, generation_id).await?;
+        let id = g.generation_id.clone();
+        self.db.write(move |tx| Ok(repo::delete(tx, &id)?)).await?;
+        let folder = g.original_path.trim_end_matches("original.png");
+        let paths = ["original.png", "thumbnail.png", "thumbnail.webp", "metadata.json"]
+            .iter()
+            .map(|name| BlobPath::parse(&format!("{folder}{name}")))
+            .collect::<AppResult<Vec<_>>>()?;
+        self.remove(&paths).await;
+        Ok(Deleted { generation_id: g.generation_id, deleted: true })
+    }
+
+    pub async fn history(&self, caller: &Caller, user_id: &str, limit: u32, offset: u32) -> AppResult<ImageHistory> {
+        caller.ensure_acts_for(user_id)?;
+        let page = Page::new(limit, offset)?;
+        let user = user_id.to_owned();
+        let (rows, total) = self.db.read(move |c| repo::page(c, &user, page.limit, page.offset)).await?;
+        let has_more = page.has_more(rows.len(), total);
+        let images = rows.into_iter().map(|g| self.view(g)).collect::<AppResult<Vec<_>>>()?;
+        Ok(ImageHistory { images, total, has_more })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_styles_and_qualities_are_the_documented_ones() {
+        assert_eq!(parse_size(None).unwrap(), (1024, 1024));
+        assert_eq!(parse_size(Some("1792x1024")).unwrap(), (1792, 1024));
+        assert!(parse_size(Some("512x512")).is_err());
+        assert_eq!(parse_style(Some("natural")).unwrap(), ImageStyle::Natural);
+        assert!(parse_style(Some("noir")).is_err());
+        assert_eq!(parse_quality(None).unwrap(), ImageQuality::Standard);
+        assert!(parse_quality(Some("ultra")).is_err());
+    }
+}

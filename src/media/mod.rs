@@ -1,0 +1,6 @@
+//! Media toolkit: the safe handling of user-uploaded and generated media.
+//!
+//! - [`images`]: untrusted image decoding (PNG, JPEG, WebP) with size and decompression-bomb
+//!   limits, avatar/thumbnail resizing and metadata-free re-encoding.
+
+pub mod images;
