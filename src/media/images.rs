@@ -296,7 +296,7 @@ pub fn square_avatar(img: &DynamicImage, side: u32) -> RgbImage {
 }
 
 /// Drops the alpha channel by compositing onto white, so transparent areas do not turn black.
-fn flatten_on_white(img: &DynamicImage) -> RgbImage {
+pub fn flatten_on_white(img: &DynamicImage) -> RgbImage {
     if !img.color().has_alpha() {
         return img.to_rgb8();
     }

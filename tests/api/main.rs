@@ -4,7 +4,9 @@ mod helpers;
 
 mod auth;
 mod chat;
+mod media;
 mod music;
+mod premium;
 mod storage;
 mod subscription;
 mod system;

@@ -200,6 +200,11 @@ pub(crate) fn mix64(mut z: u64) -> u64 {
 
 /// Blends `c` over one RGB pixel with opacity `a`.
 fn mix_into(px: &mut [u8], c: Color, a: f32) {
+    if a >= 1.0 {
+        // Opaque: a plain write (also the common case of the big fills).
+        px.iter_mut().zip(c).for_each(|(p, c)| *p = (c + 0.5) as u8);
+        return;
+    }
     for (p, c) in px.iter_mut().zip(c) {
         let v = f32::from(*p);
         // `as` saturates, so out-of-range colours clip instead of wrapping.
@@ -261,9 +266,15 @@ impl Canvas {
 
     /// Blends `c` over column `x` from `y0` to `y1` (rounded, clipped).
     pub(crate) fn column(&mut self, x: i32, y0: f32, y1: f32, c: Color, a: f32) {
-        let (from, to) = (y0.round().max(0.0) as i32, (y1.round() as i32).min(self.height()));
+        if x < 0 || x >= self.width() || a <= 0.0 {
+            return;
+        }
+        let (from, to) = (y0.round().max(0.0) as usize, (y1.round().max(0.0) as usize).min(self.img.height() as usize));
+        let stride = self.img.width() as usize * 3;
+        let buf: &mut [u8] = &mut self.img;
         for y in from..to {
-            self.blend(x, y, c, a);
+            let i = y * stride + x as usize * 3;
+            mix_into(&mut buf[i..i + 3], c, a);
         }
     }
 

@@ -350,8 +350,9 @@ fn mosaic(canvas: &mut Canvas, rng: &mut Rng, colours: &[Color; 5], grid: usize)
         for gx in 0..grid {
             let (x0, y0) = (gx as f32 * cell, gy as f32 * cell);
             let (x1, y1) = (x0 + cell - gap, y0 + cell - gap);
-            let tile = colours[rng.below(colours.len())];
-            let mark = colours[rng.below(colours.len())];
+            let tile = rng.below(colours.len());
+            let mark = colours[(tile + 1 + rng.below(colours.len() - 1)) % colours.len()];
+            let tile = colours[tile];
             canvas.rect(x0, y0, x1, y1, tile, 1.0);
             let (cx, cy, r) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0, (cell - gap) / 2.0);
             match rng.below(5) {
@@ -368,16 +369,21 @@ fn mosaic(canvas: &mut Canvas, rng: &mut Rng, colours: &[Color; 5], grid: usize)
     }
 }
 
-/// Colour bars and blocks torn by `count` horizontally displaced slices (some shifting only
+/// Big discs, blocks and bars torn by `count` horizontally displaced slices (some shifting only
 /// the red channel), under scanlines.
 fn glitch(canvas: &mut Canvas, rng: &mut Rng, ink: &[Color; 3], count: usize) {
     let size = SIZE as f32;
-    for _ in 0..3 + rng.below(5) {
-        let (y, h) = (rng.range(0.0, size), size * rng.range(0.03, 0.2));
-        canvas.rect(0.0, y, size, y + h, ink[rng.below(ink.len())], rng.range(0.5, 0.9));
+    for _ in 0..3 + rng.below(4) {
+        let (x, y, s) = (rng.range(0.1, 0.9) * size, rng.range(0.1, 0.9) * size, size * rng.range(0.12, 0.3));
+        let c = ink[rng.below(ink.len())];
+        if rng.chance(0.5) {
+            canvas.disc(x, y, s, 1.5, c, 1.0);
+        } else {
+            canvas.rect(x - s, y - s * 0.6, x + s, y + s * 0.6, c, 1.0);
+        }
     }
     for _ in 0..4 + rng.below(6) {
-        let (x, y, w, h) = (rng.range(0.0, size), rng.range(0.0, size), size * rng.range(0.05, 0.4), size * rng.range(0.02, 0.12));
+        let (x, y, w, h) = (rng.range(0.0, size), rng.range(0.0, size), size * rng.range(0.1, 0.5), size * rng.range(0.01, 0.05));
         canvas.rect(x, y, x + w, y + h, ink[rng.below(ink.len())], rng.range(0.6, 1.0));
     }
     let side = canvas.width() as usize;
@@ -562,7 +568,7 @@ mod scratch_dump {
     #[ignore]
     fn dump() {
         for (i, style) in styles().iter().enumerate() {
-            let req = NftRequest { color_scheme: Some(color_schemes()[i].into()), style: Some((*style).into()), traits: vec![] };
+            let req = NftRequest { color_scheme: Some(color_schemes()[(i + 2) % 7].into()), style: Some((*style).into()), traits: vec![] };
             let t = std::time::Instant::now();
             let art = generate([i as u8 * 17; 32], &req).unwrap();
             println!("{style} {:?} {:?}", t.elapsed(), art.attributes);

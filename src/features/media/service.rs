@@ -153,7 +153,7 @@ impl MediaService {
         let decoded = self.decode(bytes).await?;
         let (quality, long_side) = (self.config.jpeg_quality, self.config.photo_long_side);
         let (photo, thumbnail, width, height) = blocking(move || {
-            let fitted = images::fit_within(&decoded.image, long_side).to_rgb8();
+            let fitted = images::flatten_on_white(&images::fit_within(&decoded.image, long_side));
             let thumbnail = images::thumbnail(&image::DynamicImage::ImageRgb8(fitted.clone()), THUMBNAIL_SIDE).to_rgb8();
             Ok((images::encode_jpeg(&fitted, quality)?, images::encode_jpeg(&thumbnail, quality)?, fitted.width(), fitted.height()))
         })

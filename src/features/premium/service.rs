@@ -56,6 +56,18 @@ fn parse_quality(quality: Option<&str>) -> AppResult<ImageQuality> {
     }
 }
 
+/// The folder of a generation's files.
+fn folder_of(user_id: &str, generation_id: &str) -> String {
+    format!("users/{user_id}/generations/{generation_id}")
+}
+
+/// A file of a generation, by name (`original.png`, `thumbnail.png`, `thumbnail.webp`, `metadata.json`).
+fn file_of(g: &GenerationRow, name: &str) -> String {
+    format!("{}/{name}", folder_of(&g.user_id, &g.generation_id))
+}
+
+const FILES: [&str; 4] = ["original.png", "thumbnail.png", "thumbnail.webp", "metadata.json"];
+
 fn not_found(id: &str) -> AppError {
     AppError::NotFound { code: "image_not_found", message: format!("no image generation `{id}`") }
 }
@@ -90,11 +102,10 @@ impl PremiumService {
 
     fn view(&self, g: GenerationRow) -> AppResult<ImageGeneration> {
         let url = |path: &str| BlobPath::parse(path).map(|p| self.storage.playable_url(BUCKET, &p));
-        let webp = g.thumbnail_path.replace(".png", ".webp");
         Ok(ImageGeneration {
             image_url: url(&g.original_path)?,
             thumbnail_url: url(&g.thumbnail_path)?,
-            thumbnail_webp_url: url(&webp)?,
+            thumbnail_webp_url: url(&file_of(&g, "thumbnail.webp"))?,
             generation_id: g.generation_id,
             user_id: g.user_id,
             prompt: g.prompt,
@@ -121,7 +132,7 @@ impl PremiumService {
         let style = parse_style(r.style.as_deref())?;
         let quality = parse_quality(r.quality.as_deref())?;
         let id = uuid::Uuid::now_v7().to_string();
-        let folder = format!("users/{}/generations/{id}", r.user_id);
+        let folder = folder_of(&r.user_id, &id);
         BlobPath::parse(&folder)?;
         let reservation = self.subscriptions.quotas().reserve(&r.user_id, Feature::ImageGeneration, 1).await?;
         let request = ImageRequest { prompt: prompt.clone(), width, height, style, quality };
@@ -143,8 +154,8 @@ impl PremiumService {
             model: made.model.clone(),
             seed: made.seed.map(|s| s.to_string()),
             sha256: String::new(),
-            original_path: format!("{folder}/original.png"),
-            thumbnail_path: format!("{folder}/thumbnail.png"),
+            original_path: format!("{folder}/{}", FILES[0]),
+            thumbnail_path: format!("{folder}/{}", FILES[1]),
             width: 0,
             height: 0,
             created_at: now_text(),
@@ -196,8 +207,8 @@ impl PremiumService {
         let files = [
             (row.original_path.clone(), encoded.png),
             (row.thumbnail_path.clone(), encoded.thumbnail_png),
-            (row.thumbnail_path.replace(".png", ".webp"), encoded.thumbnail_webp),
-            (row.original_path.replace("original.png", "metadata.json"), serde_json::to_vec_pretty(&metadata).map_err(AppError::internal)?),
+            (file_of(&row, "thumbnail.webp"), encoded.thumbnail_webp),
+            (file_of(&row, "metadata.json"), serde_json::to_vec_pretty(&metadata).map_err(AppError::internal)?),
         ];
         let mut written = Vec::with_capacity(files.len());
         for (path, bytes) in files {
@@ -237,11 +248,7 @@ impl PremiumService {
         let g = self.owned(caller, generation_id).await?;
         let id = g.generation_id.clone();
         self.db.write(move |tx| Ok(repo::delete(tx, &id)?)).await?;
-        let folder = g.original_path.trim_end_matches("original.png");
-        let paths = ["original.png", "thumbnail.png", "thumbnail.webp", "metadata.json"]
-            .iter()
-            .map(|name| BlobPath::parse(&format!("{folder}{name}")))
-            .collect::<AppResult<Vec<_>>>()?;
+        let paths = FILES.iter().map(|name| BlobPath::parse(&file_of(&g, name))).collect::<AppResult<Vec<_>>>()?;
         self.remove(&paths).await;
         Ok(Deleted { generation_id: g.generation_id, deleted: true })
     }
