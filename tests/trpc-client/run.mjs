@@ -1610,6 +1610,52 @@ await check('r3al.writersGuild: moved back to free, getAssistance and createProj
   assert.equal(s.capabilities.tier, 'free');
 });
 
+// ---- r3al.premium images ------------------------------------------------------------------
+
+if (writerToken) {
+  // The writer user is back on the free tier here: one image a week.
+  const writerUserId = tokenUser(writerToken);
+  let firstImage;
+  await check('r3al.premium.generateImage: a free user gets one image (Date createdAt, signed imageUrl, usage 1 of 1)', async () => {
+    const r = await writer.r3al.premium.generateImage.mutate({ userId: writerUserId, prompt: 'sunset over the ocean', size: '1792x1024', style: 'natural' });
+    assert.equal(r.success, true);
+    assert.equal(r.image.userId, writerUserId);
+    assert.equal(r.image.size, '1792x1024');
+    assert.equal(r.image.style, 'natural');
+    assert.equal(r.image.status, 'completed');
+    assertDate(r.image.createdAt, 'createdAt');
+    assert.deepEqual([r.usage.used, r.usage.limit], [1, 1]);
+    const png = await fetch(r.image.imageUrl);
+    assert.equal(png.status, 200);
+    assert.equal(png.headers.get('content-type'), 'image/png');
+    firstImage = r.image.imageId;
+  });
+
+  await check('r3al.premium.generateImage: the second free image of the week -> FORBIDDEN 403 with an upgrade message', async () => {
+    const err = await expectTrpcError(
+      writer.r3al.premium.generateImage.mutate({ userId: writerUserId, prompt: 'a forest' }),
+      'FORBIDDEN',
+      403,
+      'r3al.premium.generateImage',
+    );
+    assert.match(err.message, /upgrade/);
+  });
+
+  await check("r3al.premium.generateImage: size '512x512' -> BAD_REQUEST 400", async () => {
+    await expectTrpcError(writer.r3al.premium.generateImage.mutate({ userId: writerUserId, prompt: 'x', size: '512x512' }), 'BAD_REQUEST', 400);
+  });
+
+  await check('r3al.premium.getImageHistory: the image, newest first, with total and hasMore', async () => {
+    const r = await writer.r3al.premium.getImageHistory.query({ userId: writerUserId });
+    assert.equal(r.total, 1);
+    assert.equal(r.hasMore, false);
+    assert.equal(r.images[0].imageId, firstImage);
+    assert.equal(r.images[0].prompt, 'sunset over the ocean');
+    assertDate(r.images[0].createdAt, 'createdAt');
+    await expectTrpcError(client.r3al.premium.getImageHistory.query({ userId: writerUserId }), 'FORBIDDEN', 403);
+  });
+}
+
 // ---- r3al.tactical ----------------------------------------------------------------------
 
 const officerToken = officerArg;
