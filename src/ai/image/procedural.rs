@@ -428,77 +428,128 @@ struct Theme {
 const THEMES: &[Theme] = &[
     Theme {
         words: &["sunset", "dusk", "evening", "twilight"],
-        palette: Palette { name: "sunset", top: Hsl(270.0, 0.55, 0.25), horizon: Hsl(25.0, 0.9, 0.6), accent: Hsl(45.0, 1.0, 0.7), far: Hsl(330.0, 0.45, 0.38), near: Hsl(280.0, 0.5, 0.16) },
+        palette: Palette {
+            name: "sunset", top: Hsl(270.0, 0.55, 0.25), horizon: Hsl(25.0, 0.9, 0.6),
+            accent: Hsl(45.0, 1.0, 0.7), far: Hsl(330.0, 0.45, 0.38), near: Hsl(280.0, 0.5, 0.16),
+        },
         motifs: [Motif::Sun, Motif::Mountains],
     },
     Theme {
         words: &["sunrise", "dawn", "morning"],
-        palette: Palette { name: "sunrise", top: Hsl(210.0, 0.5, 0.55), horizon: Hsl(35.0, 0.9, 0.72), accent: Hsl(50.0, 1.0, 0.75), far: Hsl(20.0, 0.4, 0.48), near: Hsl(250.0, 0.3, 0.22) },
+        palette: Palette {
+            name: "sunrise", top: Hsl(210.0, 0.5, 0.55), horizon: Hsl(35.0, 0.9, 0.72),
+            accent: Hsl(50.0, 1.0, 0.75), far: Hsl(20.0, 0.4, 0.48), near: Hsl(250.0, 0.3, 0.22),
+        },
         motifs: [Motif::Sun, Motif::Mountains],
     },
     Theme {
         words: &["ocean", "sea", "water", "wave", "beach", "lake", "coast", "seaside", "river"],
-        palette: Palette { name: "ocean", top: Hsl(205.0, 0.7, 0.55), horizon: Hsl(190.0, 0.6, 0.8), accent: Hsl(50.0, 0.9, 0.82), far: Hsl(200.0, 0.7, 0.42), near: Hsl(215.0, 0.8, 0.22) },
+        palette: Palette {
+            name: "ocean", top: Hsl(205.0, 0.7, 0.55), horizon: Hsl(190.0, 0.6, 0.8),
+            accent: Hsl(50.0, 0.9, 0.82), far: Hsl(200.0, 0.7, 0.42), near: Hsl(215.0, 0.8, 0.22),
+        },
         motifs: [Motif::Waves, Motif::Sun],
     },
     Theme {
         words: &["forest", "tree", "jungle", "wood", "woods", "woodland", "pine"],
-        palette: Palette { name: "forest", top: Hsl(160.0, 0.35, 0.62), horizon: Hsl(80.0, 0.4, 0.8), accent: Hsl(55.0, 0.8, 0.75), far: Hsl(140.0, 0.4, 0.36), near: Hsl(130.0, 0.55, 0.15) },
+        palette: Palette {
+            name: "forest", top: Hsl(160.0, 0.35, 0.62), horizon: Hsl(80.0, 0.4, 0.8),
+            accent: Hsl(55.0, 0.8, 0.75), far: Hsl(140.0, 0.4, 0.36), near: Hsl(130.0, 0.55, 0.15),
+        },
         motifs: [Motif::Trees, Motif::Mountains],
     },
     Theme {
         words: &["neon", "cyber", "cyberpunk", "synthwave", "retrowave", "vaporwave"],
-        palette: Palette { name: "neon", top: Hsl(270.0, 0.8, 0.08), horizon: Hsl(300.0, 0.9, 0.32), accent: Hsl(320.0, 1.0, 0.6), far: Hsl(190.0, 1.0, 0.45), near: Hsl(260.0, 0.7, 0.1) },
+        palette: Palette {
+            name: "neon", top: Hsl(270.0, 0.8, 0.08), horizon: Hsl(300.0, 0.9, 0.32),
+            accent: Hsl(320.0, 1.0, 0.6), far: Hsl(190.0, 1.0, 0.45), near: Hsl(260.0, 0.7, 0.1),
+        },
         motifs: [Motif::Bands, Motif::Bokeh],
     },
     Theme {
         words: &["city", "urban", "skyline", "street", "town", "downtown", "building", "skyscraper"],
-        palette: Palette { name: "city", top: Hsl(220.0, 0.45, 0.32), horizon: Hsl(30.0, 0.5, 0.62), accent: Hsl(45.0, 0.9, 0.7), far: Hsl(225.0, 0.2, 0.32), near: Hsl(230.0, 0.25, 0.12) },
+        palette: Palette {
+            name: "city", top: Hsl(220.0, 0.45, 0.32), horizon: Hsl(30.0, 0.5, 0.62),
+            accent: Hsl(45.0, 0.9, 0.7), far: Hsl(225.0, 0.2, 0.32), near: Hsl(230.0, 0.25, 0.12),
+        },
         motifs: [Motif::Skyline, Motif::Bokeh],
     },
     Theme {
         words: &["night", "star", "starry", "space", "galaxy", "cosmos", "cosmic", "nebula", "moon", "midnight"],
-        palette: Palette { name: "night", top: Hsl(235.0, 0.6, 0.06), horizon: Hsl(240.0, 0.5, 0.22), accent: Hsl(55.0, 0.3, 0.9), far: Hsl(245.0, 0.35, 0.16), near: Hsl(250.0, 0.4, 0.07) },
+        palette: Palette {
+            name: "night", top: Hsl(235.0, 0.6, 0.06), horizon: Hsl(240.0, 0.5, 0.22),
+            accent: Hsl(55.0, 0.3, 0.9), far: Hsl(245.0, 0.35, 0.16), near: Hsl(250.0, 0.4, 0.07),
+        },
         motifs: [Motif::Stars, Motif::Moon],
     },
     Theme {
         words: &["desert", "sand", "sandy", "dune", "canyon", "sahara"],
-        palette: Palette { name: "desert", top: Hsl(200.0, 0.6, 0.68), horizon: Hsl(40.0, 0.7, 0.8), accent: Hsl(45.0, 1.0, 0.7), far: Hsl(30.0, 0.6, 0.55), near: Hsl(25.0, 0.7, 0.4) },
+        palette: Palette {
+            name: "desert", top: Hsl(200.0, 0.6, 0.68), horizon: Hsl(40.0, 0.7, 0.8),
+            accent: Hsl(45.0, 1.0, 0.7), far: Hsl(30.0, 0.6, 0.55), near: Hsl(25.0, 0.7, 0.4),
+        },
         motifs: [Motif::Dunes, Motif::Sun],
     },
     Theme {
         words: &["snow", "snowy", "ice", "icy", "winter", "frost", "frozen", "glacier"],
-        palette: Palette { name: "snow", top: Hsl(205.0, 0.4, 0.72), horizon: Hsl(200.0, 0.3, 0.9), accent: Hsl(190.0, 0.5, 0.95), far: Hsl(210.0, 0.25, 0.78), near: Hsl(210.0, 0.2, 0.93) },
+        palette: Palette {
+            name: "snow", top: Hsl(205.0, 0.4, 0.72), horizon: Hsl(200.0, 0.3, 0.9),
+            accent: Hsl(190.0, 0.5, 0.95), far: Hsl(210.0, 0.25, 0.78), near: Hsl(210.0, 0.2, 0.93),
+        },
         motifs: [Motif::Mountains, Motif::Snowfall],
     },
     Theme {
         words: &["fire", "flame", "lava", "volcano", "ember", "inferno", "fiery", "burning", "blaze"],
-        palette: Palette { name: "fire", top: Hsl(0.0, 0.8, 0.1), horizon: Hsl(20.0, 1.0, 0.45), accent: Hsl(45.0, 1.0, 0.6), far: Hsl(10.0, 0.9, 0.3), near: Hsl(0.0, 0.7, 0.08) },
+        palette: Palette {
+            name: "fire", top: Hsl(0.0, 0.8, 0.1), horizon: Hsl(20.0, 1.0, 0.45),
+            accent: Hsl(45.0, 1.0, 0.6), far: Hsl(10.0, 0.9, 0.3), near: Hsl(0.0, 0.7, 0.08),
+        },
         motifs: [Motif::Bands, Motif::Bokeh],
     },
     Theme {
         words: &["mountain", "peak", "hill", "alpine", "valley", "summit"],
-        palette: Palette { name: "mountain", top: Hsl(210.0, 0.5, 0.58), horizon: Hsl(200.0, 0.3, 0.85), accent: Hsl(45.0, 0.7, 0.85), far: Hsl(215.0, 0.2, 0.55), near: Hsl(220.0, 0.25, 0.28) },
+        palette: Palette {
+            name: "mountain", top: Hsl(210.0, 0.5, 0.58), horizon: Hsl(200.0, 0.3, 0.85),
+            accent: Hsl(45.0, 0.7, 0.85), far: Hsl(215.0, 0.2, 0.55), near: Hsl(220.0, 0.25, 0.28),
+        },
         motifs: [Motif::Mountains, Motif::Sun],
     },
     Theme {
         words: &["flower", "garden", "bloom", "blossom", "meadow", "spring", "rose", "tulip", "floral"],
-        palette: Palette { name: "garden", top: Hsl(200.0, 0.6, 0.78), horizon: Hsl(330.0, 0.5, 0.88), accent: Hsl(330.0, 0.8, 0.65), far: Hsl(110.0, 0.45, 0.45), near: Hsl(120.0, 0.5, 0.25) },
+        palette: Palette {
+            name: "garden", top: Hsl(200.0, 0.6, 0.78), horizon: Hsl(330.0, 0.5, 0.88),
+            accent: Hsl(330.0, 0.8, 0.65), far: Hsl(110.0, 0.45, 0.45), near: Hsl(120.0, 0.5, 0.25),
+        },
         motifs: [Motif::Flowers, Motif::Sun],
     },
     Theme {
         words: &["storm", "stormy", "rain", "rainy", "thunder", "lightning", "thunderstorm", "drizzle"],
-        palette: Palette { name: "storm", top: Hsl(220.0, 0.15, 0.2), horizon: Hsl(210.0, 0.15, 0.45), accent: Hsl(55.0, 0.6, 0.85), far: Hsl(215.0, 0.15, 0.3), near: Hsl(220.0, 0.15, 0.14) },
+        palette: Palette {
+            name: "storm", top: Hsl(220.0, 0.15, 0.2), horizon: Hsl(210.0, 0.15, 0.45),
+            accent: Hsl(55.0, 0.6, 0.85), far: Hsl(215.0, 0.15, 0.3), near: Hsl(220.0, 0.15, 0.14),
+        },
         motifs: [Motif::Rain, Motif::Mountains],
     },
 ];
 
 /// Palettes for prompts naming no theme, picked by the seed.
 const ABSTRACT_PALETTES: &[Palette] = &[
-    Palette { name: "aurora", top: Hsl(230.0, 0.6, 0.12), horizon: Hsl(160.0, 0.7, 0.45), accent: Hsl(290.0, 0.7, 0.65), far: Hsl(200.0, 0.5, 0.25), near: Hsl(230.0, 0.5, 0.1) },
-    Palette { name: "pastel", top: Hsl(260.0, 0.5, 0.82), horizon: Hsl(20.0, 0.7, 0.88), accent: Hsl(340.0, 0.7, 0.78), far: Hsl(180.0, 0.35, 0.7), near: Hsl(220.0, 0.35, 0.5) },
-    Palette { name: "ember", top: Hsl(350.0, 0.5, 0.15), horizon: Hsl(15.0, 0.75, 0.5), accent: Hsl(40.0, 0.9, 0.65), far: Hsl(0.0, 0.45, 0.3), near: Hsl(340.0, 0.4, 0.12) },
-    Palette { name: "lagoon", top: Hsl(190.0, 0.7, 0.35), horizon: Hsl(165.0, 0.6, 0.7), accent: Hsl(60.0, 0.8, 0.75), far: Hsl(175.0, 0.6, 0.4), near: Hsl(200.0, 0.7, 0.2) },
+    Palette {
+        name: "aurora", top: Hsl(230.0, 0.6, 0.12), horizon: Hsl(160.0, 0.7, 0.45),
+        accent: Hsl(290.0, 0.7, 0.65), far: Hsl(200.0, 0.5, 0.25), near: Hsl(230.0, 0.5, 0.1),
+    },
+    Palette {
+        name: "pastel", top: Hsl(260.0, 0.5, 0.82), horizon: Hsl(20.0, 0.7, 0.88),
+        accent: Hsl(340.0, 0.7, 0.78), far: Hsl(180.0, 0.35, 0.7), near: Hsl(220.0, 0.35, 0.5),
+    },
+    Palette {
+        name: "ember", top: Hsl(350.0, 0.5, 0.15), horizon: Hsl(15.0, 0.75, 0.5),
+        accent: Hsl(40.0, 0.9, 0.65), far: Hsl(0.0, 0.45, 0.3), near: Hsl(340.0, 0.4, 0.12),
+    },
+    Palette {
+        name: "lagoon", top: Hsl(190.0, 0.7, 0.35), horizon: Hsl(165.0, 0.6, 0.7),
+        accent: Hsl(60.0, 0.8, 0.75), far: Hsl(175.0, 0.6, 0.4), near: Hsl(200.0, 0.7, 0.2),
+    },
 ];
 
 /// Motifs a prompt naming no theme may get.
@@ -1050,26 +1101,5 @@ mod tests {
                 assert!(variance > 100.0, "{prompt} ({}): luma variance {variance:.1}", style.as_str());
             }
         }
-    }
-}
-#[cfg(test)]
-mod scratch_dump {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn dump() {
-        let prompts = ["sunset over the ocean", "neon city at night", "a forest in spring", "zorblat quexel", "snowy mountains in winter", "desert dunes", "a thunderstorm", "flowers in the garden", "stars in the galaxy", "fire and lava", "misty morning"];
-        for (i, p) in prompts.iter().enumerate() {
-            for style in [ImageStyle::Vivid, ImageStyle::Natural] {
-                let art = paint(p, style, 512, 512);
-                art.image.save(format!("/tmp/optima_art_{i}_{}.png", style.as_str())).unwrap();
-                let sat: f64 = art.image.pixels().map(|p| { let mx = *p.0.iter().max().unwrap(); let mn = *p.0.iter().min().unwrap(); if mx == 0 {0.0} else {f64::from(mx-mn)/f64::from(mx)} }).sum::<f64>() / (512.0*512.0);
-                println!("{i} {p} {} sat {sat:.3} {} {:?}", style.as_str(), art.palette_name, art.motifs);
-            }
-        }
-        let art = paint("sunset over the ocean", ImageStyle::Vivid, 1024, 1792);
-        art.image.save("/tmp/optima_art_tall.png").unwrap();
-        let art = paint("neon city at night", ImageStyle::Natural, 1792, 1024);
-        art.image.save("/tmp/optima_art_wide.png").unwrap();
     }
 }
