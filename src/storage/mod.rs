@@ -113,6 +113,28 @@ impl dyn BlobStore {
         self.put(bucket, path, Box::pin(std::io::Cursor::new(bytes)), len).await
     }
 
+    /// Writes every object or none: when one fails, those already written are deleted.
+    pub async fn put_all(&self, bucket: Bucket, files: Vec<(BlobPath, Vec<u8>)>) -> Result<Vec<BlobPath>, StoreError> {
+        let mut written = Vec::with_capacity(files.len());
+        for (path, bytes) in files {
+            if let Err(e) = self.put_bytes(bucket, &path, bytes).await {
+                self.delete_all(bucket, &written).await;
+                return Err(e);
+            }
+            written.push(path);
+        }
+        Ok(written)
+    }
+
+    /// Deletes each object; one that cannot be deleted is logged, not fatal (nothing reaches it).
+    pub async fn delete_all(&self, bucket: Bucket, paths: &[BlobPath]) {
+        for path in paths {
+            if let Err(e) = self.delete(bucket, path).await {
+                tracing::warn!(bucket = bucket.name(), path = path.as_str(), error = %e, "could not delete an object");
+            }
+        }
+    }
+
     /// The whole object in memory: for small objects only.
     pub async fn get_bytes(&self, bucket: Bucket, path: &BlobPath) -> Result<Vec<u8>, StoreError> {
         use futures_util::TryStreamExt;

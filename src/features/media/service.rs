@@ -75,24 +75,12 @@ impl MediaService {
 
     /// Writes every file or none.
     async fn put_all(&self, files: Vec<(String, Vec<u8>)>) -> AppResult<Vec<BlobPath>> {
-        let mut written = Vec::with_capacity(files.len());
-        for (path, bytes) in files {
-            let path = BlobPath::parse(&path)?;
-            if let Err(e) = self.storage.blobs().put_bytes(BUCKET, &path, bytes).await {
-                self.remove(&written).await;
-                return Err(e.into());
-            }
-            written.push(path);
-        }
-        Ok(written)
+        let files = files.into_iter().map(|(path, bytes)| Ok((BlobPath::parse(&path)?, bytes))).collect::<AppResult<Vec<_>>>()?;
+        Ok(self.storage.blobs().put_all(BUCKET, files).await?)
     }
 
     async fn remove(&self, paths: &[BlobPath]) {
-        for path in paths {
-            if let Err(e) = self.storage.blobs().delete(BUCKET, path).await {
-                tracing::warn!(path = path.as_str(), error = %e, "could not remove a media file");
-            }
-        }
+        self.storage.blobs().delete_all(BUCKET, paths).await;
     }
 
     // ---- avatar ------------------------------------------------------------------------------

@@ -210,24 +210,13 @@ impl PremiumService {
             (file_of(&row, "thumbnail.webp"), encoded.thumbnail_webp),
             (file_of(&row, "metadata.json"), serde_json::to_vec_pretty(&metadata).map_err(AppError::internal)?),
         ];
-        let mut written = Vec::with_capacity(files.len());
-        for (path, bytes) in files {
-            let path = BlobPath::parse(&path)?;
-            if let Err(e) = self.storage.blobs().put_bytes(BUCKET, &path, bytes).await {
-                self.remove(&written).await;
-                return Err(e.into());
-            }
-            written.push(path);
-        }
+        let files = files.into_iter().map(|(path, bytes)| Ok((BlobPath::parse(&path)?, bytes))).collect::<AppResult<Vec<_>>>()?;
+        let written = self.storage.blobs().put_all(BUCKET, files).await?;
         Ok((row, written))
     }
 
     async fn remove(&self, paths: &[BlobPath]) {
-        for path in paths {
-            if let Err(e) = self.storage.blobs().delete(BUCKET, path).await {
-                tracing::warn!(path = path.as_str(), error = %e, "could not remove an image file");
-            }
-        }
+        self.storage.blobs().delete_all(BUCKET, paths).await;
     }
 
     async fn owned(&self, caller: &Caller, generation_id: &str) -> AppResult<GenerationRow> {
