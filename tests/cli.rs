@@ -95,6 +95,15 @@ fn the_shipped_config_file_is_valid_and_matches_the_defaults() {
 }
 
 #[test]
+fn the_production_example_config_is_valid() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = optima::config::Config::load(Some(&repo.join("deploy/config.production.toml")), Default::default()).unwrap();
+    assert_eq!(config.server.bind, "127.0.0.1:8080");
+    assert_eq!(config.database.synchronous, optima::config::Synchronous::Full);
+    assert_eq!(config.data_dir, Path::new("/var/lib/optima"));
+}
+
+#[test]
 fn migrate_creates_the_schema_from_an_empty_directory() {
     let dir = tempfile::tempdir().unwrap();
     let out = optima(&["migrate", "--data-dir", "fresh"], dir.path());
