@@ -1,8 +1,10 @@
 //! The documented REST surface: every area's API struct, combined into one OpenAPI service.
 
 mod body;
+mod upload;
 
 pub use body::JsonBody;
+pub use upload::read_upload;
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::features::accounts::api::AccountsApi;

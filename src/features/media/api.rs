@@ -9,10 +9,10 @@ use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, OpenApi};
 
 use super::model::*;
-use crate::api::{ApiTags, JsonBody};
+use crate::api::{ApiTags, JsonBody, read_upload};
 use crate::app::AppState;
 use crate::auth::BearerAuth;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 pub struct MediaApi;
 
@@ -46,14 +46,6 @@ struct PhotoForm {
     user_id: Option<String>,
 }
 
-/// The upload's bytes, refused (413) past the limit before they are read.
-async fn bytes_of(upload: Upload, limit: u64) -> AppResult<Vec<u8>> {
-    if upload.size() as u64 > limit {
-        return Err(AppError::PayloadTooLarge { message: format!("the image is {} bytes; the limit is {limit} bytes", upload.size()) });
-    }
-    upload.into_vec().await.map_err(|e| AppError::bad_request("body_read_failed", e.to_string()))
-}
-
 fn twenty() -> u32 {
     20
 }
@@ -70,7 +62,7 @@ impl MediaApi {
     #[oai(path = "/avatar", method = "post")]
     async fn avatar(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, form: AvatarForm) -> AppResult<Json<Avatar>> {
         let user = form.user_id.unwrap_or_else(|| auth.0.user_id.clone());
-        let bytes = bytes_of(form.file, state.config.media.max_image_bytes).await?;
+        let bytes = read_upload(form.file, state.config.media.max_image_bytes, "the image").await?;
         Ok(Json(state.media.set_avatar(&auth.0, &user, bytes).await?))
     }
 
@@ -82,7 +74,7 @@ impl MediaApi {
     #[oai(path = "/photos", method = "post")]
     async fn add_photo(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, form: PhotoForm) -> AppResult<CreatedPhoto> {
         let user = form.user_id.unwrap_or_else(|| auth.0.user_id.clone());
-        let bytes = bytes_of(form.file, state.config.media.max_image_bytes).await?;
+        let bytes = read_upload(form.file, state.config.media.max_image_bytes, "the image").await?;
         Ok(CreatedPhoto::Created(Json(state.media.add_photo(&auth.0, &user, form.caption, bytes).await?)))
     }
 

@@ -9,7 +9,7 @@ use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, OpenApi};
 
 use super::model::*;
-use crate::api::{ApiTags, JsonBody};
+use crate::api::{ApiTags, JsonBody, read_upload};
 use crate::app::AppState;
 use crate::auth::BearerAuth;
 use crate::error::{AppError, AppResult};
@@ -124,12 +124,7 @@ impl MusicApi {
     async fn upload_stem(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, form: StemForm) -> AppResult<CreatedStem> {
         let music = &state.music;
         music.owned(&auth.0, &form.project_id).await?;
-        if form.file.size() as u64 > state.config.music.max_stem_bytes {
-            return Err(AppError::PayloadTooLarge {
-                message: format!("the stem is {} bytes; the limit is {} bytes", form.file.size(), state.config.music.max_stem_bytes),
-            });
-        }
-        let bytes = form.file.into_vec().await.map_err(|e| AppError::bad_request("body_read_failed", e.to_string()))?;
+        let bytes = read_upload(form.file, state.config.music.max_stem_bytes, "the stem").await?;
         Ok(CreatedStem::Created(Json(music.upload_stem(&auth.0, &form.project_id, &form.instrument, bytes).await?)))
     }
 

@@ -10,10 +10,10 @@ use poem_openapi::{ApiRequest, ApiResponse, Multipart, OpenApi};
 
 use super::NewFile;
 use super::model::*;
-use crate::api::{ApiTags, JsonBody};
+use crate::api::{ApiTags, JsonBody, read_upload};
 use crate::app::AppState;
 use crate::auth::BearerAuth;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 pub struct TacticalApi;
 
@@ -65,12 +65,9 @@ struct AttachmentForm {
 
 async fn new_file(upload: Upload, limit: u64) -> AppResult<NewFile> {
     let file_name = upload.file_name().unwrap_or("file").to_owned();
-    if upload.size() as u64 > limit {
-        return Err(AppError::PayloadTooLarge { message: format!("`{file_name}` is {} bytes; the limit is {limit} bytes", upload.size()) });
-    }
     let content_type =
         upload.content_type().map(str::to_owned).unwrap_or_else(|| crate::storage::content_type_for(&file_name));
-    let bytes = upload.into_vec().await.map_err(|e| AppError::bad_request("body_read_failed", e.to_string()))?;
+    let bytes = read_upload(upload, limit, &format!("`{file_name}`")).await?;
     Ok(NewFile { file_name, content_type, bytes })
 }
 
