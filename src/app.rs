@@ -10,7 +10,7 @@ use poem::{EndpointExt, IntoResponse, Route, Server};
 use tokio::task::JoinHandle;
 
 use crate::auth::{Caller, TokenService};
-use crate::config::{Config, PaymentProviderKind, StorageBackend};
+use crate::config::{Config, PaymentProviderKind};
 use crate::crypto::keyring::{Keyring, SharedKeyring};
 use crate::crypto::keys;
 use crate::db::Db;
@@ -29,7 +29,6 @@ use crate::features::music::api as music_api;
 use crate::features::system::metrics;
 use crate::features::tactical::audit;
 use crate::storage::signing::UrlSigner;
-use crate::storage::{BlobStore, LocalStore};
 
 /// Everything the handlers share, built once at start.
 pub struct AppState {
@@ -100,9 +99,7 @@ impl AppState {
                 .expect("database open does not panic")?
         };
         let tokens = Arc::new(token_service(&config)?);
-        let blobs: Arc<dyn BlobStore> = match config.storage.backend {
-            StorageBackend::Local => Arc::new(LocalStore::new(config.blobs_dir())),
-        };
+        let blobs = crate::storage::open(&config, config.storage.backend)?;
         blobs.ensure_buckets().await?;
         let signing_key = keys::load_or_create(&config.storage.url_signing_key, &config.keys_dir(), URL_SIGNING_KEY_FILE)?;
         let storage = Arc::new(StorageService::new(blobs, UrlSigner::new(signing_key), public_url, &config.storage));

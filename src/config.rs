@@ -2,6 +2,7 @@
 //! variables (`__` separates sections: `OPTIMA_SERVER__BIND`), then command-line flags.
 //! Invalid configuration stops start-up with a message naming the key.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -96,12 +97,61 @@ pub struct StorageConfig {
     pub delivery_url_ttl_secs: u64,
     /// `Cache-Control: max-age` for delivered objects.
     pub cache_max_age_secs: u64,
+    pub gcs: GcsConfig,
+}
+
+/// Google Cloud Storage, used when `storage.backend = "gcs"` and by `optima storage copy`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GcsConfig {
+    /// Base URL of the storage API; empty is Google's. Set it to use an emulator.
+    pub endpoint: String,
+    /// Service-account JSON key; empty means the usual search: `GOOGLE_APPLICATION_CREDENTIALS`,
+    /// gcloud's application default credentials, then the VM's metadata server.
+    pub credentials_file: String,
+    /// Real bucket name = prefix + the seed's bucket name, unless `buckets` names it.
+    pub bucket_prefix: String,
+    /// Seed bucket name (or alias) → real bucket, optionally with an object prefix:
+    /// `"my-bucket"` or `"my-bucket/some/prefix"`.
+    pub buckets: BTreeMap<String, String>,
+    /// How `/cdn` delivers: stream through this server, or redirect to a signed GCS URL.
+    pub delivery: GcsDelivery,
+    /// Lifetime of the signed URL a redirect points at.
+    pub redirect_ttl_secs: u64,
+    /// Limit for one request to GCS, including its body.
+    pub timeout_secs: u64,
+    /// Retries of a failed request (connection errors, 5xx, 429), with backoff.
+    pub max_retries: usize,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum GcsDelivery {
+    Stream,
+    Redirect,
+}
+
+impl GcsConfig {
+    fn validate(&self, url_ok: impl Fn(&str) -> bool) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("`storage.gcs.{key}` {why}")));
+        if !self.endpoint.is_empty() && !url_ok(&self.endpoint) {
+            return bad("endpoint", "must be empty (Google's) or start with http:// or https://");
+        }
+        if self.timeout_secs == 0 {
+            return bad("timeout_secs", "must be at least 1");
+        }
+        if !(1..=crate::storage::signing::MAX_EXPIRES_IN_SECS).contains(&self.redirect_ttl_secs) {
+            return bad("redirect_ttl_secs", "must be 1 to 604800 seconds");
+        }
+        crate::storage::GcsLocations::resolve(self).map(drop).map_err(ConfigError)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum StorageBackend {
     Local,
+    Gcs,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -183,7 +233,7 @@ pub struct TacticalConfig {
     /// Largest verification document, in bytes.
     pub max_document_bytes: u64,
     /// Support lines offered with every stress-resilience check-in: name = phone.
-    pub support_resources: std::collections::BTreeMap<String, String>,
+    pub support_resources: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -289,6 +339,16 @@ impl Default for Config {
                 public_buckets: Vec::new(),
                 delivery_url_ttl_secs: 3_600,
                 cache_max_age_secs: 3_600,
+                gcs: GcsConfig {
+                    endpoint: String::new(),
+                    credentials_file: String::new(),
+                    bucket_prefix: String::new(),
+                    buckets: BTreeMap::new(),
+                    delivery: GcsDelivery::Stream,
+                    redirect_ttl_secs: 300,
+                    timeout_secs: 60,
+                    max_retries: 3,
+                },
             },
             subscription: SubscriptionConfig {
                 payment_provider: PaymentProviderKind::Manual,
@@ -444,6 +504,7 @@ impl Config {
             }
         }
         let url_ok = |u: &str| u.starts_with("http://") || u.starts_with("https://");
+        self.storage.gcs.validate(url_ok)?;
         if !url_ok(&self.ai.openai.base_url) {
             return bad("ai.openai.base_url", "must start with http:// or https://");
         }

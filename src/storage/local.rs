@@ -42,6 +42,7 @@ fn meta_of(path: &str, md: &std::fs::Metadata) -> ObjectMeta {
         etag: format!("\"{:x}-{:x}\"", md.len(), nanos),
         last_modified: modified.into(),
         content_type: content_type_for(path),
+        sha256: None,
     }
 }
 

@@ -2,12 +2,15 @@
 //! filesystem store and signed delivery URLs.
 
 mod bucket;
+mod gcs;
 mod local;
 mod path;
 pub mod signing;
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::pin::Pin;
+use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -15,6 +18,7 @@ use futures_util::Stream;
 use tokio::io::AsyncRead;
 
 pub use bucket::Bucket;
+pub use gcs::{GcsLocations, GcsStore};
 pub use local::LocalStore;
 pub use path::BlobPath;
 
@@ -29,6 +33,16 @@ pub struct ObjectMeta {
     pub etag: String,
     pub last_modified: DateTime<Utc>,
     pub content_type: String,
+    /// SHA-256 (hex) when the backend keeps it (GCS objects this server wrote); `None` means
+    /// it must be computed from the bytes.
+    pub sha256: Option<String>,
+}
+
+/// A URL the client uses against the backend itself, with the headers it must send.
+#[derive(Debug, Clone)]
+pub struct DirectUrl {
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
 }
 
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
@@ -46,6 +60,14 @@ pub enum StoreError {
     BodyRead(std::io::Error),
     #[error("storage I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The backend could not be reached (refused, reset, timed out) after the retries.
+    #[error("the object store is unreachable: {0}")]
+    Unavailable(String),
+    /// The backend answered with an error or something unusable.
+    #[error("the object store failed: {0}")]
+    Backend(String),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl From<StoreError> for AppError {
@@ -61,6 +83,19 @@ impl From<StoreError> for AppError {
             },
             StoreError::BodyRead(e) => AppError::bad_request("body_read_failed", format!("reading the upload failed: {e}")),
             StoreError::Io(e) => AppError::internal(format!("storage: {e}")),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(%cause, "object store unreachable");
+                AppError::Unavailable {
+                    code: "storage_unavailable",
+                    message: "the object store cannot be reached right now; try again shortly".into(),
+                    retry_after_secs: Some(5),
+                }
+            }
+            StoreError::Backend(cause) => {
+                tracing::warn!(%cause, "object store error");
+                AppError::BadGateway { code: "storage_failed", message: "the object store answered with an error".into() }
+            }
+            StoreError::Unsupported(message) => AppError::Unavailable { code: "storage_unconfigured", message, retry_after_secs: None },
         }
     }
 }
@@ -100,9 +135,23 @@ pub trait BlobStore: Send + Sync {
 
     /// Objects whose path starts with `prefix`, in path order.
     async fn list(&self, bucket: Bucket, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
+
+    /// A signed URL that lets a client `method` the object directly at the backend for
+    /// `expires_in` (an upload limited to `max_bytes`), or `None` when the backend has no such
+    /// URLs and this server's own `/cdn` URLs are the way in.
+    async fn direct_url(
+        &self,
+        _bucket: Bucket,
+        _path: &BlobPath,
+        _method: signing::SignedMethod,
+        _expires_in: Duration,
+        _max_bytes: u64,
+    ) -> Result<Option<DirectUrl>, StoreError> {
+        Ok(None)
+    }
 }
 
-impl dyn BlobStore {
+impl dyn BlobStore + '_ {
     pub async fn put_bytes(
         &self,
         bucket: Bucket,
@@ -141,6 +190,18 @@ impl dyn BlobStore {
         let (_, stream) = self.get(bucket, path, None).await?;
         Ok(stream.map_ok(|b| b.to_vec()).try_concat().await?)
     }
+}
+
+/// Opens the blob store `backend` as configured (the server uses `storage.backend`; the copy
+/// command opens both).
+pub fn open(config: &crate::config::Config, backend: crate::config::StorageBackend) -> Result<std::sync::Arc<dyn BlobStore>, StoreError> {
+    use crate::config::StorageBackend;
+    Ok(match backend {
+        StorageBackend::Local => std::sync::Arc::new(LocalStore::new(config.blobs_dir())),
+        StorageBackend::Gcs => std::sync::Arc::new(
+            GcsStore::new(&config.storage, config.data_dir.join("tmp")).map_err(StoreError::Unsupported)?,
+        ),
+    })
 }
 
 /// The content type delivered for an object, from its name.

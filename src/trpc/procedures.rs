@@ -142,7 +142,7 @@ fn default_expires_in() -> u64 {
 async fn storage_signed_url(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let i: SignedUrlInput = input(raw)?;
-    success(state.storage.signed_url(&caller, &i.bucket, &i.path, i.method, i.expires_in)?)
+    success(state.storage.signed_url(&caller, &i.bucket, &i.path, i.method, i.expires_in).await?)
 }
 
 #[derive(Deserialize)]

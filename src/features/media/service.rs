@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 
 use super::model::*;
 use super::nft::{self, NftRequest};
@@ -46,9 +45,6 @@ impl From<ImageError> for AppError {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// Runs CPU-heavy image work off the async runtime.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ImageError> + Send + 'static) -> AppResult<T> {
@@ -248,7 +244,7 @@ impl MediaService {
         let id = uuid::Uuid::now_v7().to_string();
         let (image_path, metadata_path) = (format!("{folder}/{id}.png"), format!("{folder}/{id}.json"));
         let name = format!("R3AL Genesis #{token_id}");
-        let sha256 = sha256_hex(&png);
+        let sha256 = crate::crypto::sha256_hex(&png);
         let image_uri = self.storage.object_url(BUCKET, &BlobPath::parse(&image_path)?);
         let description = "Generative artwork made by R3AL's Optima server. Not minted: this metadata is ready for a later ERC-721 mint.";
         let metadata = nft::erc721_metadata(&name, description, &image_uri, token_id, &attributes, &sha256);

@@ -53,12 +53,14 @@ impl StorageApi {
 
     /// Create a signed URL
     ///
-    /// A `GET` URL downloads and a `PUT` URL uploads (`PUT /cdn/{bucket}/{path}` with the raw
-    /// bytes as body) without a bearer token until `expiresAt`. Altering any part of the URL
-    /// invalidates it.
+    /// A `GET` URL downloads and a `PUT` URL uploads (the raw bytes as body) without a bearer
+    /// token until `expiresAt`. Altering any part of the URL invalidates it. With the local
+    /// store these are this server's `/cdn/{bucket}/{path}` URLs; with `storage.backend = "gcs"`
+    /// they are GCS V4 signed URLs used straight against the bucket, and a `PUT` must send the
+    /// `headers` given (its `Content-Type`, and the size range GCS enforces).
     #[oai(path = "/signed-url", method = "post")]
     async fn signed_url(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, body: JsonBody<SignedUrlRequest>) -> AppResult<Json<SignedUrl>> {
         let r = body.0;
-        Ok(Json(state.storage.signed_url(&auth.0, &r.bucket, &r.path, r.method, r.expires_in)?))
+        Ok(Json(state.storage.signed_url(&auth.0, &r.bucket, &r.path, r.method, r.expires_in).await?))
     }
 }

@@ -98,6 +98,13 @@ async fn signed_put(req: &Request, state: &AppState, body: Body) -> AppResult<Re
 
 async fn get(req: &Request, state: &AppState) -> AppResult<Response> {
     let t = target(req, state, SignedMethod::Get)?;
+    if let Some(location) = state.storage.redirect_url(t.bucket, &t.path).await? {
+        return Ok(Response::builder()
+            .status(StatusCode::FOUND)
+            .header(header::LOCATION, location)
+            .header(header::CACHE_CONTROL, "no-store")
+            .finish());
+    }
     serve(req, &state.storage, t.bucket, &t.path, t.access).await
 }
 

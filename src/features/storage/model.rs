@@ -57,6 +57,7 @@ pub struct SignedUrl {
     pub url: String,
     pub method: SignedMethod,
     pub expires_at: chrono::DateTime<chrono::Utc>,
-    /// Headers the client must send with the request (none for this server's own URLs).
+    /// Headers the client must send with the request, exactly as given (none for this
+    /// server's own URLs).
     pub headers: std::collections::BTreeMap<String, String>,
 }

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use super::model::{Deleted, SignedUrl, StoredObject};
 use crate::auth::Caller;
-use crate::config::StorageConfig;
+use crate::config::{GcsDelivery, StorageBackend, StorageConfig};
 use crate::error::{AppError, AppResult};
 use crate::storage::signing::{MAX_EXPIRES_IN_SECS, SignedMethod, Signature, UrlSigner};
 use crate::storage::{BlobPath, BlobStore, Bucket, ByteReader, ObjectMeta};
@@ -23,6 +23,8 @@ pub struct StorageService {
     public_buckets: HashSet<Bucket>,
     delivery_url_ttl_secs: u64,
     pub cache_max_age_secs: u64,
+    /// Lifetime of the backend URL `/cdn` redirects to; `None` streams through this server.
+    redirect_ttl: Option<std::time::Duration>,
 }
 
 pub fn parse_bucket(raw: &str) -> AppResult<Bucket> {
@@ -51,6 +53,8 @@ impl StorageService {
             public_buckets: config.public_buckets.iter().filter_map(|b| Bucket::parse(b)).collect(),
             delivery_url_ttl_secs: config.delivery_url_ttl_secs,
             cache_max_age_secs: config.cache_max_age_secs,
+            redirect_ttl: (config.backend == StorageBackend::Gcs && config.gcs.delivery == GcsDelivery::Redirect)
+                .then(|| std::time::Duration::from_secs(config.gcs.redirect_ttl_secs)),
         }
     }
 
@@ -150,7 +154,9 @@ impl StorageService {
         Ok(Deleted { deleted: true, bucket: bucket.name().to_owned(), path: path.to_string() })
     }
 
-    pub fn signed_url(
+    /// A signed URL for `method`: the backend's own (GCS V4, used straight against the bucket)
+    /// when it has them, else this server's `/cdn` URL.
+    pub async fn signed_url(
         &self,
         caller: &Caller,
         bucket: &str,
@@ -165,6 +171,15 @@ impl StorageService {
         let path = BlobPath::parse(path)?;
         self.authorize(caller, bucket, &path)?;
         let expires = now() + expires_in as i64;
+        let lifetime = std::time::Duration::from_secs(expires_in);
+        if let Some(direct) = self.blobs.direct_url(bucket, &path, method, lifetime, self.max_upload_bytes).await? {
+            return Ok(SignedUrl {
+                url: direct.url,
+                method,
+                expires_at: chrono::DateTime::from_timestamp(expires, 0).unwrap_or_default(),
+                headers: direct.headers,
+            });
+        }
         Ok(SignedUrl {
             url: self.signed(method, bucket, &path, expires),
             method,
@@ -197,6 +212,15 @@ impl StorageService {
                 "this object is private: use a signed URL or a bearer token",
             )),
         }
+    }
+
+    /// Where `/cdn` sends a reader instead of streaming the object, when configured to.
+    pub async fn redirect_url(&self, bucket: Bucket, path: &BlobPath) -> AppResult<Option<String>> {
+        let Some(ttl) = self.redirect_ttl else { return Ok(None) };
+        // Missing objects are answered here, not by the backend after the redirect.
+        self.blobs.head(bucket, path).await?;
+        let direct = self.blobs.direct_url(bucket, path, SignedMethod::Get, ttl, 0).await?;
+        Ok(direct.map(|d| d.url))
     }
 
     pub fn blobs(&self) -> &Arc<dyn BlobStore> {

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use rusqlite::{Connection, OptionalExtension, params};
-use sha2::{Digest, Sha256};
 
 use super::model::{AuditEntry, AuditFilter, AuditVerification};
 use crate::app::AppState;
@@ -48,7 +47,7 @@ impl Record {
 #[allow(clippy::too_many_arguments)]
 fn entry_hash(seq: i64, created_at: &str, actor: &str, action: &str, target: Option<&str>, outcome: &str, detail: Option<&str>, prev: &str) -> String {
     let canonical = serde_json::json!([seq, created_at, actor, action, target, outcome, detail, prev]).to_string();
-    Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::crypto::sha256_hex(canonical.as_bytes())
 }
 
 /// Appends `r` after the newest entry. Run it inside the writing transaction (`BEGIN

@@ -1,7 +1,6 @@
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, Utc};
-use sha2::{Digest, Sha256};
 
 use super::analysis::{self, TextAnalysis};
 use super::diff::{self, DiffGranularity, TextDiff};
@@ -69,9 +68,6 @@ fn streak(days: &[String], today: NaiveDate) -> u64 {
     count
 }
 
-fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn view(p: &ProjectRow) -> Project {
     Project {
@@ -397,7 +393,7 @@ impl WritersService {
         {
             return Err(conflict(p.current_version_id.clone()));
         }
-        let sha = sha256_hex(&text);
+        let sha = crate::crypto::sha256_hex(text.as_bytes());
         if let Some(current) = &p.current_version_id {
             let (id, vid) = (p.project_id.clone(), current.clone());
             if let Some(v) = self.db.read(move |c| repo::version(c, &id, &vid)).await?
