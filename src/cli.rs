@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::auth::Role;
-use crate::config::{Config, Overrides, ServerOverrides};
+use crate::config::{Config, Overrides, ServerOverrides, StorageBackend};
 
 #[derive(Debug, Parser)]
 #[command(name = "optima", version, about = "The R3AL cloud backend", args_conflicts_with_subcommands = true)]
@@ -31,6 +31,34 @@ enum Command {
     /// Manage the master key that wraps Tactical HQ's data keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the blob store.
+    #[command(subcommand)]
+    Storage(StorageCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum StorageCommand {
+    /// Copy every object from one backend to another (both as configured), skipping those the
+    /// target already holds with the same size and SHA-256. Interrupt it at any time (Ctrl-C
+    /// stops after the object in hand) and run it again to resume; it ends by verifying every
+    /// object in the target.
+    Copy(CopyArgs),
+}
+
+#[derive(Debug, Args)]
+struct CopyArgs {
+    #[command(flatten)]
+    common: Common,
+    #[arg(long, value_enum)]
+    from: StorageBackend,
+    #[arg(long, value_enum)]
+    to: StorageBackend,
+    /// Copy only this bucket (name or alias); default: all five.
+    #[arg(long, value_name = "NAME")]
+    bucket: Option<String>,
+    /// Show what would be copied, write nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +124,7 @@ pub fn main() -> ExitCode {
         Some(Command::Token(args)) => token(&args),
         Some(Command::Backup(args)) => backup(&args),
         Some(Command::Keys(KeysCommand::Rotate(common))) => rotate_keys(&common),
+        Some(Command::Storage(StorageCommand::Copy(args))) => storage_copy(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -176,4 +205,99 @@ fn rotate_keys(common: &Common) -> Result<(), String> {
     let report = crate::features::tactical::rotation::rotate(&config)?;
     println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
     Ok(())
+}
+
+fn storage_copy(args: &CopyArgs) -> Result<(), String> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use crate::storage::Bucket;
+    use crate::storage::transfer::{CopyJob, Progress, copy};
+
+    let config = load(&args.common, None)?;
+    if args.from == args.to {
+        return Err("--from and --to name the same backend".into());
+    }
+    let buckets = match &args.bucket {
+        Some(name) => vec![Bucket::parse(name).ok_or_else(|| {
+            format!("unknown bucket `{name}`: use one of {}", Bucket::ALL.map(|b| b.name()).join(", "))
+        })?],
+        None => Bucket::ALL.to_vec(),
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let from = crate::storage::open(&config, args.from).map_err(|e| e.to_string())?;
+        let to = crate::storage::open(&config, args.to).map_err(|e| e.to_string())?;
+        to.ensure_buckets().await.map_err(|e| format!("target: {e}"))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("stopping after the object in hand (Ctrl-C again to quit now)");
+                flag.store(true, Ordering::SeqCst);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+        let verb = if args.dry_run { "would copy" } else { "copied" };
+        let mut last_line = std::time::Instant::now();
+        let mut show = |p: &Progress| {
+            let first_or_last = p.objects_done == 0 || p.objects_done == p.objects_total;
+            if first_or_last || last_line.elapsed() >= std::time::Duration::from_secs(1) {
+                last_line = std::time::Instant::now();
+                eprintln!("{}", progress_line(p, verb));
+            }
+        };
+        let job = CopyJob { from: &*from, to: &*to, buckets, dry_run: args.dry_run, stop: &stop };
+        let report = copy(job, &mut show).await.map_err(|e| e.to_string())?;
+        let p = &report.progress;
+        println!(
+            "{verb} {} objects ({}), {} already in {} with the same size and SHA-256, {} failed",
+            p.copied,
+            human_bytes(p.bytes_copied as f64),
+            p.skipped,
+            args.to.as_str(),
+            p.failed
+        );
+        for problem in &report.problems {
+            println!("problem: {problem}");
+        }
+        if report.interrupted {
+            return Err(format!("interrupted after {} of {} objects; run the same command again to resume", p.objects_done, p.objects_total));
+        }
+        if !args.dry_run {
+            println!("verified {} of {} objects in {}", report.verified, p.objects_total, args.to.as_str());
+        }
+        match report.problems.len() {
+            0 => Ok(()),
+            n => Err(format!("{n} objects were not copied or did not verify")),
+        }
+    })
+}
+
+fn progress_line(p: &crate::storage::transfer::Progress, verb: &str) -> String {
+    let eta = p.eta().map_or_else(|| "-".to_owned(), |d| format!("{} s", d.as_secs()));
+    format!(
+        "{}/{} objects ({verb} {}, skipped {}, failed {}), {} of {}, {}/s, ETA {eta}",
+        p.objects_done,
+        p.objects_total,
+        p.copied,
+        p.skipped,
+        p.failed,
+        human_bytes(p.bytes_done as f64),
+        human_bytes(p.bytes_total as f64),
+        human_bytes(p.rate()),
+    )
+}
+
+fn human_bytes(n: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{value:.0} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }

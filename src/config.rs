@@ -147,11 +147,20 @@ impl GcsConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum StorageBackend {
     Local,
     Gcs,
+}
+
+impl StorageBackend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageBackend::Local => "local",
+            StorageBackend::Gcs => "gcs",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

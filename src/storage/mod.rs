@@ -6,6 +6,7 @@ mod gcs;
 mod local;
 mod path;
 pub mod signing;
+pub mod transfer;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
