@@ -8,7 +8,7 @@ use tokio::fs;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
-use super::{BlobPath, BlobStore, Bucket, ByteReader, ByteStream, ObjectMeta, StoreError, content_type_for};
+use super::{BlobPath, BlobStore, Bucket, ByteReader, ByteStream, ObjectMeta, StoreError, content_type_for, copy_limited};
 
 /// Temporary files live beside their target (so the final rename is atomic) under a hidden
 /// name that no valid object path can address.
@@ -196,19 +196,7 @@ impl BlobStore for LocalStore {
 
 async fn write_limited(tmp: &Path, body: &mut ByteReader, max_bytes: u64) -> Result<(), StoreError> {
     let mut file = fs::File::create(tmp).await?;
-    let mut buf = vec![0u8; CHUNK];
-    let mut total = 0u64;
-    loop {
-        let n = body.read(&mut buf).await.map_err(StoreError::BodyRead)?;
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-        if total > max_bytes {
-            return Err(StoreError::TooLarge { limit: max_bytes });
-        }
-        file.write_all(&buf[..n]).await?;
-    }
+    copy_limited(body, &mut file, max_bytes, |_| {}).await?;
     file.sync_all().await?;
     Ok(())
 }

@@ -193,6 +193,31 @@ impl dyn BlobStore + '_ {
     }
 }
 
+/// Copies `body` into `out`, showing each piece to `inspect`; refuses past `max_bytes` (the
+/// caller discards what was written). Returns the number of bytes copied.
+async fn copy_limited(
+    body: &mut ByteReader,
+    out: &mut (impl tokio::io::AsyncWrite + Unpin),
+    max_bytes: u64,
+    mut inspect: impl FnMut(&[u8]),
+) -> Result<u64, StoreError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = body.read(&mut buf).await.map_err(StoreError::BodyRead)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        total += n as u64;
+        if total > max_bytes {
+            return Err(StoreError::TooLarge { limit: max_bytes });
+        }
+        inspect(&buf[..n]);
+        out.write_all(&buf[..n]).await?;
+    }
+}
+
 /// Opens the blob store `backend` as configured (the server uses `storage.backend`; the copy
 /// command opens both).
 pub fn open(config: &crate::config::Config, backend: crate::config::StorageBackend) -> Result<std::sync::Arc<dyn BlobStore>, StoreError> {

@@ -62,6 +62,24 @@ async fn within<F: Future>(what: &str, fut: F) -> F::Output {
         .unwrap_or_else(|_| panic!("{what}: no answer within 30 s"))
 }
 
+/// The bytes `/cdn` serves at `url` to the bearer of `token`.
+async fn served(app: &TestApp, token: &str, url: &str) -> Vec<u8> {
+    let resp = app.client.get(url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "GET {url}");
+    resp.bytes().await.unwrap().to_vec()
+}
+
+/// While GCS is out of reach: an upload to `new_path` and a read of `existing_url` both get
+/// 503 `storage_unavailable`, in bounded time.
+async fn upload_and_read_are_unavailable(app: &TestApp, token: &str, new_path: &str, existing_url: &str) {
+    let resp = within("upload while GCS is out of reach", app.upload(token, "media", new_path, pattern(3_000))).await;
+    assert_unavailable(resp, "upload").await;
+    let resp = within("GET /cdn while GCS is out of reach", app.client.get(existing_url).bearer_auth(token).send())
+        .await
+        .unwrap();
+    assert_unavailable(resp, "GET /cdn").await;
+}
+
 /// Checks a 503 `storage_unavailable` with a `Retry-After` of a positive number of seconds.
 async fn assert_unavailable(resp: reqwest::Response, what: &str) {
     assert_eq!(resp.status(), 503, "{what}");
@@ -485,20 +503,7 @@ async fn emulator_stopped_mid_test_gives_503_and_recovers() {
 
     gcs.stop();
 
-    let resp = within(
-        "upload during the outage",
-        app.upload(&token, "media", "users/u1/during.bin", pattern(1000)),
-    )
-    .await;
-    assert_unavailable(resp, "upload").await;
-
-    let resp = within(
-        "GET /cdn during the outage",
-        app.client.get(&first_url).bearer_auth(&token).send(),
-    )
-    .await
-    .unwrap();
-    assert_unavailable(resp, "GET /cdn").await;
+    upload_and_read_are_unavailable(&app, &token, "users/u1/during.bin", &first_url).await;
 
     let resp = within(
         "photo upload during the outage",
@@ -528,18 +533,7 @@ async fn emulator_stopped_mid_test_gives_503_and_recovers() {
     assert_eq!(gcs.object(MEDIA, "users/u1/during.bin").await, None);
 
     // Recovered: the old object is served whole and new uploads work.
-    let resp = app
-        .client
-        .get(&first_url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert!(
-        resp.bytes().await.unwrap().as_ref() == first.as_slice(),
-        "the first object, byte-exact"
-    );
+    assert!(served(&app, &token, &first_url).await == first, "the first object, byte-exact");
     let after = pattern(7_000);
     uploaded(&app, &token, "users/u1/after.bin", after.clone()).await;
     assert_eq!(
@@ -630,33 +624,10 @@ async fn gcs_that_never_answers_is_503_within_the_timeout() {
     let url = stored["url"].as_str().unwrap().to_owned();
 
     proxy.set(Fault::Stall);
-    let resp = within(
-        "upload against a silent GCS",
-        app.upload(&token, "media", "users/u1/stalled.bin", pattern(3_000)),
-    )
-    .await;
-    assert_unavailable(resp, "upload").await;
-    let resp = within(
-        "GET /cdn against a silent GCS",
-        app.client.get(&url).bearer_auth(&token).send(),
-    )
-    .await
-    .unwrap();
-    assert_unavailable(resp, "GET /cdn").await;
+    upload_and_read_are_unavailable(&app, &token, "users/u1/stalled.bin", &url).await;
 
     proxy.set(Fault::Pass);
-    let resp = app
-        .client
-        .get(&url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_eq!(
-        resp.bytes().await.unwrap().as_ref(),
-        pattern(3_000).as_slice()
-    );
+    assert!(served(&app, &token, &url).await == pattern(3_000));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ pub use locations::{GcsLocations, Location};
 
 use self::client::JsonApi;
 use super::signing::SignedMethod;
-use super::{BlobPath, BlobStore, Bucket, ByteReader, ByteStream, DirectUrl, ObjectMeta, StoreError, content_type_for};
+use super::{BlobPath, BlobStore, Bucket, ByteReader, ByteStream, DirectUrl, ObjectMeta, StoreError, content_type_for, copy_limited};
 use crate::config::StorageConfig;
 
 /// The user metadata key holding an object's SHA-256 (hex).
@@ -176,20 +176,7 @@ impl GcsStore {
             .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
         let mut out = tokio::fs::File::from_std(file);
         let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; CHUNK];
-        let mut total = 0u64;
-        loop {
-            let n = body.read(&mut buf).await.map_err(StoreError::BodyRead)?;
-            if n == 0 {
-                break;
-            }
-            total += n as u64;
-            if total > max_bytes {
-                return Err(StoreError::TooLarge { limit: max_bytes });
-            }
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n]).await?;
-        }
+        let total = copy_limited(body, &mut out, max_bytes, |piece| hasher.update(piece)).await?;
         out.flush().await?;
         Ok((out.into_std().await, total, crate::crypto::hex(&hasher.finalize())))
     }
