@@ -165,19 +165,22 @@ fn cdn_path_item() -> serde_json::Value {
         "get": {
             "tags": ["Storage"],
             "summary": "Download an object",
-            "description": "Streams the object with Content-Type, ETag, Last-Modified, Cache-Control and Accept-Ranges. Supports one `Range` (206, or 416 when unsatisfiable) and `If-None-Match` / `If-Modified-Since` (304). Private buckets need a signed URL or a bearer token allowed to read the object.",
+            "description": "Streams the object with Content-Type, ETag, Last-Modified, Cache-Control and Accept-Ranges. Supports one `Range` (206, or 416 when unsatisfiable) and `If-None-Match` / `If-Modified-Since` (304). Private buckets need a signed URL or a bearer token allowed to read the object. With `storage.backend = \"gcs\"` and `storage.gcs.delivery = \"redirect\"` the answer is instead a 302 to a short-lived GCS signed URL.",
             "operationId": "cdnGet",
             "parameters": params,
             "security": [{}, { "BearerAuth": [] }],
             "responses": {
                 "200": { "description": "The object", "content": binary },
                 "206": { "description": "The requested byte range", "content": binary },
+                "302": { "description": "GCS redirect delivery: `Location` is a signed GCS URL of the object" },
                 "304": { "description": "Not modified" },
                 "400": error_response("Invalid bucket or path"),
                 "401": error_response("Private object without a signature or bearer"),
                 "403": error_response("Invalid or expired signature, or not the caller's object"),
                 "404": error_response("No such object"),
                 "416": error_response("Range not satisfiable"),
+                "502": error_response("The object store answered with an error"),
+                "503": error_response("The object store cannot be reached"),
             }
         },
         "put": {
@@ -194,6 +197,8 @@ fn cdn_path_item() -> serde_json::Value {
                 "403": error_response("Invalid or expired signature, or not the caller's path"),
                 "409": error_response("The path runs through an existing object"),
                 "413": error_response("Larger than the upload limit"),
+                "502": error_response("The object store answered with an error"),
+                "503": error_response("The object store cannot be reached"),
             }
         }
     })
