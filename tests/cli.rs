@@ -1,11 +1,13 @@
 //! The `optima` executable as scripts use it: config errors, migrate, token, backup, serve.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_optima");
+#[path = "support/server_process.rs"]
+mod server_process;
+
+use server_process::{BIN, serve};
 
 fn optima(args: &[&str], cwd: &Path) -> std::process::Output {
     Command::new(BIN).args(args).current_dir(cwd).env_remove("RUST_LOG").output().expect("optima runs")
@@ -15,34 +17,6 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Starts `optima serve` on a free port and returns the child and its base URL.
-#[allow(clippy::zombie_processes)] // the caller kills and waits for the child it gets back
-fn serve(data_dir: &Path, cwd: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("OPTIMA_LOG__FORMAT", "json")
-        .current_dir(cwd)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("server starts");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let Some(Ok(line)) = lines.next() else { break };
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        if v["fields"]["message"] == "server ready" {
-            let addr = v["fields"]["addr"].as_str().expect("the log names the bound address").to_owned();
-            assert!(!addr.ends_with(":0"), "the real port is logged: {addr}");
-            // Keep draining the log so the server never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines {});
-            return (child, format!("http://{addr}"));
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the server did not report its address");
-}
 
 #[test]
 fn config_errors_name_the_key_and_stop_start_up() {

@@ -10,9 +10,11 @@ use tokio_util::io::ReaderStream;
 
 use super::{BlobPath, BlobStore, Bucket, ByteReader, ByteStream, ObjectMeta, StoreError, content_type_for, copy_limited};
 
-/// Temporary files live beside their target (so the final rename is atomic) under a hidden
-/// name that no valid object path can address.
-const TMP_PREFIX: &str = ".optima-tmp-";
+/// Uploads are written to `<root>/.tmp/` first, then renamed into place (atomic on one file
+/// system). No bucket or object path can address that folder.
+const TMP_DIR: &str = ".tmp";
+/// A temporary file untouched this long is left from a crash: the next start removes it.
+const STALE_TMP: std::time::Duration = std::time::Duration::from_secs(600);
 const CHUNK: usize = 64 * 1024;
 
 pub struct LocalStore {
@@ -22,6 +24,23 @@ pub struct LocalStore {
 impl LocalStore {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
+    }
+
+    fn tmp_dir(&self) -> PathBuf {
+        self.root.join(TMP_DIR)
+    }
+
+    /// Removes temporary files a crash left behind; returns how many.
+    async fn sweep_stale_tmp(&self) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        let mut entries = fs::read_dir(self.tmp_dir()).await?;
+        while let Some(entry) = entries.next_entry().await? {
+            let age = entry.metadata().await?.modified()?.elapsed().unwrap_or_default();
+            if age >= STALE_TMP && fs::remove_file(entry.path()).await.is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     fn bucket_dir(&self, bucket: Bucket) -> PathBuf {
@@ -69,6 +88,11 @@ impl BlobStore for LocalStore {
         for bucket in Bucket::ALL {
             fs::create_dir_all(self.bucket_dir(bucket)).await?;
         }
+        fs::create_dir_all(self.tmp_dir()).await?;
+        let removed = self.sweep_stale_tmp().await?;
+        if removed > 0 {
+            tracing::info!(removed, "removed temporary files left by an interrupted upload");
+        }
         Ok(())
     }
 
@@ -84,7 +108,8 @@ impl BlobStore for LocalStore {
         fs::create_dir_all(&dir).await.map_err(|e| {
             if is_shape_conflict(&e) { StoreError::PathConflict } else { StoreError::Io(e) }
         })?;
-        let tmp = dir.join(format!("{TMP_PREFIX}{}", uuid::Uuid::new_v4()));
+        fs::create_dir_all(self.tmp_dir()).await?;
+        let tmp = self.tmp_dir().join(uuid::Uuid::new_v4().to_string());
         let written = write_limited(&tmp, &mut body, max_bytes).await;
         let finished = match written {
             Ok(()) => fs::rename(&tmp, &target).await.map_err(|e| {
@@ -273,7 +298,23 @@ mod tests {
         let err = store.put(Bucket::Music, &p("users/u/x"), body, 999).await.unwrap_err();
         assert!(matches!(err, StoreError::TooLarge { limit: 999 }));
         let left: Vec<_> = std::fs::read_dir(dir.path().join("r3al-studio-music/users/u")).unwrap().collect();
-        assert!(left.is_empty(), "no temp file or object is left");
+        assert!(left.is_empty(), "no object is left");
+        assert_eq!(std::fs::read_dir(dir.path().join(TMP_DIR)).unwrap().count(), 0, "no temp file is left");
+    }
+
+    #[tokio::test]
+    async fn start_up_removes_stale_temp_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        store.ensure_buckets().await.unwrap();
+        let (stale, fresh) = (dir.path().join(".tmp/crashed-upload"), dir.path().join(".tmp/in-flight-upload"));
+        std::fs::write(&stale, b"half").unwrap();
+        std::fs::write(&fresh, b"half").unwrap();
+        let old = std::time::SystemTime::now() - STALE_TMP - std::time::Duration::from_secs(1);
+        std::fs::File::options().write(true).open(&stale).unwrap().set_modified(old).unwrap();
+        store.ensure_buckets().await.unwrap();
+        assert!(!stale.exists(), "a crash leftover is removed");
+        assert!(fresh.exists(), "an upload still being written is kept");
     }
 
     #[tokio::test]
