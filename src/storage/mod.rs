@@ -127,6 +127,19 @@ pub trait BlobStore: Send + Sync {
         range: Option<Range<u64>>,
     ) -> Result<(ObjectMeta, ByteStream), StoreError>;
 
+    /// The bytes of the version `meta` (from `head`) describes, or of `range` of it: what was
+    /// announced in headers is what is sent. A backend that cannot pin a version reads the
+    /// current object; one that can answers `NotFound` once that version is replaced.
+    async fn get_version(
+        &self,
+        bucket: Bucket,
+        path: &BlobPath,
+        _meta: &ObjectMeta,
+        range: Option<Range<u64>>,
+    ) -> Result<ByteStream, StoreError> {
+        Ok(self.get(bucket, path, range).await?.1)
+    }
+
     /// Deletes the object; false when there was none.
     async fn delete(&self, bucket: Bucket, path: &BlobPath) -> Result<bool, StoreError>;
 

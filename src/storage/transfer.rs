@@ -2,7 +2,6 @@
 //! target already holds with the same size and SHA-256, reports progress, stops cleanly between
 //! objects when asked, and ends by verifying each source object against the target.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -111,7 +110,9 @@ pub async fn copy(job: CopyJob<'_>, on_progress: &mut (dyn FnMut(&Progress) + Se
     p.bytes_total = listing.iter().flat_map(|(_, objects)| objects).map(|o| o.size).sum();
     on_progress(p);
 
-    let mut checksums: HashMap<(Bucket, String), String> = HashMap::new();
+    // Copied objects and their source checksums, checked in the target once all are copied.
+    // Skipped ones were just found equal there.
+    let mut copied: Vec<(Bucket, &ObjectMeta, String)> = Vec::new();
     'buckets: for (bucket, objects) in &listing {
         for source in objects {
             if job.stop.load(Ordering::SeqCst) {
@@ -120,23 +121,23 @@ pub async fn copy(job: CopyJob<'_>, on_progress: &mut (dyn FnMut(&Progress) + Se
             }
             let outcome = async {
                 let sha = checksum(job.from, *bucket, source).await?;
-                checksums.insert((*bucket, source.path.clone()), sha.clone());
                 if same_in_target(&job, *bucket, source, &sha).await? {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 if !job.dry_run {
                     copy_one(&job, *bucket, source).await?;
                 }
-                Ok::<_, StoreError>(true)
+                Ok::<_, StoreError>(Some(sha))
             }
             .await;
             let p = &mut report.progress;
             match outcome {
-                Ok(true) => {
+                Ok(Some(sha)) => {
                     p.copied += 1;
                     p.bytes_copied += source.size;
+                    copied.push((*bucket, source, sha));
                 }
-                Ok(false) => p.skipped += 1,
+                Ok(None) => p.skipped += 1,
                 Err(e) => {
                     p.failed += 1;
                     report.problems.push(format!("{bucket}/{}: {e}", source.path));
@@ -149,23 +150,16 @@ pub async fn copy(job: CopyJob<'_>, on_progress: &mut (dyn FnMut(&Progress) + Se
         }
     }
     if !job.dry_run && !report.interrupted {
-        verify(&job, &listing, &checksums, &mut report).await;
-    }
-    Ok(report)
-}
-
-/// Counts the source objects the target holds with the same size and checksum.
-async fn verify(job: &CopyJob<'_>, listing: &[(Bucket, Vec<ObjectMeta>)], checksums: &HashMap<(Bucket, String), String>, report: &mut CopyReport) {
-    for (bucket, objects) in listing {
-        for source in objects {
-            let Some(sha) = checksums.get(&(*bucket, source.path.clone())) else { continue };
-            match same_in_target(job, *bucket, source, sha).await {
+        report.verified = report.progress.skipped;
+        for (bucket, source, sha) in copied {
+            match same_in_target(&job, bucket, source, &sha).await {
                 Ok(true) => report.verified += 1,
                 Ok(false) => report.problems.push(format!("{bucket}/{}: differs in the target after the copy", source.path)),
                 Err(e) => report.problems.push(format!("{bucket}/{}: cannot verify: {e}", source.path)),
             }
         }
     }
+    Ok(report)
 }
 
 #[cfg(test)]

@@ -136,7 +136,7 @@ pub async fn serve(req: &Request, storage: &StorageService, bucket: Bucket, path
         Some(r) => (StatusCode::PARTIAL_CONTENT, Some(r)),
         None => (StatusCode::OK, None),
     };
-    let (_, stream) = storage.blobs().get(bucket, path, range.clone()).await?;
+    let stream = storage.blobs().get_version(bucket, path, &meta, range.clone()).await?;
     let length = range.as_ref().map_or(meta.size, |r| r.end - r.start);
     let mut resp = Response::builder()
         .status(status)

@@ -293,15 +293,20 @@ impl BlobStore for GcsStore {
         Ok(self.meta_of(bucket, &self.resource(bucket, path).await?))
     }
 
-    /// Reads the generation seen by `head`, so the bytes always match the metadata returned.
     async fn get(&self, bucket: Bucket, path: &BlobPath, range: Option<Range<u64>>) -> Result<(ObjectMeta, ByteStream), StoreError> {
-        let object = self.resource(bucket, path).await?;
-        let meta = self.meta_of(bucket, &object);
-        if range.as_ref().is_some_and(|r| r.is_empty()) || object.size == 0 {
-            return Ok((meta, Box::pin(futures_util::stream::empty())));
+        let meta = self.head(bucket, path).await?;
+        let stream = self.get_version(bucket, path, &meta, range).await?;
+        Ok((meta, stream))
+    }
+
+    /// Reads the generation `meta` names (its ETag), so the bytes always match the metadata.
+    async fn get_version(&self, bucket: Bucket, path: &BlobPath, meta: &ObjectMeta, range: Option<Range<u64>>) -> Result<ByteStream, StoreError> {
+        if range.as_ref().is_some_and(|r| r.is_empty()) || meta.size == 0 {
+            return Ok(Box::pin(futures_util::stream::empty()));
         }
+        let generation = meta.etag.trim_matches('"');
         let (real, name) = self.locate(bucket, path.as_str());
-        let url = format!("{}?alt=media&generation={}", self.api.object_url(real, &name), object.generation);
+        let url = format!("{}?alt=media&generation={generation}", self.api.object_url(real, &name));
         let resp = self
             .api
             .send(Method::GET, &url, self.api.request_limit(), |request| {
@@ -314,8 +319,7 @@ impl BlobStore for GcsStore {
         if resp.status() == StatusCode::NOT_FOUND {
             return Err(StoreError::NotFound);
         }
-        let stream = resp.bytes_stream().map_err(|e| std::io::Error::other(StoreError::Unavailable(e.to_string())));
-        Ok((meta, Box::pin(stream)))
+        Ok(Box::pin(resp.bytes_stream().map_err(|e| std::io::Error::other(StoreError::Unavailable(e.to_string())))))
     }
 
     async fn delete(&self, bucket: Bucket, path: &BlobPath) -> Result<bool, StoreError> {
