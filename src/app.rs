@@ -4,9 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::middleware::Cors;
-use poem::{EndpointExt, IntoResponse, Route, Server};
+use poem::{EndpointExt, IntoResponse, Route};
 use tokio::task::JoinHandle;
 
 use crate::auth::{Caller, TokenService};
@@ -44,6 +43,10 @@ pub struct AppState {
     pub tactical: TacticalService,
     pub premium: PremiumService,
     pub media: MediaService,
+    pub work: Arc<crate::work_queue::WorkQueue>,
+    /// `None` when `limits.rate_limiting` is off.
+    pub rate_limits: Option<crate::limits::RateLimits>,
+    pub trusted_proxies: Vec<crate::limits::ProxyNet>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +109,8 @@ impl AppState {
         let accounts = AccountsService::new(db.clone(), tokens.clone());
         let subscriptions = Arc::new(subscription_service(&config, db.clone()));
         subscriptions.quotas().clear_stale_holds().await.map_err(|e| StartError::Quotas(e.to_string()))?;
-        let text = crate::ai::text::from_config(&config.ai);
+        let work = Arc::new(crate::work_queue::WorkQueue::new(config.limits.generation_workers, config.limits.generation_queue));
+        let text = crate::ai::text::from_config(&config.ai, work.clone());
         let chat = ChatService::new(db.clone(), subscriptions.clone(), text.clone(), config.chat.clone());
         let writers = WritersService::new(db.clone(), storage.clone(), subscriptions.clone(), text.clone(), config.writers.clone());
         let tactical = TacticalService::new(
@@ -117,21 +121,41 @@ impl AppState {
             Arc::new(master_keys(&config)?),
             config.tactical.clone(),
         );
-        let media = MediaService::new(db.clone(), storage.clone(), config.media.clone());
+        let media = MediaService::new(db.clone(), storage.clone(), subscriptions.clone(), work.clone(), config.media.clone());
         let premium = PremiumService::new(
             db.clone(),
             storage.clone(),
             subscriptions.clone(),
             crate::ai::image::from_config(&config.ai, media.limits()),
+            work.clone(),
         );
         let music = MusicService::new(
             db.clone(),
             storage.clone(),
             subscriptions.clone(),
             crate::ai::music::from_config(&config.ai),
+            work.clone(),
             config.music.clone(),
         );
-        Ok(Arc::new(Self { config, db, tokens, accounts, storage, subscriptions, chat, music, writers, tactical, premium, media }))
+        let rate_limits = config.limits.rate_limiting.then(|| crate::limits::RateLimits::new(&config.limits));
+        let trusted_proxies = config.limits.trusted_proxies.iter().filter_map(|p| crate::limits::ProxyNet::parse(p)).collect();
+        Ok(Arc::new(Self {
+            config,
+            db,
+            tokens,
+            accounts,
+            storage,
+            subscriptions,
+            chat,
+            music,
+            writers,
+            tactical,
+            premium,
+            media,
+            work,
+            rate_limits,
+            trusted_proxies,
+        }))
     }
 
     pub fn caller_from_token(&self, token: &str) -> AppResult<Caller> {
@@ -149,7 +173,12 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
     let api = crate::api::service();
     let spec = crate::api::spec_json(&api);
     let swagger = api.swagger_ui();
-    let max_body = state.storage.max_upload_bytes() + 1024 * 1024;
+    let limits = &state.config.limits;
+    let bounds = crate::limits::RequestBounds {
+        max_body: state.config.largest_body(),
+        read_timeout: Duration::from_secs(limits.read_timeout_secs),
+        handler_timeout: Duration::from_secs(limits.handler_timeout_secs),
+    };
     Route::new()
         .nest("/", api.around(audit::guard))
         .at("/openapi.json", poem::endpoint::make_sync(move |_| {
@@ -162,26 +191,13 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/api/subscription/webhook/stripe", poem::post(crate::features::subscription::api::stripe_webhook))
         .at("/s/:share_id", poem::get(music_api::share_page))
         .at("/s/:share_id/audio", poem::get(music_api::share_audio))
-        .around(move |ep, req| reject_oversized(ep, req, max_body))
+        .around(move |ep, req| crate::limits::bound(ep, req, bounds))
+        .around(crate::limits::enforce)
         .with(cors(&state.config.server.cors_allowed_origins))
         .data(state)
         .around(crate::edge::observe)
 }
 
-
-/// Refuses a declared body larger than any route accepts before a byte of it is read.
-async fn reject_oversized<E: poem::Endpoint>(ep: E, req: poem::Request, max: u64) -> poem::Result<poem::Response> {
-    use poem::web::headers::{ContentLength, HeaderMapExt};
-    if let Some(ContentLength(len)) = req.headers().typed_get::<ContentLength>()
-        && len > max
-    {
-        return Err(crate::error::AppError::PayloadTooLarge {
-            message: format!("the body is {len} bytes; the limit is {max} bytes"),
-        }
-        .into());
-    }
-    Ok(ep.call(req).await?.into_response())
-}
 
 /// A server listening on its socket. Dropping the handle does not stop it; call `shutdown`.
 pub struct RunningServer {
@@ -222,33 +238,42 @@ async fn close_idle_writing_sessions(state: Arc<AppState>) {
     }
 }
 
+/// Forgets the rate-limit state of quiet clients once a minute, so memory follows active ones.
+async fn forget_idle_clients(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        if let Some(limits) = &state.rate_limits {
+            limits.forget_idle();
+        }
+    }
+}
+
 /// Binds `config.server.bind` (port 0 picks a free port), builds the state and starts serving.
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let bind = config.server.bind.clone();
-    let acceptor = TcpListener::bind(bind.clone())
-        .into_acceptor()
+    let listener = tokio::net::TcpListener::bind(bind.as_str())
         .await
         .map_err(|source| StartError::Bind { addr: bind.clone(), source })?;
-    let addr = acceptor
-        .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .ok_or_else(|| StartError::Bind { addr: bind, source: std::io::Error::other("no local address") })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: bind, source })?;
     let public_url = match config.server.public_url.trim_end_matches('/') {
         "" => format!("http://{addr}"),
         url => url.to_owned(),
     };
     let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
+    let header_timeout = Duration::from_secs(config.limits.header_timeout_secs);
     let state = AppState::build(config, public_url).await?;
     metrics::handle();
     tokio::spawn(close_idle_writing_sessions(state.clone()));
+    if state.rate_limits.is_some() {
+        tokio::spawn(forget_idle_clients(state.clone()));
+    }
     let app = routes(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        Server::new_with_acceptor(acceptor)
-            .run_with_graceful_shutdown(app, async { let _ = rx.await; }, Some(grace))
-            .await
-    });
+    let stop = async {
+        let _ = rx.await;
+    };
+    let task = tokio::spawn(crate::server::serve(listener, app, header_timeout, stop, grace));
     tracing::info!(%addr, "server ready");
     Ok(RunningServer { addr, state, shutdown: tx, task })
 }

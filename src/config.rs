@@ -29,6 +29,7 @@ pub struct Config {
     pub tactical: TacticalConfig,
     pub media: MediaConfig,
     pub ai: AiConfig,
+    pub limits: LimitsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -100,6 +101,48 @@ pub struct StorageConfig {
     pub gcs: GcsConfig,
 }
 
+/// Abuse limits: request rates per client, read timeouts, body and JSON bounds, and the queue
+/// that generation work waits in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Rate limiting on or off (the timeouts, bounds and queue always apply).
+    pub rate_limiting: bool,
+    /// Reverse proxies whose `X-Forwarded-For` is believed: IP addresses or CIDR ranges. Empty:
+    /// the connecting socket is the client, whatever the header says.
+    pub trusted_proxies: Vec<String>,
+    /// Login and registration, per client IP (password guessing).
+    pub login: RateBudget,
+    /// Generation and AI routes (costly work), per user and per IP.
+    pub generation: RateBudget,
+    /// Every other route, per user (with a token) and per IP.
+    pub general: RateBudget,
+    /// A request body that sends nothing for this long is abandoned (408).
+    pub read_timeout_secs: u64,
+    /// The whole of a request's headers must arrive within this time, counted from when the
+    /// connection is ready for them (so it also closes idle keep-alive connections).
+    pub header_timeout_secs: u64,
+    /// A request that has not been answered after this long gets 503.
+    pub handler_timeout_secs: u64,
+    /// Largest JSON body (REST and tRPC), in bytes.
+    pub max_json_bytes: u64,
+    /// Deepest nesting of arrays and objects in a JSON body.
+    pub max_json_depth: usize,
+    /// Generation jobs (music, images, remote AI calls) running at once; 0 = one per CPU core.
+    pub generation_workers: usize,
+    /// Generation jobs that may wait for a worker; past it, 503 with Retry-After.
+    pub generation_queue: usize,
+}
+
+/// Requests a minute per key, with bursts up to `burst`. 0 turns that key's limit off.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RateBudget {
+    pub per_ip_per_minute: u32,
+    pub per_user_per_minute: u32,
+    pub burst: u32,
+}
+
 /// Google Cloud Storage, used when `storage.backend = "gcs"` and by `optima storage copy`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -122,6 +165,46 @@ pub struct GcsConfig {
     pub timeout_secs: u64,
     /// Retries of a failed request (connection errors, 5xx, 429), with backoff.
     pub max_retries: usize,
+}
+
+impl Config {
+    /// The largest request body any route accepts, plus room for multipart framing: every body,
+    /// chunked or not, is cut off past it (routes then apply their own, smaller limits).
+    pub fn largest_body(&self) -> u64 {
+        let documents = self.tactical.max_document_bytes * crate::features::tactical::MAX_DOCUMENTS as u64;
+        let json = self.limits.max_json_bytes + self.writers.max_manuscript_bytes;
+        let uploads = [self.storage.max_upload_bytes, self.music.max_stem_bytes, self.tactical.max_attachment_bytes, self.media.max_image_bytes];
+        uploads.into_iter().chain([documents, json]).max().unwrap_or(json) + 1024 * 1024
+    }
+}
+
+impl LimitsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("`limits.{key}` {why}")));
+        for (key, value) in [
+            ("read_timeout_secs", self.read_timeout_secs),
+            ("header_timeout_secs", self.header_timeout_secs),
+            ("handler_timeout_secs", self.handler_timeout_secs),
+            ("max_json_bytes", self.max_json_bytes),
+            ("max_json_depth", self.max_json_depth as u64),
+            ("generation_queue", self.generation_queue as u64),
+        ] {
+            if value == 0 {
+                return bad(key, "must be at least 1");
+            }
+        }
+        for (class, budget) in [("login", self.login), ("generation", self.generation), ("general", self.general)] {
+            if budget.burst == 0 && (budget.per_ip_per_minute > 0 || budget.per_user_per_minute > 0) {
+                return bad(&format!("{class}.burst"), "must be at least 1 while a limit is set");
+            }
+        }
+        for proxy in &self.trusted_proxies {
+            if crate::limits::ProxyNet::parse(proxy).is_none() {
+                return bad("trusted_proxies", &format!("has `{proxy}`, which is neither an IP address nor a CIDR range"));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -423,6 +506,20 @@ impl Default for Config {
                     max_wait_secs: 180,
                 },
             },
+            limits: LimitsConfig {
+                rate_limiting: true,
+                trusted_proxies: Vec::new(),
+                login: RateBudget { per_ip_per_minute: 20, per_user_per_minute: 0, burst: 10 },
+                generation: RateBudget { per_ip_per_minute: 120, per_user_per_minute: 30, burst: 10 },
+                general: RateBudget { per_ip_per_minute: 6_000, per_user_per_minute: 1_200, burst: 300 },
+                read_timeout_secs: 30,
+                header_timeout_secs: 10,
+                handler_timeout_secs: 300,
+                max_json_bytes: 1024 * 1024,
+                max_json_depth: 32,
+                generation_workers: 0,
+                generation_queue: 64,
+            },
         }
     }
 }
@@ -446,9 +543,9 @@ pub struct ServerOverrides {
 pub struct ConfigError(String);
 
 /// The top-level keys of [`Config`]: what an `OPTIMA_…` variable may set.
-const SECTIONS: [&str; 13] = [
+const SECTIONS: [&str; 14] = [
     "data_dir", "server", "log", "database", "auth", "storage", "subscription", "chat", "music", "writers", "tactical", "media",
-    "ai",
+    "ai", "limits",
 ];
 
 /// Where the configuration file is looked for when `--config` is not given.
@@ -552,6 +649,7 @@ impl Config {
         if self.chat.max_message_chars == 0 {
             return bad("chat.max_message_chars", "must be at least 1");
         }
+        self.limits.validate()?;
         for tier in Tier::ALL {
             let plan = self.subscription.tiers.get(tier);
             if !(plan.price_monthly >= 0.0 && plan.price_yearly >= 0.0) {

@@ -28,6 +28,9 @@ pub enum AppError {
     Conflict { code: &'static str, message: String },
     #[error("{message}")]
     PayloadTooLarge { message: String },
+    /// The client stopped sending its request body.
+    #[error("{message}")]
+    RequestTimeout { message: String },
     /// A `Range` that does not overlap the object of `size` bytes.
     #[error("the requested range is not satisfiable (the object has {size} bytes)")]
     RangeNotSatisfiable { size: u64 },
@@ -96,6 +99,7 @@ impl AppError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -117,6 +121,7 @@ impl AppError {
             | Self::BadGateway { code, .. }
             | Self::Unavailable { code, .. } => code,
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::RequestTimeout { .. } => "request_timeout",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             Self::Integrity { .. } => "integrity_check_failed",
@@ -230,6 +235,7 @@ const DOCUMENTED: &[(u16, &str)] = &[
     (401, "Missing, invalid or expired bearer token"),
     (403, "The caller may not do this"),
     (404, "Not found"),
+    (408, "The request body stalled"),
     (409, "Conflict with the current state"),
     (413, "Payload too large"),
     (422, "Well-formed but unprocessable"),

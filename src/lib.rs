@@ -12,7 +12,12 @@ pub mod db;
 pub mod edge;
 pub mod error;
 pub mod features;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod limits;
 pub mod media;
+pub mod server;
 pub mod storage;
 pub mod telemetry;
 pub mod trpc;
+pub mod work_queue;

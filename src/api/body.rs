@@ -1,14 +1,72 @@
 //! `JsonBody<T>`: poem-openapi's JSON request body, with errors that name the offending field
-//! (`password: missing field`) in our error shape. Documented exactly like `Json<T>`.
+//! (`password: missing field`) in our error shape, read within `limits.max_json_bytes` and
+//! `limits.max_json_depth`. Documented exactly like `Json<T>`.
 
-use poem::{Request, RequestBody};
+use std::sync::Arc;
+
+use poem::error::ReadBodyError;
+use poem::{Endpoint, EndpointExt, Request, RequestBody};
 use poem_openapi::payload::{ParsePayload, Payload};
 use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, Type};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use serde::de::DeserializeOwned;
 
-use crate::error::AppError;
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+
+/// Marks an operation whose JSON body carries a manuscript: it may be
+/// `writers.max_manuscript_bytes` larger than other JSON bodies. Used as an operation's
+/// `transform`.
+#[derive(Debug, Clone, Copy)]
+pub struct CarriesManuscript;
+
+pub fn carries_manuscript(ep: impl Endpoint) -> impl Endpoint {
+    ep.data(CarriesManuscript)
+}
+
+/// The largest JSON body this request may send, and the deepest nesting.
+fn json_limits(request: &Request) -> (u64, usize) {
+    let Some(state) = request.data::<Arc<AppState>>() else {
+        let defaults = crate::config::Config::default().limits;
+        return (defaults.max_json_bytes, defaults.max_json_depth);
+    };
+    let limits = &state.config.limits;
+    let extra = if request.data::<CarriesManuscript>().is_some() { state.config.writers.max_manuscript_bytes } else { 0 };
+    (limits.max_json_bytes + extra, limits.max_json_depth)
+}
+
+/// Refuses JSON nested deeper than `max` arrays and objects, before it is parsed (serde's own
+/// recursion limit is 128, and a deep value costs stack in every pass over it).
+pub fn check_json_depth(data: &[u8], max: usize) -> AppResult<()> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in data {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return Err(AppError::bad_request(
+                        "json_too_deep",
+                        format!("the JSON body nests arrays and objects deeper than {max} levels"),
+                    ));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone)]
 pub struct JsonBody<T>(pub T);
@@ -53,7 +111,14 @@ impl<T: ParseFromJSON + DeserializeOwned> ParsePayload for JsonBody<T> {
     const IS_REQUIRED: bool = true;
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let data = <Vec<u8> as poem::FromRequest>::from_request(request, body).await?;
+        let (max_bytes, max_depth) = json_limits(request);
+        let data = body.take()?.into_bytes_limit(max_bytes as usize).await.map_err(|e| match e {
+            ReadBodyError::PayloadTooLarge => {
+                AppError::PayloadTooLarge { message: format!("the JSON body is larger than {max_bytes} bytes") }
+            }
+            other => AppError::bad_request("unreadable_body", format!("cannot read the body: {other}")),
+        })?;
+        check_json_depth(&data, max_depth)?;
         if data.is_empty() {
             return Err(AppError::bad_request("missing_body", "a JSON request body is required").into());
         }
@@ -97,5 +162,19 @@ impl<'a, T: ParseFromJSON + DeserializeOwned> ApiExtractor<'a> for JsonBody<T> {
             Some(ct) => Err(AppError::bad_request("unsupported_media_type", format!("expected application/json, got `{ct}`")).into()),
             None => Err(AppError::bad_request("unsupported_media_type", "expected a `Content-Type: application/json` body").into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_json_depth;
+
+    #[test]
+    fn depth_counts_arrays_and_objects_but_not_brackets_in_strings() {
+        assert!(check_json_depth(br#"{"a":[{"b":[]}]}"#, 4).is_ok());
+        assert_eq!(check_json_depth(br#"{"a":[{"b":[]}]}"#, 3).unwrap_err().code(), "json_too_deep");
+        assert!(check_json_depth(br#"{"a":"[[[[{{{{\"[[["}"#, 1).is_ok());
+        assert!(check_json_depth(br#"[1,[2],[3],[4],[5]]"#, 2).is_ok(), "siblings do not add up");
+        assert!(check_json_depth(b"", 1).is_ok());
     }
 }

@@ -1,6 +1,6 @@
 //! The documented REST surface: every area's API struct, combined into one OpenAPI service.
 
-mod body;
+pub mod body;
 mod upload;
 
 pub use body::JsonBody;

@@ -8,7 +8,7 @@ mod procedures;
 mod studio;
 mod subscription;
 mod tactical;
-mod wire;
+pub(crate) mod wire;
 mod writers;
 
 use std::sync::Arc;
@@ -23,9 +23,6 @@ use crate::auth::Caller;
 use crate::error::AppError;
 pub use procedures::Kind;
 use wire::{Call, TrpcError};
-
-/// Largest JSON body accepted on a tRPC mutation.
-const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 #[handler]
 pub async fn endpoint(req: &Request, body: Body) -> Response {
@@ -53,9 +50,10 @@ async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch:
                 .headers()
                 .typed_get::<headers::ContentType>()
                 .is_some_and(|ct| mime_is_json(&ct.to_string()));
-            let bytes = body.into_bytes_limit(MAX_BODY_BYTES).await.map_err(|e| match e {
+            let max = state.config.limits.max_json_bytes;
+            let bytes = body.into_bytes_limit(max as usize).await.map_err(|e| match e {
                 poem::error::ReadBodyError::PayloadTooLarge => {
-                    TrpcError::new("PAYLOAD_TOO_LARGE", format!("the body is larger than {MAX_BODY_BYTES} bytes"), paths)
+                    TrpcError::new("PAYLOAD_TOO_LARGE", format!("the body is larger than {max} bytes"), paths)
                 }
                 other => TrpcError::new("BAD_REQUEST", format!("cannot read the body: {other}"), paths),
             })?;
@@ -68,6 +66,10 @@ async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch:
             }
         }
     };
+    if let Some(input) = &raw_input {
+        crate::api::body::check_json_depth(input.as_bytes(), state.config.limits.max_json_depth)
+            .map_err(|e| TrpcError::from_app(&e, paths))?;
+    }
     let calls = wire::parse_calls(paths, batch, raw_input.as_deref())?;
     let caller = match req.headers().typed_get::<headers::Authorization<headers::authorization::Bearer>>() {
         Some(auth) => Some(state.caller_from_token(auth.token()).map_err(|e| TrpcError::from_app(&e, paths))?),
@@ -78,6 +80,21 @@ async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch:
         outcomes.push(run(state, kind, caller.clone(), call).await);
     }
     Ok(if batch { wire::batch_response(&outcomes) } else { wire::single_response(&outcomes[0]) })
+}
+
+/// Whether a procedure of this path exists.
+pub fn has_procedure(path: &str) -> bool {
+    procedures::find(path).is_some()
+}
+
+/// An error raised before any procedure ran (e.g. a rate limit), in tRPC's shape, with its
+/// `Retry-After`.
+pub fn app_error_response(err: &AppError, paths: &str) -> Response {
+    let mut resp = wire::error_response(&TrpcError::from_app(err, paths));
+    if let Some(secs) = err.retry_after_secs() {
+        resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+    }
+    resp
 }
 
 fn mime_is_json(content_type: &str) -> bool {

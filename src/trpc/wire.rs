@@ -33,6 +33,7 @@ const CODES: &[(&str, i32, u16)] = &[
     ("FORBIDDEN", -32003, 403),
     ("NOT_FOUND", -32004, 404),
     ("METHOD_NOT_SUPPORTED", -32005, 405),
+    ("TIMEOUT", -32008, 408),
     ("CONFLICT", -32009, 409),
     ("PAYLOAD_TOO_LARGE", -32013, 413),
     ("UNSUPPORTED_MEDIA_TYPE", -32015, 415),
@@ -61,6 +62,7 @@ impl TrpcError {
             AppError::MethodNotAllowed { .. } => "METHOD_NOT_SUPPORTED",
             AppError::Conflict { .. } => "CONFLICT",
             AppError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            AppError::RequestTimeout { .. } => "TIMEOUT",
             AppError::Unprocessable { .. } => "UNPROCESSABLE_CONTENT",
             // The app treats a used-up quota as FORBIDDEN (with a message to upgrade).
             AppError::TooManyRequests { code: "quota_exceeded", .. } => "FORBIDDEN",

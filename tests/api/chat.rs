@@ -817,3 +817,104 @@ async fn the_message_limit_follows_the_configuration() {
     // Surrounding whitespace is not counted.
     sent(&app, &token, json!({ "userId": "u1", "message": "  ten chars!  " })).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The generation queue, which remote AI calls wait in
+
+/// Waits until the generation queue has `running` jobs running and `waiting` waiting.
+async fn until_queue(app: &TestApp, running: usize, waiting: usize) {
+    let work = &app.server.as_ref().expect("running").state.work;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (work.running(), work.waiting()) != (running, waiting) {
+        assert!(Instant::now() < deadline, "queue never reached {running} running, {waiting} waiting");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The metric line of `name` with all these label pairs, from `/metrics`.
+async fn metric_value(app: &TestApp, name: &str, labels: &[&str]) -> Option<f64> {
+    let text = app.get("/metrics", None).await.text().await.unwrap();
+    text.lines()
+        .filter(|l| l.starts_with(name) && labels.iter().all(|label| l.contains(label)))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[tokio::test]
+async fn unlimited_tier_calls_wait_ahead_of_others_and_metrics_show_the_queue() {
+    let fake = FakeOpenAi::start().await;
+    fake.set(Scenario::Delayed);
+    let app = fake
+        .app(|c| {
+            c.limits.generation_workers = 1;
+            c.ai.openai.timeout_secs = 10;
+        })
+        .await;
+    for user in ["first", "standard", "priority"] {
+        set_tier(&app, user, if user == "priority" { "unlimited" } else { "premium" }).await;
+    }
+    let ask = |user: &'static str| {
+        let (app, token) = (&app, app.token(user, Role::User));
+        async move { send(app, &token, json!({ "userId": user, "message": format!("from {user}") })).await.status() }
+    };
+    // `first` holds the only worker, `standard` queues, and only then `priority` arrives.
+    let (first, standard, priority) = tokio::join!(
+        ask("first"),
+        async {
+            until_queue(&app, 1, 0).await;
+            ask("standard").await
+        },
+        async {
+            until_queue(&app, 1, 1).await;
+            ask("priority").await
+        }
+    );
+    assert_eq!([first, standard, priority].map(|s| s.as_u16()), [200, 200, 200]);
+    let order: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|r| r.body["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(order, ["from first", "from priority", "from standard"], "the Unlimited call overtook the waiting one");
+
+    // The recorder is shared by every server in this test process, so other tests add to it.
+    let waits = metric_value(&app, "optima_generation_queue_wait_seconds_count", &[r#"kind="text""#, r#"priority="high""#]).await;
+    assert!(waits.is_some_and(|n| n >= 1.0), "the wait of the priority call is measured: {waits:?}");
+    assert!(metric_value(&app, "optima_generation_queue_waiting", &[]).await.is_some(), "queue depth is exported");
+}
+
+#[tokio::test]
+async fn a_full_generation_queue_answers_503_with_retry_after_and_charges_nothing() {
+    let fake = FakeOpenAi::start().await;
+    fake.set(Scenario::Slow);
+    let app = fake
+        .app(|c| {
+            c.limits.generation_workers = 1;
+            c.limits.generation_queue = 1;
+            c.ai.openai.timeout_secs = 10;
+        })
+        .await;
+    for user in ["a", "b", "c"] {
+        set_tier(&app, user, "premium").await;
+    }
+    let ask = |user: &'static str| {
+        let (app, token) = (&app, app.token(user, Role::User));
+        async move { send(app, &token, json!({ "userId": user, "message": "hello" })).await }
+    };
+    let (a, b, c) = tokio::join!(
+        ask("a"),
+        async {
+            until_queue(&app, 1, 0).await;
+            ask("b").await
+        },
+        async {
+            until_queue(&app, 1, 1).await;
+            ask("c").await
+        }
+    );
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200), "one runs, one waits its turn");
+    assert_eq!(c.status(), 503);
+    assert_eq!(c.headers()["retry-after"], "5");
+    assert_eq!(error_code(c).await, "generation_busy");
+    assert_eq!(settled_usage(&app, "c").await, (0, 0), "a refused call is not charged");
+    assert_eq!(fake.requests().len(), 2);
+}

@@ -20,6 +20,8 @@ pub fn test_config(data_dir: &Path) -> Config {
     let mut config = Config { data_dir: data_dir.to_path_buf(), ..Config::default() };
     config.server.bind = "127.0.0.1:0".into();
     config.storage.max_upload_bytes = 4 * 1024 * 1024;
+    // Tests share one address and run many requests; the rate-limit tests turn limits back on.
+    config.limits.rate_limiting = false;
     config
 }
 

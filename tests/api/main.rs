@@ -4,9 +4,11 @@ mod fake_gcs;
 mod helpers;
 
 mod auth;
+mod authz_matrix;
 mod blob_conformance;
 mod chat;
 mod gcs_http;
+mod limits;
 mod media;
 mod music;
 mod premium;

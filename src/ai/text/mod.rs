@@ -13,6 +13,8 @@ pub use openai::OpenAiText;
 
 use crate::config::{AiConfig, TextProviderKind};
 use crate::error::AppResult;
+use crate::features::subscription::plan::Tier;
+use crate::work_queue::{Priority, WorkQueue};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Speaker {
@@ -69,10 +71,30 @@ pub trait TextProvider: Send + Sync {
     async fn complete(&self, request: TextRequest) -> AppResult<TextReply>;
 }
 
-pub fn from_config(config: &AiConfig) -> Arc<dyn TextProvider> {
+/// The configured provider. Remote calls wait their turn in the generation queue; the local
+/// provider answers in microseconds and does not.
+pub fn from_config(config: &AiConfig, work: Arc<WorkQueue>) -> Arc<dyn TextProvider> {
     match config.text_provider {
         TextProviderKind::Local => Arc::new(LocalText),
-        TextProviderKind::Openai => Arc::new(OpenAiText::new(config.openai.clone())),
+        TextProviderKind::Openai => Arc::new(Queued { inner: OpenAiText::new(config.openai.clone()), work }),
+    }
+}
+
+/// A provider whose calls run through the generation queue, ahead for the Unlimited tier.
+struct Queued<P> {
+    inner: P,
+    work: Arc<WorkQueue>,
+}
+
+#[async_trait::async_trait]
+impl<P: TextProvider> TextProvider for Queued<P> {
+    fn model(&self) -> &str {
+        self.inner.model()
+    }
+
+    async fn complete(&self, request: TextRequest) -> AppResult<TextReply> {
+        let priority = Tier::parse(&request.facts.tier).map_or(Priority::Standard, Priority::of);
+        self.work.run("text", priority, self.inner.complete(request)).await?
     }
 }
 

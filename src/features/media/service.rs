@@ -14,6 +14,8 @@ use crate::error::{AppError, AppResult};
 use crate::features::fields::trimmed;
 use crate::features::page::Page;
 use crate::features::storage::StorageService;
+use crate::features::subscription::SubscriptionService;
+use crate::work_queue::{Priority, WorkQueue};
 use crate::media::images::{self, Decoded, ImageError, ImageLimits};
 use crate::storage::{BlobPath, Bucket};
 
@@ -25,6 +27,8 @@ const THUMBNAIL_SIDE: u32 = 256;
 pub struct MediaService {
     db: Db,
     storage: Arc<StorageService>,
+    subscriptions: Arc<SubscriptionService>,
+    work: Arc<WorkQueue>,
     config: MediaConfig,
 }
 
@@ -52,8 +56,8 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ImageError> +
 }
 
 impl MediaService {
-    pub fn new(db: Db, storage: Arc<StorageService>, config: MediaConfig) -> Self {
-        Self { db, storage, config }
+    pub fn new(db: Db, storage: Arc<StorageService>, subscriptions: Arc<SubscriptionService>, work: Arc<WorkQueue>, config: MediaConfig) -> Self {
+        Self { db, storage, subscriptions, work, config }
     }
 
     pub fn limits(&self) -> ImageLimits {
@@ -226,8 +230,11 @@ impl MediaService {
             style: r.style.map(|s| s.trim().to_owned()),
             traits: r.traits.unwrap_or_default().into_iter().map(|t| (t.trait_type, t.value)).collect(),
         };
-        let art = tokio::task::spawn_blocking(move || nft::generate(seed, &request))
-            .await
+        let priority = Priority::of(self.subscriptions.tier_of(&r.user_id).await?);
+        let art = self
+            .work
+            .run("nft", priority, async move { tokio::task::spawn_blocking(move || nft::generate(seed, &request)).await })
+            .await?
             .map_err(AppError::internal)?
             .map_err(|e| {
                 let field = match e {

@@ -18,6 +18,7 @@ use crate::features::subscription::SubscriptionService;
 use crate::features::subscription::plan::Feature;
 use crate::features::subscription::quota::Counted;
 use crate::storage::{BlobPath, Bucket};
+use crate::work_queue::{Priority, WorkQueue};
 
 const BUCKET: Bucket = Bucket::Music;
 
@@ -26,6 +27,7 @@ pub struct MusicService {
     storage: Arc<StorageService>,
     subscriptions: Arc<SubscriptionService>,
     provider: Arc<dyn MusicProvider>,
+    work: Arc<WorkQueue>,
     config: MusicConfig,
 }
 
@@ -105,8 +107,15 @@ fn parse_style(raw: &str) -> AppResult<Style> {
 }
 
 impl MusicService {
-    pub fn new(db: Db, storage: Arc<StorageService>, subscriptions: Arc<SubscriptionService>, provider: Arc<dyn MusicProvider>, config: MusicConfig) -> Self {
-        Self { db, storage, subscriptions, provider, config }
+    pub fn new(
+        db: Db,
+        storage: Arc<StorageService>,
+        subscriptions: Arc<SubscriptionService>,
+        provider: Arc<dyn MusicProvider>,
+        work: Arc<WorkQueue>,
+        config: MusicConfig,
+    ) -> Self {
+        Self { db, storage, subscriptions, provider, work, config }
     }
 
     fn path(&self, project: &ProjectRow, rest: &str) -> AppResult<BlobPath> {
@@ -333,7 +342,11 @@ impl MusicService {
         };
         self.sync_metadata(&project.project_id).await?;
 
-        let outcome = match self.provider.generate(params).await {
+        let priority = match self.subscriptions.tier_of(&project.user_id).await {
+            Ok(tier) => Priority::of(tier),
+            Err(_) => Priority::Standard,
+        };
+        let outcome = match self.work.run("music", priority, self.provider.generate(params)).await.and_then(|made| made) {
             Ok(music) => self.store_generation(&project, music, Some(&prompt), self.provider.name(), Some(reservation)).await,
             Err(e) => {
                 reservation.release().await;

@@ -14,6 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::features::fields::required;
 use crate::features::page::Page;
 use crate::features::storage::StorageService;
+use crate::work_queue::{Priority, WorkQueue};
 use crate::features::subscription::SubscriptionService;
 use crate::features::subscription::plan::Feature;
 use crate::features::subscription::service::usage_of;
@@ -29,6 +30,7 @@ pub struct PremiumService {
     storage: Arc<StorageService>,
     subscriptions: Arc<SubscriptionService>,
     images: Arc<dyn ImageProvider>,
+    work: Arc<WorkQueue>,
 }
 
 fn parse_size(size: Option<&str>) -> AppResult<(u32, u32)> {
@@ -96,8 +98,14 @@ fn encode(image: &image::DynamicImage) -> Result<Encoded, images::ImageError> {
 }
 
 impl PremiumService {
-    pub fn new(db: Db, storage: Arc<StorageService>, subscriptions: Arc<SubscriptionService>, images: Arc<dyn ImageProvider>) -> Self {
-        Self { db, storage, subscriptions, images }
+    pub fn new(
+        db: Db,
+        storage: Arc<StorageService>,
+        subscriptions: Arc<SubscriptionService>,
+        images: Arc<dyn ImageProvider>,
+        work: Arc<WorkQueue>,
+    ) -> Self {
+        Self { db, storage, subscriptions, images, work }
     }
 
     fn view(&self, g: GenerationRow) -> AppResult<ImageGeneration> {
@@ -134,9 +142,10 @@ impl PremiumService {
         let id = uuid::Uuid::now_v7().to_string();
         let folder = folder_of(&r.user_id, &id);
         BlobPath::parse(&folder)?;
+        let priority = Priority::of(self.subscriptions.tier_of(&r.user_id).await?);
         let reservation = self.subscriptions.quotas().reserve(&r.user_id, Feature::ImageGeneration, 1).await?;
         let request = ImageRequest { prompt: prompt.clone(), width, height, style, quality };
-        let made = match self.images.generate(request).await {
+        let made = match self.work.run("image", priority, self.images.generate(request)).await.and_then(|made| made) {
             Ok(made) => made,
             Err(e) => {
                 reservation.release().await;

@@ -46,7 +46,7 @@ fn target(req: &Request, state: &AppState, method: SignedMethod) -> AppResult<Ta
     Ok(Target { bucket, path, access })
 }
 
-fn signature_from_query(query: &str) -> Option<Signature> {
+pub(crate) fn signature_from_query(query: &str) -> Option<Signature> {
     let mut expires = None;
     let mut signature = None;
     for (k, v) in url_pairs(query) {
@@ -153,7 +153,7 @@ pub async fn serve(req: &Request, storage: &StorageService, bucket: Bucket, path
 /// The one byte range asked for, clamped to the object; `None` when it cannot be satisfied.
 /// Several ranges are answered with the first satisfiable one's bounds merged: clients that
 /// ask for more than one range accept a single covering part.
-fn single_range(range: &headers::Range, size: u64) -> Option<std::ops::Range<u64>> {
+pub(crate) fn single_range(range: &headers::Range, size: u64) -> Option<std::ops::Range<u64>> {
     let mut start_min = u64::MAX;
     let mut end_max = 0u64;
     for (start, end) in range.satisfiable_ranges(size) {

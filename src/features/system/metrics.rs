@@ -7,6 +7,7 @@ use poem::{IntoResponse, handler};
 
 pub const REQUESTS: &str = "http_requests_total";
 pub const DURATION: &str = "http_request_duration_seconds";
+pub const RATE_LIMITED: &str = "optima_rate_limited_total";
 
 /// The process-wide recorder; installed once, shared by every server in the process.
 pub fn handle() -> &'static PrometheusHandle {

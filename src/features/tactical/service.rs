@@ -22,7 +22,8 @@ use crate::features::subscription::plan::Feature;
 use crate::storage::{BlobPath, BlobStore, Bucket};
 
 pub(super) const BUCKET: Bucket = Bucket::Tactical;
-const MAX_DOCUMENTS: usize = 10;
+/// Verification documents one request may carry.
+pub const MAX_DOCUMENTS: usize = 10;
 
 /// A file received from a client, before it is sealed.
 #[derive(Debug, Clone)]

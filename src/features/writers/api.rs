@@ -7,6 +7,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::diff::{DiffGranularity, TextDiff};
 use super::model::*;
+use crate::api::body::carries_manuscript;
 use crate::api::{ApiTags, JsonBody};
 use crate::app::AppState;
 use crate::auth::BearerAuth;
@@ -87,7 +88,7 @@ impl WritersApi {
     ///
     /// A save recomputes the word count and writes a new version only when the text changed.
     /// With `baseVersionId`, a save based on an older version is refused (409 `version_conflict`).
-    #[oai(path = "/project/:project_id", method = "put")]
+    #[oai(path = "/project/:project_id", method = "put", transform = "carries_manuscript")]
     async fn update(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, project_id: Path<String>, body: JsonBody<UpdateProject>) -> AppResult<Json<Saved>> {
         Ok(Json(state.writers.update_project(&auth.0, &project_id, body.0).await?))
     }

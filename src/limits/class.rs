@@ -1,0 +1,116 @@
+//! Which rate budget a request draws from.
+
+use poem::http::Method;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RouteClass {
+    General,
+    Login,
+    Generation,
+}
+
+impl RouteClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteClass::General => "general",
+            RouteClass::Login => "login",
+            RouteClass::Generation => "generation",
+        }
+    }
+}
+
+/// REST routes (POST, path segments; `*` matches one segment) outside the general budget.
+pub const REST_ROUTES: [(&str, RouteClass); 10] = [
+    ("/api/auth/login", RouteClass::Login),
+    ("/api/auth/register", RouteClass::Login),
+    ("/api/music/generate", RouteClass::Generation),
+    ("/api/music/project/*/mix", RouteClass::Generation),
+    ("/api/premium/image/generate", RouteClass::Generation),
+    ("/api/media/nft/generate", RouteClass::Generation),
+    ("/api/ai/chat/send", RouteClass::Generation),
+    ("/api/writers/ai/assist", RouteClass::Generation),
+    ("/api/writers/assist", RouteClass::Generation),
+    ("/api/tactical/analysis/sr", RouteClass::Generation),
+];
+
+/// tRPC procedures outside the general budget.
+pub const TRPC_PROCEDURES: [(&str, RouteClass); 7] = [
+    ("r3al.auth.login", RouteClass::Login),
+    ("r3al.auth.register", RouteClass::Login),
+    ("r3al.aiChat.sendMessage", RouteClass::Generation),
+    ("r3al.studio.generateMusic", RouteClass::Generation),
+    ("r3al.premium.generateImage", RouteClass::Generation),
+    ("r3al.writersGuild.getAssistance", RouteClass::Generation),
+    ("r3al.tactical.getOptimaSRAnalysis", RouteClass::Generation),
+];
+
+const TRPC_PREFIX: &str = "/api/trpc/";
+
+fn matches(pattern: &str, path: &str) -> bool {
+    let (mut p, mut s) = (pattern.split('/'), path.trim_end_matches('/').split('/'));
+    loop {
+        match (p.next(), s.next()) {
+            (None, None) => return true,
+            (Some("*"), Some(seg)) if !seg.is_empty() => {}
+            (Some(a), Some(b)) if a == b => {}
+            _ => return false,
+        }
+    }
+}
+
+/// The class of a request; a tRPC batch takes the strictest class of its procedures.
+pub fn classify(method: &Method, path: &str) -> RouteClass {
+    if let Some(procedures) = path.strip_prefix(TRPC_PREFIX) {
+        return procedures
+            .split(',')
+            .filter_map(|name| TRPC_PROCEDURES.iter().find(|(n, _)| *n == name).map(|(_, c)| *c))
+            .max()
+            .unwrap_or(RouteClass::General);
+    }
+    if method != Method::POST {
+        return RouteClass::General;
+    }
+    REST_ROUTES.iter().find(|(pattern, _)| matches(pattern, path)).map_or(RouteClass::General, |(_, c)| *c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_classified() {
+        assert_eq!(classify(&Method::POST, "/api/auth/login"), RouteClass::Login);
+        assert_eq!(classify(&Method::POST, "/api/music/project/p1/mix"), RouteClass::Generation);
+        assert_eq!(classify(&Method::POST, "/api/music/project//mix"), RouteClass::General);
+        assert_eq!(classify(&Method::GET, "/api/music/generate"), RouteClass::General);
+        assert_eq!(classify(&Method::GET, "/api/tactical/analysis/sr"), RouteClass::General);
+        assert_eq!(classify(&Method::POST, "/api/tactical/analysis/sr/"), RouteClass::Generation);
+        assert_eq!(classify(&Method::POST, "/api/music/project"), RouteClass::General);
+    }
+
+    #[test]
+    fn every_listed_route_and_procedure_exists() {
+        let spec: serde_json::Value = serde_json::from_str(&crate::api::spec_json(&crate::api::service())).unwrap();
+        for (pattern, _) in REST_ROUTES {
+            let documented = spec["paths"].as_object().unwrap().iter().any(|(path, ops)| {
+                let as_pattern: Vec<&str> =
+                    path.split('/').map(|seg| if seg.starts_with('{') { "*" } else { seg }).collect();
+                as_pattern.join("/") == pattern && ops.get("post").is_some()
+            });
+            assert!(documented, "{pattern} is not a documented POST route");
+        }
+        for (name, _) in TRPC_PROCEDURES {
+            assert!(crate::trpc::has_procedure(name), "{name} is not a tRPC procedure");
+        }
+    }
+
+    #[test]
+    fn a_trpc_batch_takes_its_strictest_procedure() {
+        assert_eq!(classify(&Method::GET, "/api/trpc/r3al.auth.me"), RouteClass::General);
+        assert_eq!(classify(&Method::POST, "/api/trpc/r3al.auth.login"), RouteClass::Login);
+        assert_eq!(
+            classify(&Method::POST, "/api/trpc/r3al.auth.login,r3al.studio.generateMusic,r3al.auth.me"),
+            RouteClass::Generation
+        );
+    }
+}
