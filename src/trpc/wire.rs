@@ -199,23 +199,40 @@ fn is_timestamp_key(key: &str) -> bool {
         || matches!(key, "timestamp" | "start" | "end")
 }
 
-fn collect_dates(value: &Value, path: &str, out: &mut Map<String, Value>) {
-    let child = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+/// Adds `path: ["Date"]` to `out` for each timestamp string under `value`. `path` is the
+/// dotted path so far; it is extended in place and restored, so only found dates allocate.
+fn collect_dates(value: &Value, path: &mut String, out: &mut Map<String, Value>) {
+    let len = path.len();
+    let enter = |path: &mut String, key: &str| {
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(key);
+    };
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                if let Value::String(s) = v {
-                    if is_timestamp_key(k) && chrono::DateTime::parse_from_rfc3339(s).is_ok() {
-                        out.insert(child(k), json!(["Date"]));
+                match v {
+                    Value::String(s) if is_timestamp_key(k) && chrono::DateTime::parse_from_rfc3339(s).is_ok() => {
+                        enter(path, k);
+                        out.insert(path.clone(), json!(["Date"]));
                     }
-                } else {
-                    collect_dates(v, &child(k), out);
+                    Value::Object(_) | Value::Array(_) => {
+                        enter(path, k);
+                        collect_dates(v, path, out);
+                    }
+                    _ => {}
                 }
+                path.truncate(len);
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                collect_dates(v, &child(&i.to_string()), out);
+                if matches!(v, Value::Object(_) | Value::Array(_)) {
+                    enter(path, &i.to_string());
+                    collect_dates(v, path, out);
+                    path.truncate(len);
+                }
             }
         }
         _ => {}
@@ -223,17 +240,18 @@ fn collect_dates(value: &Value, path: &str, out: &mut Map<String, Value>) {
 }
 
 /// `{"result":{"data":{"json": output, "meta"?: {"values": {path: ["Date"]}, "v": 1}}}}`.
-pub fn result_envelope(output: &Value) -> Value {
+pub fn result_envelope(output: Value) -> Value {
     let mut dates = Map::new();
-    collect_dates(output, "", &mut dates);
-    let mut data = json!({ "json": output });
+    collect_dates(&output, &mut String::new(), &mut dates);
+    let mut data = Map::new();
+    data.insert("json".into(), output);
     if !dates.is_empty() {
-        data["meta"] = json!({ "values": dates, "v": 1 });
+        data.insert("meta".into(), json!({ "values": dates, "v": 1 }));
     }
     json!({ "result": { "data": data } })
 }
 
-fn envelope(outcome: &Result<Value, TrpcError>) -> Value {
+fn envelope(outcome: Result<Value, TrpcError>) -> Value {
     match outcome {
         Ok(output) => result_envelope(output),
         Err(e) => e.envelope(),
@@ -244,8 +262,8 @@ pub fn error_response(err: &TrpcError) -> Response {
     super::json_response(err.status(), &err.envelope())
 }
 
-pub fn single_response(outcome: &Result<Value, TrpcError>) -> Response {
-    let status = match outcome {
+pub fn single_response(outcome: Result<Value, TrpcError>) -> Response {
+    let status = match &outcome {
         Ok(_) => StatusCode::OK,
         Err(e) => e.status(),
     };
@@ -254,13 +272,13 @@ pub fn single_response(outcome: &Result<Value, TrpcError>) -> Response {
 
 /// An array of envelopes: 200 when all succeed, the shared status when all fail alike,
 /// 207 otherwise.
-pub fn batch_response(outcomes: &[Result<Value, TrpcError>]) -> Response {
+pub fn batch_response(outcomes: Vec<Result<Value, TrpcError>>) -> Response {
     let statuses: Vec<u16> = outcomes.iter().map(|o| o.as_ref().map_or_else(|e| e.http_status, |_| 200)).collect();
     let status = match statuses.first() {
         Some(first) if statuses.iter().all(|s| s == first) => StatusCode::from_u16(*first).unwrap_or(StatusCode::OK),
         _ => StatusCode::MULTI_STATUS,
     };
-    super::json_response(status, &Value::Array(outcomes.iter().map(envelope).collect()))
+    super::json_response(status, &Value::Array(outcomes.into_iter().map(envelope).collect()))
 }
 
 #[cfg(test)]
@@ -302,13 +320,13 @@ mod tests {
         let out = json!({"success": true, "createdAt": "2026-01-02T03:04:05.678Z", "title": "2026-01-02T03:04:05Z",
                           "period": {"currentPeriodStart": "2026-01-02T03:04:05Z", "resetDate": null},
                           "projects": [{"updatedAt": "2026-01-02T03:04:05Z"}], "statusAt": "soon"});
-        let env = result_envelope(&out);
+        let env = result_envelope(out.clone());
         assert_eq!(env["result"]["data"]["json"], out);
         assert_eq!(
             env["result"]["data"]["meta"],
             json!({"values": {"createdAt": ["Date"], "period.currentPeriodStart": ["Date"], "projects.0.updatedAt": ["Date"]}, "v": 1})
         );
-        assert!(result_envelope(&json!({"a": 1}))["result"]["data"].get("meta").is_none());
+        assert!(result_envelope(json!({"a": 1}))["result"]["data"].get("meta").is_none());
     }
 
     #[test]

@@ -50,11 +50,6 @@ const EXCLUDED: &[(&str, &str, &str)] = &[
     ("GET", "/s/{share_id}/audio", "the public preview of a track its owner published on purpose"),
 ];
 
-/// Cases that currently fail for a known authorization bug: `(method, path, slot, why)`. The
-/// matrix reports them without failing; an entry that no longer fails makes the test fail, so
-/// it is removed once the bug is fixed.
-const EXPECTED_FAILURES: &[(&str, &str, &str, &str)] = &[];
-
 /// Of the requests carrying one of A's ids, at least this share must be refused with 403/404
 /// (the rest with another 4xx, e.g. a 400 or 422 that came before the ownership check).
 const MIN_PROVEN_SHARE: f64 = 0.9;
@@ -695,9 +690,7 @@ async fn send(app: &TestApp, req: &Req, token: Option<&str>) -> Answer {
             rb.multipart(form)
         }
     };
-    let t0 = Instant::now();
     let resp = rb.send().await.unwrap_or_else(|e| panic!("{}: {e}", req.describe()));
-    let ms = t0.elapsed().as_millis(); if ms > 100 { println!("SLOW {ms}ms {}", req.describe()); }
     let status = resp.status().as_u16();
     let mut text = String::new();
     for (k, v) in resp.headers() {
@@ -718,7 +711,6 @@ fn leaks(a: &Owner, req: &Req, answer: &Answer) -> Vec<String> {
 // Setting up two users with one of everything
 
 async fn must(resp: reqwest::Response, status: u16, what: &str) -> Value {
-    println!("SETUP {what} at {:?}", std::time::SystemTime::now());
     let got = resp.status().as_u16();
     let text = resp.text().await.unwrap();
     assert_eq!(got, status, "setup: {what}: {text}");
@@ -947,9 +939,6 @@ async fn another_users_ids_and_anonymous_callers_are_refused_everywhere() {
             _ => assert!(!listed, "`{}` is on EXCLUDED but the spec says it needs a bearer: test it instead", op.label()),
         }
     }
-    for (m, p, s, _) in EXPECTED_FAILURES {
-        assert!(labels.contains(&format!("{m} {p}")), "EXPECTED_FAILURES lists `{m} {p}` ({s}), which the spec no longer has");
-    }
 
     let before = snapshot(&app, &a).await;
 
@@ -1069,21 +1058,11 @@ async fn another_users_ids_and_anonymous_callers_are_refused_everywhere() {
         println!("refused, but not with 403/404: {unproven:?}");
     }
 
-    // Failures, less the known bugs (each of which must still fail).
-    let mut still_expected: BTreeSet<(String, String)> = EXPECTED_FAILURES.iter().map(|(m, p, s, _)| (format!("{m} {p}"), s.to_string())).collect();
     let mut report = String::new();
     for f in &failures {
-        if still_expected.contains(&(f.label.clone(), f.slot.clone())) {
-            println!("EXPECTED FAILURE (known bug) {} [{}]: {}", f.label, f.slot, f.message);
-            continue;
-        }
         let _ = writeln!(report, "- {} [{}]: {}", f.label, f.slot, f.message);
     }
-    for f in &failures {
-        still_expected.remove(&(f.label.clone(), f.slot.clone()));
-    }
     assert!(report.is_empty(), "authorization matrix failures:\n{report}");
-    assert!(still_expected.is_empty(), "EXPECTED_FAILURES entries that pass now (remove them): {still_expected:?}");
 
     assert!(id_ops >= 60, "most operations take an id: {id_ops}");
     let share = proven as f64 / foreign_total as f64;

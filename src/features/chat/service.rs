@@ -68,9 +68,11 @@ impl ChatService {
         let plans = self.subscriptions.plans();
         let plan = plans.get(tier);
         let (included, not_included): (Vec<Feature>, Vec<Feature>) = Feature::ALL.into_iter().partition(|f| plan.includes(*f));
-        let user = user_id.to_owned();
-        let sessions = self.db.read(move |c| repo::session_count(c, &user)).await?;
-        let standing = self.subscriptions.tier_standing(user_id, Feature::AiChat).await?;
+        let (user, subscriptions) = (user_id.to_owned(), self.subscriptions.clone());
+        let (sessions, standing) = self
+            .db
+            .read(move |c| Ok((repo::session_count(c, &user)?, subscriptions.standing_in(c, &user, Feature::AiChat)?)))
+            .await?;
         Ok(CallerFacts {
             tier: tier.as_str().to_owned(),
             chat_remaining: standing.remaining,
@@ -137,6 +139,7 @@ impl ChatService {
         let answered_at = Utc::now();
         let hold = reservation.hold();
         let stored = {
+            let subscriptions = self.subscriptions.clone();
             let (session_id, user_id, reply) = (session_id.clone(), request.user_id.clone(), reply.clone());
             let (user_message_id, reply_id, message) = (user_message_id.clone(), reply_id.clone(), message.clone());
             let answered = answered_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -163,18 +166,21 @@ impl ChatService {
                         },
                     )?;
                     hold.commit_in(tx)?;
-                    Ok(())
+                    // What is left, as this charge leaves it.
+                    Ok(subscriptions.standing_in(tx, &user_id, Feature::AiChat)?.remaining)
                 })
                 .await
         };
-        match stored {
-            Ok(()) => reservation.committed(),
+        let remaining = match stored {
+            Ok(remaining) => {
+                reservation.committed();
+                remaining
+            }
             Err(e) => {
                 reservation.release().await;
                 return Err(e);
             }
-        }
-        let remaining = self.subscriptions.tier_standing(&request.user_id, Feature::AiChat).await?.remaining;
+        };
         Ok(ChatReply {
             session_id,
             message_id: reply_id,

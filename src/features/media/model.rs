@@ -45,7 +45,9 @@ pub struct PhotoPage {
 #[serde(rename_all = "camelCase")]
 #[oai(rename = "NftTrait", rename_all = "camelCase")]
 pub struct NftTrait {
+    #[oai(validator(max_length = 64))]
     pub trait_type: String,
+    #[oai(validator(max_length = 64))]
     pub value: String,
 }
 
@@ -53,12 +55,16 @@ pub struct NftTrait {
 #[serde(rename_all = "camelCase")]
 #[oai(rename = "NftGenerate", rename_all = "camelCase")]
 pub struct GenerateNft {
+    #[oai(validator(max_length = 255))]
     pub user_id: String,
     /// One of the color schemes (picked at random when absent); an unknown one is refused with the list.
+    #[oai(validator(max_length = 32))]
     pub color_scheme: Option<String>,
     /// One of the styles (picked at random when absent).
+    #[oai(validator(max_length = 32))]
     pub style: Option<String>,
     /// Up to 10 traits of your own, added to the generated ones.
+    #[oai(validator(max_items = 10))]
     pub traits: Option<Vec<NftTrait>>,
 }
 

@@ -256,7 +256,8 @@ pub struct MixStem {
 #[oai(rename_all = "camelCase")]
 #[oai(rename = "MusicMixRequest")]
 pub struct MixRequest {
-    /// The stems to mix; default: the current version's stems and every uploaded stem.
+    /// The stems to mix (1 to 32); default: the current version's stems and every uploaded stem.
+    #[oai(validator(max_items = 32))]
     pub stems: Option<Vec<MixStem>>,
 }
 

@@ -221,8 +221,7 @@ impl MusicService {
         let inserted = row.clone();
         self.db
             .write(move |tx| {
-                let owned = repo::count_active(tx, &inserted.user_id)?;
-                subscriptions.admit_count(tx, &inserted.user_id, Counted::MusicProjects, owned)?;
+                subscriptions.admit_count(tx, &inserted.user_id, Counted::MusicProjects, || repo::count_active(tx, &inserted.user_id))?;
                 repo::insert_project(tx, &inserted)?;
                 Ok(())
             })
@@ -248,8 +247,7 @@ impl MusicService {
                 let mut p = repo::project(tx, &id)?.ok_or_else(|| not_found(&id))?;
                 let restoring = apply_update(&mut p, u)?;
                 if restoring {
-                    let owned = repo::count_active(tx, &p.user_id)?;
-                    subscriptions.admit_count(tx, &p.user_id, Counted::MusicProjects, owned)?;
+                    subscriptions.admit_count(tx, &p.user_id, Counted::MusicProjects, || repo::count_active(tx, &p.user_id))?;
                 }
                 Ok(repo::save_fields(tx, &p)?)
             })
@@ -621,17 +619,25 @@ impl MusicService {
             let bytes = self.storage.blobs().get_bytes(BUCKET, &BlobPath::parse(&stem.path)?).await?;
             decoded.push((bytes, gain, pan));
         }
-        let mixed = tokio::task::spawn_blocking(move || {
-            let pcm: Vec<(Vec<f32>, f32, f32)> = decoded
-                .into_iter()
-                .map(|(bytes, gain, pan)| audio::decode_mono(&bytes).map(|s| (s, gain, pan)))
-                .collect::<Result<_, _>>()?;
-            let tracks: Vec<MixTrack> = pcm.iter().map(|(samples, gain, pan)| MixTrack { samples, gain: *gain, pan: *pan }).collect();
-            mix_and_encode(&tracks)
-        })
-        .await
-        .map_err(AppError::internal)?
-        .map_err(|e| AppError::Unprocessable { code: "mix_failed", message: format!("the stems could not be mixed: {e}"), details: None })?;
+        let priority = Priority::of(self.subscriptions.tier_of(&project.user_id).await?);
+        // Inside `async`: spawn_blocking starts its work when called, and it must wait its turn.
+        let mix = async move {
+            tokio::task::spawn_blocking(move || {
+                let pcm: Vec<(Vec<f32>, f32, f32)> = decoded
+                    .into_iter()
+                    .map(|(bytes, gain, pan)| audio::decode_mono(&bytes).map(|s| (s, gain, pan)))
+                    .collect::<Result<_, _>>()?;
+                let tracks: Vec<MixTrack> = pcm.iter().map(|(samples, gain, pan)| MixTrack { samples, gain: *gain, pan: *pan }).collect();
+                mix_and_encode(&tracks)
+            })
+            .await
+        };
+        let mixed = self
+            .work
+            .run("mix", priority, mix)
+            .await?
+            .map_err(AppError::internal)?
+            .map_err(|e| AppError::Unprocessable { code: "mix_failed", message: format!("the stems could not be mixed: {e}"), details: None })?;
         let music = GeneratedMusic {
             stems: Vec::new(),
             midi: None,

@@ -9,14 +9,20 @@ use crate::features::subscription::model::Usage;
 #[serde(rename_all = "camelCase")]
 #[oai(rename = "PremiumGenerateImage", rename_all = "camelCase")]
 pub struct GenerateImage {
+    #[oai(validator(max_length = 255))]
     pub user_id: String,
-    /// What to draw, 1 to 4000 characters.
+    /// What to draw, 1 to 4000 characters once trimmed (400 `invalid_field` beyond); the
+    /// schema's 4096 leaves room for surrounding whitespace.
+    #[oai(validator(max_length = 4096))]
     pub prompt: String,
     /// 1024x1024 (default), 1024x1792 or 1792x1024.
+    #[oai(validator(max_length = 32))]
     pub size: Option<String>,
     /// vivid (default) or natural.
+    #[oai(validator(max_length = 32))]
     pub style: Option<String>,
     /// standard (default) or hd.
+    #[oai(validator(max_length = 32))]
     pub quality: Option<String>,
 }
 

@@ -244,9 +244,17 @@ impl Counted {
 /// Refuses one more of `counted` for a user who owns `owned` already: 403 `upgrade_required`
 /// when the tier includes none, 403 `project_limit_reached` at the limit. Call it inside the
 /// transaction that inserts, so two requests cannot both take the last place.
-pub fn admit_count(c: &rusqlite::Connection, plans: &TierPlans, user_id: &str, counted: Counted, owned: u64) -> AppResult<()> {
+pub fn admit_count(
+    c: &rusqlite::Connection,
+    plans: &TierPlans,
+    user_id: &str,
+    counted: Counted,
+    owned: impl FnOnce() -> rusqlite::Result<u64>,
+) -> AppResult<()> {
     let tier = repo::subscription(c, user_id)?.tier();
+    // Counting is a scan of the user's projects: only done when the tier has a limit.
     let Some(limit) = counted.limit(plans, tier).count() else { return Ok(()) };
+    let owned = owned()?;
     if owned < limit {
         return Ok(());
     }

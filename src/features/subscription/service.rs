@@ -102,19 +102,26 @@ impl SubscriptionService {
     }
 
     /// See [`quota::admit_count`]; `c` is the inserting transaction.
-    pub fn admit_count(&self, c: &rusqlite::Connection, user_id: &str, counted: Counted, owned: u64) -> AppResult<()> {
+    pub fn admit_count(
+        &self,
+        c: &rusqlite::Connection,
+        user_id: &str,
+        counted: Counted,
+        owned: impl FnOnce() -> rusqlite::Result<u64>,
+    ) -> AppResult<()> {
         quota::admit_count(c, &self.plans, user_id, counted, owned)
     }
 
     /// Where a user stands with a metered feature now.
     pub async fn tier_standing(&self, user_id: &str, feature: Feature) -> AppResult<UsageLine> {
         let (user, plans) = (user_id.to_owned(), self.plans.clone());
-        self.db
-            .read(move |c| {
-                let tier = repo::subscription(c, &user)?.tier();
-                standing(c, &plans, &user, tier, feature, Utc::now())
-            })
-            .await
+        self.db.read(move |c| standing_now(c, &plans, &user, feature)).await
+    }
+
+    /// [`Self::tier_standing`] on a connection the caller already holds (e.g. inside the
+    /// transaction that just charged the feature).
+    pub fn standing_in(&self, c: &rusqlite::Connection, user_id: &str, feature: Feature) -> rusqlite::Result<UsageLine> {
+        standing_now(c, &self.plans, user_id, feature)
     }
 
     /// Refuses (403 `upgrade_required`) when the user's tier does not include `feature`.
@@ -483,4 +490,9 @@ struct StripeObject {
 #[derive(serde::Deserialize)]
 struct StripeMetadata {
     payment_id: Option<String>,
+}
+
+fn standing_now(c: &rusqlite::Connection, plans: &TierPlans, user_id: &str, feature: Feature) -> rusqlite::Result<UsageLine> {
+    let tier = repo::subscription(c, user_id)?.tier();
+    standing(c, plans, user_id, tier, feature, Utc::now())
 }

@@ -91,16 +91,23 @@ impl Clearance {
 #[serde(rename_all = "camelCase")]
 #[oai(rename = "TacticalRegister", rename_all = "camelCase")]
 pub struct Register {
+    #[oai(validator(max_length = 255))]
     pub user_id: String,
     /// army, navy, air_force, marines, coast_guard, police, fire, ems, other.
+    #[oai(validator(max_length = 32))]
     pub service_branch: String,
+    #[oai(validator(max_length = 100))]
     pub rank: Option<String>,
     /// The unit whose broadcasts the member receives; defaults to the service branch.
+    #[oai(validator(max_length = 100))]
     pub department: Option<String>,
+    #[oai(validator(max_length = 50))]
     pub badge_number: Option<String>,
     /// The clearance asked for (public, confidential, secret, top_secret); a verifier decides.
+    #[oai(validator(max_length = 32))]
     pub requested_clearance: Option<String>,
     /// The app's name for `requestedClearance`.
+    #[oai(validator(max_length = 32))]
     pub clearance_level: Option<String>,
 }
 
@@ -149,8 +156,10 @@ pub struct Profile {
 #[oai(rename = "TacticalVerify", rename_all = "camelCase")]
 pub struct Verify {
     /// verified or denied.
+    #[oai(validator(max_length = 32))]
     pub status: String,
     /// Required when verifying: at most the verifier's own clearance.
+    #[oai(validator(max_length = 32))]
     pub clearance_level: Option<String>,
     /// Admins only: let this member verify others.
     pub verifier: Option<bool>,
@@ -161,6 +170,7 @@ pub struct Verify {
 #[oai(rename = "TacticalStatusUpdate", rename_all = "camelCase")]
 pub struct StatusUpdate {
     /// off_duty, on_duty or deployed.
+    #[oai(validator(max_length = 32))]
     pub operational_status: String,
 }
 
@@ -168,7 +178,9 @@ pub struct StatusUpdate {
 #[serde(rename_all = "camelCase")]
 #[oai(rename = "TacticalCreateTeam", rename_all = "camelCase")]
 pub struct CreateTeam {
+    #[oai(validator(max_length = 100))]
     pub team_name: String,
+    #[oai(validator(max_length = 50))]
     pub team_type: Option<String>,
 }
 
@@ -176,6 +188,7 @@ pub struct CreateTeam {
 #[serde(rename_all = "camelCase")]
 #[oai(rename = "TacticalTeamMemberAdd", rename_all = "camelCase")]
 pub struct AddTeamMember {
+    #[oai(validator(max_length = 255))]
     pub user_id: String,
 }
 
@@ -214,21 +227,30 @@ pub struct Team {
 #[oai(rename = "TacticalSendComm", rename_all = "camelCase")]
 pub struct SendComm {
     /// The caller.
+    #[oai(validator(max_length = 255))]
     pub from_user_id: String,
     /// One recipient; or `toUserIds`; or `teamId`; none of them is a broadcast to the
     /// sender's department.
+    #[oai(validator(max_length = 255))]
     pub to_user_id: Option<String>,
+    #[oai(validator(max_items = 50))]
     pub to_user_ids: Option<Vec<String>>,
+    #[oai(validator(max_length = 64))]
     pub team_id: Option<String>,
     /// standard, secure, emergency (the app's alert, update, request, status map onto these).
+    #[oai(validator(max_length = 32))]
     pub message_type: Option<String>,
-    /// The text; or `encryptedContent`, client-side ciphertext stored as opaque text.
+    /// The text; or `encryptedContent`, client-side ciphertext stored as opaque text. At most
+    /// `tactical.max_content_chars` characters (ciphertext: 4× that in bytes), else 413.
     pub content: Option<String>,
     pub encrypted_content: Option<String>,
     /// low, normal (default), high, urgent, flash (and the app's routine, priority, immediate).
+    #[oai(validator(max_length = 32))]
     pub priority: Option<String>,
     /// public (default), confidential, secret, top_secret: at most the sender's clearance.
+    #[oai(validator(max_length = 32))]
     pub classification: Option<String>,
+    #[oai(validator(max_length = 64))]
     pub related_incident_id: Option<String>,
 }
 
@@ -333,10 +355,14 @@ pub struct Deletion {
 #[serde(rename_all = "camelCase")]
 #[oai(rename = "TacticalReportIncident", rename_all = "camelCase")]
 pub struct ReportIncident {
+    #[oai(validator(max_length = 200))]
     pub title: String,
+    #[oai(validator(max_length = 5000))]
     pub description: String,
     /// low, medium, high, critical.
+    #[oai(validator(max_length = 32))]
     pub severity: String,
+    #[oai(validator(max_length = 200))]
     pub location: Option<String>,
 }
 
@@ -345,6 +371,7 @@ pub struct ReportIncident {
 #[oai(rename = "TacticalIncidentUpdate", rename_all = "camelCase")]
 pub struct IncidentUpdate {
     /// active, resolved, escalated.
+    #[oai(validator(max_length = 32))]
     pub status: String,
 }
 
@@ -470,6 +497,8 @@ pub struct StressIndicators {
     /// 0 (worst) to 10 (best).
     #[oai(nullable)]
     pub mood_rating: Option<f64>,
+    /// Up to 20, each 1 to 200 characters.
+    #[oai(validator(max_items = 20))]
     #[oai(nullable)]
     pub recent_incidents: Option<Vec<String>>,
 }
@@ -478,8 +507,10 @@ pub struct StressIndicators {
 #[serde(rename_all = "camelCase")]
 #[oai(rename = "TacticalCheckIn", rename_all = "camelCase")]
 pub struct CheckIn {
+    #[oai(validator(max_length = 255))]
     pub user_id: String,
     /// stress_assessment, pre_deployment, post_incident, routine_check, crisis.
+    #[oai(validator(max_length = 32))]
     pub session_type: String,
     pub stress_indicators: StressIndicators,
 }

@@ -294,8 +294,7 @@ impl WritersService {
         let (subscriptions, inserted) = (self.subscriptions.clone(), row.clone());
         self.db
             .write(move |tx| {
-                let owned = repo::count_active(tx, &inserted.user_id)?;
-                subscriptions.admit_count(tx, &inserted.user_id, Counted::WritingProjects, owned)?;
+                subscriptions.admit_count(tx, &inserted.user_id, Counted::WritingProjects, || repo::count_active(tx, &inserted.user_id))?;
                 Ok(repo::insert_project(tx, &inserted)?)
             })
             .await?;
@@ -346,8 +345,7 @@ impl WritersService {
         self.db
             .write(move |tx| {
                 if restoring {
-                    let owned = repo::count_active(tx, &saved.user_id)?;
-                    subscriptions.admit_count(tx, &saved.user_id, Counted::WritingProjects, owned)?;
+                    subscriptions.admit_count(tx, &saved.user_id, Counted::WritingProjects, || repo::count_active(tx, &saved.user_id))?;
                 }
                 Ok(repo::save_fields(tx, &saved)?)
             })
