@@ -61,6 +61,8 @@ async fn range_requests() {
         ("bytes=-10", &data[9990..], "bytes 9990-9999/10000"),
         ("bytes=9995-", &data[9995..], "bytes 9995-9999/10000"),
         ("bytes=9990-20000", &data[9990..], "bytes 9990-9999/10000"),
+        // The last 20,000 bytes of 10,000: all of them.
+        ("bytes=-20000", &data[..], "bytes 0-9999/10000"),
     ] {
         let resp = get(range).await.unwrap();
         assert_eq!(resp.status(), 206, "{range}");

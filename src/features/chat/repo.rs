@@ -45,7 +45,7 @@ pub fn messages_page(c: &Connection, session_id: &str, page: Page) -> rusqlite::
 }
 
 pub fn sessions_page(c: &Connection, user_id: &str, page: Page) -> rusqlite::Result<(Vec<ChatSession>, u64)> {
-    let total: u64 = c.query_row("SELECT count(*) FROM chat_sessions WHERE user_id = ?1", [user_id], |r| r.get(0))?;
+    let total = session_count(c, user_id)?;
     let mut stmt = c.prepare_cached(
         "SELECT s.session_id, coalesce(s.title, ''), s.context, s.created_at, s.updated_at,
                 (SELECT count(*) FROM chat_messages m WHERE m.session_id = s.session_id)
@@ -67,7 +67,8 @@ pub fn sessions_page(c: &Connection, user_id: &str, page: Page) -> rusqlite::Res
 }
 
 pub fn session_count(c: &Connection, user_id: &str) -> rusqlite::Result<u64> {
-    c.query_row("SELECT count(*) FROM chat_sessions WHERE user_id = ?1", [user_id], |r| r.get(0))
+    let counted = c.query_row("SELECT sessions FROM chat_session_counts WHERE user_id = ?1", [user_id], |r| r.get(0));
+    Ok(counted.optional()?.unwrap_or(0))
 }
 
 pub struct NewExchange<'a> {

@@ -184,8 +184,12 @@ impl MusicService {
             .read(move |c| Ok((repo::project(c, &id)?, repo::stems(c, &id)?, repo::versions(c, &id)?)))
             .await?;
         let Some(project) = project else { return Ok(()) };
+        self.write_metadata(&project, &stems, &versions).await
+    }
+
+    async fn write_metadata(&self, project: &ProjectRow, stems: &[StemRow], versions: &[VersionRow]) -> AppResult<()> {
         let doc = serde_json::json!({ "project": project, "stems": stems, "versions": versions, "writtenAt": now_text() });
-        let path = self.path(&project, "metadata.json")?;
+        let path = self.path(project, "metadata.json")?;
         let bytes = serde_json::to_vec_pretty(&doc).map_err(AppError::internal)?;
         self.storage.blobs().put_bytes(BUCKET, &path, bytes).await?;
         Ok(())
@@ -226,7 +230,8 @@ impl MusicService {
                 Ok(())
             })
             .await?;
-        if let Err(e) = self.sync_metadata(&row.project_id).await {
+        // A new project has no stems or versions yet: no need to read them back.
+        if let Err(e) = self.write_metadata(&row, &[], &[]).await {
             let id = row.project_id.clone();
             self.db.write(move |tx| Ok(repo::delete_project(tx, &id)?)).await?;
             return Err(e);

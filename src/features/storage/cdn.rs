@@ -154,6 +154,9 @@ pub async fn serve(req: &Request, storage: &StorageService, bucket: Bucket, path
 /// Several ranges are answered with the first satisfiable one's bounds merged: clients that
 /// ask for more than one range accept a single covering part.
 pub(crate) fn single_range(range: &headers::Range, size: u64) -> Option<std::ops::Range<u64>> {
+    if size > 0 && suffix_longer_than(range, size) {
+        return Some(0..size);
+    }
     let mut start_min = u64::MAX;
     let mut end_max = 0u64;
     for (start, end) in range.satisfiable_ranges(size) {
@@ -173,6 +176,17 @@ pub(crate) fn single_range(range: &headers::Range, size: u64) -> Option<std::ops
         }
     }
     (start_min < end_max).then_some(start_min..end_max)
+}
+
+/// Whether the header asks for the last N bytes with N larger than the object: that is the
+/// whole object (RFC 9110 §14.1.2), but the headers crate drops such a range as unsatisfiable.
+fn suffix_longer_than(range: &headers::Range, size: u64) -> bool {
+    let mut encoded = Vec::new();
+    headers::Header::encode(range, &mut encoded);
+    let specs = encoded.first().and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("bytes="));
+    specs.is_some_and(|specs| {
+        specs.split(',').any(|spec| spec.trim().strip_prefix('-').and_then(|n| n.parse::<u64>().ok()).is_some_and(|n| n > size))
+    })
 }
 
 fn value(s: &str) -> HeaderValue {
