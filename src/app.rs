@@ -61,6 +61,8 @@ pub enum StartError {
     Storage(#[from] crate::storage::StoreError),
     #[error("cannot reset quota holds: {0}")]
     Quotas(String),
+    #[error("cannot start background WAL checkpoints: {0}")]
+    Checkpoints(String),
     #[error(transparent)]
     MasterKey(#[from] crate::crypto::keyring::KeyringError),
 }
@@ -263,6 +265,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
     let header_timeout = Duration::from_secs(config.limits.header_timeout_secs);
     let state = AppState::build(config, public_url).await?;
+    state.db.checkpoint_in_background(Duration::from_secs(1)).await.map_err(|e| StartError::Checkpoints(e.to_string()))?;
     metrics::handle();
     tokio::spawn(close_idle_writing_sessions(state.clone()));
     if state.rate_limits.is_some() {

@@ -22,6 +22,9 @@ type Manager = SqliteConnectionManager;
 pub struct Db {
     readers: Pool<Manager>,
     writer: Pool<Manager>,
+    /// Copies the write-ahead log into the database in the background (see
+    /// [`Db::checkpoint_in_background`]), so the writer never stalls on a checkpoint's fsync.
+    checkpointer: Pool<Manager>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +71,11 @@ impl Db {
             .max_size(1)
             .build(manager(path, rw, config))
             .map_err(open_err)?;
+        let checkpointer = Pool::builder()
+            .max_size(1)
+            .min_idle(Some(0))
+            .build(manager(path, rw, config))
+            .map_err(open_err)?;
         let ro = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
@@ -76,7 +84,38 @@ impl Db {
             .min_idle(Some(1))
             .build(manager(path, ro, config))
             .map_err(open_err)?;
-        Ok(Self { readers, writer })
+        Ok(Self { readers, writer, checkpointer })
+    }
+
+    /// Moves WAL checkpoints off the write path for as long as the process runs: the writer
+    /// stops checkpointing when a commit crosses 1,000 pages (which stalls every write behind
+    /// it for the checkpoint's fsync), and a task here runs a passive checkpoint, concurrent
+    /// with readers and the writer, every `every`.
+    pub async fn checkpoint_in_background(&self, every: Duration) -> AppResult<()> {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            checkout(&writer)?.execute_batch("PRAGMA wal_autocheckpoint = 0;").map_err(AppError::from)
+        })
+        .await
+        .map_err(AppError::internal)??;
+        let pool = self.checkpointer.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let pool = pool.clone();
+                let done = tokio::task::spawn_blocking(move || {
+                    checkout(&pool)?.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).map_err(AppError::from)
+                })
+                .await;
+                match done {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "background WAL checkpoint failed"),
+                    Err(e) => tracing::warn!(error = %e, "background WAL checkpoint task failed"),
+                }
+            }
+        });
+        Ok(())
     }
 
     /// Runs read-only SQL on a pooled reader, off the async runtime.
@@ -211,4 +250,48 @@ pub fn backup(db_path: &Path, out: &Path, config: &DatabaseConfig) -> Result<u64
 /// Current time as the RFC 3339 text (UTC, milliseconds) stored in every time column.
 pub fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database checkpointing every `every`, after a commit of ~12 MB (3,000 pages, well past
+    /// the 1,000 at which a writer would checkpoint by itself); returns it and its file's path.
+    async fn after_a_big_commit(dir: &Path, every: Duration) -> (Db, std::path::PathBuf) {
+        let path = dir.join("t.db");
+        let db = Db::open(&path, &crate::config::Config::default().database).unwrap();
+        db.checkpoint_in_background(every).await.unwrap();
+        db.write(|tx| {
+            tx.execute_batch("CREATE TABLE big (b BLOB)")?;
+            for _ in 0..3000 {
+                tx.execute("INSERT INTO big VALUES (zeroblob(4000))", [])?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        (db, path)
+    }
+
+    fn db_file_size(path: &Path) -> u64 {
+        std::fs::metadata(path).unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn the_writer_leaves_checkpoints_to_the_background_task() {
+        let dir = tempfile::tempdir().unwrap();
+        // The task's first checkpoint runs at once, the next in an hour.
+        let (_db, path) = after_a_big_commit(dir.path(), Duration::from_secs(3600)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(db_file_size(&path) < 1_000_000, "the commit is still only in the log: {} bytes", db_file_size(&path));
+
+        let dir = tempfile::tempdir().unwrap();
+        let (_db, path) = after_a_big_commit(dir.path(), Duration::from_millis(50)).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while db_file_size(&path) < 12_000_000 {
+            assert!(std::time::Instant::now() < deadline, "no background checkpoint: {} bytes", db_file_size(&path));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
