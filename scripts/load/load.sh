@@ -356,7 +356,7 @@ label() {
 }
 CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 echo
-echo "optima $("$BIN" --version | awk '{ print $2 }') (release) vs PocketBase $PB_VERSION; $(nproc) CPUs (${CPU:-unknown})"
+echo "optima $("$BIN" --version | awk '{ print $2 }') ($BIN) vs PocketBase $PB_VERSION; $(nproc) CPUs (${CPU:-unknown})"
 echo "wrk: $THREADS threads, $CONNECTIONS connections, ${DURATION}s per run after ${WARMUP}s warm-up; shapes alternate optima, pocketbase"
 echo
 fmt='%-22s | %8s %8s %8s %6s | %8s %8s %8s %6s | %6s %7s %9s\n'
