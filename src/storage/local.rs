@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use tokio::fs;
 use tokio::io::AsyncWriteExt;
 
-use super::{BlobPath, BlobStore, Bucket, ByteReader, ByteStream, ObjectMeta, StoreError, content_type_for, copy_limited};
+use super::{BlobPath, BlobStore, Bucket, ByteReader, ByteStream, Durability, ObjectMeta, StoreError, content_type_for, copy_limited};
 
 /// Uploads are written to `<root>/.tmp/` first, then renamed into place (atomic on one file
 /// system). No bucket or object path can address that folder.
@@ -21,11 +21,22 @@ const CHUNK: usize = 512 * 1024;
 
 pub struct LocalStore {
     root: PathBuf,
+    /// Whether [`Durability::Mirror`] writes are synced too (the database runs with
+    /// `synchronous = "full"`).
+    sync_mirrors: bool,
 }
 
 impl LocalStore {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self { root: root.into(), sync_mirrors: false }
+    }
+
+    pub fn sync_mirrors(self, sync_mirrors: bool) -> Self {
+        Self { sync_mirrors, ..self }
+    }
+
+    fn must_sync(&self, durability: Durability) -> bool {
+        durability == Durability::Synced || self.sync_mirrors
     }
 
     fn tmp_dir(&self) -> PathBuf {
@@ -130,8 +141,10 @@ impl BlobStore for LocalStore {
         path: &BlobPath,
         mut body: ByteReader,
         max_bytes: u64,
+        durability: Durability,
     ) -> Result<ObjectMeta, StoreError> {
         let target = self.file_path(bucket, path);
+        let sync = self.must_sync(durability);
         let tmp = self.tmp_dir().join(uuid::Uuid::new_v4().to_string());
         // Each step is a trip to the blocking pool: folders and the temporary file in one, the
         // durable rename in another.
@@ -154,7 +167,9 @@ impl BlobStore for LocalStore {
         let stored = path.as_str().to_owned();
         blocking(move || {
             let finished = written.and_then(|()| {
-                file.sync_all()?;
+                if sync {
+                    file.sync_all()?;
+                }
                 std::fs::rename(&tmp, &target).map_err(shape_error)
             });
             if let Err(e) = finished {
@@ -162,7 +177,7 @@ impl BlobStore for LocalStore {
                 return Err(e);
             }
             // Make the rename itself durable.
-            if let Ok(dir) = std::fs::File::open(target.parent().expect("object paths have a parent")) {
+            if sync && let Ok(dir) = std::fs::File::open(target.parent().expect("object paths have a parent")) {
                 let _ = dir.sync_all();
             }
             Ok(meta_of(&stored, &std::fs::metadata(&target)?))
@@ -311,7 +326,7 @@ mod tests {
         store.ensure_buckets().await.unwrap();
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let meta = store
-            .put(Bucket::Media, &p("users/u/a.bin"), Box::pin(std::io::Cursor::new(data.clone())), 1 << 20)
+            .put(Bucket::Media, &p("users/u/a.bin"), Box::pin(std::io::Cursor::new(data.clone())), 1 << 20, Durability::Synced)
             .await
             .unwrap();
         assert_eq!(meta.size, data.len() as u64);
@@ -333,7 +348,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::new(dir.path());
         let body = Box::pin(std::io::Cursor::new(vec![7u8; 1000]));
-        let err = store.put(Bucket::Music, &p("users/u/x"), body, 999).await.unwrap_err();
+        let err = store.put(Bucket::Music, &p("users/u/x"), body, 999, Durability::Synced).await.unwrap_err();
         assert!(matches!(err, StoreError::TooLarge { limit: 999 }));
         let left: Vec<_> = std::fs::read_dir(dir.path().join("r3al-studio-music/users/u")).unwrap().collect();
         assert!(left.is_empty(), "no object is left");
@@ -364,5 +379,22 @@ mod tests {
         assert!(matches!(err, StoreError::PathConflict));
         assert!(!store.delete(Bucket::Media, &p("users/u")).await.unwrap(), "a folder is no object");
         assert!(matches!(store.head(Bucket::Media, &p("users/u")).await, Err(StoreError::NotFound)));
+    }
+
+    #[tokio::test]
+    async fn mirrors_replace_atomically_and_are_synced_only_when_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        assert!(store.must_sync(Durability::Synced));
+        assert!(!store.must_sync(Durability::Mirror), "a copy of rows is left to the OS under synchronous = normal");
+        assert!(LocalStore::new(dir.path()).sync_mirrors(true).must_sync(Durability::Mirror));
+        let store: Box<dyn BlobStore> = Box::new(store);
+        store.ensure_buckets().await.unwrap();
+        let path = p("users/u/projects/x/metadata.json");
+        store.put_mirror(Bucket::Music, &path, b"{\"v\":1}".to_vec()).await.unwrap();
+        store.put_mirror(Bucket::Music, &path, b"{\"v\":2}".to_vec()).await.unwrap();
+        let (meta, body) = store.get(Bucket::Music, &path, None).await.unwrap();
+        assert_eq!((meta.size, read_all(body).await), (7, b"{\"v\":2}".to_vec()));
+        assert_eq!(std::fs::read_dir(dir.path().join(TMP_DIR)).unwrap().count(), 0, "no temp file is left");
     }
 }

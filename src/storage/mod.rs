@@ -101,6 +101,18 @@ impl From<StoreError> for AppError {
     }
 }
 
+/// How far a write must have gone when `put` returns. Both are atomic for readers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// On stable storage: the bytes exist nowhere else (uploads, generated media, manuscripts).
+    Synced,
+    /// Visible at once, flushed to disk by the OS: a copy of database rows (a project's
+    /// `metadata.json`), rewritten from them on every change. Under `synchronous = "normal"` the
+    /// rows themselves reach the disk at the next checkpoint, so waiting for the copy would buy
+    /// nothing; with `"full"` the local store syncs these too.
+    Mirror,
+}
+
 /// One backend of the five logical buckets. Writes are atomic: a reader sees the old object,
 /// the new one, or none, never a half-written one.
 #[async_trait::async_trait]
@@ -115,6 +127,7 @@ pub trait BlobStore: Send + Sync {
         path: &BlobPath,
         body: ByteReader,
         max_bytes: u64,
+        durability: Durability,
     ) -> Result<ObjectMeta, StoreError>;
 
     async fn head(&self, bucket: Bucket, path: &BlobPath) -> Result<ObjectMeta, StoreError>;
@@ -173,7 +186,13 @@ impl dyn BlobStore + '_ {
         bytes: Vec<u8>,
     ) -> Result<ObjectMeta, StoreError> {
         let len = bytes.len() as u64;
-        self.put(bucket, path, Box::pin(std::io::Cursor::new(bytes)), len).await
+        self.put(bucket, path, Box::pin(std::io::Cursor::new(bytes)), len, Durability::Synced).await
+    }
+
+    /// Writes a copy of database rows (see [`Durability::Mirror`]).
+    pub async fn put_mirror(&self, bucket: Bucket, path: &BlobPath, bytes: Vec<u8>) -> Result<ObjectMeta, StoreError> {
+        let len = bytes.len() as u64;
+        self.put(bucket, path, Box::pin(std::io::Cursor::new(bytes)), len, Durability::Mirror).await
     }
 
     /// Writes every object or none: when one fails, those already written are deleted.
@@ -236,7 +255,9 @@ async fn copy_limited(
 pub fn open(config: &crate::config::Config, backend: crate::config::StorageBackend) -> Result<std::sync::Arc<dyn BlobStore>, StoreError> {
     use crate::config::StorageBackend;
     Ok(match backend {
-        StorageBackend::Local => std::sync::Arc::new(LocalStore::new(config.blobs_dir())),
+        StorageBackend::Local => std::sync::Arc::new(
+            LocalStore::new(config.blobs_dir()).sync_mirrors(config.database.synchronous == crate::config::Synchronous::Full),
+        ),
         StorageBackend::Gcs => std::sync::Arc::new(
             GcsStore::new(&config.storage, config.data_dir.join("tmp")).map_err(StoreError::Unsupported)?,
         ),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
 
-use super::{BlobPath, BlobStore, Bucket, ObjectMeta, StoreError};
+use super::{BlobPath, BlobStore, Bucket, Durability, ObjectMeta, StoreError};
 
 /// Where a copy stands; handed to the progress callback.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -90,7 +90,7 @@ async fn copy_one(job: &CopyJob<'_>, bucket: Bucket, source: &ObjectMeta) -> Res
     let path = BlobPath::parse(&source.path).map_err(|e| StoreError::Unsupported(e.to_string()))?;
     let (_, stream) = job.from.get(bucket, &path, None).await?;
     let reader = Box::pin(tokio_util::io::StreamReader::new(stream));
-    let written = job.to.put(bucket, &path, reader, u64::MAX).await?;
+    let written = job.to.put(bucket, &path, reader, u64::MAX, Durability::Synced).await?;
     if written.size != source.size {
         return Err(StoreError::Backend(format!("wrote {} bytes of {}", written.size, source.size)));
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use futures_util::TryStreamExt;
 use optima::config::{Config, StorageBackend};
-use optima::storage::{BlobPath, BlobStore, Bucket, StoreError};
+use optima::storage::{BlobPath, BlobStore, Bucket, Durability, StoreError};
 
 use crate::fake_gcs::{FakeGcs, use_gcs};
 
@@ -159,7 +159,7 @@ pub async fn metadata_follows_the_object(store: &dyn BlobStore) {
 
 pub async fn too_large_is_refused_and_nothing_is_stored(store: &dyn BlobStore) {
     let body = Box::pin(std::io::Cursor::new(vec![9u8; 10_001]));
-    let err = store.put(Bucket::Media, &p("users/u/big.bin"), body, 10_000).await.unwrap_err();
+    let err = store.put(Bucket::Media, &p("users/u/big.bin"), body, 10_000, Durability::Synced).await.unwrap_err();
     assert!(matches!(err, StoreError::TooLarge { limit: 10_000 }), "{err}");
     assert!(matches!(store.head(Bucket::Media, &p("users/u/big.bin")).await, Err(StoreError::NotFound)));
     assert!(store.list(Bucket::Media, "users/u/").await.unwrap().is_empty());

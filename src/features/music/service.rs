@@ -17,7 +17,7 @@ use crate::features::storage::StorageService;
 use crate::features::subscription::SubscriptionService;
 use crate::features::subscription::plan::Feature;
 use crate::features::subscription::quota::Counted;
-use crate::storage::{BlobPath, Bucket};
+use crate::storage::{BlobPath, Bucket, Durability};
 use crate::work_queue::{Priority, WorkQueue};
 
 const BUCKET: Bucket = Bucket::Music;
@@ -191,7 +191,7 @@ impl MusicService {
         let doc = serde_json::json!({ "project": project, "stems": stems, "versions": versions, "writtenAt": now_text() });
         let path = self.path(project, "metadata.json")?;
         let bytes = serde_json::to_vec_pretty(&doc).map_err(AppError::internal)?;
-        self.storage.blobs().put_bytes(BUCKET, &path, bytes).await?;
+        self.storage.blobs().put_mirror(BUCKET, &path, bytes).await?;
         Ok(())
     }
 
@@ -574,7 +574,7 @@ impl MusicService {
             .ok_or_else(|| AppError::NotFound { code: "version_not_found", message: format!("no version `{version_id}` in this project") })?;
         let (_, stream) = self.storage.blobs().get(BUCKET, &BlobPath::parse(&version.preview_path)?, None).await?;
         let preview = self.path(&project, &format!("preview/{}_preview.mp3", project.project_id))?;
-        self.storage.blobs().put(BUCKET, &preview, Box::pin(tokio_util::io::StreamReader::new(stream)), u64::MAX).await?;
+        self.storage.blobs().put(BUCKET, &preview, Box::pin(tokio_util::io::StreamReader::new(stream)), u64::MAX, Durability::Synced).await?;
         let (id, vid, duration) = (project.project_id.clone(), version.version_id.clone(), version.duration);
         self.db
             .write(move |tx| {

@@ -6,7 +6,7 @@ use crate::auth::Caller;
 use crate::config::{GcsDelivery, StorageBackend, StorageConfig};
 use crate::error::{AppError, AppResult};
 use crate::storage::signing::{MAX_EXPIRES_IN_SECS, SignedMethod, Signature, UrlSigner};
-use crate::storage::{BlobPath, BlobStore, Bucket, ByteReader, ObjectMeta};
+use crate::storage::{BlobPath, BlobStore, Bucket, ByteReader, Durability, ObjectMeta};
 
 /// How a delivery request was allowed: decides its `Cache-Control`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +139,7 @@ impl StorageService {
     }
 
     pub async fn store(&self, bucket: Bucket, path: &BlobPath, body: ByteReader) -> AppResult<StoredObject> {
-        let meta = self.blobs.put(bucket, path, body, self.max_upload_bytes).await?;
+        let meta = self.blobs.put(bucket, path, body, self.max_upload_bytes, Durability::Synced).await?;
         tracing::info!(%bucket, %path, size = meta.size, "object stored");
         Ok(self.describe(bucket, path, meta))
     }

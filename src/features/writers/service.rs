@@ -261,7 +261,7 @@ impl WritersService {
     async fn sync_metadata(&self, p: &ProjectRow) -> AppResult<()> {
         let doc = serde_json::json!({ "project": p, "writtenAt": now_text() });
         let bytes = serde_json::to_vec_pretty(&doc).map_err(AppError::internal)?;
-        self.storage.blobs().put_bytes(BUCKET, &self.path(p, "metadata.json")?, bytes).await?;
+        self.storage.blobs().put_mirror(BUCKET, &self.path(p, "metadata.json")?, bytes).await?;
         Ok(())
     }
 

@@ -32,7 +32,7 @@ pub use locations::{GcsLocations, Location};
 
 use self::client::JsonApi;
 use super::signing::SignedMethod;
-use super::{BlobPath, BlobStore, Bucket, ByteReader, ByteStream, DirectUrl, ObjectMeta, StoreError, content_type_for, copy_limited};
+use super::{BlobPath, BlobStore, Bucket, ByteReader, ByteStream, DirectUrl, Durability, ObjectMeta, StoreError, content_type_for, copy_limited};
 use crate::config::StorageConfig;
 
 /// The user metadata key holding an object's SHA-256 (hex).
@@ -258,7 +258,8 @@ impl BlobStore for GcsStore {
         Ok(())
     }
 
-    async fn put(&self, bucket: Bucket, path: &BlobPath, mut body: ByteReader, max_bytes: u64) -> Result<ObjectMeta, StoreError> {
+    // GCS acknowledges an upload once it is durable: there is nothing to choose.
+    async fn put(&self, bucket: Bucket, path: &BlobPath, mut body: ByteReader, max_bytes: u64, _: Durability) -> Result<ObjectMeta, StoreError> {
         let (file, size, sha256) = self.spool(&mut body, max_bytes).await?;
         let (real, name) = self.locate(bucket, path.as_str());
         let content_type = content_type_for(path.as_str());
