@@ -18,6 +18,39 @@ mod embedded {
 
 type Manager = SqliteConnectionManager;
 
+/// Prepared statements kept per connection. A request runs a handful, but each connection
+/// serves every feature in turn: room for the whole working set keeps SQL parsing off the hot
+/// path.
+const STATEMENT_CACHE: usize = 256;
+
+/// `execute` and `query_row` through the connection's statement cache. rusqlite's own parse
+/// and plan the SQL again on every call, which profiling showed as a tenth of a request's CPU.
+/// Every repo runs its SQL through these (or `prepare_cached`).
+pub trait CachedSql {
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    fn query_row_cached<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T>;
+}
+
+impl CachedSql for Connection {
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn query_row_cached<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
 #[derive(Clone)]
 pub struct Db {
     readers: Pool<Manager>,
@@ -47,6 +80,7 @@ fn manager(path: &Path, flags: OpenFlags, config: &DatabaseConfig) -> Manager {
     };
     SqliteConnectionManager::file(path).with_flags(flags).with_init(move |c| {
         c.busy_timeout(busy)?;
+        c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         c.execute_batch(&format!(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = {synchronous};
@@ -168,7 +202,7 @@ impl Db {
 
     /// A cheap liveness probe for `/health`.
     pub async fn ping(&self) -> AppResult<()> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+        self.read(|c| c.query_row_cached("SELECT 1", [], |_| Ok(()))).await
     }
 }
 

@@ -2,7 +2,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::model::UserRow;
 use crate::auth::Role;
-use crate::db::Db;
+use crate::db::{CachedSql, Db};
 use crate::error::{AppError, AppResult};
 
 fn row_to_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
@@ -20,7 +20,7 @@ const SELECT: &str = "SELECT user_id, username, password_hash, role, created_at 
 
 pub async fn insert(db: &Db, user: UserRow) -> AppResult<UserRow> {
     db.write(move |tx| {
-        let inserted = tx.execute(
+        let inserted = tx.execute_cached(
             "INSERT INTO users (user_id, username, password_hash, role, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (username) DO NOTHING",
             params![user.user_id, user.username, user.password_hash, user.role.as_str(), user.created_at],
@@ -38,12 +38,12 @@ pub async fn insert(db: &Db, user: UserRow) -> AppResult<UserRow> {
 
 pub async fn by_username(db: &Db, username: &str) -> AppResult<Option<UserRow>> {
     let username = username.to_owned();
-    db.read(move |c| c.query_row(&format!("{SELECT} WHERE username = ?1"), [username], row_to_user).optional())
+    db.read(move |c| c.query_row_cached(&format!("{SELECT} WHERE username = ?1"), [username], row_to_user).optional())
         .await
 }
 
 pub async fn by_id(db: &Db, user_id: &str) -> AppResult<Option<UserRow>> {
     let user_id = user_id.to_owned();
-    db.read(move |c| c.query_row(&format!("{SELECT} WHERE user_id = ?1"), [user_id], row_to_user).optional())
+    db.read(move |c| c.query_row_cached(&format!("{SELECT} WHERE user_id = ?1"), [user_id], row_to_user).optional())
         .await
 }

@@ -2,13 +2,14 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::model::{ChatContext, ChatMessage, ChatSession};
 use crate::features::page::Page;
+use crate::db::CachedSql;
 
 pub struct SessionRow {
     pub user_id: String,
 }
 
 pub fn session(c: &Connection, session_id: &str) -> rusqlite::Result<Option<SessionRow>> {
-    c.query_row("SELECT user_id FROM chat_sessions WHERE session_id = ?1", [session_id], |r| Ok(SessionRow { user_id: r.get(0)? }))
+    c.query_row_cached("SELECT user_id FROM chat_sessions WHERE session_id = ?1", [session_id], |r| Ok(SessionRow { user_id: r.get(0)? }))
         .optional()
 }
 
@@ -36,7 +37,7 @@ pub fn recent_messages(c: &Connection, session_id: &str, limit: usize) -> rusqli
 }
 
 pub fn messages_page(c: &Connection, session_id: &str, page: Page) -> rusqlite::Result<(Vec<ChatMessage>, u64)> {
-    let total: u64 = c.query_row("SELECT count(*) FROM chat_messages WHERE session_id = ?1", [session_id], |r| r.get(0))?;
+    let total: u64 = c.query_row_cached("SELECT count(*) FROM chat_messages WHERE session_id = ?1", [session_id], |r| r.get(0))?;
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ?1 ORDER BY created_at, message_id LIMIT ?2 OFFSET ?3"
     ))?;
@@ -67,7 +68,7 @@ pub fn sessions_page(c: &Connection, user_id: &str, page: Page) -> rusqlite::Res
 }
 
 pub fn session_count(c: &Connection, user_id: &str) -> rusqlite::Result<u64> {
-    let counted = c.query_row("SELECT sessions FROM chat_session_counts WHERE user_id = ?1", [user_id], |r| r.get(0));
+    let counted = c.query_row_cached("SELECT sessions FROM chat_session_counts WHERE user_id = ?1", [user_id], |r| r.get(0));
     Ok(counted.optional()?.unwrap_or(0))
 }
 
@@ -91,12 +92,12 @@ pub struct NewExchange<'a> {
 /// Stores a question and its answer (and the session, when new) together.
 pub fn insert_exchange(tx: &Transaction, e: &NewExchange) -> rusqlite::Result<()> {
     if e.new_session {
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO chat_sessions (session_id, user_id, context, title, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
             params![e.session_id, e.user_id, e.context.as_str(), e.title, e.asked_at],
         )?;
     } else {
-        tx.execute("UPDATE chat_sessions SET updated_at = ?2 WHERE session_id = ?1", params![e.session_id, e.answered_at])?;
+        tx.execute_cached("UPDATE chat_sessions SET updated_at = ?2 WHERE session_id = ?1", params![e.session_id, e.answered_at])?;
     }
     let mut insert = tx.prepare_cached(
         "INSERT INTO chat_messages (message_id, session_id, role, content, context, model, prompt_tokens, completion_tokens, created_at)
@@ -108,5 +109,5 @@ pub fn insert_exchange(tx: &Transaction, e: &NewExchange) -> rusqlite::Result<()
 }
 
 pub fn delete_session(tx: &Transaction, session_id: &str) -> rusqlite::Result<bool> {
-    Ok(tx.execute("DELETE FROM chat_sessions WHERE session_id = ?1", [session_id])? == 1)
+    Ok(tx.execute_cached("DELETE FROM chat_sessions WHERE session_id = ?1", [session_id])? == 1)
 }

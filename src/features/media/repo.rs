@@ -1,6 +1,7 @@
 //! SQL of profile photos and NFT artwork.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::db::CachedSql;
 
 #[derive(Debug, Clone)]
 pub struct PhotoRow {
@@ -32,11 +33,11 @@ fn photo_of(r: &Row<'_>) -> rusqlite::Result<PhotoRow> {
 }
 
 pub fn photo_count(c: &Connection, user_id: &str) -> rusqlite::Result<u64> {
-    c.query_row("SELECT COUNT(*) FROM media_photos WHERE user_id = ?1", [user_id], |r| r.get(0))
+    c.query_row_cached("SELECT COUNT(*) FROM media_photos WHERE user_id = ?1", [user_id], |r| r.get(0))
 }
 
 pub fn insert_photo(c: &Connection, p: &PhotoRow) -> rusqlite::Result<()> {
-    c.execute(
+    c.execute_cached(
         &format!("INSERT INTO media_photos ({PHOTO_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
         params![p.photo_id, p.user_id, p.caption, p.path, p.thumbnail_path, p.width, p.height, p.size_bytes, p.created_at],
     )?;
@@ -44,18 +45,18 @@ pub fn insert_photo(c: &Connection, p: &PhotoRow) -> rusqlite::Result<()> {
 }
 
 pub fn photo(c: &Connection, photo_id: &str) -> rusqlite::Result<Option<PhotoRow>> {
-    c.query_row(&format!("SELECT {PHOTO_COLUMNS} FROM media_photos WHERE photo_id = ?1"), [photo_id], photo_of).optional()
+    c.query_row_cached(&format!("SELECT {PHOTO_COLUMNS} FROM media_photos WHERE photo_id = ?1"), [photo_id], photo_of).optional()
 }
 
 pub fn photos(c: &Connection, user_id: &str, limit: u32, offset: u32) -> rusqlite::Result<Vec<PhotoRow>> {
-    let mut stmt = c.prepare(&format!(
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT {PHOTO_COLUMNS} FROM media_photos WHERE user_id = ?1 ORDER BY created_at DESC, photo_id DESC LIMIT ?2 OFFSET ?3"
     ))?;
     stmt.query_map(params![user_id, limit, offset], photo_of)?.collect()
 }
 
 pub fn delete_photo(c: &Connection, photo_id: &str) -> rusqlite::Result<bool> {
-    Ok(c.execute("DELETE FROM media_photos WHERE photo_id = ?1", [photo_id])? == 1)
+    Ok(c.execute_cached("DELETE FROM media_photos WHERE photo_id = ?1", [photo_id])? == 1)
 }
 
 #[derive(Debug, Clone)]
@@ -89,7 +90,7 @@ fn nft_of(r: &Row<'_>) -> rusqlite::Result<NftRow> {
 }
 
 pub fn insert_nft(c: &Connection, n: &NftRow) -> rusqlite::Result<()> {
-    c.execute(
+    c.execute_cached(
         &format!("INSERT INTO media_nfts ({NFT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
         params![n.nft_id, n.user_id, n.token_id, n.name, n.image_path, n.metadata_path, n.sha256, n.attributes, n.created_at],
     )?;
@@ -97,12 +98,12 @@ pub fn insert_nft(c: &Connection, n: &NftRow) -> rusqlite::Result<()> {
 }
 
 pub fn nft(c: &Connection, nft_id: &str) -> rusqlite::Result<Option<NftRow>> {
-    c.query_row(&format!("SELECT {NFT_COLUMNS} FROM media_nfts WHERE nft_id = ?1"), [nft_id], nft_of).optional()
+    c.query_row_cached(&format!("SELECT {NFT_COLUMNS} FROM media_nfts WHERE nft_id = ?1"), [nft_id], nft_of).optional()
 }
 
 pub fn nfts(c: &Connection, user_id: &str, limit: u32, offset: u32) -> rusqlite::Result<(Vec<NftRow>, u64)> {
-    let total = c.query_row("SELECT COUNT(*) FROM media_nfts WHERE user_id = ?1", [user_id], |r| r.get(0))?;
-    let mut stmt = c.prepare(&format!(
+    let total = c.query_row_cached("SELECT COUNT(*) FROM media_nfts WHERE user_id = ?1", [user_id], |r| r.get(0))?;
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT {NFT_COLUMNS} FROM media_nfts WHERE user_id = ?1 ORDER BY created_at DESC, nft_id DESC LIMIT ?2 OFFSET ?3"
     ))?;
     let rows = stmt.query_map(params![user_id, limit, offset], nft_of)?.collect::<rusqlite::Result<Vec<_>>>()?;

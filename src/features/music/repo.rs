@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::model::ProjectStatus;
-use crate::db::now_text;
+use crate::db::{CachedSql, now_text};
 use crate::features::page::Page;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -57,22 +57,22 @@ fn project_of(r: &Row<'_>) -> rusqlite::Result<ProjectRow> {
 }
 
 pub fn project(c: &Connection, project_id: &str) -> rusqlite::Result<Option<ProjectRow>> {
-    c.query_row(&format!("SELECT {PROJECT_COLUMNS} FROM music_projects WHERE project_id = ?1"), [project_id], project_of)
+    c.query_row_cached(&format!("SELECT {PROJECT_COLUMNS} FROM music_projects WHERE project_id = ?1"), [project_id], project_of)
         .optional()
 }
 
 pub fn project_by_slug(c: &Connection, slug: &str) -> rusqlite::Result<Option<ProjectRow>> {
-    c.query_row(&format!("SELECT {PROJECT_COLUMNS} FROM music_projects WHERE share_slug = ?1"), [slug], project_of)
+    c.query_row_cached(&format!("SELECT {PROJECT_COLUMNS} FROM music_projects WHERE share_slug = ?1"), [slug], project_of)
         .optional()
 }
 
 /// Projects a user owns that are not archived (what the tier's project limit counts).
 pub fn count_active(c: &Connection, user_id: &str) -> rusqlite::Result<u64> {
-    c.query_row("SELECT count(*) FROM music_projects WHERE user_id = ?1 AND status <> 'archived'", [user_id], |r| r.get(0))
+    c.query_row_cached("SELECT count(*) FROM music_projects WHERE user_id = ?1 AND status <> 'archived'", [user_id], |r| r.get(0))
 }
 
 pub fn insert_project(tx: &Transaction, p: &ProjectRow) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO music_projects (project_id, user_id, title, genre, bpm, mood, musical_key, status, visibility, storage_path, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
         params![p.project_id, p.user_id, p.title, p.genre, p.bpm, p.mood, p.key, p.status, p.visibility, p.storage_path, p.created_at],
@@ -82,7 +82,7 @@ pub fn insert_project(tx: &Transaction, p: &ProjectRow) -> rusqlite::Result<()> 
 
 pub fn list(c: &Connection, user_id: &str, status: Option<ProjectStatus>, page: Page) -> rusqlite::Result<(Vec<ProjectRow>, u64)> {
     let status = status.map(ProjectStatus::as_str);
-    let total = c.query_row(
+    let total = c.query_row_cached(
         "SELECT count(*) FROM music_projects WHERE user_id = ?1 AND (?2 IS NULL OR status = ?2)",
         params![user_id, status],
         |r| r.get(0),
@@ -97,7 +97,7 @@ pub fn list(c: &Connection, user_id: &str, status: Option<ProjectStatus>, page: 
 
 /// Writes the editable fields of `p` back.
 pub fn save_fields(tx: &Transaction, p: &ProjectRow) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "UPDATE music_projects SET title = ?2, genre = ?3, bpm = ?4, mood = ?5, musical_key = ?6, status = ?7, visibility = ?8,
                 last_error = ?9, updated_at = ?10 WHERE project_id = ?1",
         params![p.project_id, p.title, p.genre, p.bpm, p.mood, p.key, p.status, p.visibility, p.last_error, now_text()],
@@ -106,7 +106,7 @@ pub fn save_fields(tx: &Transaction, p: &ProjectRow) -> rusqlite::Result<()> {
 }
 
 pub fn set_status(tx: &Transaction, project_id: &str, status: ProjectStatus, last_error: Option<&str>) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "UPDATE music_projects SET status = ?2, last_error = ?3, updated_at = ?4 WHERE project_id = ?1",
         params![project_id, status.as_str(), last_error, now_text()],
     )?;
@@ -125,7 +125,7 @@ pub struct NewVersion<'a> {
 }
 
 pub fn insert_version(tx: &Transaction, v: &NewVersion) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO music_mix_versions (version_id, project_id, storage_url, preview_url, midi_url, prompt, provider, duration_seconds, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![v.version_id, v.project_id, v.mix_path, v.preview_path, v.midi_path, v.prompt, v.provider, v.duration, now_text()],
@@ -148,12 +148,12 @@ pub struct StemRow {
 }
 
 pub fn insert_stem(tx: &Transaction, project_id: &str, s: &StemRow) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO music_stems (stem_id, project_id, version_id, instrument, source, format, storage_url, size_bytes, duration, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![s.stem_id, project_id, s.version_id, s.instrument, s.source, s.format, s.path, s.size_bytes, s.duration, s.created_at],
     )?;
-    tx.execute(
+    tx.execute_cached(
         "UPDATE music_projects SET stem_count = (SELECT count(*) FROM music_stems WHERE project_id = ?1), updated_at = ?2 WHERE project_id = ?1",
         params![project_id, now_text()],
     )?;
@@ -217,7 +217,7 @@ pub fn versions(c: &Connection, project_id: &str) -> rusqlite::Result<Vec<Versio
 /// Makes `version_id` the project's current mix and marks the project completed (unless
 /// published). Callers check first that the project may change (see `ensure_changeable`).
 pub fn make_current(tx: &Transaction, project_id: &str, version_id: &str, duration: f64) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "UPDATE music_projects SET current_version_id = ?2, duration_seconds = ?3, last_error = NULL,
                 status = CASE WHEN status = 'published' THEN 'published' ELSE 'completed' END, updated_at = ?4
          WHERE project_id = ?1",
@@ -227,31 +227,31 @@ pub fn make_current(tx: &Transaction, project_id: &str, version_id: &str, durati
 }
 
 pub fn add_play(c: &Connection, project_id: &str) -> rusqlite::Result<()> {
-    c.execute("UPDATE music_projects SET total_plays = total_plays + 1 WHERE project_id = ?1", [project_id])?;
+    c.execute_cached("UPDATE music_projects SET total_plays = total_plays + 1 WHERE project_id = ?1", [project_id])?;
     Ok(())
 }
 
 /// Publishes the project and gives it a share page id if it has none; returns the id.
 pub fn publish(tx: &Transaction, project_id: &str, new_slug: &str) -> rusqlite::Result<String> {
-    tx.execute(
+    tx.execute_cached(
         "UPDATE music_projects SET status = 'published', visibility = 'public', share_slug = coalesce(share_slug, ?2), updated_at = ?3
          WHERE project_id = ?1",
         params![project_id, new_slug, now_text()],
     )?;
-    tx.query_row("SELECT share_slug FROM music_projects WHERE project_id = ?1", [project_id], |r| r.get(0))
+    tx.query_row_cached("SELECT share_slug FROM music_projects WHERE project_id = ?1", [project_id], |r| r.get(0))
 }
 
 /// Counts one more share to `platform`; returns the new count.
 pub fn record_share(tx: &Transaction, project_id: &str, platform: &str, share_url: &str, caption: Option<&str>) -> rusqlite::Result<u64> {
     let now = now_text();
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO music_shares (share_id, project_id, platform, share_url, share_count, caption, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6)
          ON CONFLICT (project_id, platform) DO UPDATE SET share_count = share_count + 1, share_url = excluded.share_url,
            caption = excluded.caption, updated_at = excluded.updated_at",
         params![uuid::Uuid::now_v7().to_string(), project_id, platform, share_url, caption, now],
     )?;
-    tx.query_row(
+    tx.query_row_cached(
         "SELECT share_count FROM music_shares WHERE project_id = ?1 AND platform = ?2",
         params![project_id, platform],
         |r| r.get(0),
@@ -259,6 +259,6 @@ pub fn record_share(tx: &Transaction, project_id: &str, platform: &str, share_ur
 }
 
 pub fn delete_project(tx: &Transaction, project_id: &str) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM music_projects WHERE project_id = ?1", [project_id])?;
+    tx.execute_cached("DELETE FROM music_projects WHERE project_id = ?1", [project_id])?;
     Ok(())
 }

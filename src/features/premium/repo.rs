@@ -1,6 +1,7 @@
 //! SQL of premium image generations.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::db::CachedSql;
 
 #[derive(Debug, Clone)]
 pub struct GenerationRow {
@@ -45,7 +46,7 @@ fn row_of(r: &Row<'_>) -> rusqlite::Result<GenerationRow> {
 }
 
 pub fn insert(c: &Connection, g: &GenerationRow, storage_url: &str, thumbnail_url: &str) -> rusqlite::Result<()> {
-    c.execute(
+    c.execute_cached(
         "INSERT INTO premium_image_generations (generation_id, user_id, prompt, revised_prompt, size, style, quality, model,
            seed, sha256, original_path, thumbnail_path, width, height, created_at, storage_url, thumbnail_url)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
@@ -58,13 +59,13 @@ pub fn insert(c: &Connection, g: &GenerationRow, storage_url: &str, thumbnail_ur
 }
 
 pub fn get(c: &Connection, generation_id: &str) -> rusqlite::Result<Option<GenerationRow>> {
-    c.query_row(&format!("SELECT {COLUMNS} FROM premium_image_generations WHERE generation_id = ?1"), [generation_id], row_of).optional()
+    c.query_row_cached(&format!("SELECT {COLUMNS} FROM premium_image_generations WHERE generation_id = ?1"), [generation_id], row_of).optional()
 }
 
 /// A user's generations, newest first (ties by id, so pages are stable), and their count.
 pub fn page(c: &Connection, user_id: &str, limit: u32, offset: u32) -> rusqlite::Result<(Vec<GenerationRow>, u64)> {
-    let total = c.query_row("SELECT COUNT(*) FROM premium_image_generations WHERE user_id = ?1", [user_id], |r| r.get(0))?;
-    let mut stmt = c.prepare(&format!(
+    let total = c.query_row_cached("SELECT COUNT(*) FROM premium_image_generations WHERE user_id = ?1", [user_id], |r| r.get(0))?;
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM premium_image_generations WHERE user_id = ?1
          ORDER BY created_at DESC, generation_id DESC LIMIT ?2 OFFSET ?3"
     ))?;
@@ -73,5 +74,5 @@ pub fn page(c: &Connection, user_id: &str, limit: u32, offset: u32) -> rusqlite:
 }
 
 pub fn delete(c: &Connection, generation_id: &str) -> rusqlite::Result<bool> {
-    Ok(c.execute("DELETE FROM premium_image_generations WHERE generation_id = ?1", [generation_id])? == 1)
+    Ok(c.execute_cached("DELETE FROM premium_image_generations WHERE generation_id = ?1", [generation_id])? == 1)
 }

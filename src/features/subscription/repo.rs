@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::plan::{Feature, Tier};
-use crate::db::now_text;
+use crate::db::{CachedSql, now_text};
 
 /// A user's subscription row; users without one are on the free tier.
 #[derive(Debug, Clone, Default)]
@@ -26,7 +26,7 @@ impl SubscriptionRow {
 }
 
 pub fn subscription(c: &rusqlite::Connection, user_id: &str) -> rusqlite::Result<SubscriptionRow> {
-    c.query_row(
+    c.query_row_cached(
         "SELECT tier, subscription_id, status, billing_period, payment_provider, external_subscription_id,
                 current_period_start, current_period_end, upgraded_at
          FROM subscription_tiers WHERE user_id = ?1",
@@ -65,11 +65,11 @@ pub struct TierChange<'a> {
 pub fn apply_tier_change(tx: &Transaction, change: &TierChange) -> rusqlite::Result<String> {
     let now = now_text();
     let existing: Option<String> = tx
-        .query_row("SELECT subscription_id FROM subscription_tiers WHERE user_id = ?1", [change.user_id], |r| r.get(0))
+        .query_row_cached("SELECT subscription_id FROM subscription_tiers WHERE user_id = ?1", [change.user_id], |r| r.get(0))
         .optional()?;
     let subscription_id = existing.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let (start, end) = change.period.clone().unzip();
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO subscription_tiers (user_id, tier, subscription_id, status, billing_period, payment_provider,
                                          external_subscription_id, current_period_start, current_period_end, upgraded_at)
          VALUES (?1, ?2, ?3, 'active', ?4, ?5, ?6, ?7, ?8, ?9)
@@ -90,7 +90,7 @@ pub fn apply_tier_change(tx: &Transaction, change: &TierChange) -> rusqlite::Res
             now
         ],
     )?;
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO subscription_changes (change_id, user_id, changed_by, from_tier, to_tier, provider, receipt, changed_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
@@ -110,7 +110,7 @@ pub fn apply_tier_change(tx: &Transaction, change: &TierChange) -> rusqlite::Res
 /// Committed and reserved use of a feature in the window starting at `window_start`.
 /// `counter` is a feature name, or another counter kept per window (e.g. words processed).
 pub fn usage(c: &rusqlite::Connection, user_id: &str, counter: &str, window_start: &str) -> rusqlite::Result<(u64, u64)> {
-    c.query_row(
+    c.query_row_cached(
         "SELECT used, reserved FROM usage_counters WHERE user_id = ?1 AND feature = ?2 AND window_start = ?3",
         params![user_id, counter, window_start],
         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -125,7 +125,7 @@ pub fn add_usage(tx: &Transaction, user_id: &str, feature: Feature, window_start
 }
 
 pub fn add_to_counter(tx: &Transaction, user_id: &str, counter: &str, window_start: &str, used: u64, reserved: u64) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO usage_counters (user_id, feature, window_start, used, reserved) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (user_id, feature, window_start)
          DO UPDATE SET used = used + excluded.used, reserved = reserved + excluded.reserved",
@@ -136,7 +136,7 @@ pub fn add_to_counter(tx: &Transaction, user_id: &str, counter: &str, window_sta
 
 /// Turns a hold into use (`commit`) or drops it.
 pub fn settle_hold(tx: &Transaction, user_id: &str, feature: Feature, window_start: &str, amount: u64, commit: bool) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "UPDATE usage_counters SET reserved = max(reserved - ?4, 0), used = used + ?5
          WHERE user_id = ?1 AND feature = ?2 AND window_start = ?3",
         params![user_id, feature.as_str(), window_start, amount, if commit { amount } else { 0 }],
@@ -146,7 +146,7 @@ pub fn settle_hold(tx: &Transaction, user_id: &str, feature: Feature, window_sta
 
 /// Holds cannot outlive the process that made them: drop them all at start.
 pub fn clear_holds(tx: &Transaction) -> rusqlite::Result<usize> {
-    tx.execute("UPDATE usage_counters SET reserved = 0 WHERE reserved > 0", [])
+    tx.execute_cached("UPDATE usage_counters SET reserved = 0 WHERE reserved > 0", [])
 }
 
 pub struct PaymentRow {
@@ -169,7 +169,7 @@ pub struct NewPayment<'a> {
 
 /// Recorded before the provider is asked, so its webhook can never arrive first.
 pub fn insert_payment(tx: &Transaction, p: &NewPayment) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO payments (payment_id, user_id, tier, billing_period, amount_cents, currency, provider, status)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending')",
         params![p.payment_id, p.user_id, p.tier.as_str(), p.billing_period, p.amount_cents, p.currency, p.provider],
@@ -178,7 +178,7 @@ pub fn insert_payment(tx: &Transaction, p: &NewPayment) -> rusqlite::Result<()> 
 }
 
 pub fn set_payment_external_id(tx: &Transaction, payment_id: &str, external_id: &str) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "UPDATE payments SET external_id = ?2, updated_at = ?3 WHERE payment_id = ?1",
         params![payment_id, external_id, now_text()],
     )?;
@@ -187,13 +187,13 @@ pub fn set_payment_external_id(tx: &Transaction, payment_id: &str, external_id: 
 
 /// A payment the provider refused leaves nothing behind.
 pub fn delete_payment(tx: &Transaction, payment_id: &str) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM payments WHERE payment_id = ?1", [payment_id])?;
+    tx.execute_cached("DELETE FROM payments WHERE payment_id = ?1", [payment_id])?;
     Ok(())
 }
 
 /// A payment by our id or by the provider's.
 pub fn payment(tx: &Transaction, id: &str) -> rusqlite::Result<Option<PaymentRow>> {
-    tx.query_row(
+    tx.query_row_cached(
         "SELECT payment_id, user_id, tier, billing_period, status FROM payments WHERE payment_id = ?1 OR external_id = ?1",
         [id],
         |r| {
@@ -211,7 +211,7 @@ pub fn payment(tx: &Transaction, id: &str) -> rusqlite::Result<Option<PaymentRow
 
 /// The tier of the user's newest payment still awaiting confirmation.
 pub fn pending_tier(c: &rusqlite::Connection, user_id: &str) -> rusqlite::Result<Option<Tier>> {
-    c.query_row(
+    c.query_row_cached(
         "SELECT tier FROM payments WHERE user_id = ?1 AND status = 'pending' ORDER BY created_at DESC LIMIT 1",
         [user_id],
         |r| Ok(Tier::parse(&r.get::<_, String>(0)?)),
@@ -221,7 +221,7 @@ pub fn pending_tier(c: &rusqlite::Connection, user_id: &str) -> rusqlite::Result
 }
 
 pub fn set_payment_status(tx: &Transaction, payment_id: &str, status: &str) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "UPDATE payments SET status = ?2, updated_at = ?3 WHERE payment_id = ?1",
         params![payment_id, status, now_text()],
     )?;
@@ -231,7 +231,7 @@ pub fn set_payment_status(tx: &Transaction, payment_id: &str, status: &str) -> r
 /// Records a webhook event; false when it was seen before. Only events that changed
 /// something are recorded, so one that arrived too early can still be retried.
 pub fn first_sight_of_event(tx: &Transaction, event_id: &str, provider: &str, event_type: &str) -> rusqlite::Result<bool> {
-    let inserted = tx.execute(
+    let inserted = tx.execute_cached(
         "INSERT INTO webhook_events (event_id, provider, event_type) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
         params![event_id, provider, event_type],
     )?;

@@ -18,7 +18,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::model::{AuditEntry, AuditFilter, AuditVerification};
 use crate::app::AppState;
-use crate::db::now_text;
+use crate::db::{CachedSql, now_text};
 use crate::error::AppError;
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -54,14 +54,14 @@ fn entry_hash(seq: i64, created_at: &str, actor: &str, action: &str, target: Opt
 /// IMMEDIATE`), so no two appends read the same predecessor.
 pub fn append(c: &Connection, r: &Record) -> rusqlite::Result<()> {
     let last: Option<(i64, String)> =
-        c.query_row("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |row| Ok((row.get(0)?, row.get(1)?))).optional()?;
+        c.query_row_cached("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |row| Ok((row.get(0)?, row.get(1)?))).optional()?;
     let (seq, prev) = match last {
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, GENESIS.to_owned()),
     };
     let created_at = now_text();
     let hash = entry_hash(seq, &created_at, &r.actor, r.action, r.target.as_deref(), r.outcome, r.detail.as_deref(), &prev);
-    c.execute(
+    c.execute_cached(
         "INSERT INTO audit_log (seq, actor_id, action, target, outcome, detail, prev_hash, entry_hash, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![seq, r.actor, r.action, r.target, r.outcome, r.detail, prev, hash, created_at],
@@ -87,7 +87,7 @@ const COLUMNS: &str = "seq, actor_id, action, target, outcome, detail, prev_hash
 
 /// Walks the whole chain in order, recomputing every hash and link.
 pub fn verify(c: &Connection) -> rusqlite::Result<AuditVerification> {
-    let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq"))?;
+    let mut stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq"))?;
     let mut rows = stmt.query([])?;
     let (mut prev, mut entries, mut first_broken_at) = (GENESIS.to_owned(), 0u64, None);
     while let Some(row) = rows.next()? {
@@ -107,8 +107,8 @@ pub fn list(c: &Connection, f: &AuditFilter) -> rusqlite::Result<(Vec<AuditEntry
     let filter = "(?1 IS NULL OR actor_id = ?1) AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR outcome = ?3)
                   AND (?4 IS NULL OR created_at >= ?4)";
     let args = params![f.actor, f.action, f.outcome, f.since];
-    let total = c.query_row(&format!("SELECT COUNT(*) FROM audit_log WHERE {filter}"), args, |r| r.get(0))?;
-    let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM audit_log WHERE {filter} ORDER BY seq DESC LIMIT ?5 OFFSET ?6"))?;
+    let total = c.query_row_cached(&format!("SELECT COUNT(*) FROM audit_log WHERE {filter}"), args, |r| r.get(0))?;
+    let mut stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM audit_log WHERE {filter} ORDER BY seq DESC LIMIT ?5 OFFSET ?6"))?;
     let entries = stmt
         .query_map(params![f.actor, f.action, f.outcome, f.since, f.limit, f.offset], entry_of)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -238,7 +238,7 @@ mod tests {
         }
         assert_eq!(verify(&c).unwrap().first_broken_at, None);
         assert_eq!(verify(&c).unwrap().entries, 5);
-        c.execute("UPDATE audit_log SET outcome = 'denied' WHERE seq = 3", []).unwrap();
+        c.execute_cached("UPDATE audit_log SET outcome = 'denied' WHERE seq = 3", []).unwrap();
         let report = verify(&c).unwrap();
         assert!(!report.intact);
         assert_eq!(report.first_broken_at, Some(3));
@@ -247,7 +247,7 @@ mod tests {
         for i in 0..4 {
             append(&c, &Record::ok("u1", "comm.read", format!("c{i}"))).unwrap();
         }
-        c.execute("DELETE FROM audit_log WHERE seq = 2", []).unwrap();
+        c.execute_cached("DELETE FROM audit_log WHERE seq = 2", []).unwrap();
         assert_eq!(verify(&c).unwrap().first_broken_at, Some(3));
     }
 

@@ -4,6 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::model::{CommFilter, IncidentFilter};
+use crate::db::CachedSql;
 
 // ---- profiles ------------------------------------------------------------------------------
 
@@ -50,12 +51,12 @@ fn profile_of(r: &Row<'_>) -> rusqlite::Result<ProfileRow> {
 }
 
 pub fn profile(c: &Connection, user_id: &str) -> rusqlite::Result<Option<ProfileRow>> {
-    c.query_row(&format!("SELECT {PROFILE_COLUMNS} FROM tactical_users WHERE user_id = ?1"), [user_id], profile_of).optional()
+    c.query_row_cached(&format!("SELECT {PROFILE_COLUMNS} FROM tactical_users WHERE user_id = ?1"), [user_id], profile_of).optional()
 }
 
 /// Profiles by verification status and department (all when `None`), oldest registration first.
 pub fn profiles(c: &Connection, status: Option<&str>, department: Option<&str>, limit: u32, offset: u32) -> rusqlite::Result<Vec<ProfileRow>> {
-    let mut stmt = c.prepare(&format!(
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT {PROFILE_COLUMNS} FROM tactical_users WHERE (?1 IS NULL OR verified_status = ?1) AND (?2 IS NULL OR department = ?2)
          ORDER BY registered_at, user_id LIMIT ?3 OFFSET ?4"
     ))?;
@@ -64,7 +65,7 @@ pub fn profiles(c: &Connection, status: Option<&str>, department: Option<&str>, 
 
 /// Inserts the profile; false when the user has one already.
 pub fn insert_profile(c: &Connection, p: &ProfileRow) -> rusqlite::Result<bool> {
-    Ok(c.execute(
+    Ok(c.execute_cached(
         "INSERT INTO tactical_users (user_id, tactical_user_id, rank, department, service_branch, badge_number,
            clearance_level, requested_clearance, verified_status, operational_status, registered_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'public', ?7, 'pending', 'off_duty', ?8, ?8)
@@ -74,7 +75,7 @@ pub fn insert_profile(c: &Connection, p: &ProfileRow) -> rusqlite::Result<bool> 
 }
 
 pub fn set_verification(c: &Connection, user_id: &str, status: &str, clearance: &str, verifier: bool, by: &str, at: &str) -> rusqlite::Result<()> {
-    c.execute(
+    c.execute_cached(
         "UPDATE tactical_users SET verified_status = ?2, clearance_level = ?3, is_verifier = ?4, verified_by = ?5,
            verified_at = ?6, updated_at = ?6 WHERE user_id = ?1",
         params![user_id, status, clearance, verifier, by, at],
@@ -83,12 +84,12 @@ pub fn set_verification(c: &Connection, user_id: &str, status: &str, clearance: 
 }
 
 pub fn set_operational_status(c: &Connection, user_id: &str, status: &str, at: &str) -> rusqlite::Result<()> {
-    c.execute("UPDATE tactical_users SET operational_status = ?2, updated_at = ?3 WHERE user_id = ?1", params![user_id, status, at])?;
+    c.execute_cached("UPDATE tactical_users SET operational_status = ?2, updated_at = ?3 WHERE user_id = ?1", params![user_id, status, at])?;
     Ok(())
 }
 
 pub fn set_team(c: &Connection, user_id: &str, team_id: Option<&str>, at: &str) -> rusqlite::Result<()> {
-    c.execute("UPDATE tactical_users SET team_id = ?2, updated_at = ?3 WHERE user_id = ?1", params![user_id, team_id, at])?;
+    c.execute_cached("UPDATE tactical_users SET team_id = ?2, updated_at = ?3 WHERE user_id = ?1", params![user_id, team_id, at])?;
     Ok(())
 }
 
@@ -118,16 +119,16 @@ fn team_of(r: &Row<'_>) -> rusqlite::Result<TeamRow> {
 const TEAM_COLUMNS: &str = "team_id, team_name, team_type, department, lead_user_id, created_at";
 
 pub fn team(c: &Connection, team_id: &str) -> rusqlite::Result<Option<TeamRow>> {
-    c.query_row(&format!("SELECT {TEAM_COLUMNS} FROM tactical_teams WHERE team_id = ?1"), [team_id], team_of).optional()
+    c.query_row_cached(&format!("SELECT {TEAM_COLUMNS} FROM tactical_teams WHERE team_id = ?1"), [team_id], team_of).optional()
 }
 
 pub fn teams_of_department(c: &Connection, department: &str) -> rusqlite::Result<Vec<TeamRow>> {
-    let mut stmt = c.prepare(&format!("SELECT {TEAM_COLUMNS} FROM tactical_teams WHERE department = ?1 ORDER BY team_name, team_id"))?;
+    let mut stmt = c.prepare_cached(&format!("SELECT {TEAM_COLUMNS} FROM tactical_teams WHERE department = ?1 ORDER BY team_name, team_id"))?;
     stmt.query_map([department], team_of)?.collect()
 }
 
 pub fn insert_team(c: &Connection, t: &TeamRow) -> rusqlite::Result<()> {
-    c.execute(
+    c.execute_cached(
         "INSERT INTO tactical_teams (team_id, team_name, team_type, department, lead_user_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![t.team_id, t.team_name, t.team_type, t.department, t.lead_user_id, t.created_at],
     )?;
@@ -135,12 +136,12 @@ pub fn insert_team(c: &Connection, t: &TeamRow) -> rusqlite::Result<()> {
 }
 
 pub fn set_team_lead(c: &Connection, team_id: &str, lead: Option<&str>) -> rusqlite::Result<()> {
-    c.execute("UPDATE tactical_teams SET lead_user_id = ?2 WHERE team_id = ?1", params![team_id, lead])?;
+    c.execute_cached("UPDATE tactical_teams SET lead_user_id = ?2 WHERE team_id = ?1", params![team_id, lead])?;
     Ok(())
 }
 
 pub fn team_members(c: &Connection, team_id: &str) -> rusqlite::Result<Vec<ProfileRow>> {
-    let mut stmt = c.prepare(&format!("SELECT {PROFILE_COLUMNS} FROM tactical_users WHERE team_id = ?1 ORDER BY user_id"))?;
+    let mut stmt = c.prepare_cached(&format!("SELECT {PROFILE_COLUMNS} FROM tactical_users WHERE team_id = ?1 ORDER BY user_id"))?;
     stmt.query_map([team_id], profile_of)?.collect()
 }
 
@@ -198,7 +199,7 @@ fn comm_of(r: &Row<'_>) -> rusqlite::Result<CommRow> {
 }
 
 pub fn insert_comm(c: &Connection, m: &CommRow, recipients: &[String]) -> rusqlite::Result<()> {
-    c.execute(
+    c.execute_cached(
         "INSERT INTO tactical_comms (comm_id, from_user_id, audience, to_user_id, team_id, department, message_type, label,
            priority, classification, content, is_encrypted, client_encrypted, wrapped_key, key_id, blob_path,
            related_incident_id, sent_at)
@@ -210,7 +211,7 @@ pub fn insert_comm(c: &Connection, m: &CommRow, recipients: &[String]) -> rusqli
         ],
     )?;
     for user in recipients {
-        c.execute("INSERT INTO tactical_comm_recipients (comm_id, user_id) VALUES (?1, ?2)", params![m.comm_id, user])?;
+        c.execute_cached("INSERT INTO tactical_comm_recipients (comm_id, user_id) VALUES (?1, ?2)", params![m.comm_id, user])?;
     }
     Ok(())
 }
@@ -236,7 +237,7 @@ pub struct Reader<'a> {
 
 /// The comm if `reader` may see it.
 pub fn visible_comm(c: &Connection, reader: &Reader, comm_id: &str) -> rusqlite::Result<Option<CommRow>> {
-    c.query_row(
+    c.query_row_cached(
         &format!("SELECT {COMM_COLUMNS} FROM tactical_comms c WHERE c.comm_id = :id AND {VISIBLE}"),
         rusqlite::named_params! {":id": comm_id, ":me": reader.user_id, ":rank": reader.rank, ":team": reader.team_id, ":department": reader.department},
         comm_of,
@@ -246,7 +247,7 @@ pub fn visible_comm(c: &Connection, reader: &Reader, comm_id: &str) -> rusqlite:
 
 /// A comm regardless of who asks (for its sender's or an admin's deletion).
 pub fn comm(c: &Connection, comm_id: &str) -> rusqlite::Result<Option<CommRow>> {
-    c.query_row(&format!("SELECT {COMM_COLUMNS} FROM tactical_comms c WHERE c.comm_id = ?1"), [comm_id], comm_of).optional()
+    c.query_row_cached(&format!("SELECT {COMM_COLUMNS} FROM tactical_comms c WHERE c.comm_id = ?1"), [comm_id], comm_of).optional()
 }
 
 /// Parsed filter values: canonical type and priority, and the keyset cursor `(sent_at, comm_id)`.
@@ -263,7 +264,7 @@ pub fn visible_comms(c: &Connection, reader: &Reader, q: &CommQuery) -> rusqlite
     let filters = "(:type IS NULL OR c.message_type = :type OR c.label = :label)
         AND (:priority IS NULL OR c.priority = :priority) AND (:since IS NULL OR c.sent_at >= :since)";
     let (cursor_at, cursor_id) = q.cursor.clone().unzip();
-    let total = c.query_row(
+    let total = c.query_row_cached(
         &format!("SELECT COUNT(*) FROM tactical_comms c WHERE {VISIBLE} AND {filters}"),
         rusqlite::named_params! {
             ":me": reader.user_id, ":rank": reader.rank, ":team": reader.team_id, ":department": reader.department,
@@ -271,7 +272,7 @@ pub fn visible_comms(c: &Connection, reader: &Reader, q: &CommQuery) -> rusqlite
         },
         |r| r.get(0),
     )?;
-    let mut stmt = c.prepare(&format!(
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT {COMM_COLUMNS} FROM tactical_comms c WHERE {VISIBLE} AND {filters}
            AND (:cursor_at IS NULL OR (c.sent_at, c.comm_id) < (:cursor_at, :cursor_id))
          ORDER BY c.sent_at DESC, c.comm_id DESC LIMIT :limit"
@@ -291,7 +292,7 @@ pub fn visible_comms(c: &Connection, reader: &Reader, q: &CommQuery) -> rusqlite
 
 /// Visible comms sent at or after `since`, and how many of them `reader` has not marked read.
 pub fn visible_counts(c: &Connection, reader: &Reader, since: &str) -> rusqlite::Result<(u64, u64)> {
-    c.query_row(
+    c.query_row_cached(
         &format!(
             "SELECT COUNT(*), COALESCE(SUM(NOT EXISTS (SELECT 1 FROM tactical_comm_receipts x
                  WHERE x.comm_id = c.comm_id AND x.user_id = :me AND x.read_at IS NOT NULL)), 0)
@@ -304,7 +305,7 @@ pub fn visible_counts(c: &Connection, reader: &Reader, since: &str) -> rusqlite:
 
 /// Send times of the visible emergency comms since `since`.
 pub fn visible_emergencies(c: &Connection, reader: &Reader, since: &str) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = c.prepare(&format!(
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT c.sent_at FROM tactical_comms c WHERE {VISIBLE} AND c.message_type = 'emergency' AND c.sent_at >= :since"
     ))?;
     stmt.query_map(
@@ -315,7 +316,7 @@ pub fn visible_emergencies(c: &Connection, reader: &Reader, since: &str) -> rusq
 }
 
 pub fn recipients(c: &Connection, comm_id: &str) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = c.prepare("SELECT user_id FROM tactical_comm_recipients WHERE comm_id = ?1 ORDER BY user_id")?;
+    let mut stmt = c.prepare_cached("SELECT user_id FROM tactical_comm_recipients WHERE comm_id = ?1 ORDER BY user_id")?;
     stmt.query_map([comm_id], |r| r.get(0))?.collect()
 }
 
@@ -327,39 +328,39 @@ pub struct ReceiptRow {
 }
 
 pub fn receipts(c: &Connection, comm_id: &str) -> rusqlite::Result<Vec<ReceiptRow>> {
-    let mut stmt = c.prepare("SELECT user_id, read_at, acknowledged_at FROM tactical_comm_receipts WHERE comm_id = ?1 ORDER BY user_id")?;
+    let mut stmt = c.prepare_cached("SELECT user_id, read_at, acknowledged_at FROM tactical_comm_receipts WHERE comm_id = ?1 ORDER BY user_id")?;
     stmt.query_map([comm_id], |r| Ok(ReceiptRow { user_id: r.get(0)?, read_at: r.get(1)?, acknowledged_at: r.get(2)? }))?.collect()
 }
 
 /// Records a read (and with `acknowledge`, an acknowledgement); earlier times are kept.
 pub fn mark(c: &Connection, comm_id: &str, user_id: &str, acknowledge: bool, at: &str) -> rusqlite::Result<(Option<String>, Option<String>)> {
     let ack = acknowledge.then_some(at);
-    c.execute(
+    c.execute_cached(
         "INSERT INTO tactical_comm_receipts (comm_id, user_id, read_at, acknowledged_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (comm_id, user_id) DO UPDATE SET read_at = COALESCE(read_at, excluded.read_at),
            acknowledged_at = COALESCE(acknowledged_at, excluded.acknowledged_at)",
         params![comm_id, user_id, at, ack],
     )?;
-    c.query_row("SELECT read_at, acknowledged_at FROM tactical_comm_receipts WHERE comm_id = ?1 AND user_id = ?2", params![comm_id, user_id], |r| {
+    c.query_row_cached("SELECT read_at, acknowledged_at FROM tactical_comm_receipts WHERE comm_id = ?1 AND user_id = ?2", params![comm_id, user_id], |r| {
         Ok((r.get(0)?, r.get(1)?))
     })
 }
 
 /// Gives a comm that had none a data key (for its first attachment).
 pub fn set_comm_key(c: &Connection, comm_id: &str, wrapped_key: &[u8], key_id: &str) -> rusqlite::Result<()> {
-    c.execute("UPDATE tactical_comms SET wrapped_key = ?2, key_id = ?3 WHERE comm_id = ?1", params![comm_id, wrapped_key, key_id])?;
+    c.execute_cached("UPDATE tactical_comms SET wrapped_key = ?2, key_id = ?3 WHERE comm_id = ?1", params![comm_id, wrapped_key, key_id])?;
     Ok(())
 }
 
 /// Secure deletion of the row's secrets: the wrapped key, any plaintext, and the attachments'
 /// sealed names go; a tombstone (who, when) stays.
 pub fn tombstone_comm(c: &Connection, comm_id: &str, by: &str, at: &str) -> rusqlite::Result<()> {
-    c.execute(
+    c.execute_cached(
         "UPDATE tactical_comms SET wrapped_key = NULL, key_id = NULL, content = NULL, encrypted_content = NULL,
            deleted_at = ?2, deleted_by = ?3 WHERE comm_id = ?1",
         params![comm_id, at, by],
     )?;
-    c.execute("DELETE FROM tactical_attachments WHERE comm_id = ?1", [comm_id])?;
+    c.execute_cached("DELETE FROM tactical_attachments WHERE comm_id = ?1", [comm_id])?;
     Ok(())
 }
 
@@ -396,7 +397,7 @@ fn attachment_of(r: &Row<'_>) -> rusqlite::Result<FileRow> {
 }
 
 pub fn insert_attachment(c: &Connection, f: &FileRow, uploaded_by: &str) -> rusqlite::Result<()> {
-    c.execute(
+    c.execute_cached(
         "INSERT INTO tactical_attachments (file_id, comm_id, name_sealed, content_type, size_bytes, blob_path, uploaded_by, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![f.id, f.owner, f.name_sealed, f.content_type, f.size_bytes, f.blob_path, uploaded_by, f.created_at],
@@ -407,12 +408,12 @@ pub fn insert_attachment(c: &Connection, f: &FileRow, uploaded_by: &str) -> rusq
 const ATTACHMENT_COLUMNS: &str = "file_id, comm_id, name_sealed, content_type, size_bytes, blob_path, created_at";
 
 pub fn attachments(c: &Connection, comm_id: &str) -> rusqlite::Result<Vec<FileRow>> {
-    let mut stmt = c.prepare(&format!("SELECT {ATTACHMENT_COLUMNS} FROM tactical_attachments WHERE comm_id = ?1 ORDER BY created_at, file_id"))?;
+    let mut stmt = c.prepare_cached(&format!("SELECT {ATTACHMENT_COLUMNS} FROM tactical_attachments WHERE comm_id = ?1 ORDER BY created_at, file_id"))?;
     stmt.query_map([comm_id], attachment_of)?.collect()
 }
 
 pub fn attachment(c: &Connection, comm_id: &str, file_id: &str) -> rusqlite::Result<Option<FileRow>> {
-    c.query_row(
+    c.query_row_cached(
         &format!("SELECT {ATTACHMENT_COLUMNS} FROM tactical_attachments WHERE comm_id = ?1 AND file_id = ?2"),
         params![comm_id, file_id],
         attachment_of,
@@ -427,7 +428,7 @@ fn document_of(r: &Row<'_>) -> rusqlite::Result<FileRow> {
 const DOCUMENT_COLUMNS: &str = "document_id, user_id, name_sealed, content_type, size_bytes, blob_path, created_at, wrapped_key, key_id";
 
 pub fn insert_document(c: &Connection, f: &FileRow) -> rusqlite::Result<()> {
-    c.execute(
+    c.execute_cached(
         "INSERT INTO tactical_documents (document_id, user_id, name_sealed, content_type, size_bytes, blob_path, wrapped_key, key_id, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![f.id, f.owner, f.name_sealed, f.content_type, f.size_bytes, f.blob_path, f.wrapped_key, f.key_id, f.created_at],
@@ -436,12 +437,12 @@ pub fn insert_document(c: &Connection, f: &FileRow) -> rusqlite::Result<()> {
 }
 
 pub fn documents(c: &Connection, user_id: &str) -> rusqlite::Result<Vec<FileRow>> {
-    let mut stmt = c.prepare(&format!("SELECT {DOCUMENT_COLUMNS} FROM tactical_documents WHERE user_id = ?1 ORDER BY created_at, document_id"))?;
+    let mut stmt = c.prepare_cached(&format!("SELECT {DOCUMENT_COLUMNS} FROM tactical_documents WHERE user_id = ?1 ORDER BY created_at, document_id"))?;
     stmt.query_map([user_id], document_of)?.collect()
 }
 
 pub fn document(c: &Connection, user_id: &str, document_id: &str) -> rusqlite::Result<Option<FileRow>> {
-    c.query_row(
+    c.query_row_cached(
         &format!("SELECT {DOCUMENT_COLUMNS} FROM tactical_documents WHERE user_id = ?1 AND document_id = ?2"),
         params![user_id, document_id],
         document_of,
@@ -463,7 +464,7 @@ pub struct WrappedKey {
 pub fn wrapped_keys(c: &Connection) -> rusqlite::Result<Vec<WrappedKey>> {
     let mut out = Vec::new();
     for (table, id) in [("tactical_comms", "comm_id"), ("tactical_documents", "document_id")] {
-        let mut stmt = c.prepare(&format!("SELECT {id}, wrapped_key, key_id FROM {table} WHERE wrapped_key IS NOT NULL"))?;
+        let mut stmt = c.prepare_cached(&format!("SELECT {id}, wrapped_key, key_id FROM {table} WHERE wrapped_key IS NOT NULL"))?;
         let rows = stmt.query_map([], |r| Ok(WrappedKey { table, id: r.get(0)?, wrapped: r.get(1)?, key_id: r.get(2)? }))?;
         out.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
     }
@@ -472,16 +473,16 @@ pub fn wrapped_keys(c: &Connection) -> rusqlite::Result<Vec<WrappedKey>> {
 
 pub fn set_wrapped_key(c: &Connection, table: &str, id: &str, wrapped: &[u8], key_id: &str) -> rusqlite::Result<()> {
     let id_column = if table == "tactical_comms" { "comm_id" } else { "document_id" };
-    c.execute(&format!("UPDATE {table} SET wrapped_key = ?2, key_id = ?3 WHERE {id_column} = ?1"), params![id, wrapped, key_id])?;
+    c.execute_cached(&format!("UPDATE {table} SET wrapped_key = ?2, key_id = ?3 WHERE {id_column} = ?1"), params![id, wrapped, key_id])?;
     Ok(())
 }
 
 pub fn current_key_id(c: &Connection) -> rusqlite::Result<Option<String>> {
-    c.query_row("SELECT key_id FROM key_state WHERE name = 'master'", [], |r| r.get(0)).optional()
+    c.query_row_cached("SELECT key_id FROM key_state WHERE name = 'master'", [], |r| r.get(0)).optional()
 }
 
 pub fn set_current_key_id(c: &Connection, key_id: &str) -> rusqlite::Result<()> {
-    c.execute(
+    c.execute_cached(
         "INSERT INTO key_state (name, key_id) VALUES ('master', ?1) ON CONFLICT (name) DO UPDATE SET key_id = excluded.key_id",
         [key_id],
     )?;
@@ -527,7 +528,7 @@ fn incident_of(r: &Row<'_>) -> rusqlite::Result<IncidentRow> {
 }
 
 pub fn insert_incident(c: &Connection, i: &IncidentRow) -> rusqlite::Result<()> {
-    c.execute(
+    c.execute_cached(
         "INSERT INTO tactical_incidents (incident_id, title, description, severity, status, location, department, reported_by,
            escalations, reported_at, updated_at) VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7, 0, ?8, ?8)",
         params![i.incident_id, i.title, i.description, i.severity, i.location, i.department, i.reported_by, i.reported_at],
@@ -536,11 +537,11 @@ pub fn insert_incident(c: &Connection, i: &IncidentRow) -> rusqlite::Result<()> 
 }
 
 pub fn incident(c: &Connection, incident_id: &str) -> rusqlite::Result<Option<IncidentRow>> {
-    c.query_row(&format!("SELECT {INCIDENT_COLUMNS} FROM tactical_incidents WHERE incident_id = ?1"), [incident_id], incident_of).optional()
+    c.query_row_cached(&format!("SELECT {INCIDENT_COLUMNS} FROM tactical_incidents WHERE incident_id = ?1"), [incident_id], incident_of).optional()
 }
 
 pub fn save_incident_status(c: &Connection, i: &IncidentRow) -> rusqlite::Result<()> {
-    c.execute(
+    c.execute_cached(
         "UPDATE tactical_incidents SET status = ?2, escalations = ?3, updated_at = ?4, resolved_at = ?5 WHERE incident_id = ?1",
         params![i.incident_id, i.status, i.escalations, i.updated_at, i.resolved_at],
     )?;
@@ -550,12 +551,12 @@ pub fn save_incident_status(c: &Connection, i: &IncidentRow) -> rusqlite::Result
 /// A department's incidents matching `f`, newest first, and how many match.
 pub fn incidents(c: &Connection, department: &str, f: &IncidentFilter) -> rusqlite::Result<(Vec<IncidentRow>, u64)> {
     let filter = "department = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR severity = ?3) AND (?4 IS NULL OR reported_at >= ?4)";
-    let total = c.query_row(
+    let total = c.query_row_cached(
         &format!("SELECT COUNT(*) FROM tactical_incidents WHERE {filter}"),
         params![department, f.status, f.severity, f.since],
         |r| r.get(0),
     )?;
-    let mut stmt = c.prepare(&format!(
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT {INCIDENT_COLUMNS} FROM tactical_incidents WHERE {filter} ORDER BY reported_at DESC, incident_id DESC LIMIT ?5 OFFSET ?6"
     ))?;
     let rows = stmt
@@ -566,7 +567,7 @@ pub fn incidents(c: &Connection, department: &str, f: &IncidentFilter) -> rusqli
 
 /// A department's active and escalated incidents, and any reported since `since`.
 pub fn situation_incidents(c: &Connection, department: &str, since: &str) -> rusqlite::Result<Vec<IncidentRow>> {
-    let mut stmt = c.prepare(&format!(
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT {INCIDENT_COLUMNS} FROM tactical_incidents
          WHERE department = ?1 AND (status IN ('active', 'escalated') OR reported_at >= ?2) ORDER BY reported_at DESC"
     ))?;
@@ -587,7 +588,7 @@ pub struct CheckInRow {
 }
 
 pub fn insert_checkin(c: &Connection, r: &CheckInRow) -> rusqlite::Result<()> {
-    c.execute(
+    c.execute_cached(
         "INSERT INTO tactical_sr_checkins (session_id, user_id, session_type, indicators, stress_level, band, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![r.session_id, r.user_id, r.session_type, r.indicators, r.stress_level, r.band, r.created_at],
@@ -596,7 +597,7 @@ pub fn insert_checkin(c: &Connection, r: &CheckInRow) -> rusqlite::Result<()> {
 }
 
 pub fn checkins(c: &Connection, user_id: &str, limit: u32, offset: u32) -> rusqlite::Result<Vec<CheckInRow>> {
-    let mut stmt = c.prepare(
+    let mut stmt = c.prepare_cached(
         "SELECT session_id, user_id, session_type, indicators, stress_level, band, created_at FROM tactical_sr_checkins
          WHERE user_id = ?1 ORDER BY created_at DESC, session_id DESC LIMIT ?2 OFFSET ?3",
     )?;

@@ -15,6 +15,7 @@ use super::repo;
 use super::sealing::key_aad;
 use crate::config::Config;
 use crate::crypto::keyring::{self, Keyring};
+use crate::db::CachedSql;
 
 #[derive(Debug, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -55,7 +56,7 @@ pub fn rotate(config: &Config) -> Result<RotationReport, String> {
     let detail = format!("key={} rewrapped={rewrapped}", new_key.id());
     audit::append(&tx, &Record::ok("optima-cli", "keys.rotate", "master_key").detail(detail)).map_err(|e| e.to_string())?;
     tx.commit().map_err(|e| e.to_string())?;
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(|e| e.to_string())?;
+    conn.query_row_cached("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(|e| e.to_string())?;
     keyring::complete_rotation(current, &dir).map_err(|e| e.to_string())?;
     Ok(RotationReport { key_id: new_key.id().to_owned(), previous_key_ids: previous_ids, rewrapped })
 }

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use super::model::WritingStatus;
-use crate::db::now_text;
+use crate::db::{CachedSql, now_text};
 use crate::features::page::Page;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -36,7 +36,7 @@ fn member_of(r: &Row<'_>) -> rusqlite::Result<MemberRow> {
 }
 
 pub fn member(c: &Connection, user_id: &str) -> rusqlite::Result<Option<MemberRow>> {
-    c.query_row(
+    c.query_row_cached(
         "SELECT member_id, user_id, pen_name, bio, specialties, tier, total_words_written, joined_at, updated_at
          FROM guild_members WHERE user_id = ?1",
         [user_id],
@@ -48,7 +48,7 @@ pub fn member(c: &Connection, user_id: &str) -> rusqlite::Result<Option<MemberRo
 /// Inserts the member; false when the user is a member already.
 pub fn insert_member(tx: &Transaction, m: &MemberRow) -> rusqlite::Result<bool> {
     let specialties = serde_json::to_string(&m.specialties).unwrap_or_else(|_| "[]".into());
-    Ok(tx.execute(
+    Ok(tx.execute_cached(
         "INSERT INTO guild_members (member_id, user_id, pen_name, bio, specialties, tier, joined_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT (user_id) DO NOTHING",
         params![m.member_id, m.user_id, m.pen_name, m.bio, specialties, m.tier, m.joined_at],
@@ -57,7 +57,7 @@ pub fn insert_member(tx: &Transaction, m: &MemberRow) -> rusqlite::Result<bool> 
 
 pub fn save_member(tx: &Transaction, m: &MemberRow) -> rusqlite::Result<()> {
     let specialties = serde_json::to_string(&m.specialties).unwrap_or_else(|_| "[]".into());
-    tx.execute(
+    tx.execute_cached(
         "UPDATE guild_members SET pen_name = ?2, bio = ?3, specialties = ?4, tier = ?5, updated_at = ?6 WHERE user_id = ?1",
         params![m.user_id, m.pen_name, m.bio, specialties, m.tier, now_text()],
     )?;
@@ -65,7 +65,7 @@ pub fn save_member(tx: &Transaction, m: &MemberRow) -> rusqlite::Result<()> {
 }
 
 fn add_words(tx: &Transaction, user_id: &str, words: u64) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "UPDATE guild_members SET total_words_written = total_words_written + ?2, updated_at = ?3 WHERE user_id = ?1",
         params![user_id, words, now_text()],
     )?;
@@ -74,8 +74,8 @@ fn add_words(tx: &Transaction, user_id: &str, words: u64) -> rusqlite::Result<()
 
 /// Projects owned, writing sessions, and the distinct UTC days with a session, newest first.
 pub fn member_stats(c: &Connection, user_id: &str) -> rusqlite::Result<(u64, u64, Vec<String>)> {
-    let projects = c.query_row("SELECT count(*) FROM writing_projects WHERE user_id = ?1", [user_id], |r| r.get(0))?;
-    let sessions = c.query_row("SELECT count(*) FROM writing_sessions WHERE user_id = ?1", [user_id], |r| r.get(0))?;
+    let projects = c.query_row_cached("SELECT count(*) FROM writing_projects WHERE user_id = ?1", [user_id], |r| r.get(0))?;
+    let sessions = c.query_row_cached("SELECT count(*) FROM writing_sessions WHERE user_id = ?1", [user_id], |r| r.get(0))?;
     let mut stmt = c.prepare_cached(
         "SELECT DISTINCT substr(started_at, 1, 10) AS day FROM writing_sessions WHERE user_id = ?1 ORDER BY day DESC LIMIT 400",
     )?;
@@ -123,21 +123,21 @@ fn project_of(r: &Row<'_>) -> rusqlite::Result<ProjectRow> {
 }
 
 pub fn project(c: &Connection, project_id: &str) -> rusqlite::Result<Option<ProjectRow>> {
-    c.query_row(&format!("SELECT {PROJECT_COLUMNS} FROM writing_projects WHERE project_id = ?1"), [project_id], project_of)
+    c.query_row_cached(&format!("SELECT {PROJECT_COLUMNS} FROM writing_projects WHERE project_id = ?1"), [project_id], project_of)
         .optional()
 }
 
 pub fn count_active(c: &Connection, user_id: &str) -> rusqlite::Result<u64> {
-    c.query_row("SELECT count(*) FROM writing_projects WHERE user_id = ?1 AND status <> 'archived'", [user_id], |r| r.get(0))
+    c.query_row_cached("SELECT count(*) FROM writing_projects WHERE user_id = ?1 AND status <> 'archived'", [user_id], |r| r.get(0))
 }
 
 pub fn insert_project(tx: &Transaction, p: &ProjectRow) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO writing_projects (project_id, user_id, title, genre, content_type, description, mature_content, status, storage_path, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
         params![p.project_id, p.user_id, p.title, p.genre, p.content_type, p.description, p.mature_content, p.status, p.storage_path, p.created_at],
     )?;
-    tx.execute(
+    tx.execute_cached(
         "UPDATE guild_members SET total_projects = (SELECT count(*) FROM writing_projects WHERE user_id = ?1) WHERE user_id = ?1",
         [&p.user_id],
     )?;
@@ -146,7 +146,7 @@ pub fn insert_project(tx: &Transaction, p: &ProjectRow) -> rusqlite::Result<()> 
 
 pub fn list(c: &Connection, user_id: &str, status: Option<WritingStatus>, page: Page) -> rusqlite::Result<(Vec<ProjectRow>, u64)> {
     let status = status.map(WritingStatus::as_str);
-    let total = c.query_row(
+    let total = c.query_row_cached(
         "SELECT count(*) FROM writing_projects WHERE user_id = ?1 AND (?2 IS NULL OR status = ?2)",
         params![user_id, status],
         |r| r.get(0),
@@ -160,7 +160,7 @@ pub fn list(c: &Connection, user_id: &str, status: Option<WritingStatus>, page: 
 }
 
 pub fn save_fields(tx: &Transaction, p: &ProjectRow) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "UPDATE writing_projects SET title = ?2, genre = ?3, content_type = ?4, description = ?5, mature_content = ?6, status = ?7, updated_at = ?8
          WHERE project_id = ?1",
         params![p.project_id, p.title, p.genre, p.content_type, p.description, p.mature_content, p.status, now_text()],
@@ -202,7 +202,7 @@ pub fn versions(c: &Connection, project_id: &str) -> rusqlite::Result<Vec<Versio
 }
 
 pub fn version(c: &Connection, project_id: &str, version_id: &str) -> rusqlite::Result<Option<VersionRow>> {
-    c.query_row(
+    c.query_row_cached(
         &format!("SELECT {VERSION_COLUMNS} FROM writing_versions WHERE project_id = ?1 AND version_id = ?2"),
         params![project_id, version_id],
         version_of,
@@ -213,16 +213,16 @@ pub fn version(c: &Connection, project_id: &str, version_id: &str) -> rusqlite::
 /// Records a new version of the manuscript and makes it current; counts the words gained
 /// toward the author's open session's activity.
 pub fn insert_version(tx: &Transaction, project_id: &str, v: &VersionRow) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO writing_versions (version_id, project_id, author_id, word_count, size_bytes, sha256, restored_from, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![v.version_id, project_id, v.author_id, v.word_count, v.size_bytes, v.sha256, v.restored_from, v.created_at],
     )?;
-    tx.execute(
+    tx.execute_cached(
         "UPDATE writing_projects SET current_version_id = ?2, word_count = ?3, updated_at = ?4 WHERE project_id = ?1",
         params![project_id, v.version_id, v.word_count, v.created_at],
     )?;
-    tx.execute(
+    tx.execute_cached(
         "UPDATE writing_sessions SET last_activity_at = ?2 WHERE project_id = ?1 AND ended_at IS NULL",
         params![project_id, v.created_at],
     )?;
@@ -260,7 +260,7 @@ fn session_of(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
 }
 
 pub fn session(c: &Connection, session_id: &str) -> rusqlite::Result<Option<SessionRow>> {
-    c.query_row(&format!("SELECT {SESSION_COLUMNS} FROM writing_sessions WHERE session_id = ?1"), [session_id], session_of)
+    c.query_row_cached(&format!("SELECT {SESSION_COLUMNS} FROM writing_sessions WHERE session_id = ?1"), [session_id], session_of)
         .optional()
 }
 
@@ -272,7 +272,7 @@ pub fn open_sessions(c: &Connection, user_id: &str, project_id: &str) -> rusqlit
 }
 
 pub fn insert_session(tx: &Transaction, s: &SessionRow) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO writing_sessions (session_id, project_id, user_id, chapter_number, start_word_count, started_at, last_activity_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
         params![s.session_id, s.project_id, s.user_id, s.chapter_number, s.start_word_count, s.started_at],
@@ -283,7 +283,7 @@ pub fn insert_session(tx: &Transaction, s: &SessionRow) -> rusqlite::Result<()> 
 /// Ends a session at `ended_at`: words written come from the manuscript's word count now
 /// against its count at the start (never negative), and go to the member's total.
 pub fn end_session(tx: &Transaction, s: &SessionRow, ended_at: &str) -> rusqlite::Result<SessionRow> {
-    let now_words: u64 = tx.query_row("SELECT word_count FROM writing_projects WHERE project_id = ?1", [&s.project_id], |r| r.get(0))?;
+    let now_words: u64 = tx.query_row_cached("SELECT word_count FROM writing_projects WHERE project_id = ?1", [&s.project_id], |r| r.get(0))?;
     let words = now_words.saturating_sub(s.start_word_count);
     let started = chrono::DateTime::parse_from_rfc3339(&s.started_at).ok();
     let ended = chrono::DateTime::parse_from_rfc3339(ended_at).ok();
@@ -291,7 +291,7 @@ pub fn end_session(tx: &Transaction, s: &SessionRow, ended_at: &str) -> rusqlite
         (Some(a), Some(b)) => (b - a).num_seconds().max(0) as u64,
         _ => 0,
     };
-    tx.execute(
+    tx.execute_cached(
         "UPDATE writing_sessions SET ended_at = ?2, words_written = ?3, duration_seconds = ?4 WHERE session_id = ?1 AND ended_at IS NULL",
         params![s.session_id, ended_at, words, duration],
     )?;
