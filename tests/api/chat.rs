@@ -654,6 +654,20 @@ async fn concurrent_messages_cannot_pass_the_quota_while_the_model_is_answering(
 }
 
 #[tokio::test]
+async fn concurrent_messages_to_the_local_provider_are_charged_with_their_rows_and_cannot_pass_the_quota() {
+    let app = TestApp::spawn().await;
+    let token = app.token("u1", Role::User);
+    let sends = (0..8).map(|i| send(&app, &token, json!({ "userId": "u1", "message": format!("parallel {i}") })));
+    let responses = futures_util::future::join_all(sends).await;
+    let mut statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort();
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429, 429, 429], "the free tier's 3 a day, however the requests interleave");
+    assert_eq!(chat_usage(&app, "u1"), (3, 0), "charged in the exchange's own transaction: no hold is ever taken");
+    assert_eq!(messages_total(&app), 6, "a refused message stores nothing");
+    assert_eq!(sessions_total(&app), 3);
+}
+
+#[tokio::test]
 async fn a_caller_that_gives_up_mid_call_leaves_no_hold_behind() {
     let fake = FakeOpenAi::start().await;
     fake.set(Scenario::Delayed);

@@ -4,7 +4,7 @@ use chrono::Utc;
 
 use super::model::*;
 use super::repo::{self, NewExchange};
-use crate::ai::text::{CallerFacts, Speaker, TextProvider, TextRequest, Turn};
+use crate::ai::text::{CallerFacts, LOCAL_MODEL, Speaker, TextProvider, TextRequest, Turn};
 use crate::auth::Caller;
 use crate::config::ChatConfig;
 use crate::db::{Db, now_text};
@@ -64,18 +64,26 @@ impl ChatService {
         }
     }
 
-    async fn facts(&self, user_id: &str, tier: Tier) -> AppResult<CallerFacts> {
-        let plans = self.subscriptions.plans();
-        let plan = plans.get(tier);
-        let (included, not_included): (Vec<Feature>, Vec<Feature>) = Feature::ALL.into_iter().partition(|f| plan.includes(*f));
+    /// What the provider may tell the caller about their account, in one read; refused when the
+    /// context needs a feature their tier lacks. `chat_remaining` counts what is left after this
+    /// message.
+    async fn caller_facts(&self, user_id: &str, context: ChatContext) -> AppResult<CallerFacts> {
         let (user, subscriptions) = (user_id.to_owned(), self.subscriptions.clone());
-        let (sessions, standing) = self
+        let (tier, sessions, standing) = self
             .db
-            .read(move |c| Ok((repo::session_count(c, &user)?, subscriptions.standing_in(c, &user, Feature::AiChat)?)))
+            .read(move |c| {
+                let tier = subscriptions.tier_in(c, &user)?;
+                Ok((tier, repo::session_count(c, &user)?, subscriptions.standing_in(c, &user, Feature::AiChat)?))
+            })
             .await?;
+        if context == ChatContext::Tactical {
+            self.subscriptions.ensure_includes(tier, Feature::Tactical)?;
+        }
+        let plan = self.subscriptions.plans().get(tier);
+        let (included, not_included): (Vec<Feature>, Vec<Feature>) = Feature::ALL.into_iter().partition(|f| plan.includes(*f));
         Ok(CallerFacts {
             tier: tier.as_str().to_owned(),
-            chat_remaining: standing.remaining,
+            chat_remaining: standing.remaining.map(|r| r.saturating_sub(1)),
             chat_resets_at: Some(standing.reset_at),
             sessions,
             included: included.iter().map(|f| f.as_str().to_owned()).collect(),
@@ -99,11 +107,6 @@ impl ChatService {
             return Err(AppError::invalid_field("temperature", "must be between 0 and 2"));
         }
         let context = request.context.unwrap_or_default();
-        let tier = if context == ChatContext::Tactical {
-            self.subscriptions.require(&request.user_id, Feature::Tactical).await?
-        } else {
-            self.subscriptions.tier_of(&request.user_id).await?
-        };
         let (session_id, new_session) = match request.session_id.as_deref().filter(|s| !s.is_empty()) {
             Some(id) => {
                 let session = self.owned_session(caller, id).await?;
@@ -114,8 +117,15 @@ impl ChatService {
             }
             None => (uuid::Uuid::now_v7().to_string(), true),
         };
-
-        let reservation = self.subscriptions.quotas().reserve(&request.user_id, Feature::AiChat, 1).await?;
+        let facts = self.caller_facts(&request.user_id, context).await?;
+        // A remote provider's calls cost money: quota is held before calling it, so concurrent
+        // requests cannot overspend. The local provider's answers cost microseconds: the quota is
+        // charged with the stored exchange, one transaction instead of two.
+        let reservation = if self.provider.model() == LOCAL_MODEL {
+            None
+        } else {
+            Some(self.subscriptions.quotas().reserve(&request.user_id, Feature::AiChat, 1).await?)
+        };
         let history = if new_session {
             Vec::new()
         } else {
@@ -124,20 +134,21 @@ impl ChatService {
         };
         let asked_at = now_text();
         let user_message_id = uuid::Uuid::now_v7().to_string();
-        let facts = self.facts(&request.user_id, tier).await?;
         let request_text =
             TextRequest { system: system_prompt(context).to_owned(), history, message: message.clone(), temperature, max_tokens: None, facts };
         let reply = match self.provider.complete(request_text).await {
             Ok(reply) => reply,
             Err(e) => {
-                reservation.release().await;
+                if let Some(reservation) = reservation {
+                    reservation.release().await;
+                }
                 return Err(e);
             }
         };
 
         let reply_id = uuid::Uuid::now_v7().to_string();
         let answered_at = Utc::now();
-        let hold = reservation.hold();
+        let hold = reservation.as_ref().map(|r| r.hold());
         let stored = {
             let subscriptions = self.subscriptions.clone();
             let (session_id, user_id, reply) = (session_id.clone(), request.user_id.clone(), reply.clone());
@@ -165,19 +176,29 @@ impl ChatService {
                             answered_at: &answered,
                         },
                     )?;
-                    hold.commit_in(tx)?;
                     // What is left, as this charge leaves it.
-                    Ok(subscriptions.standing_in(tx, &user_id, Feature::AiChat)?.remaining)
+                    let standing = match hold {
+                        Some(hold) => {
+                            hold.commit_in(tx)?;
+                            subscriptions.standing_in(tx, &user_id, Feature::AiChat)?
+                        }
+                        None => subscriptions.quotas().charge_in(tx, &user_id, Feature::AiChat, 1)?,
+                    };
+                    Ok(standing.remaining)
                 })
                 .await
         };
         let remaining = match stored {
             Ok(remaining) => {
-                reservation.committed();
+                if let Some(reservation) = reservation {
+                    reservation.committed();
+                }
                 remaining
             }
             Err(e) => {
-                reservation.release().await;
+                if let Some(reservation) = reservation {
+                    reservation.release().await;
+                }
                 return Err(e);
             }
         };

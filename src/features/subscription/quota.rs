@@ -139,17 +139,17 @@ impl Quotas {
 
     /// Charges `amount` now (no work to wait for); returns the standing after the charge.
     pub async fn charge(&self, user_id: &str, feature: Feature, amount: u64) -> AppResult<UsageLine> {
-        let plans = self.plans.clone();
+        let quotas = self.clone();
         let user = user_id.to_owned();
-        self.db
-            .write(move |tx| {
-                let now = Utc::now();
-                let (window_start, _) = admit(tx, &plans, &user, feature, amount, now)?;
-                repo::add_usage(tx, &user, feature, &window_start, amount, 0)?;
-                let tier = repo::subscription(tx, &user)?.tier();
-                Ok(standing(tx, &plans, &user, tier, feature, now)?)
-            })
-            .await
+        self.db.write(move |tx| quotas.charge_in(tx, &user, feature, amount)).await
+    }
+
+    /// Charges `amount` inside `tx`, the transaction that stores the finished work, for work
+    /// too cheap to be worth a hold; refuses like [`Self::reserve`]. The standing after it.
+    pub fn charge_in(&self, tx: &Transaction, user_id: &str, feature: Feature, amount: u64) -> AppResult<UsageLine> {
+        let (window_start, before) = admit(tx, &self.plans, user_id, feature, amount, Utc::now())?;
+        repo::add_usage(tx, user_id, feature, &window_start, amount, 0)?;
+        Ok(UsageLine { used: before.used + amount, remaining: before.remaining.map(|r| r.saturating_sub(amount)), ..before })
     }
 }
 

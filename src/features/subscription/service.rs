@@ -124,10 +124,21 @@ impl SubscriptionService {
         standing_now(c, &self.plans, user_id, feature)
     }
 
+    /// [`Self::tier_of`] on a connection the caller already holds.
+    pub fn tier_in(&self, c: &rusqlite::Connection, user_id: &str) -> rusqlite::Result<Tier> {
+        Ok(repo::subscription(c, user_id)?.tier())
+    }
+
     /// Refuses (403 `upgrade_required`) when the user's tier does not include `feature`.
     pub async fn require(&self, user_id: &str, feature: Feature) -> AppResult<Tier> {
         let tier = self.tier_of(user_id).await?;
-        if self.plans.get(tier).includes(feature) { Ok(tier) } else { Err(upgrade_required(&self.plans, tier, feature)) }
+        self.ensure_includes(tier, feature)?;
+        Ok(tier)
+    }
+
+    /// Refuses (403 `upgrade_required`) when `tier` does not include `feature`.
+    pub fn ensure_includes(&self, tier: Tier, feature: Feature) -> AppResult<()> {
+        if self.plans.get(tier).includes(feature) { Ok(()) } else { Err(upgrade_required(&self.plans, tier, feature)) }
     }
 
     async fn snapshot(&self, user_id: &str) -> AppResult<Snapshot> {
