@@ -63,6 +63,40 @@ impl LocalStore {
     fn file_path(&self, bucket: Bucket, path: &BlobPath) -> PathBuf {
         self.bucket_dir(bucket).join(path.as_str())
     }
+
+    /// The object (`NotFound` when it is no longer the version tagged `etag`) and its bytes, or
+    /// those of `range`. Opening it and reading the first chunk take one trip to the blocking
+    /// pool: an object up to [`CHUNK`] is served in one.
+    async fn open_and_read(
+        &self,
+        bucket: Bucket,
+        path: &BlobPath,
+        range: Option<Range<u64>>,
+        etag: Option<String>,
+    ) -> Result<(ObjectMeta, ByteStream), StoreError> {
+        let target = self.file_path(bucket, path);
+        let stored = path.as_str().to_owned();
+        let (file, meta, first, left) = blocking(move || {
+            let mut file = std::fs::File::open(target).map_err(not_found_or)?;
+            let md = file.metadata()?;
+            let meta = meta_of(&stored, &md);
+            if !md.is_file() || etag.is_some_and(|e| e != meta.etag) {
+                return Err(StoreError::NotFound);
+            }
+            let len = match &range {
+                Some(r) => {
+                    file.seek(SeekFrom::Start(r.start))?;
+                    r.end - r.start
+                }
+                None => md.len(),
+            };
+            let first = read_chunk(&mut file, len.min(CHUNK as u64) as usize)?;
+            let left = len - first.len() as u64;
+            Ok((file, meta, first, left))
+        })
+        .await?;
+        Ok((meta, read_stream(file, first, left)))
+    }
 }
 
 fn meta_of(path: &str, md: &std::fs::Metadata) -> ObjectMeta {
@@ -93,22 +127,32 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> +
     tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Io(std::io::Error::other(e)))?
 }
 
-/// `len` bytes of `file` from where it stands, one blocking read of up to [`CHUNK`] bytes per
-/// item, each read straight into the buffer that is sent.
-fn read_stream(file: std::fs::File, len: u64) -> ByteStream {
-    Box::pin(futures_util::stream::try_unfold((file, len), |(mut file, left)| async move {
+/// Up to `want` bytes of `file` from where it stands, read straight into the buffer that is
+/// sent (not zeroed first).
+fn read_chunk(file: &mut std::fs::File, want: usize) -> std::io::Result<bytes::Bytes> {
+    let mut buf = Vec::with_capacity(want);
+    file.take(want as u64).read_to_end(&mut buf)?;
+    if buf.len() < want {
+        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the object shrank while it was read"));
+    }
+    Ok(buf.into())
+}
+
+/// `first`, then `left` more bytes of `file` from where it stands, one blocking read of up to
+/// [`CHUNK`] bytes per item.
+fn read_stream(file: std::fs::File, first: bytes::Bytes, left: u64) -> ByteStream {
+    let first = futures_util::stream::iter((!first.is_empty()).then_some(Ok::<_, std::io::Error>(first)));
+    let rest = futures_util::stream::try_unfold((file, left), |(mut file, left)| async move {
         if left == 0 {
             return Ok(None);
         }
         let want = left.min(CHUNK as u64) as usize;
-        let (file, buf) = tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0u8; want];
-            file.read_exact(&mut buf).map(|()| (file, buf))
-        })
-        .await
-        .map_err(std::io::Error::other)??;
-        Ok(Some((bytes::Bytes::from(buf), (file, left - want as u64))))
-    }))
+        let (file, chunk) = tokio::task::spawn_blocking(move || read_chunk(&mut file, want).map(|chunk| (file, chunk)))
+            .await
+            .map_err(std::io::Error::other)??;
+        Ok(Some((chunk, (file, left - want as u64))))
+    });
+    Box::pin(futures_util::StreamExt::chain(first, rest))
 }
 
 /// No object at the path: nothing there, a file where a folder would be, or a folder.
@@ -199,25 +243,17 @@ impl BlobStore for LocalStore {
         path: &BlobPath,
         range: Option<Range<u64>>,
     ) -> Result<(ObjectMeta, ByteStream), StoreError> {
-        let target = self.file_path(bucket, path);
-        let stored = path.as_str().to_owned();
-        let (file, meta, len) = blocking(move || {
-            let mut file = std::fs::File::open(target).map_err(not_found_or)?;
-            let md = file.metadata()?;
-            if !md.is_file() {
-                return Err(StoreError::NotFound);
-            }
-            let len = match &range {
-                Some(r) => {
-                    file.seek(SeekFrom::Start(r.start))?;
-                    r.end - r.start
-                }
-                None => md.len(),
-            };
-            Ok((file, meta_of(&stored, &md), len))
-        })
-        .await?;
-        Ok((meta, read_stream(file, len)))
+        self.open_and_read(bucket, path, range, None).await
+    }
+
+    async fn get_version(
+        &self,
+        bucket: Bucket,
+        path: &BlobPath,
+        meta: &ObjectMeta,
+        range: Option<Range<u64>>,
+    ) -> Result<ByteStream, StoreError> {
+        Ok(self.open_and_read(bucket, path, range, Some(meta.etag.clone())).await?.1)
     }
 
     async fn delete(&self, bucket: Bucket, path: &BlobPath) -> Result<bool, StoreError> {
@@ -396,5 +432,25 @@ mod tests {
         let (meta, body) = store.get(Bucket::Music, &path, None).await.unwrap();
         assert_eq!((meta.size, read_all(body).await), (7, b"{\"v\":2}".to_vec()));
         assert_eq!(std::fs::read_dir(dir.path().join(TMP_DIR)).unwrap().count(), 0, "no temp file is left");
+    }
+
+    #[tokio::test]
+    async fn a_version_replaced_after_its_head_is_not_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Box<dyn BlobStore> = Box::new(LocalStore::new(dir.path()));
+        store.ensure_buckets().await.unwrap();
+        let path = p("users/u/a.bin");
+        let data: Vec<u8> = (0..(CHUNK as u32 * 2 + 10)).map(|i| (i % 251) as u8).collect();
+        store.put_bytes(Bucket::Media, &path, data.clone()).await.unwrap();
+        let first = store.head(Bucket::Media, &path).await.unwrap();
+        let body = store.get_version(Bucket::Media, &path, &first, None).await.unwrap();
+        assert_eq!(read_all(body).await, data, "three chunks, the first read with the open");
+        let tail = store.get_version(Bucket::Media, &path, &first, Some(CHUNK as u64 - 1..CHUNK as u64 * 2 + 1)).await.unwrap();
+        assert_eq!(read_all(tail).await, &data[CHUNK - 1..CHUNK * 2 + 1]);
+
+        store.put_bytes(Bucket::Media, &path, b"replaced".to_vec()).await.unwrap();
+        assert!(matches!(store.get_version(Bucket::Media, &path, &first, None).await, Err(StoreError::NotFound)));
+        let current = store.head(Bucket::Media, &path).await.unwrap();
+        assert_eq!(read_all(store.get_version(Bucket::Media, &path, &current, None).await.unwrap()).await, b"replaced");
     }
 }
