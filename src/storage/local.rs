@@ -191,7 +191,7 @@ impl BlobStore for LocalStore {
         let sync = self.must_sync(durability);
         let tmp = self.tmp_dir().join(uuid::Uuid::new_v4().to_string());
         // Each step is a trip to the blocking pool: folders and the temporary file in one, the
-        // durable rename in another.
+        // rename (with the syncs `durability` asks for) in another.
         let file = blocking({
             let (target, tmp) = (target.clone(), tmp.clone());
             move || {
