@@ -12,6 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::features::page::Page;
 use crate::features::subscription::SubscriptionService;
 use crate::features::subscription::plan::{Feature, Tier};
+use crate::features::subscription::quota::standing;
 
 pub struct ChatService {
     db: Db,
@@ -73,7 +74,8 @@ impl ChatService {
             .db
             .read(move |c| {
                 let tier = subscriptions.tier_in(c, &user)?;
-                Ok((tier, repo::session_count(c, &user)?, subscriptions.standing_in(c, &user, Feature::AiChat)?))
+                let standing = standing(c, subscriptions.plans(), &user, tier, Feature::AiChat, Utc::now())?;
+                Ok((tier, repo::session_count(c, &user)?, standing))
             })
             .await?;
         if context == ChatContext::Tactical {
