@@ -108,7 +108,8 @@ impl AppState {
         blobs.ensure_buckets().await?;
         let signing_key = keys::load_or_create(&config.storage.url_signing_key, &config.keys_dir(), URL_SIGNING_KEY_FILE)?;
         let storage = Arc::new(StorageService::new(blobs, UrlSigner::new(signing_key), public_url, &config.storage));
-        let accounts = AccountsService::new(db.clone(), tokens.clone());
+        let passwords = crate::auth::password::Passwords::new(config.auth.password_hash_concurrency);
+        let accounts = AccountsService::new(db.clone(), tokens.clone(), passwords);
         let subscriptions = Arc::new(subscription_service(&config, db.clone()));
         subscriptions.quotas().clear_stale_holds().await.map_err(|e| StartError::Quotas(e.to_string()))?;
         let work = Arc::new(crate::work_queue::WorkQueue::new(config.limits.generation_workers, config.limits.generation_queue));
@@ -187,7 +188,7 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
             spec.clone().with_content_type("application/json; charset=utf-8")
         }))
         .nest("/docs", swagger)
-        .at("/metrics", metrics::render)
+        .at("/metrics", poem::get(metrics::endpoint(state.config.server.metrics_public, state.tokens.clone())))
         .at("/cdn/:bucket/*path", poem::get(cdn::deliver).head(cdn::deliver).put(cdn::deliver))
         .at("/api/trpc/*path", crate::trpc::endpoint.around(audit::guard))
         .at("/api/subscription/webhook/stripe", poem::post(crate::features::subscription::api::stripe_webhook))
@@ -276,7 +277,12 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let stop = async {
         let _ = rx.await;
     };
-    let task = tokio::spawn(crate::server::serve(listener, app, header_timeout, stop, grace));
+    let connection_limits = crate::server::ConnectionLimits {
+        total: state.config.limits.max_connections,
+        per_ip: state.config.limits.max_connections_per_ip,
+        exempt: state.trusted_proxies.clone(),
+    };
+    let task = tokio::spawn(crate::server::serve(listener, app, header_timeout, connection_limits, stop, grace));
     tracing::info!(%addr, "server ready");
     Ok(RunningServer { addr, state, shutdown: tx, task })
 }

@@ -91,7 +91,7 @@ struct ServeArgs {
 struct TokenArgs {
     #[command(flatten)]
     common: Common,
-    /// The user id the token names (any string the app uses).
+    /// The user id the token names: 1 to 128 of ASCII letters, digits and `_ - . @ +`.
     #[arg(long)]
     user: String,
     #[arg(long, value_enum, default_value = "user")]
@@ -178,9 +178,6 @@ fn token(args: &TokenArgs) -> Result<(), String> {
     let config = load(&args.common, None)?;
     let tokens = crate::app::token_service(&config).map_err(|e| e.to_string())?;
     let ttl = args.ttl.unwrap_or(config.auth.token_ttl_secs);
-    if args.user.is_empty() {
-        return Err("--user must not be empty".into());
-    }
     let (token, _) = tokens.mint(&args.user, args.role, ttl).map_err(|e| e.to_string())?;
     println!("{token}");
     Ok(())

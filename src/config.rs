@@ -41,6 +41,8 @@ pub struct ServerConfig {
     /// Origins allowed by CORS; `["*"]` allows any.
     pub cors_allowed_origins: Vec<String>,
     pub shutdown_timeout_secs: u64,
+    /// Whether `/metrics` answers anyone; false requires an admin or service bearer token.
+    pub metrics_public: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -82,6 +84,8 @@ pub struct AuthConfig {
     pub jwt_secret: String,
     pub token_ttl_secs: u64,
     pub issuer: String,
+    /// Password hashes (Argon2id, 19 MiB each) computed at once; 0 = one per CPU core, at most 4.
+    pub password_hash_concurrency: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -132,6 +136,13 @@ pub struct LimitsConfig {
     pub generation_workers: usize,
     /// Generation jobs that may wait for a worker; past it, 503 with Retry-After.
     pub generation_queue: usize,
+    /// Most procedure calls in one tRPC batch; past it, one 400 for the whole request.
+    pub max_trpc_batch: usize,
+    /// Open connections in total; past it a new connection is answered 503 and closed.
+    pub max_connections: usize,
+    /// Open connections from one client address (trusted proxies are exempt); past it a new
+    /// connection is answered 503 and closed.
+    pub max_connections_per_ip: usize,
 }
 
 /// Requests a minute per key, with bursts up to `burst`. 0 turns that key's limit off.
@@ -188,6 +199,9 @@ impl LimitsConfig {
             ("max_json_bytes", self.max_json_bytes),
             ("max_json_depth", self.max_json_depth as u64),
             ("generation_queue", self.generation_queue as u64),
+            ("max_trpc_batch", self.max_trpc_batch as u64),
+            ("max_connections", self.max_connections as u64),
+            ("max_connections_per_ip", self.max_connections_per_ip as u64),
         ] {
             if value == 0 {
                 return bad(key, "must be at least 1");
@@ -411,6 +425,7 @@ impl Default for Config {
                 public_url: String::new(),
                 cors_allowed_origins: vec!["*".into()],
                 shutdown_timeout_secs: 30,
+                metrics_public: true,
             },
             log: LogConfig { level: "info".into(), format: LogFormat::Text },
             database: DatabaseConfig {
@@ -423,6 +438,7 @@ impl Default for Config {
                 jwt_secret: String::new(),
                 token_ttl_secs: 86_400,
                 issuer: "optima".into(),
+                password_hash_concurrency: 0,
             },
             storage: StorageConfig {
                 backend: StorageBackend::Local,
@@ -519,6 +535,9 @@ impl Default for Config {
                 max_json_depth: 32,
                 generation_workers: 0,
                 generation_queue: 64,
+                max_trpc_batch: 16,
+                max_connections: 512,
+                max_connections_per_ip: 64,
             },
         }
     }

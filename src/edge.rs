@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use poem::http::HeaderValue;
+use poem::http::{HeaderValue, Method};
 use poem::PathPattern;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
@@ -37,11 +37,35 @@ fn error_response(err: poem::Error) -> Response {
     resp
 }
 
+/// The method as a metrics label: one of the methods HTTP defines, or `other`, so that a client
+/// inventing methods cannot create new series.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN.iter().find(|m| *m == method).map_or("other", Method::as_str)
+}
+
+/// At most this much of a request's path goes into its log line.
+const LOGGED_PATH_CHARS: usize = 512;
+
 pub async fn observe<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
     let started = Instant::now();
     let id = request_id(&req);
-    let method = req.method().to_string();
-    let path = req.uri().path().to_owned();
+    let method = method_label(req.method());
+    let full_path = req.uri().path();
+    let path = match full_path.char_indices().nth(LOGGED_PATH_CHARS) {
+        Some((cut, _)) => format!("{}…", &full_path[..cut]),
+        None => full_path.to_owned(),
+    };
     let span = tracing::info_span!("request", request_id = %id, %method, %path);
     let result = next.call(req).instrument(span.clone()).await;
     let mut resp = match result {
@@ -51,7 +75,7 @@ pub async fn observe<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
     let route = resp.data::<PathPattern>().map(|p| p.0.to_string()).unwrap_or_else(|| "unmatched".into());
     let status = resp.status().as_u16();
     let elapsed = started.elapsed();
-    metrics::counter!(REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status.to_string()).increment(1);
+    metrics::counter!(REQUESTS, "method" => method, "route" => route.clone(), "status" => status.to_string()).increment(1);
     metrics::histogram!(DURATION, "method" => method, "route" => route).record(elapsed.as_secs_f64());
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(REQUEST_ID, v);

@@ -16,6 +16,7 @@ pub mod features;
 pub mod fuzzing;
 pub mod limits;
 pub mod media;
+pub mod private_fs;
 pub mod server;
 pub mod storage;
 pub mod telemetry;

@@ -128,6 +128,21 @@ fn token_prints_only_a_jwt_and_generates_a_private_key() {
 }
 
 #[test]
+fn token_refuses_an_expired_lifetime_and_ids_that_are_not_user_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let zero = optima(&["token", "--user", "u1", "--ttl", "0", "--data-dir", "d"], dir.path());
+    assert!(!zero.status.success(), "a token expired when issued is refused");
+    assert!(zero.stdout.is_empty());
+    assert!(stderr(&zero).contains("ttl"), "{}", stderr(&zero));
+    for user in ["../x", "alice/projects", "", ".hidden"] {
+        let out = optima(&["token", "--user", user, "--data-dir", "d"], dir.path());
+        assert!(!out.status.success(), "{user:?} was accepted");
+        assert!(out.stdout.is_empty());
+        assert!(stderr(&out).contains("user"), "{user:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
 fn serve_reports_its_port_and_backup_copies_a_live_database() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

@@ -33,7 +33,7 @@ pub const REST_ROUTES: [(&str, RouteClass); 10] = [
     ("/api/tactical/analysis/sr", RouteClass::Generation),
 ];
 
-/// tRPC procedures outside the general budget.
+/// tRPC procedures outside the general budget; each call of a batch is charged alone.
 pub const TRPC_PROCEDURES: [(&str, RouteClass); 7] = [
     ("r3al.auth.login", RouteClass::Login),
     ("r3al.auth.register", RouteClass::Login),
@@ -44,7 +44,7 @@ pub const TRPC_PROCEDURES: [(&str, RouteClass); 7] = [
     ("r3al.tactical.getOptimaSRAnalysis", RouteClass::Generation),
 ];
 
-const TRPC_PREFIX: &str = "/api/trpc/";
+pub const TRPC_PREFIX: &str = "/api/trpc/";
 
 fn matches(pattern: &str, path: &str) -> bool {
     let (mut p, mut s) = (pattern.split('/'), path.trim_end_matches('/').split('/'));
@@ -58,15 +58,13 @@ fn matches(pattern: &str, path: &str) -> bool {
     }
 }
 
-/// The class of a request; a tRPC batch takes the strictest class of its procedures.
+/// The class of one tRPC procedure call.
+pub fn procedure_class(name: &str) -> RouteClass {
+    TRPC_PROCEDURES.iter().find(|(n, _)| *n == name).map_or(RouteClass::General, |(_, c)| *c)
+}
+
+/// The class of a REST request.
 pub fn classify(method: &Method, path: &str) -> RouteClass {
-    if let Some(procedures) = path.strip_prefix(TRPC_PREFIX) {
-        return procedures
-            .split(',')
-            .filter_map(|name| TRPC_PROCEDURES.iter().find(|(n, _)| *n == name).map(|(_, c)| *c))
-            .max()
-            .unwrap_or(RouteClass::General);
-    }
     if method != Method::POST {
         return RouteClass::General;
     }
@@ -105,12 +103,10 @@ mod tests {
     }
 
     #[test]
-    fn a_trpc_batch_takes_its_strictest_procedure() {
-        assert_eq!(classify(&Method::GET, "/api/trpc/r3al.auth.me"), RouteClass::General);
-        assert_eq!(classify(&Method::POST, "/api/trpc/r3al.auth.login"), RouteClass::Login);
-        assert_eq!(
-            classify(&Method::POST, "/api/trpc/r3al.auth.login,r3al.studio.generateMusic,r3al.auth.me"),
-            RouteClass::Generation
-        );
+    fn procedures_are_classified() {
+        assert_eq!(procedure_class("r3al.auth.me"), RouteClass::General);
+        assert_eq!(procedure_class("r3al.auth.login"), RouteClass::Login);
+        assert_eq!(procedure_class("r3al.studio.generateMusic"), RouteClass::Generation);
+        assert_eq!(procedure_class("no.such.procedure"), RouteClass::General);
     }
 }

@@ -16,7 +16,7 @@ impl ProxyNet {
         raw.parse::<IpNet>().ok().or_else(|| raw.parse::<IpAddr>().ok().map(IpNet::from)).map(Self)
     }
 
-    fn contains(&self, ip: &IpAddr) -> bool {
+    pub fn contains(&self, ip: &IpAddr) -> bool {
         self.0.contains(&canonical(*ip))
     }
 }

@@ -52,7 +52,7 @@ impl Budget {
 }
 
 /// IPv6 clients are counted by their /64: one host usually holds a whole /64.
-fn ip_key(ip: IpAddr) -> IpAddr {
+pub fn ip_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(v6.to_bits() & !u128::from(u64::MAX))),
         v4 => v4,

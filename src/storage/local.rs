@@ -168,10 +168,8 @@ fn not_found_or(e: std::io::Error) -> StoreError {
 #[async_trait::async_trait]
 impl BlobStore for LocalStore {
     async fn ensure_buckets(&self) -> Result<(), StoreError> {
-        for bucket in Bucket::ALL {
-            fs::create_dir_all(self.bucket_dir(bucket)).await?;
-        }
-        fs::create_dir_all(self.tmp_dir()).await?;
+        let dirs: Vec<PathBuf> = Bucket::ALL.into_iter().map(|b| self.bucket_dir(b)).chain([self.tmp_dir()]).collect();
+        blocking(move || Ok(dirs.iter().try_for_each(|d| crate::private_fs::create_dir_all(d))?)).await?;
         let removed = self.sweep_stale_tmp().await?;
         if removed > 0 {
             tracing::info!(removed, "removed temporary files left by an interrupted upload");
@@ -196,9 +194,9 @@ impl BlobStore for LocalStore {
             let (target, tmp) = (target.clone(), tmp.clone());
             move || {
                 let dir = target.parent().expect("object paths have a parent");
-                std::fs::create_dir_all(dir).map_err(shape_error)?;
-                std::fs::create_dir_all(tmp.parent().expect("the temporary folder"))?;
-                Ok(std::fs::File::create(&tmp)?)
+                crate::private_fs::create_dir_all(dir).map_err(shape_error)?;
+                crate::private_fs::create_dir_all(tmp.parent().expect("the temporary folder"))?;
+                Ok(crate::private_fs::create_new(&tmp)?)
             }
         })
         .await?;

@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
+use crate::limits::RouteClass;
 pub use procedures::Kind;
 use wire::{Call, TrpcError};
 
@@ -38,6 +39,26 @@ pub async fn endpoint(req: &Request, body: Body) -> Response {
 }
 
 async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch: bool) -> Result<Response, TrpcError> {
+    // Rate budgets are charged before the body is read, one call at a time: a batch costs what
+    // its calls would cost sent one by one, and a call over budget is refused in its own slot.
+    let names: Vec<&str> = if batch { paths.split(',').collect() } else { vec![paths] };
+    let client = crate::limits::Client::of(state, req);
+    let max = state.config.limits.max_trpc_batch;
+    if names.len() > max {
+        crate::limits::charge(state, &client, RouteClass::General).map_err(|e| TrpcError::from_app(&e, paths))?;
+        return Err(TrpcError::new(
+            "BAD_REQUEST",
+            format!("a batch may hold at most {max} calls (limits.max_trpc_batch); this one has {}", names.len()),
+            paths,
+        ));
+    }
+    let charges: Vec<Result<(), AppError>> =
+        names.iter().map(|name| crate::limits::charge(state, &client, crate::limits::procedure_class(name))).collect();
+    let retry_after = charges.iter().filter_map(|c| c.as_ref().err().and_then(AppError::retry_after_secs)).max();
+    if !batch && let Some(Err(refused)) = charges.first() {
+        return Ok(app_error_response(refused, paths));
+    }
+
     let kind = match *req.method() {
         Method::GET => Kind::Query,
         Method::POST => Kind::Mutation,
@@ -76,14 +97,21 @@ async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch:
         None => None,
     };
     let mut outcomes = Vec::with_capacity(calls.len());
-    for call in calls {
-        outcomes.push(run(state, kind, caller.clone(), call).await);
+    for (call, charge) in calls.into_iter().zip(charges) {
+        outcomes.push(match charge {
+            Ok(()) => run(state, kind, caller.clone(), call).await,
+            Err(refused) => Err(TrpcError::from_app(&refused, &call.path)),
+        });
     }
-    Ok(if batch {
+    let mut resp = if batch {
         wire::batch_response(outcomes)
     } else {
         wire::single_response(outcomes.into_iter().next().expect("one call"))
-    })
+    };
+    if let Some(secs) = retry_after {
+        resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+    }
+    Ok(resp)
 }
 
 /// Whether a procedure of this path exists.
@@ -93,7 +121,7 @@ pub fn has_procedure(path: &str) -> bool {
 
 /// An error raised before any procedure ran (e.g. a rate limit), in tRPC's shape, with its
 /// `Retry-After`.
-pub fn app_error_response(err: &AppError, paths: &str) -> Response {
+fn app_error_response(err: &AppError, paths: &str) -> Response {
     let mut resp = wire::error_response(&TrpcError::from_app(err, paths));
     if let Some(secs) = err.retry_after_secs() {
         resp.headers_mut().insert(header::RETRY_AFTER, secs.into());

@@ -92,12 +92,25 @@ async fn missing_bad_and_expired_tokens_are_401() {
     assert_eq!(resp.status(), 401);
     assert_eq!(error_code(resp).await, "invalid_token");
 
-    let state = &app.server.as_ref().unwrap().state;
-    let expired = state.tokens.mint("u1", Role::User, 0).unwrap().0;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let now = chrono::Utc::now().timestamp();
+    let expired = app.signed_token(&json!({ "sub": "u1", "role": "user", "iss": "optima", "iat": now - 120, "exp": now - 1 }));
     let resp = app.get("/api/auth/me", Some(&expired)).await;
     assert_eq!(resp.status(), 401);
     assert_eq!(error_code(resp).await, "token_expired");
+
+    // Issued in the future, or not valid before a future time (beyond 30 s of clock skew).
+    for (iat, nbf) in [(now + 3600, None), (now, Some(now + 3600))] {
+        let mut claims = json!({ "sub": "u1", "role": "user", "iss": "optima", "iat": iat, "exp": now + 7200 });
+        if let Some(nbf) = nbf {
+            claims["nbf"] = json!(nbf);
+        }
+        let resp = app.get("/api/auth/me", Some(&app.signed_token(&claims))).await;
+        assert_eq!(resp.status(), 401);
+        assert_eq!(error_code(resp).await, "token_not_yet_valid");
+    }
+    // A subject that is a path, not a user id, signed with the real key all the same.
+    let path_like = app.signed_token(&json!({ "sub": "../x", "role": "user", "iss": "optima", "iat": now, "exp": now + 60 }));
+    assert_eq!(error_code(app.get("/api/auth/me", Some(&path_like)).await).await, "invalid_token");
 }
 
 #[tokio::test]

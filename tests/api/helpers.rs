@@ -2,12 +2,15 @@
 //! the steps tests repeat.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use optima::app::RunningServer;
 use optima::auth::Role;
 use optima::config::Config;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
 
 pub struct TestApp {
     pub server: Option<RunningServer>,
@@ -43,6 +46,13 @@ impl TestApp {
         self.dir.path().join("data")
     }
 
+    /// The server's database, opened beside it (WAL lets both read and write).
+    pub fn db(&self) -> rusqlite::Connection {
+        let c = rusqlite::Connection::open(self.data_dir().join("optima.db")).expect("open the database");
+        c.busy_timeout(Duration::from_secs(10)).unwrap();
+        c
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -51,6 +61,16 @@ impl TestApp {
     pub fn token(&self, user: &str, role: Role) -> String {
         let state = &self.server.as_ref().expect("running").state;
         state.tokens.mint(user, role, 3600).expect("mint").0
+    }
+
+    /// Any claims, signed with this server's own key: for tokens `optima token` would never
+    /// mint (expired, from the future, …).
+    pub fn signed_token(&self, claims: &Value) -> String {
+        let config = &self.server.as_ref().expect("running").state.config;
+        let secret = optima::crypto::keys::load_or_create(&config.auth.jwt_secret, &config.keys_dir(), optima::app::JWT_KEY_FILE)
+            .expect("the server's key");
+        let key = jsonwebtoken::EncodingKey::from_secret(&secret);
+        jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), claims, &key).expect("signed")
     }
 
     pub async fn upload(&self, token: &str, bucket: &str, path: &str, bytes: Vec<u8>) -> reqwest::Response {
@@ -103,4 +123,24 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     walk(dir, dir, &mut out);
     out.sort();
     out
+}
+
+/// A raw socket to the server, for what a well-behaved client cannot show.
+pub async fn connect(app: &TestApp) -> TcpStream {
+    TcpStream::connect(app.base.trim_start_matches("http://")).await.expect("connects")
+}
+
+/// Everything the server sends until it closes the connection; panics if it is still open
+/// after `limit`.
+pub async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> String {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => panic!("the connection is still open after {limit:?}; got {:?}", String::from_utf8_lossy(&got)),
+            Ok(Ok(0)) | Ok(Err(_)) => return String::from_utf8_lossy(&got).into_owned(),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
 }

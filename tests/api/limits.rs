@@ -1,15 +1,14 @@
 //! Abuse limits over HTTP: rate budgets per IP and per user, 429 with Retry-After in the REST
 //! and tRPC shapes, and the trusted-proxy rule for the client address.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use optima::auth::Role;
 use optima::config::{Config, RateBudget};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use crate::helpers::{TestApp, error_code};
+use crate::helpers::{TestApp, connect, error_code, read_until_closed};
 
 const OFF: RateBudget = RateBudget { per_ip_per_minute: 0, per_user_per_minute: 0, burst: 0 };
 
@@ -141,25 +140,6 @@ async fn x_forwarded_for_is_believed_only_from_a_trusted_proxy() {
 // ---------------------------------------------------------------------------------------------
 // Timeouts and body bounds, over raw sockets where a well-behaved client cannot show them
 
-async fn connect(app: &TestApp) -> TcpStream {
-    TcpStream::connect(app.base.trim_start_matches("http://")).await.expect("connects")
-}
-
-/// Everything the server sends until it closes the connection, and how long that took;
-/// panics if it is still open after `limit`.
-async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, Duration) {
-    let started = Instant::now();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match tokio::time::timeout_at((started + limit).into(), stream.read(&mut buf)).await {
-            Err(_) => panic!("the connection is still open after {limit:?}; got {:?}", String::from_utf8_lossy(&got)),
-            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&got).into_owned(), started.elapsed()),
-            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
 #[tokio::test]
 async fn headers_that_trickle_in_and_idle_keep_alive_connections_are_closed() {
     let app = TestApp::spawn_with(|c| c.limits.header_timeout_secs = 1).await;
@@ -167,14 +147,13 @@ async fn headers_that_trickle_in_and_idle_keep_alive_connections_are_closed() {
     // Slowloris: a request line and one header, then nothing.
     let mut slow = connect(&app).await;
     slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
-    let (answer, took) = read_until_closed(&mut slow, Duration::from_secs(10)).await;
-    assert!(took >= Duration::from_millis(900), "closed only once the deadline passed ({took:?})");
+    let answer = read_until_closed(&mut slow, Duration::from_secs(10)).await;
     assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "no request was served: {answer:?}");
 
     // Keep-alive: one request answered, then the connection idles and is closed.
     let mut idle = connect(&app).await;
     idle.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
-    let (answer, _) = read_until_closed(&mut idle, Duration::from_secs(10)).await;
+    let answer = read_until_closed(&mut idle, Duration::from_secs(10)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "the request itself is served: {answer:?}");
 
     // A client that keeps its requests coming is not cut off.
@@ -196,7 +175,7 @@ async fn a_body_that_stalls_gets_408_and_the_connection_is_closed() {
         .write_all(b"POST /api/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"username\":")
         .await
         .unwrap();
-    let (answer, _) = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    let answer = read_until_closed(&mut stream, Duration::from_secs(10)).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains(r#""code":"request_timeout""#), "{answer}");
     assert_eq!(app.get("/health", None).await.status(), 200, "the server is fine");
@@ -301,4 +280,166 @@ async fn a_chunked_upload_past_every_limit_is_cut_off_with_413_and_nothing_is_st
         assert_eq!(resp.status(), 413);
     }
     assert!(crate::helpers::files_under(&app.data_dir().join("blobs")).iter().all(|f| !f.contains("huge")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// tRPC batches: every call is charged as if it came alone, and a batch is bounded
+
+/// `POST /api/trpc/<p>,<p>,…?batch=1` with each call's input.
+async fn trpc_batch(app: &TestApp, token: Option<&str>, calls: &[(&str, Value)]) -> reqwest::Response {
+    let paths: Vec<&str> = calls.iter().map(|(p, _)| *p).collect();
+    let inputs: serde_json::Map<String, Value> =
+        calls.iter().enumerate().map(|(i, (_, input))| (i.to_string(), json!({ "json": input }))).collect();
+    let mut req = app.client.post(app.url(&format!("/api/trpc/{}?batch=1", paths.join(",")))).json(&inputs);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap()
+}
+
+fn trpc_code(item: &Value) -> &str {
+    item["error"]["json"]["data"]["code"].as_str().unwrap_or("(a result)")
+}
+
+#[tokio::test]
+async fn a_trpc_batch_of_logins_is_charged_guess_by_guess() {
+    let login = RateBudget { per_ip_per_minute: 1, per_user_per_minute: 0, burst: 4 };
+    let app = TestApp::spawn_with(|c| limited(c, login, OFF, OFF)).await;
+    let right = json!({ "username": "victim", "password": "the right password" });
+    assert_eq!(app.post_json("/api/auth/register", None, &right).await.status(), 201, "one of the four");
+
+    // Three wrong guesses fit in what is left; the right one, fifth, does not.
+    let mut calls: Vec<(&str, Value)> =
+        (0..4).map(|i| ("r3al.auth.login", json!({ "username": "victim", "password": format!("wrong guess {i}") }))).collect();
+    calls.push(("r3al.auth.login", right.clone()));
+    let resp = trpc_batch(&app, None, &calls).await;
+    assert!(resp.headers().get("retry-after").is_some(), "a batch with refused calls says when to retry");
+    let items: Vec<Value> = resp.json().await.unwrap();
+    let codes: Vec<&str> = items.iter().map(trpc_code).collect();
+    assert_eq!(codes, ["UNAUTHORIZED", "UNAUTHORIZED", "UNAUTHORIZED", "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS"]);
+    assert!(items.iter().all(|i| !i.to_string().contains("token")), "no call past the budget ran: {items:?}");
+    // The budget the batch spent is the one single logins draw from.
+    assert_eq!(app.post_json("/api/auth/login", None, &right).await.status(), 429);
+}
+
+#[tokio::test]
+async fn a_trpc_batch_of_generations_is_charged_call_by_call() {
+    let generation = RateBudget { per_ip_per_minute: 0, per_user_per_minute: 1, burst: 2 };
+    let app = TestApp::spawn_with(|c| limited(c, OFF, generation, OFF)).await;
+    let token = app.token("chatty", Role::User);
+    let message = json!({ "userId": "chatty", "message": "hello" });
+    let calls: Vec<(&str, Value)> = (0..6).map(|_| ("r3al.aiChat.sendMessage", message.clone())).collect();
+    let items: Vec<Value> = trpc_batch(&app, Some(&token), &calls).await.json().await.unwrap();
+    let codes: Vec<&str> = items.iter().map(trpc_code).collect();
+    assert_eq!(codes, ["(a result)", "(a result)", "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS"]);
+    let stored: i64 = app.db().query_row("SELECT count(*) FROM chat_messages WHERE role = 'user'", [], |r| r.get(0)).unwrap();
+    assert_eq!(stored, 2, "only the calls within the budget ran");
+}
+
+#[tokio::test]
+async fn a_trpc_batch_is_bounded_in_size() {
+    let app = TestApp::spawn_with(|c| c.limits.max_trpc_batch = 4).await;
+    let token = app.token("u1", Role::User);
+    let batch = |n: usize| {
+        let paths = vec!["r3al.auth.me"; n].join(",");
+        app.client.get(app.url(&format!("/api/trpc/{paths}?batch=1"))).bearer_auth(&token).send()
+    };
+    let four = batch(4).await.unwrap();
+    assert_eq!(four.status(), 200);
+    assert_eq!(four.json::<Vec<Value>>().await.unwrap().len(), 4);
+    for n in [5, 2000] {
+        let resp = batch(n).await.unwrap();
+        assert_eq!(resp.status(), 400, "a batch of {n}");
+        let body: Value = resp.json().await.unwrap();
+        let message = body["error"]["json"]["message"].as_str().unwrap();
+        assert!(message.contains("at most 4") && message.contains(&n.to_string()), "{message}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections: a deadline from accept, and caps in total and per address
+
+#[tokio::test]
+async fn connections_that_never_send_a_byte_are_closed() {
+    let app = TestApp::spawn_with(|c| c.limits.header_timeout_secs = 1).await;
+    let mut silent = Vec::new();
+    for _ in 0..5 {
+        silent.push(connect(&app).await);
+    }
+    for socket in &mut silent {
+        let answer = read_until_closed(socket, Duration::from_secs(20)).await;
+        assert!(answer.is_empty(), "nothing is answered to a client that asked nothing: {answer:?}");
+    }
+    assert_eq!(app.get("/health", None).await.status(), 200);
+}
+
+/// Polls `/health` on a new connection until it answers 200 (a slot frees once the server sees a
+/// socket close), within a bounded time.
+async fn health_on_a_new_connection(app: &TestApp) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut socket = connect(app).await;
+        socket.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+        let answer = read_until_closed(&mut socket, Duration::from_secs(20)).await;
+        if answer.starts_with("HTTP/1.1 200") {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no slot came free: {answer:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn assert_refused(app: &TestApp) {
+    let mut extra = connect(app).await;
+    let answer = read_until_closed(&mut extra, Duration::from_secs(10)).await;
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 503"), "{answer:?}");
+    if !answer.is_empty() {
+        assert!(answer.contains("too_many_connections") && answer.to_ascii_lowercase().contains("retry-after: 1"), "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn connections_are_capped_per_address_and_in_total() {
+    for per_address in [true, false] {
+        let app = TestApp::spawn_with(|c| {
+            c.limits.header_timeout_secs = 60;
+            if per_address {
+                c.limits.max_connections_per_ip = 3;
+            } else {
+                c.limits.max_connections = 3;
+            }
+        })
+        .await;
+        let mut open = Vec::new();
+        for _ in 0..3 {
+            open.push(connect(&app).await);
+        }
+        // The three are served once they ask.
+        open[0].write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut buf = [0u8; 512];
+        let n = open[0].read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        assert_refused(&app).await;
+        drop(open.pop());
+        health_on_a_new_connection(&app).await;
+        let metrics = {
+            drop(open);
+            health_on_a_new_connection(&app).await;
+            app.get("/metrics", None).await.text().await.unwrap()
+        };
+        let reason = if per_address { "per_ip" } else { "total" };
+        assert!(metrics.contains(&format!("optima_connections_refused_total{{reason=\"{reason}\"}}")), "{reason}");
+    }
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_is_held_to_the_total_only() {
+    let app = TestApp::spawn_with(|c| {
+        c.limits.header_timeout_secs = 60;
+        c.limits.max_connections_per_ip = 2;
+        c.limits.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let _open = [connect(&app).await, connect(&app).await, connect(&app).await];
+    health_on_a_new_connection(&app).await;
 }

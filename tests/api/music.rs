@@ -788,9 +788,7 @@ async fn huggingface_audio_is_stored_as_the_stem_and_mixed() {
 async fn huggingface_model_loading_is_waited_out() {
     let (app, fake) = hf_app(HfMode::LoadingThenAudio(musicgen_wav()), 2, 10).await;
     let (token, id) = premium_project(&app, "h2", json!({"title": "Patience"})).await;
-    let started = Instant::now();
     let g = ok(generate(&app, &token, json!({"projectId": id, "userId": "h2", "prompt": "lofi beats", "duration": 12})).await).await;
-    assert!(started.elapsed() >= Duration::from_millis(450), "it waited the estimated time: {:?}", started.elapsed());
     assert_eq!(fake.calls().len(), 2, "one 503 while loading, then the answer");
     assert_eq!(g["status"], "completed");
     assert_eq!(project(&app, &token, &id).await["status"], "completed");

@@ -98,9 +98,13 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     let url = app.url("/cdn/r3al-user-media/users/u/slow.bin");
     let request = tokio::spawn(app.client.put(url).bearer_auth(&token).body(body).send());
     tx.send(Ok(vec![1; 1000])).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // In flight: the server has opened the upload's temporary file.
+    let tmp = app.data_dir().join("blobs/.tmp");
+    eventually("the upload starts", || async { !crate::helpers::files_under(&tmp).is_empty() }).await;
+    let addr = server.addr;
     let shutdown = tokio::spawn(server.shutdown());
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Shutting down: the listener is gone, so a new connection is refused.
+    eventually("the listener closes", || async move { tokio::net::TcpStream::connect(addr).await.is_err() }).await;
     tx.send(Ok(vec![2; 1000])).await.unwrap();
     drop(tx);
     let resp = request.await.unwrap().unwrap();
@@ -113,4 +117,61 @@ fn tokio_stream_from(
     mut rx: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
 ) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[tokio::test]
+async fn metrics_labels_come_from_fixed_sets_whatever_the_method() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn().await;
+    let long = "M".repeat(60_000);
+    let methods: Vec<String> = (0..40).map(|i| format!("INVENTED{i}")).chain([long.clone()]).collect();
+    for method in &methods {
+        let mut socket = crate::helpers::connect(&app).await;
+        let request = format!("{method} /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        socket.write_all(request.as_bytes()).await.unwrap();
+        crate::helpers::read_until_closed(&mut socket, std::time::Duration::from_secs(10)).await;
+    }
+    let text = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(!text.contains("INVENTED") && !text.contains(&long[..100]), "invented methods became labels");
+    assert!(text.lines().any(|l| l.starts_with("http_requests_total{") && l.contains("method=\"other\"")), "they count as `other`");
+    assert!(text.len() < 1024 * 1024, "{} bytes", text.len());
+}
+
+#[tokio::test]
+async fn metrics_can_require_an_admin_or_service_token() {
+    let app = TestApp::spawn_with(|c| c.server.metrics_public = false).await;
+    assert_eq!(crate::helpers::error_code(app.get("/metrics", None).await).await, "unauthorized");
+    let user = app.token("u1", optima::auth::Role::User);
+    assert_eq!(app.get("/metrics", Some(&user)).await.status(), 403);
+    for role in [optima::auth::Role::Service, optima::auth::Role::Admin] {
+        let resp = app.get("/metrics", Some(&app.token("scraper", role))).await;
+        assert_eq!(resp.status(), 200);
+        assert!(resp.text().await.unwrap().contains("http_requests_total"));
+    }
+}
+
+#[tokio::test]
+async fn the_database_and_blobs_are_private_to_the_server_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn().await;
+    let token = app.token("u1", optima::auth::Role::User);
+    let resp = app.upload(&token, "r3al-user-media", "users/u1/private/note.txt", b"mine".to_vec()).await;
+    assert_eq!(resp.status(), 201);
+    let data = app.data_dir();
+    let mode = |p: std::path::PathBuf| std::fs::metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).permissions().mode() & 0o777;
+    for file in ["optima.db", "optima.db-wal", "optima.db-shm", "blobs/r3al-user-media/users/u1/private/note.txt"] {
+        assert_eq!(mode(data.join(file)), 0o600, "{file}");
+    }
+    for dir in ["", "blobs", "blobs/r3al-user-media", "blobs/r3al-user-media/users/u1/private", "keys"] {
+        assert_eq!(mode(data.join(dir)), 0o700, "{dir:?}");
+    }
+}
+
+/// Polls `done` until it holds, for at most 20 s.
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut done: impl FnMut() -> F) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !done().await {
+        assert!(tokio::time::Instant::now() < deadline, "{what}: not within 20 s");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }

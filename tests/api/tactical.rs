@@ -890,10 +890,10 @@ async fn audit_records_every_action_and_every_refusal() {
     assert_eq!(e["action"], "comm.send_secure", "{e}");
     assert!(e["detail"].as_str().unwrap().starts_with("413"), "{e}");
 
+    // Without a valid token there is no caller to record: counted, not chained.
+    let chained = count(&app, "SELECT count(*) FROM audit_log");
     client_error(app.post_json(SEND, None, &json!({"fromUserId": "s1", "content": "who am I"})).await, 401).await;
-    let e = last_entry(&app, &admin, "&actor=anonymous").await;
-    assert_eq!(e["outcome"], "denied", "{e}");
-    assert!(e["detail"].as_str().unwrap().starts_with("401"), "{e}");
+    assert_eq!(count(&app, "SELECT count(*) FROM audit_log"), chained);
 
     assert_eq!(count(&app, "SELECT count(*) FROM tactical_comms"), rows);
     assert_eq!(comm_blobs(&app), blobs);
@@ -903,6 +903,34 @@ async fn audit_records_every_action_and_every_refusal() {
     refused(app.get("/api/tactical/audit/verify", Some(&s)).await, 403, "admin_only").await;
     let e = last_entry(&app, &admin, "&actor=s1&outcome=denied").await;
     assert_eq!(e["action"], "audit.verify", "{e}");
+}
+
+#[tokio::test]
+async fn refusals_anyone_can_send_are_counted_and_targets_are_bounded() {
+    let app = TestApp::spawn().await;
+    let admin = admin(&app);
+    let long_id = "A".repeat(60_000);
+    let before = count(&app, "SELECT count(*) FROM audit_log");
+    for token in [None, Some("not-a-token"), Some(&app.token("ghost", Role::User)[..40])] {
+        let mut req = app.client.get(app.url(&format!("/api/tactical/comm/{long_id}")));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        assert_eq!(req.send().await.unwrap().status(), 401);
+        let trpc = app.client.get(app.url("/api/trpc/r3al.tactical.getComms?input=%7B%22json%22%3A%7B%7D%7D")).send().await.unwrap();
+        assert_eq!(trpc.status(), 401);
+    }
+    assert_eq!(count(&app, "SELECT count(*) FROM audit_log"), before, "nothing was chained");
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(metrics.contains("optima_tactical_unauthenticated_refused_total{status=\"401\"}"), "counted instead");
+
+    // A caller who is known is recorded, with the route and a bounded id, not the raw path.
+    let stranger = app.token("stranger", Role::User);
+    let resp = app.get(&format!("/api/tactical/comm/{long_id}"), Some(&stranger)).await;
+    assert!(resp.status().is_client_error());
+    let e = last_entry(&app, &admin, "&actor=stranger").await;
+    let target = e["target"].as_str().unwrap();
+    assert!(target.starts_with("AAAA") && target.chars().count() <= 201, "{} characters", target.chars().count());
 }
 
 #[tokio::test]

@@ -1354,7 +1354,15 @@ await check('r3al.writersGuild.*: acting for another user -> FORBIDDEN 403; no t
   await expectTrpcError(anonymous.r3al.writersGuild.getMember.query({ userId: writerUser }), 'UNAUTHORIZED', 401);
 });
 
-await check('REST POST /api/writers/member/register, then r3al.writersGuild.getMember has Date memberSince/createdAt', async () => {
+await check('r3al.subscription.upgradeTier: the admin moves the writer user to premium (monthly)', async () => {
+  needWriter();
+  const up = await admin.r3al.subscription.upgradeTier.mutate({ userId: writerUser, targetTier: 'premium', billingPeriod: 'monthly' });
+  assert.equal(up.success, true);
+  const tier = await writer.r3al.subscription.getUserTier.query({ userId: writerUser });
+  assert.equal(tier.data.tier.tierName, 'premium');
+});
+
+await check('REST POST /api/writers/member/register (premium: the guild is included), then r3al.writersGuild.getMember has Date memberSince/createdAt', async () => {
   needWriter();
   const res = await fetch(`${base.replace(/\/+$/, '')}/api/writers/member/register`, {
     method: 'POST',
@@ -1379,14 +1387,6 @@ await check('REST POST /api/writers/member/register, then r3al.writersGuild.getM
   assert.equal(typeof m.tier, 'string');
   assertDate(m.memberSince, 'memberSince');
   assertDate(m.createdAt, 'createdAt');
-});
-
-await check('r3al.subscription.upgradeTier: the admin moves the writer user to premium (monthly)', async () => {
-  needWriter();
-  const up = await admin.r3al.subscription.upgradeTier.mutate({ userId: writerUser, targetTier: 'premium', billingPeriod: 'monthly' });
-  assert.equal(up.success, true);
-  const tier = await writer.r3al.subscription.getUserTier.query({ userId: writerUser });
-  assert.equal(tier.data.tier.tierName, 'premium');
 });
 
 await check('r3al.writersGuild.createProject: premium user, all fields -> an active project with Date createdAt/updatedAt', async () => {

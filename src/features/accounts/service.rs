@@ -2,13 +2,15 @@ use std::sync::Arc;
 
 use super::model::{Credentials, Me, Session, UserRow};
 use super::repo;
-use crate::auth::{Caller, Role, TokenService, password};
+use crate::auth::password::Passwords;
+use crate::auth::{Caller, Role, TokenService};
 use crate::db::{Db, now_text};
 use crate::error::{AppError, AppResult};
 
 pub struct AccountsService {
     db: Db,
     tokens: Arc<TokenService>,
+    passwords: Passwords,
 }
 
 fn validate(credentials: &Credentials) -> AppResult<()> {
@@ -25,14 +27,9 @@ fn validate(credentials: &Credentials) -> AppResult<()> {
     Ok(())
 }
 
-/// Password hashing is CPU-heavy: keep it off the async workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(AppError::internal)
-}
-
 impl AccountsService {
-    pub fn new(db: Db, tokens: Arc<TokenService>) -> Self {
-        Self { db, tokens }
+    pub fn new(db: Db, tokens: Arc<TokenService>, passwords: Passwords) -> Self {
+        Self { db, tokens, passwords }
     }
 
     fn session(&self, user: &UserRow) -> AppResult<Session> {
@@ -49,7 +46,7 @@ impl AccountsService {
     pub async fn register(&self, credentials: Credentials) -> AppResult<Session> {
         validate(&credentials)?;
         let Credentials { username, password } = credentials;
-        let password_hash = blocking(move || password::hash(&password)).await??;
+        let password_hash = self.passwords.hash(password).await?;
         let user = repo::insert(
             &self.db,
             UserRow {
@@ -69,11 +66,10 @@ impl AccountsService {
         let password = credentials.password;
         let matched = match user {
             Some(user) => {
-                let hash = user.password_hash.clone();
-                blocking(move || password::verify(&password, &hash)).await?.then_some(user)
+                self.passwords.verify(password, user.password_hash.clone()).await?.then_some(user)
             }
             None => {
-                blocking(move || password::verify_against_nothing(&password)).await?;
+                self.passwords.verify_against_nothing(password).await?;
                 None
             }
         };

@@ -1,13 +1,21 @@
 //! `GET /metrics`: Prometheus text exposition of what the edge middleware records.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use poem::{IntoResponse, handler};
+use poem::web::headers::authorization::Bearer;
+use poem::web::headers::{Authorization, HeaderMapExt};
+use poem::{Endpoint, IntoResponse, Request, Response};
+
+use crate::auth::{Caller, TokenService};
+use crate::error::AppError;
 
 pub const REQUESTS: &str = "http_requests_total";
 pub const DURATION: &str = "http_request_duration_seconds";
 pub const RATE_LIMITED: &str = "optima_rate_limited_total";
+pub const TACTICAL_ANONYMOUS_REFUSED: &str = "optima_tactical_unauthenticated_refused_total";
+pub const CONNECTIONS_OPEN: &str = "optima_connections_open";
+pub const CONNECTIONS_REFUSED: &str = "optima_connections_refused_total";
 
 /// The process-wide recorder; installed once, shared by every server in the process.
 pub fn handle() -> &'static PrometheusHandle {
@@ -27,7 +35,19 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-#[handler]
-pub fn render() -> impl IntoResponse {
-    handle().render().with_content_type("text/plain; version=0.0.4; charset=utf-8")
+/// `GET /metrics`: open to anyone when `public`, else only to admin and service tokens.
+pub fn endpoint(public: bool, tokens: Arc<TokenService>) -> impl Endpoint<Output = Response> {
+    poem::endpoint::make_sync(move |req: Request| -> poem::Result<Response> {
+        if !public {
+            let token = req
+                .headers()
+                .typed_get::<Authorization<Bearer>>()
+                .ok_or_else(|| AppError::unauthorized("unauthorized", "/metrics needs an admin or service bearer token"))?;
+            let claims = tokens.verify(token.token())?;
+            if !(Caller { user_id: claims.sub, role: claims.role }).is_privileged() {
+                return Err(AppError::forbidden("/metrics is open to admin and service tokens only").into());
+            }
+        }
+        Ok(handle().render().with_content_type("text/plain; version=0.0.4; charset=utf-8").into_response())
+    })
 }

@@ -13,13 +13,14 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use poem::http::StatusCode;
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::{Endpoint, IntoResponse, PathPattern, Request, Response};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::model::{AuditEntry, AuditFilter, AuditVerification};
 use crate::app::AppState;
 use crate::db::{CachedSql, now_text};
 use crate::error::AppError;
+use crate::features::system::metrics::TACTICAL_ANONYMOUS_REFUSED;
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -128,12 +129,42 @@ tokio::task_local! {
     static CURRENT: RefCell<RequestAudit>;
 }
 
+/// Longest target, and longest id within a target, an entry keeps: callers choose ids and
+/// paths, and the chain can never be pruned.
+const MAX_TARGET_CHARS: usize = 200;
+const MAX_ID_CHARS: usize = 64;
+
+fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// What a refused request aimed at: its route template and the ids the template names, e.g.
+/// `GET /api/tactical/comm/:comm_id comm_id=c1`; without a matched route, the path itself.
+fn route_target(method: &str, path: &str, pattern: Option<&str>) -> String {
+    let Some(pattern) = pattern.filter(|p| !p.contains('*')) else {
+        return bounded(&format!("{method} {path}"), MAX_TARGET_CHARS);
+    };
+    let ids: Vec<String> = pattern
+        .split('/')
+        .zip(path.split('/'))
+        .filter_map(|(name, value)| {
+            let name = name.strip_prefix(':').or_else(|| name.strip_prefix('{').and_then(|n| n.strip_suffix('}')))?;
+            Some(format!("{name}={}", bounded(value, MAX_ID_CHARS)))
+        })
+        .collect();
+    let target = if ids.is_empty() { format!("{method} {pattern}") } else { format!("{method} {pattern} {}", ids.join(" ")) };
+    bounded(&target, MAX_TARGET_CHARS)
+}
+
 /// Names the action (and its target) the current request attempts, for the refusal entry.
 pub fn attempt(action: &'static str, target: &str) {
     let _ = CURRENT.try_with(|c| {
         let mut c = c.borrow_mut();
         c.action = Some(action);
-        c.target = Some(target.to_owned());
+        c.target = Some(bounded(target, MAX_TARGET_CHARS));
     });
 }
 
@@ -168,7 +199,9 @@ fn error_code(body: &[u8]) -> Option<String> {
     code.as_str().map(str::to_owned)
 }
 
-/// Middleware: records every refused tactical request the service did not record itself.
+/// Middleware: records every refused tactical request of an authenticated caller that the
+/// service did not record itself. Refusals of callers without a valid token are counted in
+/// `/metrics` and logged, not chained: anyone can send them, and the chain is never pruned.
 pub async fn guard<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
     if !is_tactical(req.uri().path()) {
         return ep.call(req).await.map(IntoResponse::into_response);
@@ -180,31 +213,43 @@ pub async fn guard<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
         .and_then(|t| state.as_ref().and_then(|s| s.caller_from_token(t.trim()).ok()))
-        .map_or_else(|| "anonymous".to_owned(), |c| c.user_id);
-    let route = format!("{} {}", req.method(), req.uri().path());
+        .map(|c| c.user_id);
+    let (method, path) = (req.method().to_string(), req.uri().path().to_owned());
     let (result, audit) = CURRENT
         .scope(RefCell::new(RequestAudit::default()), async move {
             let result = ep.call(req).await.map(IntoResponse::into_response);
             (result, CURRENT.with(|c| c.take()))
         })
         .await;
-    let (status, code, result) = match result {
-        Ok(mut resp) if resp.status().is_client_error() || resp.status().is_server_error() => {
+    let refused = |status: StatusCode| status.is_client_error() || status.is_server_error();
+    let Some(actor) = actor else {
+        let status = match &result {
+            Ok(resp) => resp.status(),
+            Err(e) => e.status(),
+        };
+        if refused(status) {
+            metrics::counter!(TACTICAL_ANONYMOUS_REFUSED, "status" => status.as_u16().to_string()).increment(1);
+            tracing::info!(status = status.as_u16(), "tactical request without a valid token refused");
+        }
+        return result;
+    };
+    let (status, code, pattern, result) = match result {
+        Ok(mut resp) if refused(resp.status()) => {
             let body = resp.take_body().into_bytes().await.unwrap_or_default();
             let code = error_code(&body);
             resp.set_body(body);
-            (resp.status(), code, Ok(resp))
+            (resp.status(), code, resp.data::<PathPattern>().cloned(), Ok(resp))
         }
-        Ok(resp) => (resp.status(), None, Ok(resp)),
-        Err(e) => (e.status(), e.downcast_ref::<AppError>().map(|a| a.code().to_owned()), Err(e)),
+        Ok(resp) => (resp.status(), None, None, Ok(resp)),
+        Err(e) => (e.status(), e.downcast_ref::<AppError>().map(|a| a.code().to_owned()), e.data::<PathPattern>().cloned(), Err(e)),
     };
-    if audit.recorded || !(status.is_client_error() || status.is_server_error()) {
+    if audit.recorded || !refused(status) {
         return result;
     }
     let record = Record {
         actor,
         action: audit.action.unwrap_or("request"),
-        target: Some(audit.target.unwrap_or(route)),
+        target: Some(audit.target.unwrap_or_else(|| route_target(&method, &path, pattern.as_ref().map(|p| &*p.0)))),
         outcome: outcome_of(status),
         detail: Some(format!("{} {}", status.as_u16(), code.unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_owned()))),
     };
@@ -260,6 +305,17 @@ mod tests {
         assert_eq!(total, 2);
         assert_eq!(entries[1].prev_hash, GENESIS);
         assert_eq!(entries[0].prev_hash, entries[1].entry_hash);
+    }
+
+    #[test]
+    fn targets_are_the_route_and_its_bounded_ids() {
+        let long = "A".repeat(60_000);
+        let target = route_target("GET", &format!("/api/tactical/comm/{long}"), Some("/api/tactical/comm/:comm_id"));
+        assert!(target.starts_with("GET /api/tactical/comm/:comm_id comm_id=AAAA"), "{target}");
+        assert!(target.chars().count() <= MAX_TARGET_CHARS + 1, "{} characters", target.chars().count());
+        assert_eq!(route_target("POST", "/api/tactical/teams", Some("/api/tactical/teams")), "POST /api/tactical/teams");
+        let unmatched = route_target("GET", &format!("/api/trpc/r3al.tactical.{long}"), None);
+        assert!(unmatched.chars().count() <= MAX_TARGET_CHARS + 1);
     }
 
     #[test]

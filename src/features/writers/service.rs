@@ -165,6 +165,7 @@ impl WritersService {
 
     pub async fn register_member(&self, caller: &Caller, r: RegisterMember) -> AppResult<Member> {
         caller.ensure_acts_for(&r.user_id)?;
+        self.subscriptions.require(&r.user_id, Feature::WritersGuild).await?;
         let pen_name = required("penName", r.pen_name, 100)?;
         let now = now_text();
         let row = MemberRow {
@@ -193,6 +194,7 @@ impl WritersService {
 
     pub async fn update_member(&self, caller: &Caller, user_id: &str, u: UpdateMember) -> AppResult<Member> {
         caller.ensure_acts_for(user_id)?;
+        self.subscriptions.require(user_id, Feature::WritersGuild).await?;
         let mut m = self.member_row(user_id).await?;
         if let Some(pen) = u.pen_name {
             m.pen_name = required("penName", pen, 100)?;
@@ -214,13 +216,13 @@ impl WritersService {
         caller.ensure_acts_for(user_id)?;
         let target = GuildTier::parse(tier)
             .ok_or_else(|| AppError::invalid_field("tier", format!("unknown tier `{tier}`: use novice, wordsmith or master")))?;
+        let subscription = self.subscriptions.require(user_id, Feature::WritersGuild).await?;
         let mut m = self.member_row(user_id).await?;
         let current = GuildTier::parse(&m.tier).unwrap_or(GuildTier::Novice);
         if target == current {
             return Err(AppError::Conflict { code: "already_on_tier", message: format!("the member is already a {}", target.as_str()) });
         }
         if target > current && !caller.is_privileged() {
-            let subscription = self.subscriptions.tier_of(user_id).await?;
             let (words_needed, tier_needed) = match target {
                 GuildTier::Wordsmith => (self.config.wordsmith_words, Tier::Premium),
                 _ => (self.config.master_words, Tier::Unlimited),
