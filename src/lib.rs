@@ -1,6 +1,7 @@
 //! Optima: the self-hostable cloud backend of the R3AL app, as one executable.
 
 pub mod ai;
+pub mod allocator;
 pub mod api;
 pub mod app;
 pub mod audio;

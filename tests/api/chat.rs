@@ -949,3 +949,24 @@ async fn a_full_generation_queue_answers_503_with_retry_after_and_charges_nothin
     assert_eq!(settled_usage(&app, "c").await, (0, 0), "a refused call is not charged");
     assert_eq!(fake.requests().len(), 2);
 }
+
+#[tokio::test]
+async fn a_call_past_the_handler_deadline_answers_503_and_leaves_no_hold() {
+    let fake = FakeOpenAi::start().await;
+    fake.set(Scenario::Gated);
+    let app = fake
+        .app(|c| {
+            c.limits.handler_timeout_secs = 1;
+            c.ai.openai.timeout_secs = 60;
+        })
+        .await;
+    let token = app.token("u1", Role::User);
+    // The fake holds the answer until released: the handler's deadline passes first.
+    let resp = send(&app, &token, json!({ "userId": "u1", "message": "are you there?" })).await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(error_code(resp).await, "handler_timeout");
+    assert_eq!(fake.requests().len(), 1, "the call had reached the provider");
+    fake.release(1);
+    assert_eq!(settled_usage(&app, "u1").await, (0, 0), "the abandoned call's hold is given back, nothing charged");
+    assert_eq!(messages_total(&app), 0, "nothing stored");
+}

@@ -1143,3 +1143,68 @@ async fn deleting_a_public_comm_erases_its_text() {
     ok(delete(&app, &format!("/api/tactical/comm/{comm}"), &s).await).await;
     assert_eq!(files_containing(&app.data_dir(), marker.as_bytes()), Vec::<String>::new());
 }
+
+/// The routes the other scenarios reach only through their refusals: the registrations to
+/// review, documents added after registering, the teams list, a member leaving or being removed
+/// from a team, acknowledging a comm, and the app's `comms` spelling of the list.
+#[tokio::test]
+async fn review_documents_teams_acknowledgements_and_the_comms_alias() {
+    let app = TestApp::spawn().await;
+    let admin = admin(&app);
+    let lead = member(&app, &admin, "lead1", DEPT, "secret").await;
+    let m2 = member(&app, &admin, "m2", DEPT, "confidential").await;
+    let pending = registered(&app, &admin, "p3", DEPT).await;
+    registered(&app, &admin, "far", "Elsewhere Station").await;
+
+    // Registrations: admins see every one, by status; members may not review.
+    let pending_ids = |list: &Value| -> BTreeSet<String> {
+        list.as_array().unwrap().iter().map(|p| p["userId"].as_str().unwrap().to_owned()).collect()
+    };
+    let all_pending = ok(app.get("/api/tactical/registrations?status=pending", Some(&admin)).await).await;
+    assert_eq!(pending_ids(&all_pending), BTreeSet::from(["p3".to_owned(), "far".to_owned()]), "{all_pending}");
+    let verified = ok(app.get("/api/tactical/registrations?status=verified", Some(&admin)).await).await;
+    assert_eq!(pending_ids(&verified), BTreeSet::from(["lead1".to_owned(), "m2".to_owned()]), "{verified}");
+    assert_eq!(ok(app.get("/api/tactical/registrations?status=pending&limit=1", Some(&admin)).await).await.as_array().unwrap().len(), 1);
+    assert!(app.get("/api/tactical/registrations", Some(&m2)).await.status().is_client_error());
+
+    // Documents added after registering are sealed, listed, and read back byte-exact by an admin.
+    let document = payload(3000, 7);
+    let form = Form::new().part("documents", Part::bytes(document.clone()).file_name("id-card.png").mime_str("image/png").unwrap());
+    let resp = app.client.post(app.url("/api/tactical/register/p3/documents")).bearer_auth(&pending).multipart(form).send().await.unwrap();
+    let profile = ok(resp).await;
+    let docs = profile["documents"].as_array().unwrap();
+    assert_eq!(docs.len(), 1, "{profile}");
+    let doc_id = docs[0]["documentId"].as_str().unwrap();
+    assert!(files_containing(&bucket_dir(&app), &document[..64]).is_empty(), "sealed at rest");
+    let back = ok_bytes(app.get(&format!("/api/tactical/members/p3/documents/{doc_id}"), Some(&admin)).await).await;
+    assert_eq!(back, document);
+    // Not for another user's registration.
+    let form = Form::new().part("documents", Part::bytes(b"x".to_vec()).file_name("x.png").mime_str("image/png").unwrap());
+    let resp = app.client.post(app.url("/api/tactical/register/p3/documents")).bearer_auth(&m2).multipart(form).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+
+    // Teams: listed for the department; a member leaves, the lead removes no one twice.
+    let team_id = team(&app, &lead, "Night Patrol").await;
+    add_to_team(&app, &lead, &team_id, "m2").await;
+    let teams = ok(app.get("/api/tactical/teams", Some(&m2)).await).await;
+    let listed = teams.as_array().unwrap().iter().find(|t| t["teamId"] == team_id.as_str()).unwrap_or_else(|| panic!("{teams}"));
+    let members: BTreeSet<&str> = listed["members"].as_array().unwrap().iter().map(|m| m["userId"].as_str().unwrap()).collect();
+    assert_eq!(members, BTreeSet::from(["lead1", "m2"]));
+    let after = ok(delete(&app, &format!("/api/tactical/teams/{team_id}/members/m2"), &m2).await).await;
+    assert!(after["members"].as_array().unwrap().iter().all(|m| m["userId"] != "m2"), "{after}");
+    assert_eq!(delete(&app, &format!("/api/tactical/teams/{team_id}/members/m2"), &lead).await.status(), 404);
+
+    // Acknowledging a comm marks it read and acknowledged, for the recipient only.
+    let comm = send_id(&app, &lead, SEND, json!({"fromUserId": "lead1", "toUserId": "m2", "content": "roll call"})).await;
+    let receipt = ok(app.post_json(&format!("/api/tactical/comm/{comm}/ack"), Some(&m2), &json!({})).await).await;
+    assert_eq!(receipt["commId"], comm.as_str());
+    assert_eq!(receipt["userId"], "m2");
+    assert!(receipt["acknowledgedAt"].is_string() && receipt["readAt"].is_string(), "{receipt}");
+    assert!(app.post_json(&format!("/api/tactical/comm/{comm}/ack"), Some(&pending), &json!({})).await.status().is_client_error());
+
+    // The app's `comms` spelling lists the same page as `comm`.
+    let canonical = list(&app, &m2, "m2").await;
+    let alias = ok(app.get("/api/tactical/comms/m2?limit=100", Some(&m2)).await).await;
+    assert_eq!(ids(&alias), ids(&canonical));
+    assert!(ids(&alias).contains(&comm));
+}
