@@ -303,3 +303,102 @@ async fn buckets_exist_on_start() {
         assert!(app.data_dir().join("blobs").join(bucket).is_dir(), "{bucket}");
     }
 }
+
+#[tokio::test]
+async fn cdn_paths_are_percent_decoded_once() {
+    let app = TestApp::spawn().await;
+    let bob = app.token("bob", Role::User);
+    uploaded(&app, &bob, "users/bob/ok.txt", b"bob's".to_vec()).await;
+    // Decoded once, these are `users/%62ob/ok.txt` and `users/bob/ok%2Etxt`: the `%` left over
+    // is refused, never decoded a second time into bob's object.
+    for raw in ["/cdn/r3al-user-media/users/%2562ob/ok.txt", "/cdn/r3al-user-media/users/bob/ok%252Etxt"] {
+        let resp = app.get(raw, Some(&bob)).await;
+        assert_eq!(resp.status(), 400, "{raw}");
+        assert_eq!(error_code(resp).await, "invalid_path", "{raw}");
+        let put = app.client.put(app.url(raw)).bearer_auth(&bob).body("overwrite").send().await.unwrap();
+        assert_eq!(put.status(), 400, "PUT {raw}");
+    }
+    // Encoded once, the same characters do name the object.
+    let once = app.get("/cdn/r3al-user-media/users/%62ob/ok%2Etxt", Some(&bob)).await;
+    assert_eq!(once.status(), 200);
+    assert_eq!(once.bytes().await.unwrap().as_ref(), b"bob's");
+}
+
+#[tokio::test]
+async fn range_edge_cases_follow_rfc_9110() {
+    let app = TestApp::spawn().await;
+    let token = app.token("u1", Role::User);
+    let data = pattern(10_000);
+    let stored = uploaded(&app, &token, "users/u1/edges.bin", data.clone()).await;
+    let url = stored["url"].as_str().unwrap();
+    let get = |range: &'static str| app.client.get(url).bearer_auth(&token).header("range", range).send();
+
+    // A last-byte-pos at or past the end means "to the end", even past u64 (§14.1.2).
+    for (range, expect, content_range) in [
+        ("bytes=0-99999999999999999999", &data[..], "bytes 0-9999/10000"),
+        ("bytes=9000-18446744073709551615", &data[9000..], "bytes 9000-9999/10000"),
+        ("bytes=-99999999999999999999", &data[..], "bytes 0-9999/10000"),
+        ("bytes=10-19, 5-14", &data[5..20], "bytes 5-19/10000"),
+        ("BYTES=0-0", &data[..1], "bytes 0-0/10000"),
+    ] {
+        let resp = get(range).await.unwrap();
+        assert_eq!(resp.status(), 206, "{range}");
+        assert_eq!(resp.headers()["content-range"], content_range, "{range}");
+        assert_eq!(resp.bytes().await.unwrap().as_ref(), expect, "{range}");
+    }
+
+    // Neither a first-byte-pos nor a suffix length, or a last before the first: no range at all.
+    for range in ["bytes=-", "bytes=", "bytes=5-3", "bytes=0-99,-", "bytes=-0", "bytes=99999999999999999999-"] {
+        let resp = get(range).await.unwrap();
+        assert_eq!(resp.status(), 416, "{range}");
+        assert_eq!(resp.headers()["content-range"], "bytes */10000", "{range}");
+        assert_eq!(error_code(resp).await, "range_not_satisfiable", "{range}");
+    }
+}
+
+#[tokio::test]
+async fn if_range_and_if_modified_since_follow_rfc_9110() {
+    let app = TestApp::spawn().await;
+    let token = app.token("u1", Role::User);
+    let data = pattern(1_000);
+    let stored = uploaded(&app, &token, "users/u1/cond.bin", data.clone()).await;
+    let url = stored["url"].as_str().unwrap();
+    let etag = stored["etag"].as_str().unwrap().to_owned();
+    let first = app.client.get(url).bearer_auth(&token).send().await.unwrap();
+    let last_modified = first.headers()["last-modified"].to_str().unwrap().to_owned();
+
+    let ranged = |if_range: String| app.client.get(url).bearer_auth(&token).header("range", "bytes=0-9").header("if-range", if_range).send();
+    // The current validator, strong ETag or exact date: the range.
+    for validator in [etag.clone(), last_modified.clone()] {
+        let resp = ranged(validator.clone()).await.unwrap();
+        assert_eq!(resp.status(), 206, "{validator}");
+        assert_eq!(resp.bytes().await.unwrap().as_ref(), &data[..10], "{validator}");
+    }
+    // Anything else, including a weak tag and values that are neither tag nor date: the whole object.
+    for validator in [
+        "\"other\"".to_owned(),
+        format!("W/{etag}"),
+        "Mon, 01 Jan 2001 00:00:00 GMT".to_owned(),
+        "not a validator".to_owned(),
+        etag.trim_matches('"').to_owned(),
+        "*".to_owned(),
+    ] {
+        let resp = ranged(validator.clone()).await.unwrap();
+        assert_eq!(resp.status(), 200, "{validator}");
+        assert!(resp.headers().get("content-range").is_none(), "{validator}");
+        assert_eq!(resp.bytes().await.unwrap().as_ref(), data.as_slice(), "{validator}");
+    }
+
+    let since = |date: String| app.client.get(url).bearer_auth(&token).header("if-modified-since", date).send();
+    assert_eq!(since(last_modified.clone()).await.unwrap().status(), 304);
+    // A date later than the server's clock is invalid and ignored (§13.1.3).
+    let future = httpdate_in(chrono::Duration::days(1));
+    let resp = since(future.clone()).await.unwrap();
+    assert_eq!(resp.status(), 200, "{future}");
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), data.as_slice());
+}
+
+/// An IMF-fixdate `offset` from now.
+fn httpdate_in(offset: chrono::Duration) -> String {
+    (chrono::Utc::now() + offset).format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
