@@ -69,6 +69,14 @@ impl TestApp {
         req.send().await.expect("request")
     }
 
+    /// A tRPC mutation as `@trpc/client` with superjson sends it (`{"json": input}`): the
+    /// status and the envelope.
+    pub async fn trpc_mutation(&self, procedure: &str, token: Option<&str>, input: &Value) -> (u16, Value) {
+        let resp = self.post_json(&format!("/api/trpc/{procedure}"), token, &serde_json::json!({ "json": input })).await;
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("a tRPC envelope"))
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
         let mut req = self.client.get(self.url(path));
         if let Some(t) = token {

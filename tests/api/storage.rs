@@ -402,3 +402,73 @@ async fn if_range_and_if_modified_since_follow_rfc_9110() {
 fn httpdate_in(offset: chrono::Duration) -> String {
     (chrono::Utc::now() + offset).format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
+
+#[tokio::test]
+async fn user_content_is_delivered_with_protective_headers() {
+    let app = TestApp::spawn().await;
+    let token = app.token("u1", Role::User);
+    for (path, bytes, content_type, attachment) in [
+        ("users/u1/page.html", b"<script>alert(document.cookie)</script>".to_vec(), "text/html", true),
+        ("users/u1/icon.svg", b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>".to_vec(), "image/svg+xml", true),
+        ("users/u1/tool.js", b"alert(1)".to_vec(), "text/javascript", true),
+        ("users/u1/blob.bin", pattern(100), "application/octet-stream", true),
+        ("users/u1/photo.png", pattern(100), "image/png", false),
+        ("users/u1/notes.txt", b"plain words".to_vec(), "text/plain", false),
+    ] {
+        let stored = uploaded(&app, &token, path, bytes).await;
+        let url = stored["url"].as_str().unwrap();
+        let etag = stored["etag"].as_str().unwrap();
+        let whole = app.client.get(url).bearer_auth(&token).send().await.unwrap();
+        let part = app.client.get(url).bearer_auth(&token).header("range", "bytes=0-3").send().await.unwrap();
+        let head = app.client.head(url).bearer_auth(&token).send().await.unwrap();
+        let cached = app.client.get(url).bearer_auth(&token).header("if-none-match", etag).send().await.unwrap();
+        let signed = app.client.get(stored["cdnUrl"].as_str().unwrap()).send().await.unwrap();
+        for (what, resp) in [("200", whole), ("206", part), ("HEAD", head), ("304", cached), ("signed", signed)] {
+            let h = resp.headers();
+            assert_eq!(h["content-type"], content_type, "{path} {what}");
+            // The browser must not guess a more dangerous type, nor run anything it renders.
+            assert_eq!(h["x-content-type-options"], "nosniff", "{path} {what}");
+            assert_eq!(h["content-security-policy"], "default-src 'none'; sandbox", "{path} {what}");
+            let disposition = h.get("content-disposition").map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(disposition.as_deref(), attachment.then_some("attachment"), "{path} {what}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn trpc_delete_object() {
+    let app = TestApp::spawn().await;
+    let u1 = app.token("u1", Role::User);
+    let u2 = app.token("u2", Role::User);
+    let stored = uploaded(&app, &u1, "users/u1/t.txt", b"bye".to_vec()).await;
+    let url = stored["url"].as_str().unwrap();
+    let file = app.data_dir().join("blobs/r3al-user-media/users/u1/t.txt");
+    let delete = |token: Option<&str>, input: Value| {
+        let app = &app;
+        let token = token.map(str::to_owned);
+        async move { app.trpc_mutation("r3al.storage.deleteObject", token.as_deref(), &input).await }
+    };
+
+    for (token, input, status, code) in [
+        (Some(u2.as_str()), json!({"url": url}), 403, "FORBIDDEN"),
+        (None, json!({"url": url}), 401, "UNAUTHORIZED"),
+        (Some(u1.as_str()), json!({"url": "http://elsewhere/not-cdn/x"}), 400, "BAD_REQUEST"),
+        (Some(u1.as_str()), json!({"url": url, "extra": 1}), 400, "BAD_REQUEST"),
+        (Some(u1.as_str()), json!({}), 400, "BAD_REQUEST"),
+    ] {
+        let (got, body) = delete(token, input.clone()).await;
+        assert_eq!(got, status, "{input}: {body}");
+        assert_eq!(body["error"]["json"]["data"]["code"], code, "{input}: {body}");
+        assert!(file.exists(), "{input} left the object alone");
+    }
+
+    // The signed form names the same object, as on REST.
+    let (status, body) = delete(Some(&u1), json!({"url": stored["cdnUrl"]})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["data"]["json"], json!({"success": true, "deleted": true, "bucket": "r3al-user-media", "path": "users/u1/t.txt"}));
+    assert!(!file.exists());
+    assert_eq!(app.get("/cdn/r3al-user-media/users/u1/t.txt", Some(&u1)).await.status(), 404);
+    let (status, body) = delete(Some(&u1), json!({"url": url})).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["json"]["data"]["code"], "NOT_FOUND", "{body}");
+}
