@@ -141,9 +141,9 @@ async fn who_may_write_and_read_where() {
 async fn public_buckets_are_readable_by_anyone() {
     let app = TestApp::spawn_with(|c| c.storage.public_buckets = vec!["r3al-user-media".into()]).await;
     let token = app.token("u1", Role::User);
-    let stored = uploaded(&app, &token, "users/u1/profile/avatar.jpg", pattern(100)).await;
+    let stored = uploaded(&app, &token, "users/u1/shared/cover.jpg", pattern(100)).await;
     assert_eq!(stored["cdnUrl"], stored["url"], "public objects need no signature");
-    let resp = app.get("/cdn/r3al-user-media/users/u1/profile/avatar.jpg", None).await;
+    let resp = app.get("/cdn/r3al-user-media/users/u1/shared/cover.jpg", None).await;
     assert_eq!(resp.status(), 200);
     assert!(resp.headers()["cache-control"].to_str().unwrap().starts_with("public"));
 }
@@ -471,4 +471,68 @@ async fn trpc_delete_object() {
     let (status, body) = delete(Some(&u1), json!({"url": url})).await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["error"]["json"]["data"]["code"], "NOT_FOUND", "{body}");
+}
+
+#[tokio::test]
+async fn users_cannot_write_or_delete_generated_files() {
+    let app = TestApp::spawn().await;
+    let u1 = app.token("u1", Role::User);
+    let service = app.token("app-backend", Role::Service);
+    let admin = app.token("ops", Role::Admin);
+    let original = b"what the server generated".to_vec();
+    for (bucket, bucket_name, path) in [
+        ("music", "r3al-studio-music", "users/u1/projects/p1/preview/p1_preview.mp3"),
+        ("writing", "r3al-writers-guild", "users/u1/projects/p1/manuscript.txt"),
+        ("images", "r3al-premium-images", "users/u1/generations/g1/original.png"),
+        ("media", "r3al-user-media", "users/u1/profile/avatar.jpg"),
+        ("media", "r3al-user-media", "users/u1/profile/photos/ph1.jpg"),
+        ("media", "r3al-user-media", "users/u1/nfts/n1.json"),
+    ] {
+        // Where the server writes, as the features do (a service token may, like them).
+        assert_eq!(app.upload(&service, bucket, path, original.clone()).await.status(), 201, "{path}");
+        let cdn = format!("/cdn/{bucket_name}/{path}");
+        let file = app.data_dir().join("blobs").join(bucket_name).join(path);
+
+        let upload = app.upload(&u1, bucket, path, b"replaced".to_vec()).await;
+        assert_eq!(upload.status(), 403, "upload {path}");
+        assert_eq!(error_code(upload).await, "generated_path", "upload {path}");
+        let signed = app.post_json("/api/storage/signed-url", Some(&u1), &json!({"bucket": bucket, "path": path, "method": "PUT", "expiresIn": 60})).await;
+        assert_eq!(signed.status(), 403, "signed PUT {path}");
+        assert_eq!(error_code(signed).await, "generated_path", "signed PUT {path}");
+        let put = app.client.put(app.url(&cdn)).bearer_auth(&u1).body("replaced").send().await.unwrap();
+        assert_eq!(put.status(), 403, "PUT {cdn}");
+        assert_eq!(error_code(put).await, "generated_path", "PUT {cdn}");
+        let delete = app.client.delete(app.url("/api/storage/delete")).bearer_auth(&u1).json(&json!({"url": cdn})).send().await.unwrap();
+        assert_eq!(delete.status(), 403, "delete {path}");
+        assert_eq!(error_code(delete).await, "generated_path", "delete {path}");
+        let (status, body) = app.trpc_mutation("r3al.storage.deleteObject", Some(&u1), &json!({"url": cdn})).await;
+        assert_eq!(status, 403, "tRPC delete {path}: {body}");
+        assert_eq!(body["error"]["json"]["data"]["code"], "FORBIDDEN", "{body}");
+        assert_eq!(std::fs::read(&file).unwrap(), original, "{path} is untouched");
+
+        // The owner still reads it, by bearer or by a signed GET URL.
+        assert_eq!(app.get(&cdn, Some(&u1)).await.bytes().await.unwrap().as_ref(), original.as_slice(), "{path}");
+        let signed = app.post_json("/api/storage/signed-url", Some(&u1), &json!({"bucket": bucket, "path": path, "method": "GET", "expiresIn": 60})).await;
+        assert_eq!(signed.status(), 200, "signed GET {path}");
+        // Admin tokens keep access for repairs.
+        assert_eq!(app.upload(&admin, bucket, path, original.clone()).await.status(), 201, "admin upload {path}");
+    }
+
+    // An object named like a generated folder would stand in its way; other case spellings
+    // would reach the same folder on a case-insensitive file system.
+    for (bucket, path) in [("music", "users/u1/projects"), ("images", "users/u1/generations"), ("media", "users/u1/Profile/avatar.jpg")] {
+        let resp = app.upload(&u1, bucket, path, b"x".to_vec()).await;
+        assert_eq!(resp.status(), 403, "{bucket}/{path}");
+        assert_eq!(error_code(resp).await, "generated_path", "{bucket}/{path}");
+    }
+    // Everything else in the user's space stays theirs.
+    for (bucket, path) in [
+        ("music", "users/u1/uploads/projects/take.wav"),
+        ("music", "users/u1/projects-old.txt"),
+        ("media", "users/u1/projects/p1/cover.png"),
+        ("images", "users/u1/profile/x.png"),
+        ("writing", "users/u1/drafts/a.txt"),
+    ] {
+        assert_eq!(app.upload(&u1, bucket, path, b"mine".to_vec()).await.status(), 201, "{bucket}/{path}");
+    }
 }
