@@ -94,6 +94,12 @@ pub async fn error_code(resp: reqwest::Response) -> String {
     err["code"].as_str().expect("error has a code").to_owned()
 }
 
+/// Asserts an error answer's status and `code`; `what` names the request in a failure.
+pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str, what: &str) {
+    assert_eq!(resp.status(), status, "{what}");
+    assert_eq!(error_code(resp).await, code, "{what}");
+}
+
 /// Every file under `dir`, relative, sorted.
 pub fn files_under(dir: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
