@@ -148,8 +148,8 @@ setup POST /api/tactical/comm/secure "$TOKEN" "{\"fromUserId\":\"$USER_ID\",\"co
 # the first request on, whatever order the operations run in.
 printf 'schemathesis fixture\n' >"$WORK/fixture.txt"
 # (`keep.txt` is in no dictionary: its folders outlive the deletes of their other objects.)
-for fixture in "media users/$USER_ID/a.txt" "media users/$USER_ID/profile/avatar.jpg" \
-    "media users/$USER_ID/profile/keep.txt" "images users/$USER_ID/dir/deeper/blob.bin" \
+for fixture in "media users/$USER_ID/a.txt" "media users/$USER_ID/docs/avatar.jpg" \
+    "media users/$USER_ID/docs/keep.txt" "images users/$USER_ID/dir/deeper/blob.bin" \
     "images users/$USER_ID/dir/deeper/keep.txt"; do
     read -r bucket path <<<"$fixture"
     status=$(curl -sS -o "$WORK/fixture-upload.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
@@ -180,9 +180,9 @@ OBJECT_PATHS = [
     quote(p, safe="")
     for p in (
         "users/$USER_ID/a.txt",
-        "users/$USER_ID/profile/avatar.jpg",
+        "users/$USER_ID/docs/avatar.jpg",
         "users/$USER_ID/dir/deeper/blob.bin",
-        "users/$USER_ID/profile",
+        "users/$USER_ID/docs",
         "users/someone_else/a.txt",
     )
 ]
@@ -207,19 +207,19 @@ values = ["media", "r3al-user-media", "images", "r3al-premium-images", "music", 
 [dictionaries.object_paths]
 values = [
   "users/$USER_ID/a.txt",
-  "users/$USER_ID/profile/avatar.jpg",
+  "users/$USER_ID/docs/avatar.jpg",
   "users/$USER_ID/dir/deeper/blob.bin",
-  "users/$USER_ID/profile",
+  "users/$USER_ID/docs",
   "users/someone_else/a.txt",
 ]
 
 [dictionaries.cdn_urls]
 values = [
   "/cdn/media/users/$USER_ID/a.txt",
-  "/cdn/r3al-user-media/users/$USER_ID/profile/avatar.jpg",
+  "/cdn/r3al-user-media/users/$USER_ID/docs/avatar.jpg",
   "$BASE/cdn/images/users/$USER_ID/dir/deeper/blob.bin?expires=1&signature=x",
   "/cdn/media/users/someone_else/a.txt",
-  "/cdn/media/users/$USER_ID/profile",
+  "/cdn/media/users/$USER_ID/docs",
   "/cdn/r3al-premium-images/users/$USER_ID/dir/deeper",
 ]
 

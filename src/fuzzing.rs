@@ -8,15 +8,13 @@
 //! `assert!`s the parser's invariants on what it accepts.
 
 use std::future::Future;
-use std::iter;
 use std::sync::OnceLock;
 use std::task::{Context, Poll, Waker};
 
 use poem::http::HeaderValue;
-use poem::web::headers::{self, Header};
 use serde_json::Value;
 
-use crate::features::storage::cdn::{signature_from_query, single_range};
+use crate::features::storage::cdn::{RangeAsked, byte_range, signature_from_query};
 use crate::features::storage::service::{decode_path, parse_object_url};
 use crate::storage::signing::{SignedMethod, UrlSigner};
 use crate::storage::{BlobPath, Bucket};
@@ -233,20 +231,26 @@ pub fn trpc_envelope(data: &[u8]) {
 /// Object sizes every `Range` value is tried against, besides the one the input names.
 const RANGE_SIZES: [u64; 6] = [0, 1, 100, 1000, u64::MAX - 1, u64::MAX];
 
-/// `single_range` on a `Range` header decoded like `typed_get` does. Input: an optional
-/// decimal object size and a newline, then the header value (`1000\nbytes=0-99`).
+/// `byte_range` on a `Range` header value as `serve` reads it. Input: an optional decimal
+/// object size and a newline, then the header value (`1000\nbytes=0-99`).
 pub fn range_header(data: &[u8]) {
     let (size, value) = match data.iter().position(|&b| b == b'\n') {
         Some(i) => (std::str::from_utf8(&data[..i]).ok().and_then(|s| s.parse::<u64>().ok()), &data[i + 1..]),
         None => (None, data),
     };
     let Ok(value) = HeaderValue::from_bytes(value) else { return };
-    let Ok(range) = headers::Range::decode(&mut iter::once(&value)) else { return };
+    let is_bytes_unit = value.as_bytes().get(..6).is_some_and(|unit| unit.eq_ignore_ascii_case(b"bytes="));
     for size in size.into_iter().chain(RANGE_SIZES) {
-        if let Some(r) = single_range(&range, size) {
-            assert!(r.start < r.end && r.end <= size, "range {r:?} for size {size} from {value:?}");
-            // What `serve` then writes: nothing here may overflow.
-            let _ = format!("bytes {}-{}/{size}", r.start, r.end - 1);
+        match byte_range(value.as_bytes(), size) {
+            RangeAsked::Part(r) => {
+                assert!(is_bytes_unit, "a range from another unit: {value:?}");
+                assert!(r.start < r.end && r.end <= size, "range {r:?} for size {size} from {value:?}");
+                // What `serve` then writes: nothing here may overflow.
+                let _ = format!("bytes {}-{}/{size}", r.start, r.end - 1);
+            }
+            // Only `bytes` ranges are ever refused; any other unit is ignored.
+            RangeAsked::Unsatisfiable => assert!(is_bytes_unit, "another unit refused: {value:?}"),
+            RangeAsked::Whole => {}
         }
     }
 }
@@ -266,7 +270,7 @@ mod tests {
         let deep = format!("\x00x\n{{\"json\":{}1{}}}", "[".repeat(126), "]".repeat(126));
         trpc_envelope(deep.as_bytes());
         trpc_envelope(b"\x01a,b\n{\"1\":5}");
-        for r in ["bytes=0-99", "bytes=-500", "bytes=100-", "100\nbytes=0-0,-5"] {
+        for r in ["bytes=0-99", "bytes=-500", "bytes=100-", "100\nbytes=0-0,-5", "bytes=-", "bytes=0-99999999999999999999"] {
             range_header(r.as_bytes());
         }
     }

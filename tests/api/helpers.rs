@@ -89,6 +89,14 @@ impl TestApp {
         req.send().await.expect("request")
     }
 
+    /// A tRPC mutation as `@trpc/client` with superjson sends it (`{"json": input}`): the
+    /// status and the envelope.
+    pub async fn trpc_mutation(&self, procedure: &str, token: Option<&str>, input: &Value) -> (u16, Value) {
+        let resp = self.post_json(&format!("/api/trpc/{procedure}"), token, &serde_json::json!({ "json": input })).await;
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("a tRPC envelope"))
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
         let mut req = self.client.get(self.url(path));
         if let Some(t) = token {
@@ -104,6 +112,12 @@ pub async fn error_code(resp: reqwest::Response) -> String {
     let err = &body["error"];
     assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "error has a message: {body}");
     err["code"].as_str().expect("error has a code").to_owned()
+}
+
+/// Asserts an error answer's status and `code`; `what` names the request in a failure.
+pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str, what: &str) {
+    assert_eq!(resp.status(), status, "{what}");
+    assert_eq!(error_code(resp).await, code, "{what}");
 }
 
 /// Every file under `dir`, relative, sorted.

@@ -1512,3 +1512,22 @@ async fn the_share_page_shows_a_title_as_written_even_with_template_braces() {
         "the title is shown as written, not filled in as part of the template:\n{html}"
     );
 }
+
+#[tokio::test]
+async fn a_shared_preview_cannot_be_replaced_through_the_storage_api() {
+    let app = TestApp::spawn().await;
+    let (token, id) = premium_project(&app, "s2", json!({"title": "Kept", "genre": "electronic"})).await;
+    ok(generate(&app, &token, json!({"projectId": id, "userId": "s2", "prompt": "calm pads", "duration": 10})).await).await;
+    let shared = ok(app.post_json(&format!("/api/music/share/{id}"), Some(&token), &json!({"platform": "twitter"})).await).await;
+    let audio = format!("{}/audio", s(&shared["shareUrl"]));
+    let preview = read(&project_dir(&app, "s2", &id), &format!("preview/{id}_preview.mp3"));
+    let path = format!("users/s2/projects/{id}/preview/{id}_preview.mp3");
+
+    let resp = app.upload(&token, "music", &path, b"<html>not the song</html>".to_vec()).await;
+    refused(resp, 403, "generated_path").await;
+    let signed = app.post_json("/api/storage/signed-url", Some(&token), &json!({"bucket": "music", "path": path, "method": "PUT", "expiresIn": 60})).await;
+    refused(signed, 403, "generated_path").await;
+    let resp = app.client.get(&audio).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.bytes().await.unwrap().as_ref() == preview.as_slice(), "/s/{{id}}/audio still serves the generated preview");
+}

@@ -1,7 +1,7 @@
 use optima::auth::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code, files_under};
+use crate::helpers::{TestApp, error_code, expect_error, files_under};
 
 fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 % 251) as u8).collect()
@@ -63,6 +63,12 @@ async fn range_requests() {
         ("bytes=9990-20000", &data[9990..], "bytes 9990-9999/10000"),
         // The last 20,000 bytes of 10,000: all of them.
         ("bytes=-20000", &data[..], "bytes 0-9999/10000"),
+        // A last-byte-pos at or past the end means "to the end", even past u64 (RFC 9110 §14.1.2).
+        ("bytes=0-99999999999999999999", &data[..], "bytes 0-9999/10000"),
+        ("bytes=9000-18446744073709551615", &data[9000..], "bytes 9000-9999/10000"),
+        ("bytes=-99999999999999999999", &data[..], "bytes 0-9999/10000"),
+        ("bytes=10-19, 5-14", &data[5..20], "bytes 5-19/10000"),
+        ("BYTES=0-0", &data[..1], "bytes 0-0/10000"),
     ] {
         let resp = get(range).await.unwrap();
         assert_eq!(resp.status(), 206, "{range}");
@@ -71,10 +77,14 @@ async fn range_requests() {
         assert_eq!(resp.bytes().await.unwrap().as_ref(), expect, "{range}");
     }
 
-    let bad = get("bytes=10000-10010").await.unwrap();
-    assert_eq!(bad.status(), 416);
-    assert_eq!(bad.headers()["content-range"], "bytes */10000");
-    assert_eq!(error_code(bad).await, "range_not_satisfiable");
+    // Past the end; and invalid range sets (neither a first-byte-pos nor a suffix length, a
+    // last before the first), which RFC 9110 §14.2 lets a server refuse rather than ignore.
+    for range in ["bytes=10000-10010", "bytes=-", "bytes=", "bytes=5-3", "bytes=0-99,-", "bytes=-0", "bytes=99999999999999999999-"] {
+        let bad = get(range).await.unwrap();
+        assert_eq!(bad.status(), 416, "{range}");
+        assert_eq!(bad.headers()["content-range"], "bytes */10000", "{range}");
+        assert_eq!(error_code(bad).await, "range_not_satisfiable", "{range}");
+    }
 
     // An unparsable Range is ignored, as the standard says: the whole object.
     let junk = get("pages=1-2").await.unwrap();
@@ -141,9 +151,9 @@ async fn who_may_write_and_read_where() {
 async fn public_buckets_are_readable_by_anyone() {
     let app = TestApp::spawn_with(|c| c.storage.public_buckets = vec!["r3al-user-media".into()]).await;
     let token = app.token("u1", Role::User);
-    let stored = uploaded(&app, &token, "users/u1/profile/avatar.jpg", pattern(100)).await;
+    let stored = uploaded(&app, &token, "users/u1/shared/cover.jpg", pattern(100)).await;
     assert_eq!(stored["cdnUrl"], stored["url"], "public objects need no signature");
-    let resp = app.get("/cdn/r3al-user-media/users/u1/profile/avatar.jpg", None).await;
+    let resp = app.get("/cdn/r3al-user-media/users/u1/shared/cover.jpg", None).await;
     assert_eq!(resp.status(), 200);
     assert!(resp.headers()["cache-control"].to_str().unwrap().starts_with("public"));
 }
@@ -301,5 +311,198 @@ async fn buckets_exist_on_start() {
     let app = TestApp::spawn().await;
     for bucket in ["r3al-studio-music", "r3al-writers-guild", "r3al-premium-images", "r3al-tactical-secure", "r3al-user-media"] {
         assert!(app.data_dir().join("blobs").join(bucket).is_dir(), "{bucket}");
+    }
+}
+
+#[tokio::test]
+async fn cdn_paths_are_percent_decoded_once() {
+    let app = TestApp::spawn().await;
+    let bob = app.token("bob", Role::User);
+    uploaded(&app, &bob, "users/bob/ok.txt", b"bob's".to_vec()).await;
+    // Decoded once, these are `users/%62ob/ok.txt` and `users/bob/ok%2Etxt`: the `%` left over
+    // is refused, never decoded a second time into bob's object.
+    for raw in ["/cdn/r3al-user-media/users/%2562ob/ok.txt", "/cdn/r3al-user-media/users/bob/ok%252Etxt"] {
+        expect_error(app.get(raw, Some(&bob)).await, 400, "invalid_path", raw).await;
+        let put = app.client.put(app.url(raw)).bearer_auth(&bob).body("overwrite").send().await.unwrap();
+        assert_eq!(put.status(), 400, "PUT {raw}");
+    }
+    // Encoded once, the same characters do name the object.
+    let once = app.get("/cdn/r3al-user-media/users/%62ob/ok%2Etxt", Some(&bob)).await;
+    assert_eq!(once.status(), 200);
+    assert_eq!(once.bytes().await.unwrap().as_ref(), b"bob's");
+}
+
+#[tokio::test]
+async fn if_range_and_if_modified_since_follow_rfc_9110() {
+    let app = TestApp::spawn().await;
+    let token = app.token("u1", Role::User);
+    let data = pattern(1_000);
+    let stored = uploaded(&app, &token, "users/u1/cond.bin", data.clone()).await;
+    let url = stored["url"].as_str().unwrap();
+    let etag = stored["etag"].as_str().unwrap().to_owned();
+    let first = app.client.get(url).bearer_auth(&token).send().await.unwrap();
+    let last_modified = first.headers()["last-modified"].to_str().unwrap().to_owned();
+
+    let ranged = |if_range: String| app.client.get(url).bearer_auth(&token).header("range", "bytes=0-9").header("if-range", if_range).send();
+    // The current validator, strong ETag or exact date: the range.
+    for validator in [etag.clone(), last_modified.clone()] {
+        let resp = ranged(validator.clone()).await.unwrap();
+        assert_eq!(resp.status(), 206, "{validator}");
+        assert_eq!(resp.bytes().await.unwrap().as_ref(), &data[..10], "{validator}");
+    }
+    // Anything else, including a weak tag and values that are neither tag nor date: the whole object.
+    for validator in [
+        "\"other\"".to_owned(),
+        format!("W/{etag}"),
+        "Mon, 01 Jan 2001 00:00:00 GMT".to_owned(),
+        "not a validator".to_owned(),
+        etag.trim_matches('"').to_owned(),
+        "*".to_owned(),
+    ] {
+        let resp = ranged(validator.clone()).await.unwrap();
+        assert_eq!(resp.status(), 200, "{validator}");
+        assert!(resp.headers().get("content-range").is_none(), "{validator}");
+        assert_eq!(resp.bytes().await.unwrap().as_ref(), data.as_slice(), "{validator}");
+    }
+
+    let since = |date: String| app.client.get(url).bearer_auth(&token).header("if-modified-since", date).send();
+    assert_eq!(since(last_modified.clone()).await.unwrap().status(), 304);
+    // A date later than the server's clock is invalid and ignored (§13.1.3).
+    let future = httpdate_in(chrono::Duration::days(1));
+    let resp = since(future.clone()).await.unwrap();
+    assert_eq!(resp.status(), 200, "{future}");
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), data.as_slice());
+}
+
+/// An IMF-fixdate `offset` from now.
+fn httpdate_in(offset: chrono::Duration) -> String {
+    (chrono::Utc::now() + offset).format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+#[tokio::test]
+async fn user_content_is_delivered_with_protective_headers() {
+    let app = TestApp::spawn().await;
+    let token = app.token("u1", Role::User);
+    for (path, bytes, content_type, attachment) in [
+        ("users/u1/page.html", b"<script>alert(document.cookie)</script>".to_vec(), "text/html", true),
+        ("users/u1/icon.svg", b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>".to_vec(), "image/svg+xml", true),
+        ("users/u1/tool.js", b"alert(1)".to_vec(), "text/javascript", true),
+        ("users/u1/blob.bin", pattern(100), "application/octet-stream", true),
+        ("users/u1/photo.png", pattern(100), "image/png", false),
+        ("users/u1/notes.txt", b"plain words".to_vec(), "text/plain", false),
+    ] {
+        let stored = uploaded(&app, &token, path, bytes).await;
+        let url = stored["url"].as_str().unwrap();
+        let etag = stored["etag"].as_str().unwrap();
+        let whole = app.client.get(url).bearer_auth(&token).send().await.unwrap();
+        let part = app.client.get(url).bearer_auth(&token).header("range", "bytes=0-3").send().await.unwrap();
+        let head = app.client.head(url).bearer_auth(&token).send().await.unwrap();
+        let cached = app.client.get(url).bearer_auth(&token).header("if-none-match", etag).send().await.unwrap();
+        let signed = app.client.get(stored["cdnUrl"].as_str().unwrap()).send().await.unwrap();
+        for (what, resp) in [("200", whole), ("206", part), ("HEAD", head), ("304", cached), ("signed", signed)] {
+            let h = resp.headers();
+            assert_eq!(h["content-type"], content_type, "{path} {what}");
+            // The browser must not guess a more dangerous type, nor run anything it renders.
+            assert_eq!(h["x-content-type-options"], "nosniff", "{path} {what}");
+            assert_eq!(h["content-security-policy"], "default-src 'none'; sandbox", "{path} {what}");
+            let disposition = h.get("content-disposition").map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(disposition.as_deref(), attachment.then_some("attachment"), "{path} {what}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn trpc_delete_object() {
+    let app = TestApp::spawn().await;
+    let u1 = app.token("u1", Role::User);
+    let u2 = app.token("u2", Role::User);
+    let stored = uploaded(&app, &u1, "users/u1/t.txt", b"bye".to_vec()).await;
+    let url = stored["url"].as_str().unwrap();
+    let file = app.data_dir().join("blobs/r3al-user-media/users/u1/t.txt");
+    let delete = |token: Option<&str>, input: Value| {
+        let app = &app;
+        let token = token.map(str::to_owned);
+        async move { app.trpc_mutation("r3al.storage.deleteObject", token.as_deref(), &input).await }
+    };
+
+    for (token, input, status, code) in [
+        (Some(u2.as_str()), json!({"url": url}), 403, "FORBIDDEN"),
+        (None, json!({"url": url}), 401, "UNAUTHORIZED"),
+        (Some(u1.as_str()), json!({"url": "http://elsewhere/not-cdn/x"}), 400, "BAD_REQUEST"),
+        (Some(u1.as_str()), json!({"url": url, "extra": 1}), 400, "BAD_REQUEST"),
+        (Some(u1.as_str()), json!({}), 400, "BAD_REQUEST"),
+    ] {
+        let (got, body) = delete(token, input.clone()).await;
+        assert_eq!(got, status, "{input}: {body}");
+        assert_eq!(body["error"]["json"]["data"]["code"], code, "{input}: {body}");
+        assert!(file.exists(), "{input} left the object alone");
+    }
+
+    // The signed form names the same object, as on REST.
+    let (status, body) = delete(Some(&u1), json!({"url": stored["cdnUrl"]})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["data"]["json"], json!({"success": true, "deleted": true, "bucket": "r3al-user-media", "path": "users/u1/t.txt"}));
+    assert!(!file.exists());
+    assert_eq!(app.get("/cdn/r3al-user-media/users/u1/t.txt", Some(&u1)).await.status(), 404);
+    let (status, body) = delete(Some(&u1), json!({"url": url})).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["json"]["data"]["code"], "NOT_FOUND", "{body}");
+}
+
+#[tokio::test]
+async fn users_cannot_write_or_delete_generated_files() {
+    let app = TestApp::spawn().await;
+    let u1 = app.token("u1", Role::User);
+    let service = app.token("app-backend", Role::Service);
+    let admin = app.token("ops", Role::Admin);
+    let original = b"what the server generated".to_vec();
+    for (bucket, bucket_name, path) in [
+        ("music", "r3al-studio-music", "users/u1/projects/p1/preview/p1_preview.mp3"),
+        ("writing", "r3al-writers-guild", "users/u1/projects/p1/manuscript.txt"),
+        ("images", "r3al-premium-images", "users/u1/generations/g1/original.png"),
+        ("media", "r3al-user-media", "users/u1/profile/avatar.jpg"),
+        ("media", "r3al-user-media", "users/u1/profile/photos/ph1.jpg"),
+        ("media", "r3al-user-media", "users/u1/nfts/n1.json"),
+    ] {
+        // Where the server writes, as the features do (a service token may, like them).
+        assert_eq!(app.upload(&service, bucket, path, original.clone()).await.status(), 201, "{path}");
+        let cdn = format!("/cdn/{bucket_name}/{path}");
+        let file = app.data_dir().join("blobs").join(bucket_name).join(path);
+
+        let upload = app.upload(&u1, bucket, path, b"replaced".to_vec()).await;
+        expect_error(upload, 403, "generated_path", &format!("upload {path}")).await;
+        let signed = app.post_json("/api/storage/signed-url", Some(&u1), &json!({"bucket": bucket, "path": path, "method": "PUT", "expiresIn": 60})).await;
+        expect_error(signed, 403, "generated_path", &format!("signed PUT {path}")).await;
+        let put = app.client.put(app.url(&cdn)).bearer_auth(&u1).body("replaced").send().await.unwrap();
+        expect_error(put, 403, "generated_path", &format!("PUT {cdn}")).await;
+        let delete = app.client.delete(app.url("/api/storage/delete")).bearer_auth(&u1).json(&json!({"url": cdn})).send().await.unwrap();
+        expect_error(delete, 403, "generated_path", &format!("delete {path}")).await;
+        let (status, body) = app.trpc_mutation("r3al.storage.deleteObject", Some(&u1), &json!({"url": cdn})).await;
+        assert_eq!(status, 403, "tRPC delete {path}: {body}");
+        assert_eq!(body["error"]["json"]["data"]["code"], "FORBIDDEN", "{body}");
+        assert_eq!(std::fs::read(&file).unwrap(), original, "{path} is untouched");
+
+        // The owner still reads it, by bearer or by a signed GET URL.
+        assert_eq!(app.get(&cdn, Some(&u1)).await.bytes().await.unwrap().as_ref(), original.as_slice(), "{path}");
+        let signed = app.post_json("/api/storage/signed-url", Some(&u1), &json!({"bucket": bucket, "path": path, "method": "GET", "expiresIn": 60})).await;
+        assert_eq!(signed.status(), 200, "signed GET {path}");
+        // Admin tokens keep access for repairs.
+        assert_eq!(app.upload(&admin, bucket, path, original.clone()).await.status(), 201, "admin upload {path}");
+    }
+
+    // An object named like a generated folder would stand in its way; other case spellings
+    // would reach the same folder on a case-insensitive file system.
+    for (bucket, path) in [("music", "users/u1/projects"), ("images", "users/u1/generations"), ("media", "users/u1/Profile/avatar.jpg")] {
+        expect_error(app.upload(&u1, bucket, path, b"x".to_vec()).await, 403, "generated_path", &format!("{bucket}/{path}")).await;
+    }
+    // Everything else in the user's space stays theirs.
+    for (bucket, path) in [
+        ("music", "users/u1/uploads/projects/take.wav"),
+        ("music", "users/u1/projects-old.txt"),
+        ("media", "users/u1/projects/p1/cover.png"),
+        ("images", "users/u1/profile/x.png"),
+        ("writing", "users/u1/drafts/a.txt"),
+    ] {
+        assert_eq!(app.upload(&u1, bucket, path, b"mine".to_vec()).await.status(), 201, "{bucket}/{path}");
     }
 }

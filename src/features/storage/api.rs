@@ -19,7 +19,7 @@ struct UploadForm {
     file: Upload,
     /// Bucket alias (`music`, `writing`, `images`, `tactical`, `media`) or full name.
     bucket: String,
-    /// Object path inside the bucket, e.g. `users/{userId}/profile/avatar.jpg`.
+    /// Object path inside the bucket, e.g. `users/{userId}/uploads/cover.jpg`.
     path: String,
 }
 
@@ -35,7 +35,8 @@ impl StorageApi {
     /// Upload an object
     ///
     /// Users write under `users/{theirId}/` of the `music`, `writing`, `images` and `media`
-    /// buckets; admin and service tokens write anywhere. The size limit is
+    /// buckets, except the folders the server generates there (403 `generated_path`); admin
+    /// and service tokens write anywhere. The size limit is
     /// `storage.max_upload_bytes` (413 past it). Download it with `GET /cdn/{bucket}/{path}`.
     #[oai(path = "/upload", method = "post")]
     async fn upload(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, form: UploadForm) -> AppResult<Uploaded> {

@@ -1,15 +1,14 @@
 //! `GET|HEAD|PUT /cdn/{bucket}/{path…}`: object delivery with Range, conditional requests
 //! and safe headers for user content, streamed from the blob store; and signed uploads.
 
-use std::ops::Bound;
 use std::sync::Arc;
 
 use futures_util::TryStreamExt;
 use poem::http::{HeaderValue, Method, StatusCode, header};
-use poem::web::headers::{self, HeaderMapExt};
+use poem::web::headers::{self, Header, HeaderMapExt};
 use poem::{Body, Request, Response, handler};
 
-use super::service::{Access, StorageService, decode_path, parse_bucket};
+use super::service::{Access, StorageService, parse_bucket};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
@@ -33,7 +32,13 @@ struct Target {
 
 fn target(req: &Request, state: &AppState, method: SignedMethod) -> AppResult<Target> {
     let bucket = parse_bucket(req.raw_path_param("bucket").unwrap_or_default())?;
-    let path = decode_path(req.raw_path_param("path").unwrap_or_default())?;
+    // poem's router has already percent-decoded the parameter; decoding it again would let
+    // `%2562ob` name `bob`. A `%` left over is refused by `BlobPath::parse`.
+    let path = match req.raw_path_param("path") {
+        Some(path) => BlobPath::parse(path)?,
+        // poem drops a parameter that is not UTF-8 once decoded.
+        None => return Err(AppError::bad_request("invalid_path", "invalid object path: it is empty or not UTF-8 once decoded")),
+    };
     let signature = match req.uri().query() {
         Some(q) if q.contains("signature=") => Some(
             signature_from_query(q)
@@ -118,8 +123,11 @@ pub async fn serve(req: &Request, storage: &StorageService, bucket: Bucket, path
             let etag: headers::ETag = meta.etag.parse().map_err(|_| AppError::internal("unparsable etag"))?;
             !inm.precondition_passes(&etag)
         }
+        // A date later than our clock is invalid and the header is ignored (RFC 9110 §13.1.3):
+        // otherwise a client clock running ahead would pin a stale copy with 304s.
         None => headers_in
             .typed_get::<headers::IfModifiedSince>()
+            .filter(|ims| *ims <= headers::IfModifiedSince::from(std::time::SystemTime::now()))
             .is_some_and(|ims| !ims.is_modified(meta.last_modified.into())),
     };
     if not_modified {
@@ -128,13 +136,14 @@ pub async fn serve(req: &Request, storage: &StorageService, bucket: Bucket, path
         return Ok(resp);
     }
 
-    let range = match headers_in.typed_get::<headers::Range>() {
-        Some(range) => Some(single_range(&range, meta.size).ok_or(AppError::RangeNotSatisfiable { size: meta.size })?),
-        None => None,
+    let asked = match headers_in.get(header::RANGE) {
+        Some(range) if if_range_holds(headers_in.get(header::IF_RANGE), &meta) => byte_range(range.as_bytes(), meta.size),
+        _ => RangeAsked::Whole,
     };
-    let (status, range) = match range {
-        Some(r) => (StatusCode::PARTIAL_CONTENT, Some(r)),
-        None => (StatusCode::OK, None),
+    let (status, range) = match asked {
+        RangeAsked::Whole => (StatusCode::OK, None),
+        RangeAsked::Part(r) => (StatusCode::PARTIAL_CONTENT, Some(r)),
+        RangeAsked::Unsatisfiable => return Err(AppError::RangeNotSatisfiable { size: meta.size }),
     };
     let stream = storage.blobs().get_version(bucket, path, &meta, range.clone()).await?;
     let length = range.as_ref().map_or(meta.size, |r| r.end - r.start);
@@ -150,43 +159,87 @@ pub async fn serve(req: &Request, storage: &StorageService, bucket: Bucket, path
     Ok(resp)
 }
 
-/// The one byte range asked for, clamped to the object; `None` when it cannot be satisfied.
-/// Several ranges are answered with the first satisfiable one's bounds merged: clients that
-/// ask for more than one range accept a single covering part.
-pub(crate) fn single_range(range: &headers::Range, size: u64) -> Option<std::ops::Range<u64>> {
-    if size > 0 && suffix_longer_than(range, size) {
-        return Some(0..size);
+/// Whether an `If-Range` lets the `Range` apply (RFC 9110 §13.1.5): no `If-Range`, the
+/// object's ETag by strong comparison, or exactly its `Last-Modified`. Anything else, a weak
+/// tag or a value that is neither tag nor date included, is no match: the whole object is
+/// sent, so a client never stitches parts of two versions together.
+fn if_range_holds(if_range: Option<&HeaderValue>, meta: &ObjectMeta) -> bool {
+    let Some(validator) = if_range else { return true };
+    if validator.as_bytes().starts_with(b"\"") {
+        // A strong tag matches strongly exactly when it is the same quoted bytes.
+        return !meta.etag.starts_with("W/") && validator.as_bytes() == meta.etag.as_bytes();
     }
-    let mut start_min = u64::MAX;
-    let mut end_max = 0u64;
-    for (start, end) in range.satisfiable_ranges(size) {
-        let start = match start {
-            Bound::Included(s) => s,
-            Bound::Excluded(s) => s + 1,
-            Bound::Unbounded => 0,
-        };
-        let end = match end {
-            Bound::Included(e) => e.saturating_add(1).min(size),
-            Bound::Excluded(e) => e.min(size),
-            Bound::Unbounded => size,
-        };
-        if start < end {
-            start_min = start_min.min(start);
-            end_max = end_max.max(end);
-        }
-    }
-    (start_min < end_max).then_some(start_min..end_max)
+    let current = headers::LastModified::from(std::time::SystemTime::from(meta.last_modified));
+    headers::LastModified::decode(&mut std::iter::once(validator)).is_ok_and(|date| date == current)
 }
 
-/// Whether the header asks for the last N bytes with N larger than the object: that is the
-/// whole object (RFC 9110 §14.1.2), but the headers crate drops such a range as unsatisfiable.
-fn suffix_longer_than(range: &headers::Range, size: u64) -> bool {
-    let mut encoded = Vec::new();
-    headers::Header::encode(range, &mut encoded);
-    let specs = encoded.first().and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("bytes="));
-    specs.is_some_and(|specs| {
-        specs.split(',').any(|spec| spec.trim().strip_prefix('-').and_then(|n| n.parse::<u64>().ok()).is_some_and(|n| n > size))
-    })
+/// What a `Range` header asks of an object of `size` bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RangeAsked {
+    /// Send the whole object with 200.
+    Whole,
+    /// Send these bytes with 206.
+    Part(std::ops::Range<u64>),
+    /// Answer 416.
+    Unsatisfiable,
+}
+
+/// Reads a `Range` header value (RFC 9110 §14.1.2, §14.2). A unit other than `bytes` is
+/// ignored, as §14.2 requires. A `bytes` range set that is invalid (`bytes=-`, `bytes=5-3`,
+/// anything but `first-last`, `first-` and `-suffix`) is rejected with 416 rather than
+/// ignored: §14.2 allows either, and a 416 tells the client its request is wrong instead of
+/// sending it a whole object it did not ask for. A last position at or past the end, however
+/// large (past `u64` too), means "to the end"; so does a suffix longer than the object.
+/// Several ranges are answered with one part covering the satisfiable ones: clients that ask
+/// for more than one range accept a single covering part.
+pub(crate) fn byte_range(value: &[u8], size: u64) -> RangeAsked {
+    let Some(eq) = value.iter().position(|&b| b == b'=') else { return RangeAsked::Whole };
+    if !value[..eq].eq_ignore_ascii_case(b"bytes") {
+        return RangeAsked::Whole;
+    }
+    let Ok(set) = std::str::from_utf8(&value[eq + 1..]) else { return RangeAsked::Unsatisfiable };
+    let mut covering: Option<std::ops::Range<u64>> = None;
+    let mut specs = 0;
+    for spec in set.split(',').map(|s| s.trim_matches([' ', '\t'])).filter(|s| !s.is_empty()) {
+        specs += 1;
+        let Some(part) = byte_range_spec(spec, size) else { return RangeAsked::Unsatisfiable };
+        if let Some(part) = part {
+            covering = Some(match covering {
+                Some(c) => c.start.min(part.start)..c.end.max(part.end),
+                None => part,
+            });
+        }
+    }
+    match covering {
+        _ if specs == 0 => RangeAsked::Unsatisfiable,
+        Some(r) if r.is_empty() => RangeAsked::Whole, // a suffix of an empty object: all of it
+        Some(r) => RangeAsked::Part(r),
+        None => RangeAsked::Unsatisfiable,
+    }
+}
+
+/// One `first-last`, `first-` or `-suffix`: `None` when invalid, `Some(None)` when valid but
+/// not satisfiable for `size`, else the bytes (empty only for a suffix of an empty object).
+fn byte_range_spec(spec: &str, size: u64) -> Option<Option<std::ops::Range<u64>>> {
+    // Digits only; a number past u64 saturates, which is still past any object's end.
+    let position = |s: &str| (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().unwrap_or(u64::MAX));
+    let (first, last) = spec.split_once('-')?;
+    if first.is_empty() {
+        let suffix = position(last)?;
+        return Some((suffix > 0).then(|| size.saturating_sub(suffix)..size));
+    }
+    let first = position(first)?;
+    let end = match last {
+        "" => size,
+        last => {
+            let last = position(last)?;
+            if last < first {
+                return None;
+            }
+            last.saturating_add(1).min(size)
+        }
+    };
+    Some((first < size).then_some(first..end))
 }
 
 fn value(s: &str) -> HeaderValue {
@@ -208,5 +261,41 @@ fn common_headers(resp: &mut Response, meta: &ObjectMeta, access: Access, storag
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
     if !renders_safely(&meta.content_type) {
         h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RangeAsked, byte_range};
+
+    #[test]
+    fn byte_ranges_per_rfc_9110() {
+        let part = |r: std::ops::Range<u64>| RangeAsked::Part(r);
+        for (value, size, expected) in [
+            ("bytes=0-99", 1000, part(0..100)),
+            ("bytes=990-", 1000, part(990..1000)),
+            ("bytes=-10", 1000, part(990..1000)),
+            ("bytes=-5000", 1000, part(0..1000)),
+            ("bytes=0-99999999999999999999", 1000, part(0..1000)),
+            ("bytes=-99999999999999999999", 1000, part(0..1000)),
+            ("bytes=0-18446744073709551615", u64::MAX, part(0..u64::MAX)),
+            ("bytes=0-0, 10-19,,", 1000, part(0..20)),
+            ("Bytes=1-1", 1000, part(1..2)),
+            ("bytes=-1", 0, RangeAsked::Whole),
+            ("pages=1-2", 1000, RangeAsked::Whole),
+            ("bytes", 1000, RangeAsked::Whole),
+            ("bytes =0-1", 1000, RangeAsked::Whole),
+            ("bytes=1000-", 1000, RangeAsked::Unsatisfiable),
+            ("bytes=0-0", 0, RangeAsked::Unsatisfiable),
+            ("bytes=-0", 1000, RangeAsked::Unsatisfiable),
+            ("bytes=-", 1000, RangeAsked::Unsatisfiable),
+            ("bytes=", 1000, RangeAsked::Unsatisfiable),
+            ("bytes=5-3", 1000, RangeAsked::Unsatisfiable),
+            ("bytes=+1-2", 1000, RangeAsked::Unsatisfiable),
+            ("bytes=0-1,x", 1000, RangeAsked::Unsatisfiable),
+            ("bytes=1-2-3", 1000, RangeAsked::Unsatisfiable),
+        ] {
+            assert_eq!(byte_range(value.as_bytes(), size), expected, "{value} of {size}");
+        }
     }
 }

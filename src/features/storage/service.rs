@@ -62,8 +62,8 @@ impl StorageService {
         self.max_upload_bytes
     }
 
-    /// Who may write (and read with a bearer) where: a user under `users/{theirId}/` of the
-    /// per-user buckets; admins and services anywhere. The tactical bucket is written only by
+    /// Who may read with a bearer, and write (less `authorize_write`'s exception), where: a user
+    /// under `users/{theirId}/` of the per-user buckets; admins and services anywhere. The tactical bucket is written only by
     /// the tactical features or privileged callers.
     pub fn authorize(&self, caller: &Caller, bucket: Bucket, path: &BlobPath) -> AppResult<()> {
         if caller.is_privileged() {
@@ -80,6 +80,29 @@ impl StorageService {
                 "users may only use paths under `users/{}/` in `{bucket}`",
                 caller.user_id
             ))),
+        }
+    }
+
+    /// What a caller may change through the storage routes (upload, signed or bearer `PUT`,
+    /// delete): what `authorize` allows, except that users never write into the folders the
+    /// server generates in their space (`GENERATED_FOLDERS`). Those files are made and
+    /// replaced by their own routes, which check what goes in and keep the rows that point at
+    /// them right; a raw upload there would replace, say, a shared preview `/s/{id}/audio`
+    /// serves publicly. Admin and service tokens keep access for repairs and migrations.
+    pub fn authorize_write(&self, caller: &Caller, bucket: Bucket, path: &BlobPath) -> AppResult<()> {
+        self.authorize(caller, bucket, path)?;
+        if caller.is_privileged() {
+            return Ok(());
+        }
+        match generated_folder(bucket, path) {
+            Some((folder, routes)) => Err(AppError::forbidden_code(
+                "generated_path",
+                format!(
+                    "`users/{}/{folder}/` in `{bucket}` holds files the server generates: change them through {routes}, not the storage API",
+                    caller.user_id
+                ),
+            )),
+            None => Ok(()),
         }
     }
 
@@ -124,7 +147,7 @@ impl StorageService {
     pub fn check_upload(&self, caller: &Caller, bucket: &str, path: &str, size: u64) -> AppResult<(Bucket, BlobPath)> {
         let bucket = parse_bucket(bucket)?;
         let path = BlobPath::parse(path)?;
-        self.authorize(caller, bucket, &path)?;
+        self.authorize_write(caller, bucket, &path)?;
         self.check_size(size)?;
         Ok((bucket, path))
     }
@@ -146,7 +169,7 @@ impl StorageService {
 
     pub async fn delete(&self, caller: &Caller, url: &str) -> AppResult<Deleted> {
         let (bucket, path) = parse_object_url(url)?;
-        self.authorize(caller, bucket, &path)?;
+        self.authorize_write(caller, bucket, &path)?;
         if !self.blobs.delete(bucket, &path).await? {
             return Err(AppError::not_found(format!("no object at `{}/{}`", bucket.name(), path)));
         }
@@ -169,7 +192,7 @@ impl StorageService {
         }
         let bucket = parse_bucket(bucket)?;
         let path = BlobPath::parse(path)?;
-        self.authorize(caller, bucket, &path)?;
+        self.authorize_for(method, caller, bucket, &path)?;
         let expires = now() + expires_in as i64;
         let lifetime = std::time::Duration::from_secs(expires_in);
         if let Some(direct) = self.blobs.direct_url(bucket, &path, method, lifetime, self.max_upload_bytes).await? {
@@ -206,11 +229,18 @@ impl StorageService {
             return Ok(Access::Public);
         }
         match caller {
-            Some(caller) => self.authorize(caller, bucket, path).map(|()| Access::Private),
+            Some(caller) => self.authorize_for(method, caller, bucket, path).map(|()| Access::Private),
             None => Err(AppError::unauthorized(
                 "unauthorized",
                 "this object is private: use a signed URL or a bearer token",
             )),
+        }
+    }
+
+    fn authorize_for(&self, method: SignedMethod, caller: &Caller, bucket: Bucket, path: &BlobPath) -> AppResult<()> {
+        match method {
+            SignedMethod::Get => self.authorize(caller, bucket, path),
+            SignedMethod::Put => self.authorize_write(caller, bucket, path),
         }
     }
 
@@ -226,6 +256,30 @@ impl StorageService {
     pub fn blobs(&self) -> &Arc<dyn BlobStore> {
         &self.blobs
     }
+}
+
+/// The folders under `users/{userId}/` that the features write, per bucket, with the routes
+/// that change them. Keep in step with the paths the feature services build.
+const GENERATED_FOLDERS: &[(Bucket, &str, &str)] = &[
+    (Bucket::Music, "projects", "/api/music (projects, generation, stems, mixes)"),
+    (Bucket::Writing, "projects", "/api/writers (projects, manuscripts, versions, notes)"),
+    (Bucket::Images, "generations", "/api/premium/image"),
+    (Bucket::Media, "profile", "/api/media (avatar, photos)"),
+    (Bucket::Media, "nfts", "/api/media/nft"),
+];
+
+/// The generated folder `path` is in (or would shadow, as an object of the folder's own name)
+/// and the routes that own it. Compared ignoring ASCII case, so a store on a case-insensitive
+/// file system cannot be reached through `Projects/`.
+fn generated_folder(bucket: Bucket, path: &BlobPath) -> Option<(&'static str, &'static str)> {
+    let mut segments = path.as_str().splitn(4, '/');
+    let (Some("users"), Some(_owner), Some(first)) = (segments.next(), segments.next(), segments.next()) else {
+        return None;
+    };
+    GENERATED_FOLDERS
+        .iter()
+        .find(|(b, folder, _)| *b == bucket && folder.eq_ignore_ascii_case(first))
+        .map(|&(_, folder, routes)| (folder, routes))
 }
 
 /// `http://host/cdn/{bucket}/{path}?…`, `/cdn/{bucket}/{path}` → bucket and path.
@@ -269,6 +323,27 @@ mod tests {
         }
         for url in ["http://h/other/x", "/cdn/r3al-user-media", "/cdn/nope/users/u/a", "/cdn/media/users/%2e%2e/x", "/cdn/media/a/%252e%252e/b"] {
             assert!(parse_object_url(url).is_err(), "{url}");
+        }
+    }
+
+    #[test]
+    fn generated_folders_are_found_per_bucket() {
+        let folder = |bucket, path: &str| generated_folder(bucket, &BlobPath::parse(path).unwrap()).map(|(f, _)| f);
+        assert_eq!(folder(Bucket::Music, "users/u/projects/p/preview/p_preview.mp3"), Some("projects"));
+        assert_eq!(folder(Bucket::Music, "users/u/projects"), Some("projects"), "an object would shadow the folder");
+        assert_eq!(folder(Bucket::Music, "users/u/Projects/p/x"), Some("projects"));
+        assert_eq!(folder(Bucket::Writing, "users/u/projects/p/manuscript.txt"), Some("projects"));
+        assert_eq!(folder(Bucket::Images, "users/u/generations/g/original.png"), Some("generations"));
+        assert_eq!(folder(Bucket::Media, "users/u/profile/avatar.jpg"), Some("profile"));
+        assert_eq!(folder(Bucket::Media, "users/u/nfts/n.json"), Some("nfts"));
+        for (bucket, path) in [
+            (Bucket::Media, "users/u/projects/p/x"),
+            (Bucket::Images, "users/u/profile/x"),
+            (Bucket::Music, "users/u/projects2/x"),
+            (Bucket::Music, "users/u/uploads/projects/x"),
+            (Bucket::Music, "projects/u/projects/x"),
+        ] {
+            assert_eq!(folder(bucket, path), None, "{bucket}/{path}");
         }
     }
 }
