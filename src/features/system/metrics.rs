@@ -8,6 +8,10 @@ use poem::{IntoResponse, handler};
 pub const REQUESTS: &str = "http_requests_total";
 pub const DURATION: &str = "http_request_duration_seconds";
 pub const RATE_LIMITED: &str = "optima_rate_limited_total";
+/// Scheduled backups taken, by `outcome` (`ok` or `failed`).
+pub const BACKUPS: &str = "optima_backups_total";
+/// When the last scheduled backup that succeeded took its database snapshot (Unix seconds).
+pub const LAST_BACKUP: &str = "optima_backup_last_success_timestamp_seconds";
 
 /// The process-wide recorder; installed once, shared by every server in the process.
 pub fn handle() -> &'static PrometheusHandle {
