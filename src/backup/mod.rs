@@ -162,7 +162,10 @@ fn beside(path: &Path, what: &str) -> Result<PathBuf, BackupError> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+    if !parent.exists() {
+        // A folder made to hold backups holds keys: private like the backups themselves.
+        create_private_dir(&parent)?;
+    }
     Ok(parent.join(format!(".{name}.{what}-{}", uuid::Uuid::new_v4())))
 }
 

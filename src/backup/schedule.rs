@@ -10,7 +10,7 @@ use croner::Cron;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::{Target, Trigger, prune, timestamped_name, write};
+use super::{BackupError, Target, Trigger, prune, timestamped_name, write};
 use crate::config::Config;
 use crate::features::system::metrics::{BACKUPS, LAST_BACKUP};
 
@@ -83,6 +83,10 @@ async fn run_once(config: &Config, interrupt: &AtomicBool) {
             metrics::counter!(BACKUPS, "outcome" => "ok").increment(1);
             metrics::gauge!(LAST_BACKUP).set(manifest.created_at.timestamp() as f64);
             tracing::info!(%target, blobs = manifest.blob_count, bytes = manifest.blob_bytes, "scheduled backup written");
+        }
+        Err(BackupError::Interrupted) => {
+            tracing::info!(%target, "scheduled backup abandoned: the server is stopping");
+            return;
         }
         Err(e) => {
             metrics::counter!(BACKUPS, "outcome" => "failed").increment(1);
