@@ -208,6 +208,7 @@ pub struct RunningServer {
     pub state: Arc<AppState>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    backups: Option<crate::backup::schedule::Scheduler>,
 }
 
 impl RunningServer {
@@ -218,7 +219,11 @@ impl RunningServer {
     /// Stops accepting, lets in-flight requests finish (up to the configured timeout), returns.
     pub async fn shutdown(self) -> std::io::Result<()> {
         let _ = self.shutdown.send(());
-        self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        let served = self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        if let Some(backups) = self.backups {
+            backups.stop().await;
+        }
+        served
     }
 
     /// Serves until the task ends (after a shutdown signal from `stop`).
@@ -272,6 +277,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     if state.rate_limits.is_some() {
         tokio::spawn(forget_idle_clients(state.clone()));
     }
+    let backups = crate::backup::schedule::Scheduler::start(&state.config);
     let app = routes(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let stop = async {
@@ -284,5 +290,5 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     };
     let task = tokio::spawn(crate::server::serve(listener, app, header_timeout, connection_limits, stop, grace));
     tracing::info!(%addr, "server ready");
-    Ok(RunningServer { addr, state, shutdown: tx, task })
+    Ok(RunningServer { addr, state, shutdown: tx, task, backups })
 }

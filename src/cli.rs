@@ -26,8 +26,11 @@ enum Command {
     Migrate(Common),
     /// Print a signed bearer token (and nothing else) on stdout.
     Token(TokenArgs),
-    /// Write a consistent copy of the database, safe while the server runs.
+    /// Write a whole backup (database, blobs, keys, and a manifest of checksums) to a new
+    /// folder; safe while the server runs.
     Backup(BackupArgs),
+    /// Bring a backup back into an empty data directory, verifying it against its manifest.
+    Restore(RestoreArgs),
     /// Manage the master key that wraps Tactical HQ's data keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -105,9 +108,18 @@ struct TokenArgs {
 struct BackupArgs {
     #[command(flatten)]
     common: Common,
-    /// Where to write the copy (must not exist yet).
-    #[arg(long, value_name = "FILE")]
+    /// The folder to write the backup to (must not exist yet).
+    #[arg(long, value_name = "DIR")]
     out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct RestoreArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The backup folder (as `optima backup` wrote it).
+    #[arg(long, value_name = "DIR")]
+    from: PathBuf,
 }
 
 fn load(common: &Common, bind: Option<String>) -> Result<Config, String> {
@@ -123,6 +135,7 @@ pub fn main() -> ExitCode {
         Some(Command::Migrate(common)) => migrate(&common),
         Some(Command::Token(args)) => token(&args),
         Some(Command::Backup(args)) => backup(&args),
+        Some(Command::Restore(args)) => restore(&args),
         Some(Command::Keys(KeysCommand::Rotate(common))) => rotate_keys(&common),
         Some(Command::Storage(StorageCommand::Copy(args))) => storage_copy(&args),
     };
@@ -184,48 +197,52 @@ fn token(args: &TokenArgs) -> Result<(), String> {
 }
 
 fn backup(args: &BackupArgs) -> Result<(), String> {
+    use crate::backup::{Target, Trigger, write};
     let config = load(&args.common, None)?;
-    if args.out.exists() {
-        return Err(format!("{} already exists; choose a new file", args.out.display()));
-    }
-    let db = config.database_path();
-    if !db.is_file() {
-        return Err(format!("no database at {}", db.display()));
-    }
-    let size = crate::db::backup(&db, &args.out, &config.database).map_err(|e| e.to_string())?;
-    println!("{}: {size} bytes", args.out.display());
+    let target = Target::Dir(args.out.clone());
+    let manifest = with_interrupt(|stop| async move {
+        let mut show = progress_printer("copied");
+        write(&config, &target, Trigger::Command, &stop, &mut show).await.map_err(|e| e.to_string())
+    })?;
+    println!(
+        "backup written to {}: database and {} key files, {} blobs ({}), snapshot of {}",
+        args.out.display(),
+        manifest.files.len() - 1,
+        manifest.blob_count,
+        human_bytes(manifest.blob_bytes as f64),
+        manifest.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    );
     Ok(())
 }
 
-fn rotate_keys(common: &Common) -> Result<(), String> {
-    let config = load(common, None)?;
-    let report = crate::features::tactical::rotation::rotate(&config)?;
-    println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+fn restore(args: &RestoreArgs) -> Result<(), String> {
+    let config = load(&args.common, None)?;
+    let from = args.from.clone();
+    let data_dir = config.data_dir.clone();
+    let manifest = with_interrupt(|stop| async move {
+        let mut show = progress_printer("restored");
+        crate::backup::restore(&config, &from, &stop, &mut show).await.map_err(|e| e.to_string())
+    })?;
+    println!(
+        "restored {} into {}: database and {} key files, {} blobs ({}), all verified against the manifest",
+        args.from.display(),
+        data_dir.display(),
+        manifest.files.len() - 1,
+        manifest.blob_count,
+        human_bytes(manifest.blob_bytes as f64)
+    );
     Ok(())
 }
 
-fn storage_copy(args: &CopyArgs) -> Result<(), String> {
-    use std::sync::atomic::{AtomicBool, Ordering};
+/// Runs `work` on a new runtime with a flag that Ctrl-C sets (a second Ctrl-C quits at once).
+fn with_interrupt<T, F>(work: impl FnOnce(std::sync::Arc<std::sync::atomic::AtomicBool>) -> F) -> Result<T, String>
+where
+    F: std::future::Future<Output = Result<T, String>>,
+{
     use std::sync::Arc;
-
-    use crate::storage::Bucket;
-    use crate::storage::transfer::{CopyJob, Progress, copy};
-
-    let config = load(&args.common, None)?;
-    if args.from == args.to {
-        return Err("--from and --to name the same backend".into());
-    }
-    let buckets = match &args.bucket {
-        Some(name) => vec![Bucket::parse(name).ok_or_else(|| {
-            format!("unknown bucket `{name}`: use one of {}", Bucket::ALL.map(|b| b.name()).join(", "))
-        })?],
-        None => Bucket::ALL.to_vec(),
-    };
+    use std::sync::atomic::{AtomicBool, Ordering};
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        let from = crate::storage::open(&config, args.from).map_err(|e| e.to_string())?;
-        let to = crate::storage::open(&config, args.to).map_err(|e| e.to_string())?;
-        to.ensure_buckets().await.map_err(|e| format!("target: {e}"))?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         tokio::spawn(async move {
@@ -237,16 +254,50 @@ fn storage_copy(args: &CopyArgs) -> Result<(), String> {
                 }
             }
         });
+        work(stop).await
+    })
+}
+
+/// Progress on stderr: the first and last lines, and one a second in between.
+fn progress_printer(verb: &str) -> impl FnMut(&crate::storage::transfer::Progress) + Send + '_ {
+    let mut last_line = std::time::Instant::now();
+    move |p| {
+        let first_or_last = p.objects_done == 0 || p.objects_done == p.objects_total;
+        if first_or_last || last_line.elapsed() >= std::time::Duration::from_secs(1) {
+            last_line = std::time::Instant::now();
+            eprintln!("{}", progress_line(p, verb));
+        }
+    }
+}
+
+fn rotate_keys(common: &Common) -> Result<(), String> {
+    let config = load(common, None)?;
+    let report = crate::features::tactical::rotation::rotate(&config)?;
+    println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+fn storage_copy(args: &CopyArgs) -> Result<(), String> {
+    use crate::storage::Bucket;
+    use crate::storage::transfer::{CopyJob, copy};
+
+    let config = load(&args.common, None)?;
+    if args.from == args.to {
+        return Err("--from and --to name the same backend".into());
+    }
+    let buckets = match &args.bucket {
+        Some(name) => vec![Bucket::parse(name).ok_or_else(|| {
+            format!("unknown bucket `{name}`: use one of {}", Bucket::ALL.map(|b| b.name()).join(", "))
+        })?],
+        None => Bucket::ALL.to_vec(),
+    };
+    with_interrupt(|stop| async move {
+        let from = crate::storage::open(&config, args.from).map_err(|e| e.to_string())?;
+        let to = crate::storage::open(&config, args.to).map_err(|e| e.to_string())?;
+        to.ensure_buckets().await.map_err(|e| format!("target: {e}"))?;
         let verb = if args.dry_run { "would copy" } else { "copied" };
-        let mut last_line = std::time::Instant::now();
-        let mut show = |p: &Progress| {
-            let first_or_last = p.objects_done == 0 || p.objects_done == p.objects_total;
-            if first_or_last || last_line.elapsed() >= std::time::Duration::from_secs(1) {
-                last_line = std::time::Instant::now();
-                eprintln!("{}", progress_line(p, verb));
-            }
-        };
-        let job = CopyJob { from: &*from, to: &*to, buckets, dry_run: args.dry_run, stop: &stop };
+        let mut show = progress_printer(verb);
+        let job = CopyJob { from: &*from, to: &*to, buckets, dry_run: args.dry_run, stop: &stop, vanished_ok: false };
         let report = copy(job, &mut show).await.map_err(|e| e.to_string())?;
         let p = &report.progress;
         println!(

@@ -30,6 +30,52 @@ pub struct Config {
     pub media: MediaConfig,
     pub ai: AiConfig,
     pub limits: LimitsConfig,
+    pub backup: BackupConfig,
+}
+
+/// Backups the server takes by itself (`optima backup` does the same on demand).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// When, as a cron expression in UTC: `"0 3 * * *"` is 03:00 every day (a sixth, leading
+    /// field counts seconds). Empty: no scheduled backups.
+    pub schedule: String,
+    /// Scheduled backups kept in the target; older ones the schedule wrote are deleted.
+    pub keep: usize,
+    /// Folder that receives one `optima-<time>` folder per backup.
+    pub dir: PathBuf,
+    /// Or a GCS bucket, `"bucket"` or `"bucket/prefix"`, reached with `storage.gcs`'s endpoint
+    /// and credentials.
+    pub gcs_bucket: String,
+}
+
+impl BackupConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| Err(ConfigError(format!("`backup.{key}` {why}")));
+        if self.keep == 0 {
+            return bad("keep", "must be at least 1".into());
+        }
+        if !self.gcs_bucket.is_empty() {
+            let probe = GcsConfig {
+                buckets: [("media".to_owned(), self.gcs_bucket.clone())].into(),
+                ..Config::default().storage.gcs
+            };
+            if let Err(why) = crate::storage::GcsLocations::resolve(&probe) {
+                return bad("gcs_bucket", format!("is not a usable bucket: {why}"));
+            }
+        }
+        if self.schedule.is_empty() {
+            return Ok(());
+        }
+        if let Err(why) = crate::backup::schedule::parse(&self.schedule) {
+            return bad("schedule", format!("is not a cron expression: {why}"));
+        }
+        match (self.dir.as_os_str().is_empty(), self.gcs_bucket.is_empty()) {
+            (true, true) => bad("dir", "or `backup.gcs_bucket` is required when `backup.schedule` is set".into()),
+            (false, false) => bad("dir", "and `backup.gcs_bucket` are both set: choose one target".into()),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -539,6 +585,7 @@ impl Default for Config {
                 max_connections: 512,
                 max_connections_per_ip: 64,
             },
+            backup: BackupConfig { schedule: String::new(), keep: 7, dir: PathBuf::new(), gcs_bucket: String::new() },
         }
     }
 }
@@ -562,9 +609,9 @@ pub struct ServerOverrides {
 pub struct ConfigError(String);
 
 /// The top-level keys of [`Config`]: what an `OPTIMA_…` variable may set.
-const SECTIONS: [&str; 14] = [
+const SECTIONS: [&str; 15] = [
     "data_dir", "server", "log", "database", "auth", "storage", "subscription", "chat", "music", "writers", "tactical", "media",
-    "ai", "limits",
+    "ai", "limits", "backup",
 ];
 
 /// Where the configuration file is looked for when `--config` is not given.
@@ -669,6 +716,7 @@ impl Config {
             return bad("chat.max_message_chars", "must be at least 1");
         }
         self.limits.validate()?;
+        self.backup.validate()?;
         for tier in Tier::ALL {
             let plan = self.subscription.tiers.get(tier);
             if !(plan.price_monthly >= 0.0 && plan.price_yearly >= 0.0) {

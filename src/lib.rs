@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod audio;
 pub mod auth;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod crypto;

@@ -21,12 +21,15 @@ fn stderr(out: &std::process::Output) -> String {
 #[test]
 fn config_errors_name_the_key_and_stop_start_up() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str); 5] = [
+    let cases: [(&str, &str); 8] = [
         ("[server]\nbind = \"not an address\"\n", "server.bind"),
         ("[server]\nbindd = \"127.0.0.1:1\"\n", "server.bindd"),
         ("[database]\nread_connections = \"many\"\n", "database.read_connections"),
         ("[log]\nformat = \"xml\"\n", "log.format"),
         ("[storage]\npublic_buckets = [\"r3al-nope\"]\n", "storage.public_buckets"),
+        ("[backup]\nschedule = \"every day\"\ndir = \"b\"\n", "backup.schedule"),
+        ("[backup]\nschedule = \"0 3 * * *\"\n", "backup.dir"),
+        ("[backup]\nkeep = 0\n", "backup.keep"),
     ];
     for (toml, key) in cases {
         let file = dir.path().join("bad.toml");
@@ -161,16 +164,16 @@ fn serve_reports_its_port_and_backup_copies_a_live_database() {
                 assert_eq!(resp.status(), 201);
             }
         });
-        let out_file = dir.path().join("backup.db");
-        let out = optima(&["backup", "--out", out_file.to_str().unwrap(), "--data-dir", data.to_str().unwrap()], dir.path());
+        let out_dir = dir.path().join("backup");
+        let out = optima(&["backup", "--out", out_dir.to_str().unwrap(), "--data-dir", data.to_str().unwrap()], dir.path());
         assert!(out.status.success(), "{}", stderr(&out));
-        let copy = rusqlite::Connection::open(&out_file).unwrap();
+        let copy = rusqlite::Connection::open(out_dir.join("optima.db")).unwrap();
         let users: i64 = copy.query_row("SELECT count(*) FROM users", [], |r| r.get(0)).unwrap();
         assert_eq!(users, 5);
         let check: String = copy.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
         assert_eq!(check, "ok");
-        let again = optima(&["backup", "--out", out_file.to_str().unwrap(), "--data-dir", data.to_str().unwrap()], dir.path());
-        assert!(!again.status.success(), "an existing file is never overwritten");
+        let again = optima(&["backup", "--out", out_dir.to_str().unwrap(), "--data-dir", data.to_str().unwrap()], dir.path());
+        assert!(!again.status.success(), "an existing folder is never written into");
     }));
     let _ = child.kill();
     let _ = child.wait();

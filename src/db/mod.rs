@@ -68,6 +68,8 @@ pub enum DbOpenError {
     Migrate(#[from] refinery::Error),
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("the database stayed locked for longer than `database.busy_timeout_ms`")]
+    Busy,
     #[error("cannot create {path}: {source}")]
     Dir { path: String, source: std::io::Error },
 }
@@ -275,9 +277,27 @@ pub fn backup(db_path: &Path, out: &Path, config: &DatabaseConfig) -> Result<u64
     let tmp = out.with_extension("partial");
     let _ = std::fs::remove_file(&tmp);
     {
+        use std::os::unix::fs::OpenOptionsExt;
+        // The copy holds every secret the rows do: private from its first byte.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|source| DbOpenError::Dir { path: tmp.display().to_string(), source })?;
         let mut dst = Connection::open(&tmp)?;
         let backup = rusqlite::backup::Backup::new(&src, &mut dst)?;
-        backup.run_to_completion(256, Duration::from_millis(5), None)?;
+        // One step copies every page inside one read transaction: a snapshot as of its start.
+        // Steps of a few pages would start over whenever the server commits in between, and
+        // under steady writes might never finish. In WAL mode the read blocks no writer.
+        let give_up = std::time::Instant::now() + Duration::from_millis(config.busy_timeout_ms);
+        loop {
+            match backup.step(-1)? {
+                rusqlite::backup::StepResult::Done => break,
+                _ if std::time::Instant::now() < give_up => std::thread::sleep(Duration::from_millis(5)),
+                _ => return Err(DbOpenError::Busy),
+            }
+        }
     }
     std::fs::rename(&tmp, out)
         .map_err(|source| DbOpenError::Dir { path: out.display().to_string(), source })?;

@@ -22,6 +22,9 @@ pub struct Progress {
     pub bytes_copied: u64,
     pub skipped: u64,
     pub failed: u64,
+    /// Objects deleted from the source after it was listed (only counted with
+    /// [`CopyJob::vanished_ok`]; otherwise they fail).
+    pub vanished: u64,
     #[serde(skip)]
     pub elapsed: Duration,
 }
@@ -49,6 +52,18 @@ pub struct CopyReport {
     pub verified: u64,
     /// `bucket/path: why` for every object that failed to copy or to verify.
     pub problems: Vec<String>,
+    /// Every object now in the target (copied or skipped) with its SHA-256 from the source.
+    #[serde(skip)]
+    pub checksums: Vec<ObjectChecksum>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct ObjectChecksum {
+    /// The seed's bucket name (`r3al-user-media`).
+    pub bucket: String,
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
 }
 
 pub struct CopyJob<'a> {
@@ -58,6 +73,16 @@ pub struct CopyJob<'a> {
     pub dry_run: bool,
     /// Checked between objects: once set, the copy stops after the object in hand.
     pub stop: &'a AtomicBool,
+    /// An object deleted from the source between the listing and its copy is passed over, not
+    /// a failure: a backup copies a live store, where deletions go on (the migration copy
+    /// runs against a stopped server and wants to hear of any).
+    pub vanished_ok: bool,
+}
+
+impl ObjectChecksum {
+    fn of(bucket: Bucket, meta: &ObjectMeta, sha256: Option<String>) -> Self {
+        Self { bucket: bucket.name().to_owned(), path: meta.path.clone(), size: meta.size, sha256: sha256.unwrap_or_default() }
+    }
 }
 
 /// The SHA-256 of an object: kept by the store, or computed from its bytes.
@@ -119,9 +144,11 @@ pub async fn copy(job: CopyJob<'_>, on_progress: &mut (dyn FnMut(&Progress) + Se
                 report.interrupted = true;
                 break 'buckets;
             }
+            let mut checksum_skipped = None;
             let outcome = async {
                 let sha = checksum(job.from, *bucket, source).await?;
                 if same_in_target(&job, *bucket, source, &sha).await? {
+                    checksum_skipped = Some(sha);
                     return Ok(None);
                 }
                 if !job.dry_run {
@@ -137,7 +164,11 @@ pub async fn copy(job: CopyJob<'_>, on_progress: &mut (dyn FnMut(&Progress) + Se
                     p.bytes_copied += source.size;
                     copied.push((*bucket, source, sha));
                 }
-                Ok(None) => p.skipped += 1,
+                Ok(None) => {
+                    p.skipped += 1;
+                    report.checksums.push(ObjectChecksum::of(*bucket, source, checksum_skipped.take()));
+                }
+                Err(StoreError::NotFound) if job.vanished_ok => p.vanished += 1,
                 Err(e) => {
                     p.failed += 1;
                     report.problems.push(format!("{bucket}/{}: {e}", source.path));
@@ -153,7 +184,10 @@ pub async fn copy(job: CopyJob<'_>, on_progress: &mut (dyn FnMut(&Progress) + Se
         report.verified = report.progress.skipped;
         for (bucket, source, sha) in copied {
             match same_in_target(&job, bucket, source, &sha).await {
-                Ok(true) => report.verified += 1,
+                Ok(true) => {
+                    report.verified += 1;
+                    report.checksums.push(ObjectChecksum::of(bucket, source, Some(sha)));
+                }
                 Ok(false) => report.problems.push(format!("{bucket}/{}: differs in the target after the copy", source.path)),
                 Err(e) => report.problems.push(format!("{bucket}/{}: cannot verify: {e}", source.path)),
             }
@@ -173,7 +207,7 @@ mod tests {
 
     async fn run(from: &dyn BlobStore, to: &dyn BlobStore, dry_run: bool, stop_after: Option<u64>) -> CopyReport {
         let stop = AtomicBool::new(false);
-        let job = CopyJob { from, to, buckets: Bucket::ALL.to_vec(), dry_run, stop: &stop };
+        let job = CopyJob { from, to, buckets: Bucket::ALL.to_vec(), dry_run, stop: &stop, vanished_ok: false };
         copy(job, &mut |progress| {
             if stop_after.is_some_and(|n| progress.objects_done >= n) {
                 stop.store(true, Ordering::SeqCst);

@@ -106,6 +106,40 @@ impl TestApp {
     }
 }
 
+/// The `optima` executable, as operators run it.
+pub const BIN: &str = env!("CARGO_BIN_EXE_optima");
+
+/// Runs `optima args…` in `cwd` with extra environment; returns success, stdout and stderr.
+pub fn optima_cli(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let out = std::process::Command::new(BIN)
+        .current_dir(cwd)
+        .args(args)
+        .env("OPTIMA_LOG__LEVEL", "warn")
+        .envs(env.iter().copied())
+        .output()
+        .expect("optima runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Registers `username` and returns its session token.
+pub async fn register(app: &TestApp, username: &str) -> String {
+    let resp = app.post_json("/api/auth/register", None, &serde_json::json!({"username": username, "password": "password-123"})).await;
+    assert_eq!(resp.status(), 201, "register {username}");
+    resp.json::<Value>().await.expect("session")["token"].as_str().expect("token").to_owned()
+}
+
+/// Polls `check` every 50 ms until it returns something, for at most `secs` seconds.
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(secs: u64, what: &str, mut check: impl FnMut() -> F) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "not within {secs} s: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Reads an error body and checks it has our shape; returns its `code`.
 pub async fn error_code(resp: reqwest::Response) -> String {
     let body: Value = resp.json().await.expect("error body is JSON");

@@ -2,16 +2,15 @@
 //! as the real binary: dry run, copy, skip on re-run, one bucket, interrupt and resume, reverse.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use optima::storage::{BlobPath, BlobStore, Bucket, LocalStore};
 
 use crate::fake_gcs::{FakeGcs, credentials_file};
-
-const BIN: &str = env!("CARGO_BIN_EXE_optima");
+use crate::helpers::optima_cli;
 
 fn optima(dir: &Path, endpoint: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(crate::helpers::BIN);
     cmd.current_dir(dir)
         .args(args)
         .env("OPTIMA_STORAGE__GCS__ENDPOINT", endpoint)
@@ -21,16 +20,16 @@ fn optima(dir: &Path, endpoint: &str, args: &[&str]) -> Command {
 }
 
 fn run(dir: &Path, endpoint: &str, args: &[&str]) -> (bool, String, String) {
-    let Output { status, stdout, stderr } = optima(dir, endpoint, args).output().expect("optima runs");
-    (status.success(), String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned())
+    let credentials = credentials_file();
+    optima_cli(dir, args, &[("OPTIMA_STORAGE__GCS__ENDPOINT", endpoint), ("OPTIMA_STORAGE__GCS__CREDENTIALS_FILE", &credentials)])
 }
 
-fn p(s: &str) -> BlobPath {
+pub fn p(s: &str) -> BlobPath {
     BlobPath::parse(s).unwrap()
 }
 
 /// Six objects over three buckets, one of 3 MiB and one with a unicode name.
-fn fixtures() -> Vec<(Bucket, &'static str, Vec<u8>)> {
+pub fn fixtures() -> Vec<(Bucket, &'static str, Vec<u8>)> {
     vec![
         (Bucket::Media, "users/u1/avatar.png", b"not really a png".to_vec()),
         (Bucket::Media, "users/u1/Ünïcødé photos/día 1.jpg", vec![7u8; 10_000]),
@@ -41,7 +40,7 @@ fn fixtures() -> Vec<(Bucket, &'static str, Vec<u8>)> {
     ]
 }
 
-async fn seed_local(blobs: &Path, objects: &[(Bucket, &str, Vec<u8>)]) {
+pub async fn seed_local(blobs: &Path, objects: &[(Bucket, &str, Vec<u8>)]) {
     let store: Box<dyn BlobStore> = Box::new(LocalStore::new(blobs));
     store.ensure_buckets().await.unwrap();
     for (bucket, path, bytes) in objects {
@@ -148,51 +147,4 @@ async fn bad_arguments_are_refused() {
     assert!(!ok && err.contains("unknown bucket `video`"), "{err}");
     let (ok, _, err) = run(dir.path(), "http://127.0.0.1:9", &["storage", "copy", "--from", "local", "--to", "gcs", "--data-dir", data_arg]);
     assert!(!ok && err.contains("unreachable"), "GCS down is named: {err}");
-}
-
-#[tokio::test]
-async fn backup_script_mirrors_gcs_into_each_backup() {
-    if Command::new("rsync").arg("--version").output().is_err() {
-        panic!("deploy/backup.sh needs rsync (apt-get install rsync)");
-    }
-    let gcs = FakeGcs::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (data, root) = (dir.path().join("data"), dir.path().join("backups"));
-    let data_arg = data.to_str().unwrap();
-    // Objects reach GCS the way a server would put them there.
-    let seed = dir.path().join("seed");
-    seed_local(&seed.join("blobs"), &fixtures()).await;
-    let (ok, out, err) = run(dir.path(), &gcs.endpoint(), &["storage", "copy", "--from", "local", "--to", "gcs", "--data-dir", seed.to_str().unwrap()]);
-    assert!(ok, "{out}{err}");
-    let (ok, out, err) = run(dir.path(), &gcs.endpoint(), &["migrate", "--data-dir", data_arg]);
-    assert!(ok, "{out}{err}");
-
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/backup.sh");
-    for round in 0..2 {
-        let out = Command::new("bash")
-            .arg(script)
-            .args([data_arg, root.to_str().unwrap()])
-            .current_dir(dir.path())
-            .env("OPTIMA", BIN)
-            .env("BLOBS", "gcs")
-            .env("OPTIMA_STORAGE__GCS__ENDPOINT", gcs.endpoint())
-            .env("OPTIMA_STORAGE__GCS__CREDENTIALS_FILE", credentials_file())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "round {round}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
-        let expected = if round == 0 { "copied 6 objects" } else { "copied 0 objects" };
-        assert!(stdout.contains(expected), "round {round}: {stdout}");
-        // The timestamped folder names are one second apart at most once per second.
-        std::thread::sleep(std::time::Duration::from_millis(1100));
-    }
-    let backups: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().contains("optima-")).collect();
-    assert_eq!(backups.len(), 2);
-    for backup in backups {
-        assert!(backup.join("optima.db").is_file());
-        let store: Box<dyn BlobStore> = Box::new(LocalStore::new(backup.join("blobs")));
-        for (bucket, path, bytes) in fixtures() {
-            assert_eq!(store.get_bytes(bucket, &p(path)).await.unwrap(), bytes, "{}: {bucket}/{path}", backup.display());
-        }
-    }
 }

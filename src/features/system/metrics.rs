@@ -16,6 +16,10 @@ pub const RATE_LIMITED: &str = "optima_rate_limited_total";
 pub const TACTICAL_ANONYMOUS_REFUSED: &str = "optima_tactical_unauthenticated_refused_total";
 pub const CONNECTIONS_OPEN: &str = "optima_connections_open";
 pub const CONNECTIONS_REFUSED: &str = "optima_connections_refused_total";
+/// Scheduled backups taken, by `outcome` (`ok` or `failed`).
+pub const BACKUPS: &str = "optima_backups_total";
+/// When the last scheduled backup that succeeded took its database snapshot (Unix seconds).
+pub const LAST_BACKUP: &str = "optima_backup_last_success_timestamp_seconds";
 
 /// The process-wide recorder; installed once, shared by every server in the process.
 pub fn handle() -> &'static PrometheusHandle {
