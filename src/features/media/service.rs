@@ -63,14 +63,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ImageError> +
 }
 
 impl MediaService {
-    pub fn new(
-        db: Db,
-        storage: Arc<StorageService>,
-        subscriptions: Arc<SubscriptionService>,
-        work: Arc<WorkQueue>,
-        decode_budget: Arc<DecodeBudget>,
-        config: MediaConfig,
-    ) -> Self {
+    pub fn new(db: Db, storage: Arc<StorageService>, subscriptions: Arc<SubscriptionService>, work: Arc<WorkQueue>, decode_budget: Arc<DecodeBudget>, config: MediaConfig) -> Self {
         Self { db, storage, subscriptions, work, decode_budget, config }
     }
 
@@ -333,5 +326,18 @@ impl MediaService {
             nfts.push(self.nft_view(n, metadata)?);
         }
         Ok(NftPage { nfts, total, has_more })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_decode_budget_is_503_with_retry_after_and_an_image_over_it_413() {
+        let busy = AppError::from(ImageError::Busy { retry_after_secs: 5 });
+        assert_eq!((busy.status().as_u16(), busy.code(), busy.retry_after_secs()), (503, "decode_busy", Some(5)));
+        let over = AppError::from(ImageError::OverBudget { width: 9000, height: 9000, needed: 700, budget: 384 });
+        assert_eq!((over.status().as_u16(), over.code()), (413, "payload_too_large"));
     }
 }
