@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Bounded fuzzing of the parsers that take raw request input (see src/fuzzing.rs):
+# Bounded fuzzing of the parsers that take raw request input and of the audio probe (see
+# src/fuzzing.rs):
 #
 #   scripts/fuzz.sh                 # every target, FUZZ_SECONDS each
 #   scripts/fuzz.sh range_header    # only the targets named
@@ -26,7 +27,7 @@ fi
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(blob_path signed_url trpc_envelope range_header)
+    targets=(blob_path signed_url trpc_envelope range_header audio_probe)
 fi
 
 cargo fuzz build -s "$SANITIZER"

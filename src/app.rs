@@ -124,7 +124,11 @@ impl AppState {
             Arc::new(master_keys(&config)?),
             config.tactical.clone(),
         );
-        let media = MediaService::new(db.clone(), storage.clone(), subscriptions.clone(), work.clone(), config.media.clone());
+        let decode_budget = Arc::new(crate::media::budget::DecodeBudget::new(
+            config.media.decode_memory_mb * 1024 * 1024,
+            std::time::Duration::from_secs(config.media.decode_wait_secs),
+        ));
+        let media = MediaService::new(db.clone(), storage.clone(), subscriptions.clone(), work.clone(), decode_budget, config.media.clone());
         let premium = PremiumService::new(
             db.clone(),
             storage.clone(),

@@ -395,6 +395,12 @@ pub struct MediaConfig {
     pub max_image_bytes: u64,
     /// Most pixels (width × height) an uploaded image may declare.
     pub max_image_pixels: u64,
+    /// Memory, in MiB, that image decodes in progress may hold together (each reserves its peak,
+    /// read from the header, before it starts).
+    pub decode_memory_mb: u64,
+    /// How long a decode waits for its share of `decode_memory_mb` before the upload is
+    /// refused with 503 and Retry-After.
+    pub decode_wait_secs: u64,
     /// Longest side an uploaded image may declare.
     pub max_image_side: u32,
     /// JPEG quality of stored avatars and photos, 1 to 100.
@@ -542,7 +548,10 @@ impl Default for Config {
             },
             media: MediaConfig {
                 max_image_bytes: 20 * 1024 * 1024,
-                max_image_pixels: 50_000_000,
+                // 8192 × 6144: the full output of the 48–50 MP phone sensors.
+                max_image_pixels: 50_331_648,
+                decode_memory_mb: 384,
+                decode_wait_secs: 10,
                 max_image_side: 12_000,
                 jpeg_quality: 85,
                 photo_long_side: 2_048,
@@ -616,6 +625,10 @@ const SECTIONS: [&str; 15] = [
 
 /// Where the configuration file is looked for when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "config.toml";
+
+/// Below this a decode budget holds little more than the decoder's own working memory.
+const MIN_DECODE_MEMORY_MB: u64 = 32;
+const MAX_DECODE_MEMORY_MB: u64 = 1024 * 1024;
 
 impl Config {
     /// Loads the layered configuration. An explicitly named file must exist; the default
@@ -711,6 +724,9 @@ impl Config {
         }
         if self.media.photo_long_side < 64 {
             return bad("media.photo_long_side", "must be at least 64");
+        }
+        if !(MIN_DECODE_MEMORY_MB..=MAX_DECODE_MEMORY_MB).contains(&self.media.decode_memory_mb) {
+            return bad("media.decode_memory_mb", "must be 32 to 1048576 (1 TiB)");
         }
         if self.chat.max_message_chars == 0 {
             return bad("chat.max_message_chars", "must be at least 1");

@@ -1,5 +1,5 @@
 //! Fuzz entry points for the parsers that take raw request input: blob paths, signed URL
-//! parameters, tRPC envelopes and `Range` headers.
+//! parameters, tRPC envelopes and `Range` headers, and the probe of uploaded audio.
 //!
 //! They live in the library, not in `fuzz/`, so that the `cargo fuzz` targets (one line each,
 //! run with `scripts/fuzz.sh`) and the plain `cargo test` regression test
@@ -252,6 +252,16 @@ pub fn range_header(data: &[u8]) {
             RangeAsked::Unsatisfiable => assert!(is_bytes_unit, "another unit refused: {value:?}"),
             RangeAsked::Whole => {}
         }
+    }
+}
+
+/// The probe of an uploaded stem on arbitrary bytes, *without* the guard that turns a decoder
+/// panic into a refusal (the server path has it): the fuzzer must see such panics to report
+/// them. What the probe accepts has a real rate and channel count and a positive duration.
+pub fn audio_probe(data: &[u8]) {
+    if let Ok(info) = crate::audio::probe::probe_unguarded(data) {
+        assert!(info.sample_rate > 0 && info.channels > 0, "accepted {info:?}");
+        assert!(info.duration_secs.is_finite() && info.duration_secs > 0.0, "accepted {info:?}");
     }
 }
 

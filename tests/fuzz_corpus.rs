@@ -53,3 +53,8 @@ fn trpc_envelope() {
 fn range_header() {
     replay_nonempty("range_header", optima::fuzzing::range_header);
 }
+
+#[test]
+fn audio_probe() {
+    replay_nonempty("audio_probe", optima::fuzzing::audio_probe);
+}

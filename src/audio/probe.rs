@@ -4,8 +4,14 @@
 //! whole stream: the duration is the number of frames actually decoded, so files whose headers
 //! lie or say nothing (MP3 without a Xing frame) are measured right, and damaged files are
 //! found out before anyone relies on them.
+//!
+//! Uploaded bytes reach symphonia only after [`sniff`] and [`check_header`] have read the
+//! container's own header, and [`probe`] and [`decode_mono`] turn a panic inside the decoder into
+//! [`AudioError::Corrupt`]: symphonia asserts on some impossible streams instead of returning an
+//! error, and a bad upload must be refused, not answered with a 500.
 
 use std::io::{Cursor, ErrorKind};
+use std::panic::{self, AssertUnwindSafe};
 
 use symphonia::core::audio::{AudioBufferRef, SampleBuffer};
 use symphonia::core::codecs::{CODEC_TYPE_NULL, Decoder, DecoderOptions};
@@ -77,7 +83,29 @@ pub struct AudioInfo {
 /// (WAV, FLAC, MP3 with a Xing/Info frame), more than one packet in ten undecodable, no audio
 /// at all — is [`AudioError::Corrupt`].
 pub fn probe(bytes: &[u8]) -> Result<AudioInfo, AudioError> {
+    contain_decoder_panic(|| probe_unguarded(bytes))
+}
+
+/// [`probe`] without the panic guard, for the fuzzer: it must see a decoder's panic to report it.
+pub fn probe_unguarded(bytes: &[u8]) -> Result<AudioInfo, AudioError> {
     decode_all(bytes, |_| {})
+}
+
+/// Runs a decode of untrusted bytes, turning a panic inside it into [`AudioError::Corrupt`].
+///
+/// Unwinding out of the decode is safe to stop here: everything it touched (reader, decoder,
+/// buffers) is local to the call and dropped with it, and it holds no lock another thread could
+/// find poisoned.
+fn contain_decoder_panic<T>(decode: impl FnOnce() -> Result<T, AudioError>) -> Result<T, AudioError> {
+    panic::catch_unwind(AssertUnwindSafe(decode)).unwrap_or_else(|payload| {
+        let cause = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::warn!(%cause, "the audio decoder panicked on an input; refused as corrupt");
+        Err(AudioError::Corrupt("the decoder could not make sense of the stream".into()))
+    })
 }
 
 /// Decodes to mono f32 (channels averaged) at SAMPLE_RATE (resample with linear interpolation
@@ -86,6 +114,10 @@ pub fn probe(bytes: &[u8]) -> Result<AudioInfo, AudioError> {
 /// Accepts and refuses exactly what [`probe`] does. The result holds the whole track: check the
 /// duration with [`probe`] first when the input is untrusted.
 pub fn decode_mono(bytes: &[u8]) -> Result<Vec<f32>, AudioError> {
+    contain_decoder_panic(|| decode_mono_unguarded(bytes))
+}
+
+fn decode_mono_unguarded(bytes: &[u8]) -> Result<Vec<f32>, AudioError> {
     let mut mono = Vec::new();
     let mut interleaved: Option<SampleBuffer<f32>> = None;
     let info = decode_all(bytes, |buf| {
@@ -105,6 +137,7 @@ pub fn decode_mono(bytes: &[u8]) -> Result<Vec<f32>, AudioError> {
 /// Opens the stream, decodes every packet and hands each decoded buffer to `sink`.
 fn decode_all(bytes: &[u8], mut sink: impl FnMut(AudioBufferRef<'_>)) -> Result<AudioInfo, AudioError> {
     let sniffed = sniff(bytes)?;
+    check_header(sniffed.format, &bytes[sniffed.start..])?;
     let source = MediaSourceStream::new(
         Box::new(Cursor::new(bytes[sniffed.start..].to_vec())),
         MediaSourceStreamOptions::default(),
@@ -270,6 +303,59 @@ fn sniff(bytes: &[u8]) -> Result<Sniffed, AudioError> {
         return Err(AudioError::Unsupported("an ID3 tag that is not followed by MPEG audio".into()));
     }
     Err(AudioError::Unsupported("the data is not a recognised audio format".into()))
+}
+
+/// Highest sample rate accepted: 768 kHz, the highest rate audio interfaces record at.
+const MAX_SAMPLE_RATE: u32 = 768_000;
+
+/// Most channels accepted: WAVE_FORMAT_EXTENSIBLE names 18 speaker positions.
+const MAX_CHANNELS: u16 = 18;
+
+/// Refuses stream parameters the container's header declares and no real recording has (a
+/// sample rate of 0 makes symphonia's WAV reader panic), before symphonia reads them.
+///
+/// Only WAV needs it: symphonia's FLAC and Ogg Vorbis readers refuse such headers themselves,
+/// and MP3 frame headers cannot express them.
+fn check_header(format: AudioFormat, data: &[u8]) -> Result<(), AudioError> {
+    let Some((channels, sample_rate)) = (match format {
+        AudioFormat::Wav => wav_format(data)?,
+        AudioFormat::Mp3 | AudioFormat::Flac | AudioFormat::Ogg => None,
+    }) else {
+        return Ok(());
+    };
+    let name = format.extension().to_uppercase();
+    if !(1..=MAX_SAMPLE_RATE).contains(&sample_rate) {
+        return Err(AudioError::Corrupt(format!(
+            "the {name} header declares a sample rate of {sample_rate} Hz (1 to {MAX_SAMPLE_RATE} Hz is accepted)"
+        )));
+    }
+    if !(1..=MAX_CHANNELS).contains(&channels) {
+        return Err(AudioError::Corrupt(format!(
+            "the {name} header declares {channels} channels (1 to {MAX_CHANNELS} are accepted)"
+        )));
+    }
+    Ok(())
+}
+
+/// The channel count and sample rate of a RIFF/WAVE file's `fmt ` chunk, or `None` when the
+/// chunk is not there (symphonia then refuses the file itself).
+fn wav_format(riff: &[u8]) -> Result<Option<(u16, u32)>, AudioError> {
+    let mut at = 12;
+    while let Some(header) = riff.get(at..at + 8) {
+        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        if &header[..4] == b"fmt " {
+            let body = riff
+                .get(at + 8..at + 8 + size.min(16))
+                .filter(|body| body.len() == 16)
+                .ok_or_else(|| AudioError::Corrupt("the WAV fmt chunk is truncated".into()))?;
+            let channels = u16::from_le_bytes([body[2], body[3]]);
+            let sample_rate = u32::from_le_bytes([body[4], body[5], body[6], body[7]]);
+            return Ok(Some((channels, sample_rate)));
+        }
+        // Chunks are padded to an even length.
+        at = at.saturating_add(8).saturating_add(size).saturating_add(size & 1);
+    }
+    Ok(None)
 }
 
 /// Length of the ID3v2 tags at the start (and the zero padding some taggers leave after them).
@@ -607,6 +693,36 @@ mod tests {
         assert_refused(b"RIFF\x24\x00\x00\x00AVI LIST", "RIFF that is not WAVE");
         assert_refused(b"ID3\x03\x00\x00\x00\x00\x00\x05hello and then some text", "ID3 then text");
         assert_refused(b"ID3\x03\x00", "cut ID3 header");
+    }
+
+    #[test]
+    fn wav_headers_no_recording_has_are_refused_before_symphonia() {
+        let wav = encode_wav_mono16(&sine(440.0, 0.5, 0.1, 44_100), 44_100);
+        // RIFF header (12) and the fmt chunk's header (8): channels at 22, the rate at 24.
+        for (offset, value, what) in [
+            (24, &0u32.to_le_bytes()[..], "sample rate of 0 Hz"),
+            (24, &(MAX_SAMPLE_RATE + 1).to_le_bytes()[..], "sample rate of 768001 Hz"),
+            (22, &0u16.to_le_bytes()[..], "0 channels"),
+            (22, &(MAX_CHANNELS + 1).to_le_bytes()[..], "19 channels"),
+        ] {
+            let mut bad = wav.clone();
+            bad[offset..offset + value.len()].copy_from_slice(value);
+            match probe_unguarded(&bad) {
+                Err(AudioError::Corrupt(message)) => assert!(message.contains(what), "{what}: {message}"),
+                other => panic!("{what}: {other:?}"),
+            }
+            assert!(decode_mono(&bad).is_err(), "{what}: decode_mono accepted it");
+        }
+        // A fmt chunk cut short by the end of the file.
+        assert!(matches!(probe(&wav[..30]), Err(AudioError::Corrupt(_))));
+    }
+
+    #[test]
+    fn a_panic_inside_the_decoder_is_a_corrupt_file() {
+        let got: Result<(), _> = contain_decoder_panic(|| panic!("TimeBase cannot have 0 numerator or denominator"));
+        assert!(matches!(got, Err(AudioError::Corrupt(_))), "{got:?}");
+        // The guard passes results through untouched.
+        assert!(matches!(contain_decoder_panic(|| Ok(7)), Ok(7)));
     }
 
     #[test]

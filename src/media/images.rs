@@ -14,6 +14,12 @@
 //! Animation is not kept: an animated WebP decodes to its first frame and an APNG to its default
 //! image (the one shown by viewers that do not animate).
 //!
+//! Memory: [`inspect`] reads what a decode will hold from the header alone ([`Header::decode_bytes`]),
+//! and [`fit_within_bytes`] and [`square_avatar_bytes`] what the resizing steps hold after it, so
+//! that callers can admit a decode into a memory budget before it allocates anything. The resizers
+//! box-filter a large source down to twice the target before their Lanczos pass, whose f32 buffer
+//! (16 bytes a pixel) would otherwise be as wide as the source.
+//!
 //! Everything here is synchronous CPU work: call it off the async runtime (`spawn_blocking`).
 
 use std::io::Cursor;
@@ -67,6 +73,28 @@ pub enum ImageError {
     /// A supported format using a feature the decoder refuses (HTTP 422).
     #[error("unsupported image: {0}")]
     Unsupported(String),
+    /// Decoding the image would need more memory than the whole decode budget holds: it can never
+    /// be admitted, so waiting would not help (HTTP 413, like an image over the pixel limit).
+    #[error(
+        "decoding this {width}×{height} image needs {needed} MiB, more than the server's decode budget of {budget} MiB"
+    )]
+    OverBudget {
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+        /// MiB the decode would hold at its peak.
+        needed: u64,
+        /// MiB of the whole budget.
+        budget: u64,
+    },
+    /// The decode budget is taken by other decodes and did not free up in time (HTTP 503 with
+    /// Retry-After): the image is fine, the server is busy.
+    #[error("the server is decoding other images; retry in {retry_after_secs} s")]
+    Busy {
+        /// When to try again.
+        retry_after_secs: u64,
+    },
     /// The image is damaged or truncated (HTTP 422).
     #[error("the image could not be decoded: {0}")]
     Corrupt(String),
@@ -114,6 +142,49 @@ pub struct Decoded {
 /// Bytes per pixel of the widest decoded layout the accepted formats produce (16-bit RGBA PNG).
 const MAX_DECODED_BYTES_PER_PIXEL: u64 = 8;
 
+/// Bytes per pixel of `image`'s resampling buffer (RGBA, `f32` channels).
+const RESAMPLE_BYTES_PER_PIXEL: u64 = 16;
+
+/// Bytes per pixel of what follows a resize: the result flattened onto white (an RGBA copy and
+/// the RGB image), its thumbnail and the JPEG encoder's buffers, counted generously.
+const AFTER_RESIZE_BYTES_PER_PIXEL: u64 = 16;
+
+/// What an upload's header declares, read before any pixel is decoded: enough to know whether
+/// it is accepted and how much memory decoding it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// The format the bytes are in.
+    pub format: SourceFormat,
+    /// Declared width, before orientation.
+    pub width: u32,
+    /// Declared height, before orientation.
+    pub height: u32,
+    /// Bytes per pixel of the decoder's output (16-bit and alpha channels included).
+    pub decoder_bytes_per_pixel: u64,
+    /// Bytes per pixel of the decoded 8-bit image: 3 (RGB) or 4 (RGBA).
+    pub output_bytes_per_pixel: u64,
+}
+
+impl Header {
+    /// `width × height`.
+    pub fn pixels(&self) -> u64 {
+        u64::from(self.width) * u64::from(self.height)
+    }
+
+    /// Bytes of the decoded 8-bit image.
+    pub fn decoded_bytes(&self) -> u64 {
+        self.pixels() * self.output_bytes_per_pixel
+    }
+
+    /// The most [`decode_untrusted`] holds at once for this image: the decoder's output and
+    /// either its rotated copy (EXIF orientation) or its 8-bit conversion, which is made after
+    /// the rotation; plus the decoder's own working memory.
+    pub fn decode_bytes(&self) -> u64 {
+        let copy = self.decoder_bytes_per_pixel.max(self.output_bytes_per_pixel);
+        self.pixels() * (self.decoder_bytes_per_pixel + copy) + DECODER_OVERHEAD_BYTES
+    }
+}
+
 /// Decoder memory allowed on top of the pixels, for metadata chunks (ICC profiles, text) and
 /// working buffers.
 const DECODER_OVERHEAD_BYTES: u64 = 16 * 1024 * 1024;
@@ -143,17 +214,25 @@ pub fn sniff(bytes: &[u8]) -> Option<SourceFormat> {
 /// to RGB by the decoder; JPEG features it refuses (e.g. arithmetic coding, 12-bit) come back as
 /// [`ImageError::Unsupported`].
 pub fn decode_untrusted(bytes: &[u8], limits: ImageLimits) -> Result<Decoded, ImageError> {
-    check_byte_size(bytes, limits)?;
-    let format = sniff(bytes).ok_or(ImageError::NotAnImage)?;
-    let (width, height) = declared_dimensions(bytes, format, limits)?;
-    check_dimensions(width, height, limits)?;
-    let image = to_rgb8_or_rgba8(decode_oriented(bytes, format, limits)?);
+    let header = inspect(bytes, limits)?;
+    let format = header.format;
+    let image = to_rgb8_or_rgba8(decode_oriented(bytes, &header, limits)?);
     Ok(Decoded {
         width: image.width(),
         height: image.height(),
         image,
         format,
     })
+}
+
+/// The checks [`decode_untrusted`] makes before decoding (byte size, format by content, declared
+/// dimensions), returning what the header declares. Costs microseconds whatever the image.
+pub fn inspect(bytes: &[u8], limits: ImageLimits) -> Result<Header, ImageError> {
+    check_byte_size(bytes, limits)?;
+    let format = sniff(bytes).ok_or(ImageError::NotAnImage)?;
+    let header = declared_header(bytes, format, limits)?;
+    check_dimensions(header.width, header.height, limits)?;
+    Ok(header)
 }
 
 /// Refuses uploads above [`ImageLimits::max_bytes`].
@@ -181,35 +260,77 @@ fn check_dimensions(width: u32, height: u32, limits: ImageLimits) -> Result<(), 
     Ok(())
 }
 
-/// The width and height the header declares, read without decoding or allocating pixels.
+/// What the header declares, read without decoding or allocating pixels.
 ///
 /// PNG's IHDR is read directly at its fixed place after the signature: `image`'s PNG decoder
 /// would first parse every chunk up to the image data (ICC profiles, compressed text) before
 /// reporting dimensions, and fails on a header-only file. JPEG and WebP go through `image`'s
-/// `into_dimensions`, which parses their headers only.
-fn declared_dimensions(
-    bytes: &[u8],
-    format: SourceFormat,
-    limits: ImageLimits,
-) -> Result<(u32, u32), ImageError> {
+/// decoders, which parse their headers only until asked for pixels.
+fn declared_header(bytes: &[u8], format: SourceFormat, limits: ImageLimits) -> Result<Header, ImageError> {
     match format {
-        SourceFormat::Png => png_ihdr_dimensions(bytes)
-            .ok_or_else(|| ImageError::Corrupt("PNG without an IHDR header".to_owned())),
-        SourceFormat::Jpeg | SourceFormat::Webp => reader(bytes, format, memory_limits(limits))
-            .into_dimensions()
-            .map_err(decode_error),
+        SourceFormat::Png => {
+            png_header(bytes).ok_or_else(|| ImageError::Corrupt("PNG without a valid IHDR header".to_owned()))
+        }
+        SourceFormat::Jpeg | SourceFormat::Webp => {
+            let decoder = reader(bytes, format, memory_limits(limits))
+                .into_decoder()
+                .map_err(decode_error)?;
+            let (width, height) = decoder.dimensions();
+            let color = decoder.color_type();
+            Ok(Header {
+                format,
+                width,
+                height,
+                decoder_bytes_per_pixel: u64::from(color.bytes_per_pixel()),
+                output_bytes_per_pixel: if color.has_alpha() { 4 } else { 3 },
+            })
+        }
     }
 }
 
-/// Width and height from the IHDR chunk, which PNG requires first, right after the 8-byte
-/// signature: length (4), `IHDR` (4), width (4), height (4), all big-endian.
-fn png_ihdr_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+/// The IHDR chunk, which PNG requires first, right after the 8-byte signature: length (4),
+/// `IHDR` (4), width (4), height (4), all big-endian, bit depth (1), colour type (1).
+///
+/// `image`'s PNG decoder expands low bit depths and palettes to 8 bits, and a `tRNS` chunk adds
+/// an alpha channel to grey, RGB and palette images, so the decoded layout depends on both.
+fn png_header(bytes: &[u8]) -> Option<Header> {
     if bytes.get(12..16)? != b"IHDR" {
         return None;
     }
     let width = u32::from_be_bytes(bytes.get(16..20)?.try_into().ok()?);
     let height = u32::from_be_bytes(bytes.get(20..24)?.try_into().ok()?);
-    Some((width, height))
+    let (depth, color) = (*bytes.get(24)?, *bytes.get(25)?);
+    let alpha = matches!(color, 4 | 6) || png_has_trns(bytes);
+    let color_channels: u64 = match color {
+        0 | 4 => 1,
+        2 | 3 | 6 => 3,
+        _ => return None,
+    };
+    let channels = color_channels + u64::from(alpha);
+    let channel_bytes = if depth == 16 { 2 } else { 1 };
+    Some(Header {
+        format: SourceFormat::Png,
+        width,
+        height,
+        decoder_bytes_per_pixel: channels * channel_bytes,
+        output_bytes_per_pixel: if alpha { 4 } else { 3 },
+    })
+}
+
+/// Whether a `tRNS` chunk comes before the image data (where PNG requires it).
+fn png_has_trns(bytes: &[u8]) -> bool {
+    let mut at = 8;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        match &chunk[4..8] {
+            b"tRNS" => return true,
+            b"IDAT" => return false,
+            _ => {}
+        }
+        let length = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]) as usize;
+        // Length, type, data and CRC.
+        at = at.saturating_add(12).saturating_add(length);
+    }
+    false
 }
 
 /// An `image` reader for `bytes`, with the decoder forced to the sniffed format.
@@ -231,9 +352,11 @@ fn memory_limits(limits: ImageLimits) -> Limits {
     memory
 }
 
-/// [`memory_limits`] plus `image`'s strict limit on each side.
-fn decoding_limits(limits: ImageLimits) -> Limits {
+/// `image`'s limits for decoding this header: no allocation larger than the whole decode is
+/// expected to hold (what a memory budget admitted), and the strict limit on each side.
+fn decoding_limits(header: &Header, limits: ImageLimits) -> Limits {
     let mut decoding = memory_limits(limits);
+    decoding.max_alloc = decoding.max_alloc.map(|cap| cap.min(header.decode_bytes()));
     decoding.max_image_width = Some(limits.max_side);
     decoding.max_image_height = Some(limits.max_side);
     decoding
@@ -242,12 +365,8 @@ fn decoding_limits(limits: ImageLimits) -> Limits {
 /// Decodes the pixels and applies the EXIF orientation, read from the decoder before decoding.
 ///
 /// Unreadable orientation metadata leaves the image as stored rather than refusing it.
-fn decode_oriented(
-    bytes: &[u8],
-    format: SourceFormat,
-    limits: ImageLimits,
-) -> Result<DynamicImage, ImageError> {
-    let mut decoder = reader(bytes, format, decoding_limits(limits))
+fn decode_oriented(bytes: &[u8], header: &Header, limits: ImageLimits) -> Result<DynamicImage, ImageError> {
+    let mut decoder = reader(bytes, header.format, decoding_limits(header, limits))
         .into_decoder()
         .map_err(decode_error)?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
@@ -287,12 +406,35 @@ fn to_rgb8_or_rgba8(img: DynamicImage) -> DynamicImage {
 
 /// A `side × side` avatar: the largest centred square, flattened onto white, resized with
 /// Lanczos3 (up or down). A `side` of 0 is treated as 1.
+///
+/// A square more than twice the side is first box-filtered to twice the side, straight from the
+/// source (no copy of the crop), so the Lanczos pass works on a small image.
 pub fn square_avatar(img: &DynamicImage, side: u32) -> RgbImage {
     let (width, height) = img.dimensions();
     let crop = width.min(height);
-    let square = img.crop_imm((width - crop) / 2, (height - crop) / 2, crop, crop);
+    let (x, y) = ((width - crop) / 2, (height - crop) / 2);
     let side = side.max(1);
+    let square = match side.checked_mul(2) {
+        Some(twice) if crop > twice => {
+            let view = imageops::crop_imm(img, x, y, crop, crop);
+            DynamicImage::ImageRgba8(imageops::thumbnail(&*view, twice, twice))
+        }
+        _ => img.crop_imm(x, y, crop, crop),
+    };
     imageops::resize(&flatten_on_white(&square), side, side, FilterType::Lanczos3)
+}
+
+/// The most [`square_avatar`] and encoding its result hold at once for an image of this
+/// header, the decoded image included: the square (box-filtered RGBA or a copy of the crop),
+/// its flattened copies, the resampling buffer and the result.
+pub fn square_avatar_bytes(header: &Header, side: u32) -> u64 {
+    let side = u64::from(side.max(1));
+    let square = u64::from(header.width.min(header.height)).min(2 * side);
+    let flattened = 4 + 3;
+    header.decoded_bytes()
+        + square * square * (4 + flattened)
+        + square * side * RESAMPLE_BYTES_PER_PIXEL
+        + side * side * AFTER_RESIZE_BYTES_PER_PIXEL
 }
 
 /// Drops the alpha channel by compositing onto white, so transparent areas do not turn black.
@@ -315,13 +457,58 @@ fn over_white(channel: u8, alpha: u8) -> u8 {
 }
 
 /// Shrinks the image (Lanczos3) so its longer side is at most `long_side`, keeping the aspect
-/// ratio. Never upscales: an image that already fits is returned as is (copied).
-pub fn fit_within(img: &DynamicImage, long_side: u32) -> DynamicImage {
-    if fits(img, long_side) {
-        img.clone()
-    } else {
-        img.resize(long_side, long_side, FilterType::Lanczos3)
+/// ratio. Never upscales: an image that already fits is returned as is.
+///
+/// A source more than twice the target on both sides is first box-filtered to twice the target
+/// and dropped, so the Lanczos pass (whose `f32` buffer is as wide as its input) works on at
+/// most four times the target's pixels.
+pub fn fit_within(img: DynamicImage, long_side: u32) -> DynamicImage {
+    let (width, height) = img.dimensions();
+    let (target_width, target_height) = fitted_dimensions(width, height, long_side);
+    if (target_width, target_height) == (width, height) {
+        return img;
     }
+    let source = match prefiltered_dimensions(width, height, target_width, target_height) {
+        Some((w, h)) => img.thumbnail_exact(w, h),
+        None => img,
+    };
+    source.resize_exact(target_width, target_height, FilterType::Lanczos3)
+}
+
+/// The most [`fit_within`], flattening its result and encoding it hold at once for an image of
+/// this header, the decoded image included.
+pub fn fit_within_bytes(header: &Header, long_side: u32) -> u64 {
+    let pixel = header.output_bytes_per_pixel;
+    let (width, height) = (header.width, header.height);
+    let (target_width, target_height) = fitted_dimensions(width, height, long_side);
+    let target = u64::from(target_width) * u64::from(target_height);
+    let after = target * (pixel + AFTER_RESIZE_BYTES_PER_PIXEL);
+    if (target_width, target_height) == (width, height) {
+        return header.decoded_bytes() + after;
+    }
+    let (source_width, source_height) =
+        prefiltered_dimensions(width, height, target_width, target_height).unwrap_or((width, height));
+    let source = u64::from(source_width) * u64::from(source_height) * pixel;
+    let prefiltering = if (source_width, source_height) == (width, height) { 0 } else { header.decoded_bytes() + source };
+    let resampling = source + u64::from(source_width) * u64::from(target_height) * RESAMPLE_BYTES_PER_PIXEL + target * pixel;
+    prefiltering.max(resampling).max(after)
+}
+
+/// The dimensions `DynamicImage::resize` gives when fitting into a `long_side` square, or the
+/// image's own when it already fits (never upscaled).
+fn fitted_dimensions(width: u32, height: u32, long_side: u32) -> (u32, u32) {
+    if width.max(height) <= long_side {
+        return (width, height);
+    }
+    let ratio = f64::from(long_side) / f64::from(width.max(height));
+    let scale = |side: u32| ((f64::from(side) * ratio).round() as u32).clamp(1, long_side);
+    (scale(width), scale(height))
+}
+
+/// Twice the target, when the source is larger than that on both sides.
+fn prefiltered_dimensions(width: u32, height: u32, target_width: u32, target_height: u32) -> Option<(u32, u32)> {
+    let (w, h) = (target_width.checked_mul(2)?, target_height.checked_mul(2)?);
+    (width > w && height > h).then_some((w, h))
 }
 
 /// Like [`fit_within`] but with `imageops::thumbnail`'s fast integer box filter: for previews
@@ -701,6 +888,21 @@ mod tests {
     }
 
     #[test]
+    fn square_avatar_of_a_large_image_is_box_filtered_first() {
+        let mut wide = RgbImage::from_pixel(3000, 1200, Rgb([0, 0, 255]));
+        for y in 0..1200 {
+            for x in 1200..1800 {
+                wide.put_pixel(x, y, Rgb([255, 0, 0]));
+            }
+        }
+        let avatar = square_avatar(&DynamicImage::ImageRgb8(wide), 64);
+        assert_eq!(avatar.dimensions(), (64, 64));
+        // The centred square is half red (in the middle) and blue on both sides.
+        assert!(is_red(*avatar.get_pixel(32, 32)), "{:?}", avatar.get_pixel(32, 32));
+        assert!(is_blue(*avatar.get_pixel(2, 32)) && is_blue(*avatar.get_pixel(61, 32)));
+    }
+
+    #[test]
     fn square_avatar_flattens_transparency_onto_white() {
         let clear = ImageBuffer::from_pixel(10, 10, Rgba([0_u8, 0, 0, 0]));
         let avatar = square_avatar(&DynamicImage::ImageRgba8(clear), 4);
@@ -710,11 +912,60 @@ mod tests {
     #[test]
     fn fit_within_shrinks_keeping_aspect_and_never_upscales() {
         let big = DynamicImage::ImageRgb8(noise(1000, 500));
-        assert_eq!(fit_within(&big, 200).dimensions(), (200, 100));
+        assert_eq!(fit_within(big, 200).dimensions(), (200, 100));
         let tall = DynamicImage::ImageRgb8(noise(300, 900));
-        assert_eq!(fit_within(&tall, 300).dimensions(), (100, 300));
+        assert_eq!(fit_within(tall, 300).dimensions(), (100, 300));
         let small = DynamicImage::ImageRgb8(noise(100, 50));
-        assert_eq!(fit_within(&small, 200).dimensions(), (100, 50));
+        assert_eq!(fit_within(small, 200).dimensions(), (100, 50));
+        // Box-filtered first (more than twice the target), then Lanczos: same size and colour.
+        let red = DynamicImage::ImageRgb8(ImageBuffer::from_pixel(2000, 1000, Rgb([200, 10, 10])));
+        let fitted = fit_within(red, 64).to_rgb8();
+        assert_eq!(fitted.dimensions(), (64, 32));
+        assert!(fitted.pixels().all(|p| p.0.iter().zip([200, 10, 10]).all(|(a, b)| a.abs_diff(b) <= 1)));
+    }
+
+    #[test]
+    fn the_header_tells_what_decoding_costs() {
+        let grey = encoded(&DynamicImage::ImageLuma8(ImageBuffer::from_pixel(70, 50, Luma([0u8]))), ImageFormat::Png);
+        let header = inspect(&grey, LIMITS).expect("inspects");
+        assert_eq!((header.format, header.width, header.height), (SourceFormat::Png, 70, 50));
+        assert_eq!((header.decoder_bytes_per_pixel, header.output_bytes_per_pixel), (1, 3));
+        // Grey decoded (1), then its RGB conversion (3), and the decoder's own memory.
+        assert_eq!(header.decode_bytes(), 70 * 50 * 4 + DECODER_OVERHEAD_BYTES);
+
+        let deep = encoded(&DynamicImage::ImageRgba16(ImageBuffer::new(8, 4)), ImageFormat::Png);
+        let header = inspect(&deep, LIMITS).expect("inspects");
+        assert_eq!((header.decoder_bytes_per_pixel, header.output_bytes_per_pixel), (8, 4));
+        // The rotated copy of the 16-bit image is the larger second buffer.
+        assert_eq!(header.decode_bytes(), 8 * 4 * 16 + DECODER_OVERHEAD_BYTES);
+
+        let mut with_trns = grey.clone();
+        let idat = with_trns.windows(4).position(|w| w == b"IDAT").expect("an IDAT chunk") - 4;
+        with_trns.splice(idat..idat, png_chunk(b"tRNS", &[0, 0]));
+        let header = inspect(&with_trns, LIMITS).expect("inspects");
+        assert_eq!((header.decoder_bytes_per_pixel, header.output_bytes_per_pixel), (2, 4));
+        let decoded = decode_untrusted(&with_trns, LIMITS).expect("decodes");
+        assert!(decoded.image.color().has_alpha(), "tRNS gives grey an alpha channel");
+
+        let jpeg = encode_jpeg(&noise(40, 30), 80).expect("encodes");
+        let header = inspect(&jpeg, LIMITS).expect("inspects");
+        assert_eq!((header.format, header.width, header.height, header.decoder_bytes_per_pixel), (SourceFormat::Jpeg, 40, 30, 3));
+    }
+
+    #[test]
+    fn the_resizers_working_memory_is_bounded_by_their_target() {
+        // The 7000 × 7000 grey PNG of issue 16, fitted into 2048.
+        let bomb = Header { format: SourceFormat::Png, width: 7000, height: 7000, decoder_bytes_per_pixel: 1, output_bytes_per_pixel: 3 };
+        let decoded = 7000 * 7000 * 3;
+        let (twice, target) = (4096 * 4096 * 3, 2048 * 2048);
+        let expected = (decoded + twice).max(twice + 4096 * 2048 * 16 + target * 3).max(target * 19);
+        assert_eq!(fit_within_bytes(&bomb, 2048), expected);
+        assert!(fit_within_bytes(&bomb, 2048) < 240 * 1024 * 1024, "{}", fit_within_bytes(&bomb, 2048));
+        // An avatar holds little beyond the decoded image.
+        assert!(square_avatar_bytes(&bomb, 512) - decoded < 32 * 1024 * 1024);
+        // An image that already fits: itself and what follows.
+        let small = Header { width: 100, height: 50, ..bomb };
+        assert_eq!(fit_within_bytes(&small, 2048), 100 * 50 * (3 + 3 + 16));
     }
 
     #[test]

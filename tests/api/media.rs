@@ -257,6 +257,32 @@ async fn uploads_over_max_image_bytes_are_413_with_nothing_written() {
     assert_eq!(resp.status(), 200);
 }
 
+/// Issue 16: decodes run under a memory budget. One whose peak (read from the header) is more
+/// than the whole budget can never run: 413, refused before a pixel is decoded, nothing written.
+#[tokio::test]
+async fn an_image_whose_decode_needs_more_than_the_whole_budget_is_413_with_nothing_written() {
+    let app = TestApp::spawn_with(|config| config.media.decode_memory_mb = 32).await;
+    let token = app.token("u1", Role::User);
+    // 3000 × 1000 RGB: the decoded pixels and a rotated copy (18 MB) and the decoder's 16 MiB.
+    let wide = png(3000, 1000);
+    for route in ["/api/media/avatar", "/api/media/photos"] {
+        let resp = post_file(&app, &token, route, wide.clone(), "wide.png", &[]).await;
+        assert_eq!(resp.status(), 413, "{route}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "payload_too_large", "{route}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("3000×1000") && message.contains("decode budget of 32 MiB"), "{route}: {message}");
+    }
+    assert!(files_under(&bucket_dir(&app)).is_empty(), "nothing written: {:?}", files_under(&bucket_dir(&app)));
+    assert_eq!(count(&app, "media_photos"), 0);
+
+    // What fits in the budget goes through, and the budget is whole again afterwards.
+    for _ in 0..2 {
+        json_of(post_file(&app, &token, "/api/media/photos", png(1000, 1000), "square.png", &[]).await, 201).await;
+    }
+    assert_eq!(count(&app, "media_photos"), 2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 8. Photos
 

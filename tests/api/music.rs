@@ -949,6 +949,29 @@ async fn uploaded_stems_are_recognised_by_content_and_measured() {
     assert_charged(&app, &token, "u1", 0).await;
 }
 
+/// Issue 16: a WAV whose header declares 0 Hz made symphonia panic (`TimeBase cannot have 0
+/// numerator or denominator`) and the upload answered 500.
+#[tokio::test]
+async fn a_wav_stem_with_an_impossible_header_is_422_and_not_stored() {
+    let app = TestApp::spawn().await;
+    let (token, id) = premium_project(&app, "u1", json!({"title": "Band"})).await;
+    let before = project_files(&app, "u1", &id);
+    let wav = sine_wav(0.5, 44_100, 220.0, 0.5);
+    // The fmt chunk follows the 12-byte RIFF header and its own 8-byte header: channels at 22,
+    // the sample rate at 24.
+    for (what, offset, value) in [("a sample rate of 0 Hz", 24, &[0u8; 4][..]), ("0 channels", 22, &[0u8; 2][..])] {
+        let mut bad = wav.clone();
+        bad[offset..offset + value.len()].copy_from_slice(value);
+        let body = refused(upload(&app, &token, &id, "bass", "bass.wav", bad).await, 422, "not_audio").await;
+        let message = s(&body["error"]["message"]);
+        assert!(message.contains(what), "{what}: the message says what is wrong: {message}");
+    }
+    assert_eq!(project_files(&app, "u1", &id), before, "nothing stored");
+    assert_eq!(stem_rows(&app, &id), 0);
+    // The server is still whole: a good stem goes in.
+    expect(upload(&app, &token, &id, "bass", "bass.wav", wav).await, 201).await;
+}
+
 #[tokio::test]
 async fn stems_over_the_limits_are_refused() {
     let app = TestApp::spawn_with(|c| {

@@ -16,7 +16,8 @@ use crate::features::page::Page;
 use crate::features::storage::StorageService;
 use crate::features::subscription::SubscriptionService;
 use crate::work_queue::{Priority, WorkQueue};
-use crate::media::images::{self, Decoded, ImageError, ImageLimits};
+use crate::media::budget::DecodeBudget;
+use crate::media::images::{self, Decoded, Header, ImageError, ImageLimits};
 use crate::storage::{BlobPath, Bucket};
 
 const BUCKET: Bucket = Bucket::Media;
@@ -29,13 +30,19 @@ pub struct MediaService {
     storage: Arc<StorageService>,
     subscriptions: Arc<SubscriptionService>,
     work: Arc<WorkQueue>,
+    decode_budget: Arc<DecodeBudget>,
     config: MediaConfig,
 }
 
 impl From<ImageError> for AppError {
     fn from(e: ImageError) -> Self {
         match e {
-            ImageError::TooLarge { .. } | ImageError::TooManyPixels { .. } => AppError::PayloadTooLarge { message: e.to_string() },
+            ImageError::TooLarge { .. } | ImageError::TooManyPixels { .. } | ImageError::OverBudget { .. } => {
+                AppError::PayloadTooLarge { message: e.to_string() }
+            }
+            ImageError::Busy { retry_after_secs } => {
+                AppError::Unavailable { code: "decode_busy", message: e.to_string(), retry_after_secs: Some(retry_after_secs) }
+            }
             ImageError::NotAnImage => AppError::Unprocessable {
                 code: "not_an_image",
                 message: "the file is not a PNG, JPEG or WebP image (checked by its content, not its name)".into(),
@@ -56,8 +63,8 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ImageError> +
 }
 
 impl MediaService {
-    pub fn new(db: Db, storage: Arc<StorageService>, subscriptions: Arc<SubscriptionService>, work: Arc<WorkQueue>, config: MediaConfig) -> Self {
-        Self { db, storage, subscriptions, work, config }
+    pub fn new(db: Db, storage: Arc<StorageService>, subscriptions: Arc<SubscriptionService>, work: Arc<WorkQueue>, decode_budget: Arc<DecodeBudget>, config: MediaConfig) -> Self {
+        Self { db, storage, subscriptions, work, decode_budget, config }
     }
 
     pub fn limits(&self) -> ImageLimits {
@@ -68,9 +75,24 @@ impl MediaService {
         Ok(self.storage.playable_url(BUCKET, &BlobPath::parse(path)?))
     }
 
-    async fn decode(&self, bytes: Vec<u8>) -> AppResult<Decoded> {
+    /// Decodes an upload and runs `process` on it, off the runtime and inside the decode memory
+    /// budget. The reservation covers the larger of the decode's peak and `process`'s
+    /// (`process_bytes`, the decoded image included), and travels into the blocking task: it is
+    /// given back when the work ends, not when a client that went away drops the request.
+    async fn decode_then<T: Send + 'static>(
+        &self,
+        bytes: Vec<u8>,
+        process_bytes: impl FnOnce(&Header) -> u64,
+        process: impl FnOnce(Decoded) -> Result<T, ImageError> + Send + 'static,
+    ) -> AppResult<T> {
         let limits = self.limits();
-        blocking(move || images::decode_untrusted(&bytes, limits)).await
+        let header = images::inspect(&bytes, limits)?;
+        let reservation = self.decode_budget.reserve(&header, header.decode_bytes().max(process_bytes(&header))).await?;
+        blocking(move || {
+            let _reservation = reservation;
+            process(images::decode_untrusted(&bytes, limits)?)
+        })
+        .await
     }
 
     /// Writes every file or none.
@@ -91,9 +113,9 @@ impl MediaService {
         caller.ensure_acts_for(user_id)?;
         let folder = format!("users/{user_id}/profile");
         BlobPath::parse(&folder)?;
-        let decoded = self.decode(bytes).await?;
         let quality = self.config.jpeg_quality;
-        let (large, small, webp) = blocking(move || {
+        let square_bytes = |header: &Header| images::square_avatar_bytes(header, AVATAR_SIDE);
+        let (large, small, webp) = self.decode_then(bytes, square_bytes, move |decoded| {
             let square = images::square_avatar(&decoded.image, AVATAR_SIDE);
             let small = image::imageops::thumbnail(&square, AVATAR_SMALL_SIDE, AVATAR_SMALL_SIDE);
             let webp = images::encode_webp(&image::DynamicImage::ImageRgb8(square.clone()))?;
@@ -138,10 +160,10 @@ impl MediaService {
         let id = uuid::Uuid::now_v7().to_string();
         let folder = format!("users/{user_id}/profile/photos");
         BlobPath::parse(&folder)?;
-        let decoded = self.decode(bytes).await?;
         let (quality, long_side) = (self.config.jpeg_quality, self.config.photo_long_side);
-        let (photo, thumbnail, width, height) = blocking(move || {
-            let fitted = images::flatten_on_white(&images::fit_within(&decoded.image, long_side));
+        let fitted_bytes = |header: &Header| images::fit_within_bytes(header, long_side);
+        let (photo, thumbnail, width, height) = self.decode_then(bytes, fitted_bytes, move |decoded| {
+            let fitted = images::flatten_on_white(&images::fit_within(decoded.image, long_side));
             let thumbnail = images::thumbnail(&image::DynamicImage::ImageRgb8(fitted.clone()), THUMBNAIL_SIDE).to_rgb8();
             Ok((images::encode_jpeg(&fitted, quality)?, images::encode_jpeg(&thumbnail, quality)?, fitted.width(), fitted.height()))
         })
@@ -304,5 +326,18 @@ impl MediaService {
             nfts.push(self.nft_view(n, metadata)?);
         }
         Ok(NftPage { nfts, total, has_more })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_decode_budget_is_503_with_retry_after_and_an_image_over_it_413() {
+        let busy = AppError::from(ImageError::Busy { retry_after_secs: 5 });
+        assert_eq!((busy.status().as_u16(), busy.code(), busy.retry_after_secs()), (503, "decode_busy", Some(5)));
+        let over = AppError::from(ImageError::OverBudget { width: 9000, height: 9000, needed: 700, budget: 384 });
+        assert_eq!((over.status().as_u16(), over.code()), (413, "payload_too_large"));
     }
 }
