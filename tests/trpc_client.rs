@@ -66,11 +66,11 @@ async fn real_trpc_client_with_superjson_round_trips() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "run.mjs failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}", output.status);
+    // Every check written in run.mjs must have run and passed: one skipped is a failure too.
+    let source = std::fs::read_to_string(client_dir().join("run.mjs")).expect("run.mjs");
+    let written = source.lines().filter(|l| l.trim_start().starts_with("await check(")).count();
     let summary = stdout.lines().last().unwrap_or_default();
-    assert!(
-        summary.ends_with(" passed, 0 failed") && !summary.starts_with("0 "),
-        "unexpected summary {summary:?}:\n{stdout}\n{stderr}"
-    );
+    assert_eq!(summary, format!("{written} passed, 0 failed"), "run.mjs has {written} checks:\n{stdout}\n{stderr}");
     println!("{stdout}");
 }
 
