@@ -9,6 +9,7 @@ mod backup;
 mod blob_conformance;
 mod chat;
 mod gcs_http;
+mod gcs_signing;
 mod limits;
 mod media;
 mod music;
