@@ -305,7 +305,10 @@ impl TacticalService {
             mood_rating: given.mood_rating,
             recent_incidents: given.recent_incidents.clone().unwrap_or_default().iter().map(|s| s.trim().to_owned()).collect(),
         };
-        assessment::validate(&indicators).map_err(|(field, why)| AppError::invalid_field(&format!("stressIndicators.{field}"), why))?;
+        assessment::validate(&indicators).map_err(|(field, why)| match field {
+            "stressIndicators" => AppError::invalid_field(field, why),
+            field => AppError::invalid_field(&format!("stressIndicators.{field}"), why),
+        })?;
         let result = assessment::assess_stress(session_type, &indicators);
         let stored = StressIndicators { recent_incidents: Some(indicators.recent_incidents.clone()), ..r.stress_indicators };
         let row = CheckInRow {
