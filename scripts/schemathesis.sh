@@ -104,6 +104,8 @@ fail() {
 }
 
 echo "==> starting $BINARY (data dir $DATA)" >&2
+# Created before the start, so the first read of it cannot race the shell's redirection.
+: >"$SERVER_LOG"
 # JSON log lines: the bound address is read from them, free of ANSI colours.
 OPTIMA_LOG__FORMAT=json NO_COLOR=1 \
     "$BINARY" serve --config "$CONFIG" --bind 127.0.0.1:0 --data-dir "$DATA" </dev/null >"$SERVER_LOG" 2>&1 &

@@ -1,5 +1,6 @@
 //! The documented REST surface: every area's API struct, combined into one OpenAPI service.
 
+pub mod allow;
 pub mod body;
 mod upload;
 
