@@ -1,0 +1,145 @@
+//! The services' input rules, written into the published spec.
+//!
+//! Many request fields are plain strings that the services parse (so an unknown value is
+//! refused, and audited, by the code that enforces every other rule, for REST and tRPC
+//! alike). poem-openapi documents them as free text; a client or a fuzzer reading the spec
+//! would then send values the server is bound to refuse. Here each such field gets the
+//! closed set or shape its service accepts, from the same vocabularies the services parse
+//! with. The spec may be narrower than the server (the services also take other letter
+//! cases), never wider.
+
+use serde_json::{Value, json};
+
+use crate::features::subscription::plan::{Feature, Tier};
+use crate::features::tactical::assessment::SessionType;
+use crate::features::tactical::model::{Clearance, IncidentStatus, MessageType, OperationalStatus, Priority, ServiceBranch, Severity};
+use crate::features::writers::export::Format;
+use crate::storage::Bucket;
+
+/// Text with at least one non-space character: the services trim, then refuse what is empty.
+const NOT_BLANK: &str = r"\S";
+
+fn one_of<'a>(values: impl IntoIterator<Item = &'a str>) -> Value {
+    json!({ "enum": values.into_iter().collect::<Vec<_>>() })
+}
+
+fn features(only_metered: bool) -> Value {
+    let names = Feature::ALL.into_iter().filter(|f| !only_metered || f.is_metered()).map(Feature::as_str);
+    // `chat` is the app's name for `ai_chat`.
+    one_of(names.chain(["chat"]))
+}
+
+fn buckets() -> Value {
+    one_of(Bucket::ALL.into_iter().flat_map(|b| [b.alias(), b.name()]))
+}
+
+/// Where a rule goes: a request body schema's property, or an operation's parameter.
+enum At {
+    Property(&'static str, &'static str),
+    Parameter(&'static str, &'static str, &'static str),
+}
+
+fn rules() -> Vec<(At, Value)> {
+    use At::{Parameter, Property};
+    let tiers = one_of(Tier::ALL.into_iter().map(Tier::as_str).chain(["tactical"]));
+    let guild_tiers = one_of(["novice", "wordsmith", "master", "basic", "premium", "unlimited"]);
+    let formats = one_of(Format::ALL.into_iter().map(Format::extension).chain(["markdown", "htm", "text"]));
+    let clearance = one_of(Clearance::ACCEPTED.iter().copied());
+    let priority = one_of(Priority::ACCEPTED.iter().copied());
+    let message_type = one_of(MessageType::ACCEPTED.iter().copied());
+    let severity = one_of(Severity::ACCEPTED.iter().copied());
+    let incident_status = one_of(IncidentStatus::ACCEPTED.iter().copied());
+    let not_blank = json!({ "pattern": NOT_BLANK });
+    vec![
+        (Parameter("/api/subscription/check-access/{user_id}/{feature}", "get", "feature"), features(false)),
+        (Property("CheckAccessRequest", "feature"), features(false)),
+        (Property("TrackUsageRequest", "feature"), features(true)),
+        (Property("UpgradeRequest", "newTier"), tiers),
+        (Property("GuildUpgradeMember", "tier"), guild_tiers),
+        (Parameter("/api/writers/project/{project_id}/export", "get", "format"), formats),
+        (Property("SignedUrlRequest", "bucket"), buckets()),
+        (Parameter("/cdn/{bucket}/{path}", "get", "bucket"), buckets()),
+        (Parameter("/cdn/{bucket}/{path}", "put", "bucket"), buckets()),
+        (Property("TacticalRegister", "serviceBranch"), one_of(ServiceBranch::ACCEPTED.iter().copied())),
+        (Property("TacticalRegister", "requestedClearance"), clearance.clone()),
+        (Property("TacticalRegister", "clearanceLevel"), clearance.clone()),
+        (Property("TacticalVerify", "status"), one_of(["verified", "denied"])),
+        (Property("TacticalVerify", "clearanceLevel"), clearance.clone()),
+        (Property("TacticalStatusUpdate", "operationalStatus"), one_of(OperationalStatus::ACCEPTED.iter().copied())),
+        (Property("TacticalSendComm", "classification"), clearance),
+        (Property("TacticalSendComm", "priority"), priority.clone()),
+        (Property("TacticalSendComm", "messageType"), message_type.clone()),
+        (Parameter("/api/tactical/comm/{user_id}", "get", "priority"), priority.clone()),
+        (Parameter("/api/tactical/comm/{user_id}", "get", "type"), message_type.clone()),
+        (Parameter("/api/tactical/comms/{user_id}", "get", "priority"), priority),
+        (Parameter("/api/tactical/comms/{user_id}", "get", "type"), message_type),
+        (Property("TacticalReportIncident", "severity"), severity.clone()),
+        (Property("TacticalReportIncident", "title"), not_blank.clone()),
+        (Parameter("/api/tactical/incidents", "get", "severity"), severity),
+        (Parameter("/api/tactical/incidents", "get", "status"), incident_status.clone()),
+        (Property("TacticalIncidentUpdate", "status"), incident_status),
+        (Parameter("/api/tactical/registrations", "get", "status"), one_of(["pending", "verified", "denied"])),
+        (Property("TacticalCheckIn", "sessionType"), one_of(SessionType::ALL.iter().map(|s| s.as_str()))),
+        (Property("PremiumGenerateImage", "prompt"), not_blank.clone()),
+        (Property("NftTrait", "traitType"), not_blank.clone()),
+        (Property("NftTrait", "value"), not_blank.clone()),
+        (Property("Credentials", "username"), json!({ "pattern": "^[A-Za-z0-9_.-]+$" })),
+        (Property("GuildRegisterMember", "specialties"), json!({ "items": { "maxLength": 50, "pattern": NOT_BLANK } })),
+        (Property("GuildUpdateMember", "specialties"), json!({ "items": { "maxLength": 50, "pattern": NOT_BLANK } })),
+        (Property("MusicGenerateRequest", "seed"), json!({ "minimum": 0, "maximum": u64::MAX })),
+        (Property("MusicShareRequest", "platforms"), json!({ "minItems": 1 })),
+        (Property("TacticalSendComm", "content"), not_blank.clone()),
+        (Property("TacticalSendComm", "encryptedContent"), not_blank),
+    ]
+}
+
+/// Merges `patch` into the object at `target`, recursively.
+fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+/// Writes the rules into `spec`. A rule whose place is missing is a bug (a renamed schema or
+/// parameter): it panics, and every test that starts a server finds it.
+pub fn apply(spec: &mut Value) {
+    for (at, patch) in rules() {
+        let target = match at {
+            At::Property(schema, field) => spec["components"]["schemas"][schema]["properties"].get_mut(field),
+            At::Parameter(path, method, name) => spec["paths"][path][method]["parameters"]
+                .as_array_mut()
+                .and_then(|ps| ps.iter_mut().find(|p| p["name"] == name))
+                .map(|p| &mut p["schema"]),
+        };
+        let target = target.unwrap_or_else(|| panic!("spec rule for a missing place: {}", describe(&at)));
+        // A `$ref` cannot carry siblings in OpenAPI 3.0: such fields are closed sets already.
+        assert!(target.get("$ref").is_none(), "spec rule on a $ref: {}", describe(&at));
+        merge(target, &patch);
+        if let Some(Value::Array(values)) = patch.get("enum") {
+            // An enum restates the set; a length bound beside it says nothing more.
+            debug_assert!(!values.is_empty());
+            if let Some(o) = target.as_object_mut() {
+                o.remove("maxLength");
+                o.remove("minLength");
+            }
+        }
+    }
+    // The music share request names its platforms in either form; with neither it is refused.
+    spec["components"]["schemas"]["MusicShareRequest"]["anyOf"] =
+        json!([{ "required": ["platform"] }, { "required": ["platforms"] }]);
+    // A comm carries its text or the client's ciphertext.
+    spec["components"]["schemas"]["TacticalSendComm"]["anyOf"] =
+        json!([{ "required": ["content"] }, { "required": ["encryptedContent"] }]);
+}
+
+fn describe(at: &At) -> String {
+    match at {
+        At::Property(schema, field) => format!("{schema}.{field}"),
+        At::Parameter(path, method, name) => format!("{method} {path} {name}"),
+    }
+}
