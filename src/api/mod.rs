@@ -77,33 +77,11 @@ pub fn spec_json(service: &OpenApiService<Apis, ()>) -> String {
     spec["paths"]["/s/{share_id}"] = share_page_item();
     spec["paths"]["/s/{share_id}/audio"] = share_audio_item();
     rules::apply(&mut spec);
-    rename_path_parameter(&mut spec, "/api/media/photos/{user_id}", "delete", "user_id", "photo_id");
     for operation in spec["paths"].as_object_mut().expect("the spec has paths").values_mut().flat_map(|i| i.as_object_mut()).flat_map(|i| i.values_mut()) {
         only_named_form_fields(operation);
         files_of_any_type(operation);
     }
-    rename_path_parameter(&mut spec, "/api/tactical/comm/{user_id}", "delete", "user_id", "comm_id");
     serde_json::to_string_pretty(&spec).expect("a JSON value serialises")
-}
-
-/// Documents the `method` operation of `path` under a path whose parameter `from` is named
-/// `to`, what it really is. poem routes one URL shape to one parameter name (a second name at
-/// the same place would never be reached), so a list by user and a delete by item id share
-/// `{user_id}` in the code; clients and tools that follow links by name need the true one.
-fn rename_path_parameter(spec: &mut serde_json::Value, path: &str, method: &str, from: &str, to: &str) {
-    let paths = spec["paths"].as_object_mut().expect("the spec has paths");
-    let item = paths.get_mut(path).and_then(|i| i.as_object_mut()).unwrap_or_else(|| panic!("no path {path}"));
-    let mut operation = item.remove(method).unwrap_or_else(|| panic!("no {method} {path}"));
-    if item.keys().all(|k| k == "parameters") {
-        paths.remove(path);
-    }
-    for p in operation["parameters"].as_array_mut().into_iter().flatten() {
-        if p["in"] == "path" && p["name"] == from {
-            p["name"] = to.into();
-        }
-    }
-    let renamed = path.replace(&format!("{{{from}}}"), &format!("{{{to}}}"));
-    spec["paths"][renamed.as_str()][method] = operation;
 }
 
 /// Multipart forms take the fields they name and no others (`deny_unknown_fields`): a field

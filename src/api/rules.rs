@@ -10,11 +10,17 @@
 
 use serde_json::{Value, json};
 
+use crate::features::media::nft::{COLOR_SCHEMES, STYLES};
+use crate::features::music::share::Platform;
 use crate::features::subscription::plan::{Feature, Tier};
 use crate::features::tactical::assessment::SessionType;
 use crate::features::tactical::model::{Clearance, IncidentStatus, MessageType, OperationalStatus, Priority, ServiceBranch, Severity};
 use crate::features::writers::export::Format;
 use crate::storage::Bucket;
+
+/// A key as the composer reads it: a letter, an accidental, a mode (`C`, `F#`, `Bb minor`,
+/// `Am`). Spaces only where the composer trims them; the composer also takes other cases.
+const KEY: &str = "^ *[A-Ga-g] *(#|♯|sharp|b|♭|flat)? *(m|min|minor|maj|major)? *$";
 
 /// Text with at least one non-space character: the services trim, then refuse what is empty.
 const NOT_BLANK: &str = r"\S";
@@ -29,6 +35,16 @@ fn features(only_metered: bool) -> Value {
     one_of(names.chain(["chat"]))
 }
 
+fn platforms() -> Value {
+    // `x` is the app's name for twitter.
+    one_of(Platform::ALL.into_iter().map(Platform::as_str).chain(["x"]))
+}
+
+/// The services read times as RFC 3339.
+fn date_time() -> Value {
+    json!({ "format": "date-time" })
+}
+
 fn buckets() -> Value {
     one_of(Bucket::ALL.into_iter().flat_map(|b| [b.alias(), b.name()]))
 }
@@ -37,10 +53,12 @@ fn buckets() -> Value {
 enum At {
     Property(&'static str, &'static str),
     Parameter(&'static str, &'static str, &'static str),
+    /// A field of an operation's multipart form.
+    Form(&'static str, &'static str, &'static str),
 }
 
 fn rules() -> Vec<(At, Value)> {
-    use At::{Parameter, Property};
+    use At::{Form, Parameter, Property};
     let tiers = one_of(Tier::ALL.into_iter().map(Tier::as_str).chain(["tactical"]));
     let guild_tiers = one_of(["novice", "wordsmith", "master", "basic", "premium", "unlimited"]);
     let formats = one_of(Format::ALL.into_iter().map(Format::extension).chain(["markdown", "htm", "text"]));
@@ -89,6 +107,35 @@ fn rules() -> Vec<(At, Value)> {
         (Property("MusicGenerateRequest", "seed"), json!({ "minimum": 0, "maximum": u64::MAX })),
         (Property("MusicShareRequest", "platforms"), json!({ "minItems": 1 })),
         (Property("TacticalSendComm", "content"), not_blank.clone()),
+        (Property("TacticalReportIncident", "description"), not_blank.clone()),
+        (Parameter("/api/tactical/analysis/sr", "get", "analysisType"), one_of(["situational"])),
+        (Parameter("/api/tactical/incidents", "get", "since"), date_time()),
+        (Parameter("/api/tactical/comm/{user_id}", "get", "since"), date_time()),
+        (Parameter("/api/tactical/comms/{user_id}", "get", "since"), date_time()),
+        (Parameter("/api/tactical/audit", "get", "since"), date_time()),
+        (Property("PremiumGenerateImage", "size"), one_of(["1024x1024", "1024x1792", "1792x1024"])),
+        (Property("PremiumGenerateImage", "quality"), one_of(["standard", "hd"])),
+        (Property("PremiumGenerateImage", "style"), one_of(["vivid", "natural"])),
+        (Property("NftGenerate", "colorScheme"), one_of(COLOR_SCHEMES)),
+        (Property("NftGenerate", "style"), one_of(STYLES)),
+        (Property("MusicShareRequest", "platform"), platforms()),
+        (Property("MusicShareRequest", "platforms"), json!({ "items": platforms() })),
+        (Property("MusicMixRequest", "stems"), json!({ "minItems": 1 })),
+        (Property("MusicCreateProject", "key"), json!({ "pattern": KEY })),
+        (Property("MusicUpdateProject", "key"), json!({ "pattern": KEY })),
+        // `generating` is set by generation only.
+        (Property("MusicUpdateProject", "status"), one_of(["draft", "completed", "published", "archived"])),
+        (Property("TacticalCreateTeam", "teamName"), not_blank.clone()),
+        (Property("TacticalStressIndicators", "heartRate"), json!({ "minimum": 25, "maximum": 250 })),
+        (Property("TacticalStressIndicators", "sleepQuality"), json!({ "minimum": 0, "maximum": 10 })),
+        (Property("TacticalStressIndicators", "moodRating"), json!({ "minimum": 0, "maximum": 10 })),
+        (Property("TacticalStressIndicators", "recentIncidents"), json!({ "items": { "maxLength": 200, "pattern": NOT_BLANK } })),
+        (Form("/api/music/stem/upload", "post", "instrument"), not_blank.clone()),
+        (Form("/api/storage/upload", "post", "bucket"), buckets()),
+        (Form("/api/tactical/register", "post", "serviceBranch"), one_of(ServiceBranch::ACCEPTED.iter().copied())),
+        (Form("/api/tactical/register", "post", "requestedClearance"), one_of(Clearance::ACCEPTED.iter().copied())),
+        (Form("/api/tactical/register/{user_id}/documents", "post", "documents"), json!({ "minItems": 1 })),
+        (Form("/api/tactical/comm/{comm_id}/attachments", "post", "file"), json!({ "minLength": 1 })),
         (Property("TacticalSendComm", "encryptedContent"), not_blank),
     ]
 }
@@ -111,6 +158,8 @@ pub fn apply(spec: &mut Value) {
     for (at, patch) in rules() {
         let target = match at {
             At::Property(schema, field) => spec["components"]["schemas"][schema]["properties"].get_mut(field),
+            At::Form(path, method, field) => spec["paths"][path][method]
+                .pointer_mut(&format!("/requestBody/content/multipart~1form-data/schema/properties/{field}")),
             At::Parameter(path, method, name) => spec["paths"][path][method]["parameters"]
                 .as_array_mut()
                 .and_then(|ps| ps.iter_mut().find(|p| p["name"] == name))
@@ -130,16 +179,80 @@ pub fn apply(spec: &mut Value) {
         }
     }
     // The music share request names its platforms in either form; with neither it is refused.
-    spec["components"]["schemas"]["MusicShareRequest"]["anyOf"] =
-        json!([{ "required": ["platform"] }, { "required": ["platforms"] }]);
-    // A comm carries its text or the client's ciphertext.
-    spec["components"]["schemas"]["TacticalSendComm"]["anyOf"] =
-        json!([{ "required": ["content"] }, { "required": ["encryptedContent"] }]);
+    spec["components"]["schemas"]["MusicShareRequest"]["anyOf"] = json!([given("platform", "string"), given("platforms", "array")]);
+    // A comm carries its text or the client's ciphertext, not both; and recipients or a team,
+    // not both.
+    let comm = &mut spec["components"]["schemas"]["TacticalSendComm"];
+    comm["oneOf"] = json!([given("content", "string"), given("encryptedContent", "string")]);
+    comm["not"] = json!({ "anyOf": [{ "required": ["teamId", "toUserId"] }, { "required": ["teamId", "toUserIds"] }] });
+    // A check-in gives at least one indicator.
+    spec["components"]["schemas"]["TacticalStressIndicators"]["anyOf"] = json!([
+        given("heartRate", "number"),
+        given("sleepQuality", "number"),
+        given("moodRating", "number"),
+        { "required": ["recentIncidents"], "properties": { "recentIncidents": { "type": "array", "minItems": 1 } } },
+    ]);
+    optional_fields_take_null(spec);
+}
+
+/// A schema that holds when `field` is present and not null (the services read a null field
+/// as an absent one).
+fn given(field: &str, ty: &str) -> Value {
+    json!({ "required": [field], "properties": { field: { "type": ty } } })
+}
+
+/// poem-openapi reads `null` for an optional field as its absence; the request schemas say so.
+fn optional_fields_take_null(spec: &mut Value) {
+    let mut pending: Vec<String> = Vec::new();
+    for operation in spec["paths"].as_object().into_iter().flat_map(|p| p.values()).flat_map(|i| i.as_object()).flat_map(|i| i.values()) {
+        collect_refs(&operation["requestBody"], &mut pending);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        collect_refs(&spec["components"]["schemas"][&name], &mut pending);
+    }
+    for name in seen {
+        let schema = &mut spec["components"]["schemas"][&name];
+        let required: Vec<Value> = schema["required"].as_array().cloned().unwrap_or_default();
+        for (field, property) in schema.get_mut("properties").and_then(Value::as_object_mut).into_iter().flatten() {
+            // A field with a default (a number, a flag) refuses null; the others read it as absent.
+            if required.contains(&Value::from(field.as_str())) || property.get("default").is_some() {
+                continue;
+            }
+            // OpenAPI 3.0 ignores siblings of a `$ref`; an enum admits null only when it lists it.
+            if let Some(r) = property.get("$ref").cloned() {
+                *property = json!({ "allOf": [{ "$ref": r }] });
+            }
+            property["nullable"] = true.into();
+            if let Some(values) = property.get_mut("enum").and_then(Value::as_array_mut) {
+                values.push(Value::Null);
+            }
+        }
+    }
+}
+
+fn collect_refs(value: &Value, into: &mut Vec<String>) {
+    match value {
+        Value::Object(o) => {
+            if let Some(Value::String(r)) = o.get("$ref")
+                && let Some(name) = r.strip_prefix("#/components/schemas/")
+            {
+                into.push(name.to_owned());
+            }
+            o.values().for_each(|v| collect_refs(v, into));
+        }
+        Value::Array(a) => a.iter().for_each(|v| collect_refs(v, into)),
+        _ => {}
+    }
 }
 
 fn describe(at: &At) -> String {
     match at {
         At::Property(schema, field) => format!("{schema}.{field}"),
         At::Parameter(path, method, name) => format!("{method} {path} {name}"),
+        At::Form(path, method, field) => format!("{method} {path} form field {field}"),
     }
 }
