@@ -20,7 +20,8 @@ use crate::storage::Bucket;
 
 /// A key as the composer reads it: a letter, an accidental, a mode (`C`, `F#`, `Bb minor`,
 /// `Am`). Spaces only where the composer trims them; the composer also takes other cases.
-const KEY: &str = "^ *[A-Ga-g] *(#|♯|sharp|b|♭|flat)? *(m|min|minor|maj|major)? *$";
+/// Blank is no key.
+const KEY: &str = "^ *([A-Ga-g] *(#|♯|sharp|b|♭|flat)? *(m|min|minor|maj|major)? *)?$";
 
 /// Text with at least one non-space character: the services trim, then refuse what is empty.
 const NOT_BLANK: &str = r"\S";
@@ -134,7 +135,11 @@ fn rules() -> Vec<(At, Value)> {
         (Form("/api/storage/upload", "post", "bucket"), buckets()),
         (Form("/api/tactical/register", "post", "serviceBranch"), one_of(ServiceBranch::ACCEPTED.iter().copied())),
         (Form("/api/tactical/register", "post", "requestedClearance"), one_of(Clearance::ACCEPTED.iter().copied())),
-        (Form("/api/tactical/register/{user_id}/documents", "post", "documents"), json!({ "minItems": 1 })),
+        (Form("/api/tactical/register/{user_id}/documents", "post", "documents"), json!({ "minItems": 1, "items": { "minLength": 1 } })),
+        (Form("/api/tactical/register", "post", "documents"), json!({ "items": { "minLength": 1 } })),
+        (Form("/api/storage/upload", "post", "path"), json!({ "minLength": 1 })),
+        (Property("TacticalSendComm", "toUserIds"), json!({ "items": { "pattern": NOT_BLANK } })),
+        (Property("TacticalSendComm", "toUserId"), not_blank.clone()),
         (Form("/api/tactical/comm/{comm_id}/attachments", "post", "file"), json!({ "minLength": 1 })),
         (Property("TacticalSendComm", "encryptedContent"), not_blank),
     ]
