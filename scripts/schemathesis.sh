@@ -336,6 +336,8 @@ values = ["$PHOTO_ID"]
 include-path = "/api/media/photos/{user_id}"
 include-method = "DELETE"
 parameters = { "path.user_id" = { dictionary = "photo_ids", probability = 0.5 } }
+# Stateful testing links a new photo to this delete by the parameter's name (its `userId`).
+checks.ensure_resource_availability.enabled = false
 
 [[operations]]
 include-path = "/api/tactical/comm/{user_id}"
@@ -355,8 +357,7 @@ include-path = ["/api/media/avatar", "/api/media/photos"]
 include-method = "POST"
 checks.positive_data_acceptance.expected-statuses = ["2xx", 401, 403, 404, 409, 422, 429]
 
-# A cursor is one this server returned; `relatedIncidentId` names an existing incident (422);
-# the custom writing mode needs a prompt:
+# A cursor is one this server returned; `relatedIncidentId` names an existing incident (422):
 [[operations]]
 include-path = ["/api/tactical/comm/{user_id}", "/api/tactical/comms/{user_id}"]
 include-method = "GET"
@@ -366,23 +367,23 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", 400, 401, 403, 404, 
 include-path = ["/api/tactical/comm/send", "/api/tactical/comm/secure"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", 401, 403, 404, 409, 413, 422, 429]
 
-[[operations]]
-include-path = "/api/writers/assist"
-checks.positive_data_acceptance.expected-statuses = ["2xx", 400, 401, 403, 404, 429]
-
 # A multipart part is bytes whatever it looks like: a `documents` part that a fuzzer meant as
 # an object is still a file.
 [[operations]]
-include-path = ["/api/tactical/register/{user_id}/documents", "/api/tactical/register"]
-include-method = "POST"
+include-path = "/api/tactical/register/{user_id}/documents"
+checks.negative_data_rejection.enabled = false
+
+[[operations]]
+include-path = "/api/tactical/register"
 checks.negative_data_rejection.enabled = false
 EOF
 
 mkdir -p "$REPORT_DIR"
+# Every check runs: Schemathesis 4 enables them all unless told otherwise. (`--checks all` on
+# the command line would also override the per-operation exceptions above.)
 ST_ARGS=(
     run "$BASE/openapi.json"
     --url "$BASE"
-    --checks all
     --phases examples,coverage,fuzzing,stateful
     --header "Authorization: Bearer $TOKEN"
     --max-examples "$MAX_EXAMPLES"

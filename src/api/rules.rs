@@ -10,6 +10,7 @@
 
 use serde_json::{Value, json};
 
+use crate::ai::music::composer::Style;
 use crate::features::media::nft::{COLOR_SCHEMES, STYLES};
 use crate::features::music::share::Platform;
 use crate::features::subscription::plan::{Feature, Tier};
@@ -135,8 +136,9 @@ fn rules() -> Vec<(At, Value)> {
         (Form("/api/storage/upload", "post", "bucket"), buckets()),
         (Form("/api/tactical/register", "post", "serviceBranch"), one_of(ServiceBranch::ACCEPTED.iter().copied())),
         (Form("/api/tactical/register", "post", "requestedClearance"), one_of(Clearance::ACCEPTED.iter().copied())),
-        (Form("/api/tactical/register/{user_id}/documents", "post", "documents"), json!({ "minItems": 1, "items": { "minLength": 1 } })),
-        (Form("/api/tactical/register", "post", "documents"), json!({ "items": { "minLength": 1 } })),
+        (Form("/api/tactical/register/{user_id}/documents", "post", "documents"), json!({ "minItems": 1, "maxItems": 10, "items": { "minLength": 1 } })),
+        (Form("/api/tactical/register", "post", "documents"), json!({ "maxItems": 10, "items": { "minLength": 1 } })),
+        (Property("MusicGenerateRequest", "style"), one_of(Style::ALL.into_iter().map(Style::as_str))),
         (Form("/api/storage/upload", "post", "path"), json!({ "minLength": 1 })),
         (Property("TacticalSendComm", "toUserIds"), json!({ "items": { "pattern": NOT_BLANK } })),
         (Property("TacticalSendComm", "toUserId"), not_blank.clone()),
@@ -196,6 +198,14 @@ pub fn apply(spec: &mut Value) {
         given("sleepQuality", "number"),
         given("moodRating", "number"),
         { "required": ["recentIncidents"], "properties": { "recentIncidents": { "type": "array", "minItems": 1 } } },
+    ]);
+    // The custom writing mode (the default) says what it needs in `prompt` or `request`.
+    let modes = &spec["components"]["schemas"]["WritingAssistMode"]["enum"];
+    let other_modes: Vec<Value> = modes.as_array().expect("the modes are an enum").iter().filter(|m| *m != "custom").cloned().collect();
+    spec["components"]["schemas"]["WritingAssistRequest"]["anyOf"] = json!([
+        { "required": ["mode"], "properties": { "mode": { "enum": other_modes } } },
+        { "required": ["prompt"], "properties": { "prompt": { "type": "string", "pattern": NOT_BLANK } } },
+        { "required": ["request"], "properties": { "request": { "type": "string", "pattern": NOT_BLANK } } },
     ]);
     optional_fields_take_null(spec);
 }

@@ -35,7 +35,7 @@ fn target(req: &Request, state: &AppState, method: SignedMethod) -> AppResult<Ta
     let bucket = parse_bucket(req.raw_path_param("bucket").unwrap_or_default())?;
     let path = decode_path(req.raw_path_param("path").unwrap_or_default())?;
     let signature = match req.uri().query() {
-        Some(q) if q.contains("signature=") => Some(
+        Some(q) if q.contains("signature=") || q.contains("expires=") => Some(
             signature_from_query(q)
                 .ok_or_else(|| AppError::bad_request("invalid_signature_params", "`expires` and `signature` must both be given; `expires` is Unix seconds"))?,
         ),
