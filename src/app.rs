@@ -179,6 +179,9 @@ fn cors(origins: &[String]) -> Cors {
 pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
     let api = crate::api::service();
     let spec = crate::api::spec_json(&api);
+    let allowed = Arc::new(crate::api::allow::AllowedMethods::from_spec(
+        &serde_json::from_str(&spec).expect("the spec is JSON"),
+    ));
     let swagger = api.swagger_ui();
     let limits = &state.config.limits;
     let bounds = crate::limits::RequestBounds {
@@ -198,6 +201,7 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/api/subscription/webhook/stripe", poem::post(crate::features::subscription::api::stripe_webhook))
         .at("/s/:share_id", poem::get(music_api::share_page))
         .at("/s/:share_id/audio", poem::get(music_api::share_audio))
+        .around(move |ep, req| crate::api::allow::answer(ep, req, allowed.clone()))
         .around(move |ep, req| crate::limits::bound(ep, req, bounds))
         .around(crate::limits::enforce)
         .with(cors(&state.config.server.cors_allowed_origins))

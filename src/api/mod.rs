@@ -1,6 +1,8 @@
 //! The documented REST surface: every area's API struct, combined into one OpenAPI service.
 
+pub mod allow;
 pub mod body;
+mod rules;
 mod upload;
 
 pub use body::JsonBody;
@@ -74,7 +76,40 @@ pub fn spec_json(service: &OpenApiService<Apis, ()>) -> String {
     spec["paths"]["/api/subscription/webhook/stripe"] = stripe_webhook_item();
     spec["paths"]["/s/{share_id}"] = share_page_item();
     spec["paths"]["/s/{share_id}/audio"] = share_audio_item();
+    rules::apply(&mut spec);
+    for operation in spec["paths"].as_object_mut().expect("the spec has paths").values_mut().flat_map(|i| i.as_object_mut()).flat_map(|i| i.values_mut()) {
+        only_named_form_fields(operation);
+        files_of_any_type(operation);
+    }
     serde_json::to_string_pretty(&spec).expect("a JSON value serialises")
+}
+
+/// Multipart forms take the fields they name and no others (`deny_unknown_fields`): a field
+/// the handler would not read is refused, not silently dropped, and the spec says so.
+fn only_named_form_fields(operation: &mut serde_json::Value) {
+    if let Some(schema) = operation.pointer_mut("/requestBody/content/multipart~1form-data/schema").and_then(|s| s.as_object_mut()) {
+        schema.insert("additionalProperties".into(), false.into());
+    }
+}
+
+/// A response whose `Content-Type` the handler sets from the stored file (a decrypted
+/// attachment, an export in the asked format) is documented as any type, not poem-openapi's
+/// `application/octet-stream` for the byte payload.
+fn files_of_any_type(operation: &mut serde_json::Value) {
+    for response in operation["responses"].as_object_mut().into_iter().flat_map(|r| r.values_mut()) {
+        let Some(headers) = response.get_mut("headers").and_then(|h| h.as_object_mut()) else { continue };
+        if headers.remove("CONTENT-TYPE").is_none() {
+            continue;
+        }
+        if headers.is_empty() {
+            response.as_object_mut().expect("a response is an object").remove("headers");
+        }
+        if let Some(content) = response.get_mut("content").and_then(|c| c.as_object_mut())
+            && let Some(media) = content.remove("application/octet-stream")
+        {
+            content.insert("*/*".into(), media);
+        }
+    }
 }
 
 fn error_response(description: &str) -> serde_json::Value {

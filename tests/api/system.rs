@@ -46,6 +46,7 @@ async fn every_response_has_a_request_id_and_errors_have_our_shape() {
 
     let wrong_method = app.client.post(app.url("/health")).send().await.unwrap();
     assert_eq!(wrong_method.status(), 405);
+    assert_eq!(wrong_method.headers()["allow"], "GET, HEAD");
     assert_eq!(crate::helpers::error_code(wrong_method).await, "method_not_allowed");
 
     let given = app.client.get(app.url("/health")).header("x-request-id", "trace-123").send().await.unwrap();
@@ -173,5 +174,42 @@ async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut done:
     while !done().await {
         assert!(tokio::time::Instant::now() < deadline, "{what}: not within 20 s");
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// RFC 9110: a 405 names the methods the route answers. Every documented route, with an
+/// undocumented method, answers 405 with exactly the methods its spec lists (GET brings HEAD).
+#[tokio::test]
+async fn every_documented_route_answers_an_undocumented_method_with_its_allow_header() {
+    let app = TestApp::spawn().await;
+    let spec: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let paths = spec["paths"].as_object().unwrap();
+    let mut by_url: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    for (path, item) in paths {
+        let url: String = path
+            .split('/')
+            .map(|s| if s.starts_with('{') { "x1" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        let methods = by_url.entry(url).or_default();
+        for method in item.as_object().unwrap().keys().filter(|k| *k != "parameters") {
+            methods.insert(method.to_uppercase());
+            if method == "get" {
+                methods.insert("HEAD".into());
+            }
+        }
+    }
+    assert!(by_url.len() > 50, "the spec lists the routes");
+    for (url, methods) in by_url {
+        let resp = app.client.request(reqwest::Method::TRACE, app.url(&url)).send().await.unwrap();
+        assert_eq!(resp.status(), 405, "TRACE {url}");
+        let allow: std::collections::BTreeSet<String> = resp.headers()["allow"]
+            .to_str()
+            .unwrap()
+            .split(", ")
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(allow, methods, "Allow of {url}");
+        assert_eq!(crate::helpers::error_code(resp).await, "method_not_allowed");
     }
 }

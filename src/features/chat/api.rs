@@ -35,7 +35,7 @@ impl ChatApi {
         /// 1 to 200
         #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<u32>,
-        #[oai(default)] offset: Query<u32>,
+        #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<ChatHistory>> {
         Ok(Json(state.chat.history(&auth.0, &session_id, limit.0, offset.0).await?))
     }
@@ -50,7 +50,7 @@ impl ChatApi {
         /// 1 to 200
         #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<u32>,
-        #[oai(default)] offset: Query<u32>,
+        #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<ChatSessions>> {
         Ok(Json(state.chat.sessions(&auth.0, &user_id, limit.0, offset.0).await?))
     }

@@ -29,6 +29,7 @@ enum CreatedNft {
 }
 
 #[derive(Debug, Multipart)]
+#[oai(deny_unknown_fields)]
 struct AvatarForm {
     /// PNG, JPEG or WebP, recognised by content.
     file: Upload,
@@ -38,6 +39,7 @@ struct AvatarForm {
 }
 
 #[derive(Debug, Multipart)]
+#[oai(deny_unknown_fields)]
 struct PhotoForm {
     /// PNG, JPEG or WebP, recognised by content.
     file: Upload,
@@ -85,8 +87,8 @@ impl MediaApi {
         state: Data<&Arc<AppState>>,
         auth: BearerAuth,
         user_id: Path<String>,
-        #[oai(default = "twenty")] limit: Query<u32>,
-        #[oai(default)] offset: Query<u32>,
+        #[oai(default = "twenty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
+        #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<PhotoPage>> {
         Ok(Json(state.media.photos(&auth.0, &user_id, limit.0, offset.0).await?))
     }
@@ -122,8 +124,8 @@ impl MediaApi {
         state: Data<&Arc<AppState>>,
         auth: BearerAuth,
         user_id: Path<String>,
-        #[oai(default = "twenty")] limit: Query<u32>,
-        #[oai(default)] offset: Query<u32>,
+        #[oai(default = "twenty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
+        #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<NftPage>> {
         Ok(Json(state.media.nfts(&auth.0, &user_id, limit.0, offset.0).await?))
     }

@@ -57,7 +57,7 @@ pub enum NftError {
     InvalidTrait(usize),
 }
 
-const COLOR_SCHEMES: [&str; 7] = ["sunset", "ocean", "neon", "pastel", "monochrome", "forest", "fire"];
+pub const COLOR_SCHEMES: [&str; 7] = ["sunset", "ocean", "neon", "pastel", "monochrome", "forest", "fire"];
 
 /// The colours of each scheme, in the order of [`COLOR_SCHEMES`]: two background colours (the
 /// diagonal gradient's ends) and three inks.
@@ -71,7 +71,7 @@ const SCHEME_COLORS: [[Hsl; 5]; 7] = [
     [Hsl(0.0, 0.8, 0.08), Hsl(15.0, 0.9, 0.3), Hsl(30.0, 1.0, 0.55), Hsl(50.0, 1.0, 0.6), Hsl(5.0, 0.9, 0.45)],
 ];
 
-const STYLES: [&str; 5] = ["geometric", "waves", "orbits", "mosaic", "glitch"];
+pub const STYLES: [&str; 5] = ["geometric", "waves", "orbits", "mosaic", "glitch"];
 
 /// The colour schemes a request may name.
 pub fn color_schemes() -> &'static [&'static str] {

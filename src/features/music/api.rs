@@ -32,6 +32,7 @@ enum CreatedStem {
 }
 
 #[derive(Debug, Multipart)]
+#[oai(deny_unknown_fields)]
 struct StemForm {
     /// The project the stem belongs to.
     #[oai(rename = "projectId")]
@@ -86,7 +87,7 @@ impl MusicApi {
         /// 1 to 200
         #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<u32>,
-        #[oai(default)] offset: Query<u32>,
+        #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<ProjectList>> {
         Ok(Json(state.music.list(&auth.0, &user_id, status.0, limit.0, offset.0).await?))
     }
@@ -100,7 +101,7 @@ impl MusicApi {
         user_id: Path<String>,
         status: Query<Option<ProjectStatus>>,
         #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
-        #[oai(default)] offset: Query<u32>,
+        #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<ProjectList>> {
         Ok(Json(state.music.list(&auth.0, &user_id, status.0, limit.0, offset.0).await?))
     }

@@ -5,6 +5,6 @@ pub mod api;
 pub mod model;
 mod repo;
 pub mod service;
-mod share;
+pub mod share;
 
 pub use service::MusicService;

@@ -21,7 +21,7 @@ pub enum Platform {
 }
 
 impl Platform {
-    const ALL: [Platform; 11] = [
+    pub const ALL: [Platform; 11] = [
         Platform::Facebook,
         Platform::Twitter,
         Platform::Instagram,

@@ -47,8 +47,8 @@ impl PremiumApi {
         state: Data<&Arc<AppState>>,
         auth: BearerAuth,
         user_id: Path<String>,
-        #[oai(default = "twenty")] limit: Query<u32>,
-        #[oai(default)] offset: Query<u32>,
+        #[oai(default = "twenty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
+        #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<ImageHistory>> {
         Ok(Json(state.premium.history(&auth.0, &user_id, limit.0, offset.0).await?))
     }

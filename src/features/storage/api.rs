@@ -14,6 +14,7 @@ use crate::error::AppResult;
 pub struct StorageApi;
 
 #[derive(Debug, Multipart)]
+#[oai(deny_unknown_fields)]
 struct UploadForm {
     /// The file's bytes.
     file: Upload,

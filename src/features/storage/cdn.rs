@@ -40,7 +40,7 @@ fn target(req: &Request, state: &AppState, method: SignedMethod) -> AppResult<Ta
         None => return Err(AppError::bad_request("invalid_path", "invalid object path: it is empty or not UTF-8 once decoded")),
     };
     let signature = match req.uri().query() {
-        Some(q) if q.contains("signature=") => Some(
+        Some(q) if q.contains("signature=") || q.contains("expires=") => Some(
             signature_from_query(q)
                 .ok_or_else(|| AppError::bad_request("invalid_signature_params", "`expires` and `signature` must both be given; `expires` is Unix seconds"))?,
         ),

@@ -426,6 +426,11 @@ impl SubscriptionService {
     /// Applies a Stripe webhook event after checking its signature. A payment this server
     /// started and Stripe confirms activates its tier; an event seen before changes nothing.
     pub async fn stripe_webhook(&self, signature: Option<&str>, body: &[u8]) -> AppResult<WebhookAck> {
+        // A request without the header is malformed whether or not Stripe is on: the documented
+        // 400, the same answer on every server.
+        if signature.is_none() {
+            return Err(AppError::bad_request("invalid_signature", "Stripe-Signature: the header is missing"));
+        }
         let stripe = self.stripe.as_ref().ok_or_else(|| AppError::not_found("Stripe payments are not enabled on this server"))?;
         stripe.verify_webhook(signature, body, Utc::now().timestamp())?;
         let event: StripeEvent = serde_json::from_slice(body)

@@ -32,6 +32,7 @@ enum File {
 
 /// A registration with its verification documents.
 #[derive(Debug, Multipart)]
+#[oai(deny_unknown_fields)]
 struct RegisterForm {
     #[oai(rename = "userId")]
     user_id: String,
@@ -54,11 +55,13 @@ enum RegisterBody {
 }
 
 #[derive(Debug, Multipart)]
+#[oai(deny_unknown_fields)]
 struct DocumentsForm {
     documents: Vec<Upload>,
 }
 
 #[derive(Debug, Multipart)]
+#[oai(deny_unknown_fields)]
 struct AttachmentForm {
     file: Upload,
 }
@@ -145,8 +148,8 @@ impl TacticalApi {
         auth: BearerAuth,
         /// pending, verified or denied.
         status: Query<Option<String>>,
-        #[oai(default = "fifty")] limit: Query<u32>,
-        #[oai(default)] offset: Query<u32>,
+        #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
+        #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<Vec<Profile>>> {
         Ok(Json(state.tactical.registrations(&auth.0, status.0, limit.0, offset.0).await?))
     }
@@ -229,7 +232,7 @@ impl TacticalApi {
         priority: Query<Option<String>>,
         /// RFC 3339: comms sent at or after it.
         since: Query<Option<String>>,
-        #[oai(default = "fifty")] limit: Query<u32>,
+        #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<u32>,
         /// `nextCursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> AppResult<Json<CommPage>> {
@@ -248,7 +251,7 @@ impl TacticalApi {
         #[oai(name = "type")] message_type: Query<Option<String>>,
         priority: Query<Option<String>>,
         since: Query<Option<String>>,
-        #[oai(default = "fifty")] limit: Query<u32>,
+        #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<u32>,
         cursor: Query<Option<String>>,
     ) -> AppResult<Json<CommPage>> {
         self.comms(state, auth, user_id, message_type, priority, since, limit, cursor).await
@@ -317,8 +320,8 @@ impl TacticalApi {
         status: Query<Option<String>>,
         severity: Query<Option<String>>,
         since: Query<Option<String>>,
-        #[oai(default = "fifty")] limit: Query<u32>,
-        #[oai(default)] offset: Query<u32>,
+        #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
+        #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<IncidentPage>> {
         let filter = IncidentFilter { status: status.0, severity: severity.0, since: since.0, limit: limit.0, offset: offset.0 };
         Ok(Json(state.tactical.incidents(&auth.0, filter).await?))
@@ -362,8 +365,8 @@ impl TacticalApi {
         state: Data<&Arc<AppState>>,
         auth: BearerAuth,
         user_id: Path<String>,
-        #[oai(default = "fifty")] limit: Query<u32>,
-        #[oai(default)] offset: Query<u32>,
+        #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
+        #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<Vec<CheckInSession>>> {
         Ok(Json(state.tactical.check_ins(&auth.0, &user_id, limit.0, offset.0).await?))
     }
@@ -380,8 +383,8 @@ impl TacticalApi {
         /// ok, denied, not_found, rejected or error.
         outcome: Query<Option<String>>,
         since: Query<Option<String>>,
-        #[oai(default = "fifty")] limit: Query<u32>,
-        #[oai(default)] offset: Query<u32>,
+        #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
+        #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<AuditPage>> {
         let filter = AuditFilter { actor: actor.0, action: action.0, outcome: outcome.0, since: since.0, limit: limit.0, offset: offset.0 };
         Ok(Json(state.tactical.audit_entries(&auth.0, filter).await?))

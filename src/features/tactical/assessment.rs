@@ -365,6 +365,9 @@ pub enum SessionType {
 }
 
 impl SessionType {
+    pub const ALL: [SessionType; 5] =
+        [Self::StressAssessment, Self::PreDeployment, Self::PostIncident, Self::RoutineCheck, Self::Crisis];
+
     /// The snake_case names, any case.
     pub fn parse(s: &str) -> Option<Self> {
         match s.to_ascii_lowercase().as_str() {

@@ -25,6 +25,8 @@ macro_rules! vocabulary {
 
         impl $name {
             pub const ALLOWED: &'static str = concat!($($text, " "),+);
+            /// Every spelling `parse` takes (in lower case): the names and the app's aliases.
+            pub const ACCEPTED: &'static [&'static str] = &[$($text, $($alias,)*)+];
 
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$variant => $text),+ }

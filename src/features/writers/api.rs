@@ -115,7 +115,7 @@ impl WritersApi {
         user_id: Path<String>,
         status: Query<Option<WritingStatus>>,
         #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
-        #[oai(default)] offset: Query<u32>,
+        #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<ProjectList>> {
         Ok(Json(state.writers.list(&auth.0, &user_id, status.0, limit.0, offset.0).await?))
     }
@@ -129,7 +129,7 @@ impl WritersApi {
         user_id: Path<String>,
         status: Query<Option<WritingStatus>>,
         #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
-        #[oai(default)] offset: Query<u32>,
+        #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<ProjectList>> {
         Ok(Json(state.writers.list(&auth.0, &user_id, status.0, limit.0, offset.0).await?))
     }
