@@ -331,12 +331,12 @@ values = ["$IMAGE_ID"]
 values = ["$PHOTO_ID"]
 
 # The item deletes share their URL shape with a list by user (poem routes one parameter name
-# per shape), so their segment is documented as `user_id`: it takes an item id.
+# per shape), so their segment is documented as 'user_id': it takes an item id.
 [[operations]]
 include-path = "/api/media/photos/{user_id}"
 include-method = "DELETE"
 parameters = { "path.user_id" = { dictionary = "photo_ids", probability = 0.5 } }
-# Stateful testing links a new photo to this delete by the parameter's name (its `userId`).
+# Stateful testing links a new photo to this delete by the parameter's name (its 'userId').
 checks.ensure_resource_availability.enabled = false
 
 [[operations]]
@@ -346,7 +346,7 @@ parameters = { "path.user_id" = { dictionary = "comm_ids", probability = 0.5 } }
 
 # Rules a JSON schema cannot state; every other operation must accept every valid request.
 # An object URL or path is checked against this server and its path rules (segments of at
-# most 255 bytes, no `.` or `..` segment), `expires` and `signature` come together:
+# most 255 bytes, no '.' or '..' segment), 'expires' and 'signature' come together:
 [[operations]]
 include-path = ["/api/storage/delete", "/api/storage/signed-url", "/api/storage/upload", "/cdn/{bucket}/{path}"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", 400, 401, 403, 404, 409, 429]
@@ -357,7 +357,7 @@ include-path = ["/api/media/avatar", "/api/media/photos"]
 include-method = "POST"
 checks.positive_data_acceptance.expected-statuses = ["2xx", 401, 403, 404, 409, 422, 429]
 
-# A cursor is one this server returned; `relatedIncidentId` names an existing incident (422):
+# A cursor is one this server returned; 'relatedIncidentId' names an existing incident (422):
 [[operations]]
 include-path = ["/api/tactical/comm/{user_id}", "/api/tactical/comms/{user_id}"]
 include-method = "GET"
@@ -367,7 +367,7 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", 400, 401, 403, 404, 
 include-path = ["/api/tactical/comm/send", "/api/tactical/comm/secure"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", 401, 403, 404, 409, 413, 422, 429]
 
-# A multipart part is bytes whatever it looks like: a `documents` part that a fuzzer meant as
+# A multipart part is bytes whatever it looks like: a 'documents' part that a fuzzer meant as
 # an object is still a file.
 [[operations]]
 include-path = "/api/tactical/register/{user_id}/documents"
