@@ -196,7 +196,7 @@ fn trpc_endpoint(c: &mut Criterion) {
         ..Config::default()
     };
     let state = rt
-        .block_on(AppState::build(config, "http://127.0.0.1:8080".into()))
+        .block_on(AppState::build(config, "http://127.0.0.1:8080".into(), optima::clock::system()))
         .expect("state");
     let app = Route::new()
         .at("/api/trpc/*path", optima::trpc::endpoint)

@@ -312,6 +312,7 @@ values = ["stress_assessment", "pre_deployment", "post_incident", "routine_check
 "body.projectId" = { dictionary = "project_ids", probability = 0.5 }
 "path.nft_id" = { dictionary = "nft_ids", probability = 0.5 }
 "path.generation_id" = { dictionary = "generation_ids", probability = 0.5 }
+"path.photo_id" = { dictionary = "photo_ids", probability = 0.5 }
 
 [dictionaries.comm_ids]
 values = ["$COMM_ID"]
@@ -330,8 +331,10 @@ values = ["$IMAGE_ID"]
 [dictionaries.photo_ids]
 values = ["$PHOTO_ID"]
 
-# The item deletes share their URL shape with a list by user (poem routes one parameter name
-# per shape), so their segment is documented as 'user_id': it takes an item id.
+# The deprecated item deletes (the item id alone) share their URL shape with a list by user
+# (poem routes one parameter name per shape), so their segment is documented as 'user_id': it
+# takes an item id. The canonical deletes name both, '{user_id}/{photo_id}' and
+# '{user_id}/{comm_id}'.
 [[operations]]
 include-path = "/api/media/photos/{user_id}"
 include-method = "DELETE"

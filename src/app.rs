@@ -9,6 +9,7 @@ use poem::{EndpointExt, IntoResponse, Route};
 use tokio::task::JoinHandle;
 
 use crate::auth::{Caller, TokenService};
+use crate::clock::SharedClock;
 use crate::config::{Config, PaymentProviderKind};
 use crate::crypto::keyring::{Keyring, SharedKeyring};
 use crate::crypto::keys;
@@ -67,7 +68,7 @@ pub enum StartError {
     MasterKey(#[from] crate::crypto::keyring::KeyringError),
 }
 
-fn subscription_service(config: &Config, db: Db) -> SubscriptionService {
+fn subscription_service(config: &Config, db: Db, clock: SharedClock) -> SubscriptionService {
     let sub = &config.subscription;
     let (payments, stripe): (Arc<dyn PaymentProvider>, _) = match sub.payment_provider {
         PaymentProviderKind::Manual => (Arc::new(ManualPayments), None),
@@ -76,7 +77,7 @@ fn subscription_service(config: &Config, db: Db) -> SubscriptionService {
             (stripe.clone(), Some(stripe))
         }
     };
-    SubscriptionService::new(db, sub.tiers.clone(), payments, stripe)
+    SubscriptionService::new(db, sub.tiers.clone(), payments, stripe, clock)
 }
 
 pub const JWT_KEY_FILE: &str = "jwt.key";
@@ -96,7 +97,7 @@ fn master_keys(config: &Config) -> Result<SharedKeyring, crate::crypto::keyring:
 }
 
 impl AppState {
-    pub async fn build(config: Config, public_url: String) -> Result<Arc<Self>, StartError> {
+    pub async fn build(config: Config, public_url: String, clock: SharedClock) -> Result<Arc<Self>, StartError> {
         let db = {
             let (path, db_config) = (config.database_path(), config.database.clone());
             tokio::task::spawn_blocking(move || Db::open(&path, &db_config))
@@ -110,7 +111,7 @@ impl AppState {
         let storage = Arc::new(StorageService::new(blobs, UrlSigner::new(signing_key), public_url, &config.storage));
         let passwords = crate::auth::password::Passwords::new(config.auth.password_hash_concurrency);
         let accounts = AccountsService::new(db.clone(), tokens.clone(), passwords);
-        let subscriptions = Arc::new(subscription_service(&config, db.clone()));
+        let subscriptions = Arc::new(subscription_service(&config, db.clone(), clock));
         subscriptions.quotas().clear_stale_holds().await.map_err(|e| StartError::Quotas(e.to_string()))?;
         let work = Arc::new(crate::work_queue::WorkQueue::new(config.limits.generation_workers, config.limits.generation_queue));
         let text = crate::ai::text::from_config(&config.ai, work.clone());
@@ -267,6 +268,11 @@ async fn forget_idle_clients(state: Arc<AppState>) {
 
 /// Binds `config.server.bind` (port 0 picks a free port), builds the state and starts serving.
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+    start_with_clock(config, crate::clock::system()).await
+}
+
+/// [`start`], with the clock that quota windows and subscription periods read.
+pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<RunningServer, StartError> {
     let bind = config.server.bind.clone();
     let listener = tokio::net::TcpListener::bind(bind.as_str())
         .await
@@ -278,7 +284,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     };
     let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
     let header_timeout = Duration::from_secs(config.limits.header_timeout_secs);
-    let state = AppState::build(config, public_url).await?;
+    let state = AppState::build(config, public_url, clock).await?;
     state.db.checkpoint_in_background(Duration::from_secs(1)).await.map_err(|e| StartError::Checkpoints(e.to_string()))?;
     metrics::handle();
     tokio::spawn(close_idle_writing_sessions(state.clone()));

@@ -177,6 +177,19 @@ impl BlobStore for LocalStore {
         Ok(())
     }
 
+    async fn check(&self) -> Result<(), StoreError> {
+        let dirs: Vec<PathBuf> = Bucket::ALL.into_iter().map(|b| self.bucket_dir(b)).chain([self.tmp_dir()]).collect();
+        blocking(move || {
+            for dir in &dirs {
+                if !std::fs::metadata(dir)?.is_dir() {
+                    return Err(StoreError::Backend(format!("{} is not a folder", dir.display())));
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn put(
         &self,
         bucket: Bucket,

@@ -120,6 +120,9 @@ pub trait BlobStore: Send + Sync {
     /// Creates whatever the backend needs for the buckets to exist.
     async fn ensure_buckets(&self) -> Result<(), StoreError>;
 
+    /// Whether every bucket can be reached now (for health checks); changes nothing.
+    async fn check(&self) -> Result<(), StoreError>;
+
     /// Stores everything `body` yields, refusing (and keeping nothing) past `max_bytes`.
     async fn put(
         &self,

@@ -66,6 +66,14 @@ const ROLE_GATED: &[(&str, &str, &str)] = &[
     ("PUT", "/api/tactical/verify/{user_id}", "admins and verifiers only, never oneself; tests/api/tactical.rs"),
 ];
 
+/// Deprecated spellings of a deletion, each with its canonical route. B owns one resource of each
+/// kind, which the canonical route's control has deleted by the time its alias runs (aliases run
+/// last): the alias's control must find it gone (404), and its rows count apart, as unproven.
+const ALIASES: &[(&str, &str, &str)] = &[
+    ("DELETE", "/api/media/photos/{user_id}", "DELETE /api/media/photos/{user_id}/{photo_id}"),
+    ("DELETE", "/api/tactical/comm/{user_id}", "DELETE /api/tactical/comm/{user_id}/{comm_id}"),
+];
+
 // ---------------------------------------------------------------------------------------------
 // Resource kinds and their owners
 
@@ -171,6 +179,7 @@ fn meaning(op: &str, area: &str, name: &str, description: &str) -> Meaning {
         ("writers", "version_id" | "from" | "to") => Kind::WritersVersion,
         ("writers", "session_id") => Kind::WritersSession,
         ("media", "nft_id") => Kind::Nft,
+        ("media", "photo_id") => Kind::Photo,
         ("premium", "generation_id") => Kind::Generation,
         ("tactical", "comm_id") => Kind::Comm,
         ("tactical", "file_id") => Kind::CommFile,
@@ -958,9 +967,11 @@ async fn another_users_ids_and_anonymous_callers_are_refused_everywhere() {
 
     let before = snapshot(&app, &a).await;
 
-    // Reads and writes first, deletions last, so B's own resources exist for every control.
+    // Reads and writes first, deletions last (their aliases after them), so B's own resources
+    // exist for every control.
+    let aliases: BTreeMap<String, &str> = ALIASES.iter().map(|(m, p, canonical)| (format!("{m} {p}"), *canonical)).collect();
     let mut order: Vec<&Op> = ops.iter().filter(|op| !excluded.contains(&op.label())).collect();
-    order.sort_by_key(|op| (op.method == "DELETE", op.path.clone(), op.method.clone()));
+    order.sort_by_key(|op| (op.method == "DELETE", aliases.contains_key(&op.label()), op.path.clone(), op.method.clone()));
 
     let mut rows = Vec::new();
     let mut failures: Vec<Failure> = Vec::new();
@@ -1046,6 +1057,10 @@ async fn another_users_ids_and_anonymous_callers_are_refused_everywhere() {
         let control_ok = row.own.is_some_and(|s| (200..300).contains(&s) || s == 409);
         if control_ok {
             own_ok += 1;
+        } else if let Some(canonical) = aliases.get(&row.label)
+            && row.own == Some(404)
+        {
+            gated.push(format!("{} (B-own=404: an alias of `{canonical}`, which deleted B's resource before it)", row.label));
         } else if let Some(why) = role_gated.get(&row.label) {
             gated.push(format!("{} (B-own={own}: {why})", row.label));
         } else {
@@ -1074,11 +1089,16 @@ async fn another_users_ids_and_anonymous_callers_are_refused_everywhere() {
     for listed in role_gated.keys() {
         assert!(rows.iter().any(|r| &r.label == listed), "ROLE_GATED lists `{listed}`, which the matrix no longer checks");
     }
+    for (alias, canonical) in &aliases {
+        for listed in [alias.as_str(), canonical] {
+            assert!(rows.iter().any(|r| r.label == listed), "ALIASES lists `{listed}`, which the matrix no longer checks");
+        }
+    }
     println!("{table}");
     println!(
         "authorization matrix: {} operations in the spec, {} excluded, {} checked ({id_ops} with ids, {} acting on the caller); \
          {foreign_total} requests with one of A's ids, {proven} refused with 403/404 where B's own control got through; \
-         controls through for {own_ok}, role-gated {}; setup {setup_secs:.1}s, total {:.1}s",
+         controls through for {own_ok}, gated (by role, or an alias) {}; setup {setup_secs:.1}s, total {:.1}s",
         ops.len(),
         excluded.len(),
         rows.len(),
@@ -1089,7 +1109,7 @@ async fn another_users_ids_and_anonymous_callers_are_refused_everywhere() {
     if !unproven.is_empty() {
         println!("not proven (refused otherwise, or the control could not get through): {unproven:?}");
     }
-    println!("role-gated rows: {gated:?}");
+    println!("gated rows: {gated:?}");
 
     let mut report = String::new();
     for f in &failures {

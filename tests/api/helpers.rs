@@ -2,7 +2,11 @@
 //! the steps tests repeat.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use optima::clock::{Clock, SharedClock};
 
 use optima::app::RunningServer;
 use optima::auth::Role;
@@ -17,6 +21,27 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
+    clock: SharedClock,
+}
+
+/// A clock the test sets: the server reads it for quota windows and subscription periods.
+pub struct TestClock(Mutex<DateTime<Utc>>);
+
+impl TestClock {
+    /// Stopped at `rfc3339`.
+    pub fn at(rfc3339: &str) -> Arc<Self> {
+        Arc::new(Self(Mutex::new(DateTime::parse_from_rfc3339(rfc3339).expect("an RFC 3339 time").with_timezone(&Utc))))
+    }
+
+    pub fn set(&self, rfc3339: &str) {
+        *self.0.lock().unwrap() = DateTime::parse_from_rfc3339(rfc3339).expect("an RFC 3339 time").with_timezone(&Utc);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
 }
 
 pub fn test_config(data_dir: &Path) -> Config {
@@ -34,12 +59,28 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_at(optima::clock::system(), adjust).await
+    }
+
+    /// A server whose rules read `clock`.
+    pub async fn spawn_at(clock: SharedClock, adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config(&dir.path().join("data"));
         adjust(&mut config);
-        let server = optima::app::start(config).await.expect("server starts");
+        let server = optima::app::start_with_clock(config, clock.clone()).await.expect("server starts");
         let base = server.base_url();
-        Self { server: Some(server), base, client: reqwest::Client::new(), dir }
+        Self { server: Some(server), base, client: reqwest::Client::new(), dir, clock }
+    }
+
+    /// Stops the server (letting in-flight requests finish) and starts a new one on the same
+    /// data folder and configuration, as an operator's restart does. The address changes.
+    pub async fn restart(&mut self) {
+        let server = self.server.take().expect("running");
+        let config = server.state.config.clone();
+        server.shutdown().await.expect("clean shutdown");
+        let server = optima::app::start_with_clock(config, self.clock.clone()).await.expect("server restarts");
+        self.base = server.base_url();
+        self.server = Some(server);
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -93,6 +134,19 @@ impl TestApp {
     /// status and the envelope.
     pub async fn trpc_mutation(&self, procedure: &str, token: Option<&str>, input: &Value) -> (u16, Value) {
         let resp = self.post_json(&format!("/api/trpc/{procedure}"), token, &serde_json::json!({ "json": input })).await;
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("a tRPC envelope"))
+    }
+
+    /// A tRPC query as `@trpc/client` with superjson sends it (`?input={"json": input}`).
+    pub async fn trpc_query(&self, procedure: &str, token: Option<&str>, input: &Value) -> (u16, Value) {
+        let envelope = serde_json::json!({ "json": input }).to_string();
+        let url = reqwest::Url::parse_with_params(&self.url(&format!("/api/trpc/{procedure}")), [("input", envelope)]).expect("a URL");
+        let mut req = self.client.get(url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
         (status, resp.json().await.expect("a tRPC envelope"))
     }

@@ -335,12 +335,17 @@ async fn photos_are_scaled_listed_limited_and_deleted() {
     assert_eq!(files_under(&photos_dir), files_before, "the refused photo left no file");
     assert_eq!(count(&app, "media_photos"), 2);
 
-    // Delete: another user gets 404; the owner removes it and its files.
+    // Delete: another user gets 404, whoever they name as the owner; so does the owner naming
+    // someone else. The owner removes it and its files.
+    for (who, owner) in [(&other, "u1"), (&other, "u2"), (&token, "u2")] {
+        let resp = delete(&app, who, &format!("/api/media/photos/{owner}/{first_id}")).await;
+        assert_eq!(resp.status(), 404, "as {owner}");
+        assert_eq!(error_code(resp).await, "photo_not_found");
+    }
     let resp = delete(&app, &other, &format!("/api/media/photos/{first_id}")).await;
-    assert_eq!(resp.status(), 404);
-    assert_eq!(error_code(resp).await, "photo_not_found");
+    assert_eq!((resp.status(), error_code(resp).await), (reqwest::StatusCode::NOT_FOUND, "photo_not_found".to_owned()), "the deprecated spelling too");
     assert!(photos_dir.join(format!("{first_id}.jpg")).exists());
-    let resp = delete(&app, &token, &format!("/api/media/photos/{first_id}")).await;
+    let resp = delete(&app, &token, &format!("/api/media/photos/u1/{first_id}")).await;
     let body = json_of(resp, 200).await;
     assert_eq!(body, json!({ "id": first_id, "deleted": true }));
     assert!(!photos_dir.join(format!("{first_id}.jpg")).exists(), "photo file gone");
@@ -348,11 +353,13 @@ async fn photos_are_scaled_listed_limited_and_deleted() {
     assert_eq!(fetch(&app, first["url"].as_str().unwrap()).await.status(), 404);
     let list = json_of(app.get("/api/media/photos/u1", Some(&token)).await, 200).await;
     assert_eq!(list["total"], 1);
-    assert_eq!(delete(&app, &token, &format!("/api/media/photos/{first_id}")).await.status(), 404, "already gone");
+    assert_eq!(delete(&app, &token, &format!("/api/media/photos/u1/{first_id}")).await.status(), 404, "already gone");
 
-    // Room again for one more.
+    // Room again for one more; the deprecated spelling (the photo id alone) still deletes.
     let resp = post_file(&app, &token, "/api/media/photos", png(40, 40), "third.png", &[]).await;
     assert_eq!(resp.status(), 201);
+    let resp = delete(&app, &token, &format!("/api/media/photos/{second_id}")).await;
+    assert_eq!(json_of(resp, 200).await, json!({ "id": second_id, "deleted": true }));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,7 +14,9 @@ use optima::features::subscription::plan::Limit;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::helpers::{TestApp, error_code};
+use optima::clock::Clock;
+
+use crate::helpers::{TestApp, TestClock, error_code};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -75,15 +77,9 @@ async fn access_post(app: &TestApp, token: &str, user: &str, feature: &str) -> r
     app.post_json(CHECK, Some(token), &json!({"userId": user, "feature": feature})).await
 }
 
-fn db(app: &TestApp) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(app.data_dir().join("optima.db")).expect("open the database");
-    c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    c
-}
-
 /// Every usage_counters row of a user's feature: (window_start, used, reserved).
 fn counters(app: &TestApp, user: &str, feature: &str) -> Vec<(String, i64, i64)> {
-    let c = db(app);
+    let c = app.db();
     let mut stmt = c
         .prepare("SELECT window_start, used, reserved FROM usage_counters WHERE user_id = ?1 AND feature = ?2 ORDER BY window_start")
         .unwrap();
@@ -101,7 +97,7 @@ struct Change {
 
 /// Every subscription_changes row of a user, oldest first.
 fn changes(app: &TestApp, user: &str) -> Vec<Change> {
-    let c = db(app);
+    let c = app.db();
     let mut stmt = c
         .prepare(
             "SELECT changed_by, from_tier, to_tier, provider, receipt FROM subscription_changes
@@ -122,7 +118,7 @@ fn change(by: &str, from: &str, to: &str, provider: &str, receipt: &str) -> Chan
 
 /// Every payments row: (the provider's id, user_id, tier, amount_cents, status).
 fn payments(app: &TestApp) -> Vec<(String, String, String, i64, String)> {
-    let c = db(app);
+    let c = app.db();
     let mut stmt = c
         .prepare("SELECT coalesce(external_id, ''), user_id, tier, amount_cents, status FROM payments ORDER BY created_at")
         .unwrap();
@@ -131,6 +127,10 @@ fn payments(app: &TestApp) -> Vec<(String, String, String, i64, String)> {
 
 fn time(v: &Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("a timestamp, got {v}"))).expect("RFC 3339").with_timezone(&Utc)
+}
+
+fn at(rfc3339: &str) -> DateTime<Utc> {
+    time(&json!(rfc3339))
 }
 
 fn midnight(d: NaiveDate) -> DateTime<Utc> {
@@ -168,7 +168,9 @@ fn assert_usage_entry(entry: &Value, feature: &str, window: &str) {
 
 #[tokio::test]
 async fn tiers_show_the_seed_limits_prices_and_usage_windows() {
-    let app = TestApp::spawn().await;
+    // A Wednesday afternoon: the day, week and month windows end at three different times.
+    let clock = TestClock::at("2026-12-02T15:04:05Z");
+    let app = TestApp::spawn_at(clock.clone(), |_| {}).await;
     let admin = app.token("ops", Role::Admin);
     let f1 = app.token("f1", Role::User);
     let p1 = app.token("p1", Role::User);
@@ -176,7 +178,7 @@ async fn tiers_show_the_seed_limits_prices_and_usage_windows() {
     assert_eq!(set_tier(&app, &admin, "p1", "premium").await["tier"], "premium");
     assert_eq!(set_tier(&app, &admin, "u1", "tactical").await["tier"], "unlimited", "the app's `tactical` is unlimited");
 
-    let before = Utc::now();
+    let before = clock.now();
     let free = tier(&app, &f1, "f1").await;
     assert_eq!(free["userId"], "f1");
     assert_eq!(free["tier"], "free");
@@ -352,7 +354,8 @@ async fn check_access_by_tier_get_and_post() {
 
 #[tokio::test]
 async fn track_usage_charges_until_the_limit_then_refuses() {
-    let app = TestApp::spawn().await;
+    let clock = TestClock::at("2026-12-02T23:59:00Z");
+    let app = TestApp::spawn_at(clock.clone(), |_| {}).await;
     let t1 = app.token("t1", Role::User);
 
     let first = ok(track(&app, &t1, "t1", "ai_chat", json!(1)).await).await;
@@ -367,20 +370,17 @@ async fn track_usage_charges_until_the_limit_then_refuses() {
     assert_eq!(second["limitReached"], true);
     assert_eq!(second["remaining"], 0);
 
-    // Past the limit: 429 with Retry-After up to the end of the day (UTC).
-    let before = Utc::now();
+    // Past the limit: 429 with Retry-After up to the end of the day (UTC), a minute away.
     let resp = track(&app, &t1, "t1", "ai_chat", json!(1)).await;
     let retry_after = resp.headers().get("retry-after").expect("a Retry-After header").to_str().unwrap().to_owned();
     let body = refused(resp, 429, "quota_exceeded").await;
-    let secs: i64 = retry_after.parse().unwrap_or_else(|_| panic!("Retry-After is an integer: {retry_after}"));
-    let to_window_end = (next_midnight(before) - before).num_seconds();
-    assert!(secs >= 1 && secs <= to_window_end.max(1), "Retry-After {secs} within 1..={to_window_end}");
+    assert_eq!(retry_after, "60", "the seconds left until midnight UTC");
     let d = &body["error"]["details"];
     assert_eq!(d["upgradeTo"], "premium", "{body}");
     assert_eq!(d["feature"], "ai_chat");
     assert_eq!(d["used"], 3);
     assert_eq!(d["limit"], 3);
-    assert_eq!(time(&d["resetAt"]), next_midnight(before));
+    assert_eq!(time(&d["resetAt"]), at("2026-12-03T00:00:00Z"));
     assert_eq!(counters(&app, "t1", "ai_chat").iter().map(|r| (r.1, r.2)).collect::<Vec<_>>(), vec![(3, 0)], "nothing charged by the refusal");
 
     // More than the whole limit at once is refused and charges nothing.
@@ -444,6 +444,61 @@ async fn track_usage_acts_only_for_the_caller_unless_privileged() {
     assert_eq!(tier(&app, &app.token("victim", Role::User), "victim").await["usage"]["aiChat"]["used"], 2);
     assert!(counters(&app, "ops", "ai_chat").is_empty() && counters(&app, "backend", "ai_chat").is_empty(), "charged to the user named, not the caller");
     assert_eq!(app.post_json(TRACK, None, &json!({"userId": "victim", "feature": "ai_chat", "amount": 1})).await.status(), 401);
+}
+
+#[tokio::test]
+async fn windows_roll_over_at_midnight_utc_mondays_and_the_first_of_the_month() {
+    // Sunday 31 May 2026, two seconds before the day, the week and the month all end.
+    let clock = TestClock::at("2026-05-31T23:59:58Z");
+    let app = TestApp::spawn_at(clock.clone(), |c| c.subscription.tiers.premium.music_generation.limit = Limit::Count(1)).await;
+    set_tier(&app, &app.token("ops", Role::Admin), "r2", "premium").await;
+    let (r1, r2) = (app.token("r1", Role::User), app.token("r2", Role::User));
+
+    ok(track(&app, &r1, "r1", "ai_chat", json!(3)).await).await;
+    ok(track(&app, &r1, "r1", "image_generation", json!(1)).await).await;
+    ok(track(&app, &r2, "r2", "music_generation", json!(1)).await).await;
+    let resp = track(&app, &r1, "r1", "ai_chat", json!(1)).await;
+    assert_eq!(resp.headers()["retry-after"], "2", "two seconds to midnight");
+    refused(resp, 429, "quota_exceeded").await;
+    let body = refused(track(&app, &r1, "r1", "image_generation", json!(1)).await, 429, "quota_exceeded").await;
+    assert_eq!(body["error"]["details"]["resetAt"], "2026-06-01T00:00:00Z", "the week ends on Monday 00:00 UTC");
+    let body = refused(track(&app, &r2, "r2", "music_generation", json!(1)).await, 429, "quota_exceeded").await;
+    assert_eq!(body["error"]["details"]["resetAt"], "2026-06-01T00:00:00Z", "the month ends on the 1st");
+
+    clock.set("2026-06-01T00:00:00Z");
+    let chat = ok(track(&app, &r1, "r1", "ai_chat", json!(1)).await).await;
+    assert_eq!((chat["newUsage"].clone(), chat["remaining"].clone()), (json!(1), json!(2)), "a new day: {chat}");
+    ok(track(&app, &r1, "r1", "image_generation", json!(1)).await).await;
+    ok(track(&app, &r2, "r2", "music_generation", json!(1)).await).await;
+    let usage = tier(&app, &r1, "r1").await["usage"].clone();
+    assert_eq!(time(&usage["aiChat"]["resetAt"]), at("2026-06-02T00:00:00Z"), "{usage}");
+    assert_eq!(time(&usage["imageGeneration"]["resetAt"]), at("2026-06-08T00:00:00Z"), "{usage}");
+    assert_eq!(time(&tier(&app, &r2, "r2").await["usage"]["musicGeneration"]["resetAt"]), at("2026-07-01T00:00:00Z"));
+
+    // Each window keeps its own counter; the old ones stay as they were.
+    let chat_rows: Vec<(String, i64, i64)> = counters(&app, "r1", "ai_chat");
+    assert_eq!(
+        chat_rows,
+        vec![("2026-05-31T00:00:00Z".to_owned(), 3, 0), ("2026-06-01T00:00:00Z".to_owned(), 1, 0)],
+    );
+    assert_eq!(counters(&app, "r1", "image_generation").iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["2026-05-25T00:00:00Z", "2026-06-01T00:00:00Z"]);
+}
+
+#[tokio::test]
+async fn holds_left_by_a_stopped_server_are_given_back_when_it_starts() {
+    let clock = TestClock::at("2026-12-02T12:00:00Z");
+    let mut app = TestApp::spawn_at(clock, |_| {}).await;
+    let h1 = app.token("h1", Role::User);
+    ok(track(&app, &h1, "h1", "ai_chat", json!(1)).await).await;
+    // What a process that stopped in the middle of two chat replies leaves behind: their holds.
+    let held = app.db().execute("UPDATE usage_counters SET reserved = 2 WHERE user_id = 'h1' AND feature = 'ai_chat'", []).unwrap();
+    assert_eq!(held, 1);
+    refused(track(&app, &h1, "h1", "ai_chat", json!(1)).await, 429, "quota_exceeded").await;
+
+    app.restart().await;
+    assert_eq!(counters(&app, "h1", "ai_chat"), vec![("2026-12-02T00:00:00Z".to_owned(), 1, 0)], "the holds are gone, the use stays");
+    let after = ok(track(&app, &h1, "h1", "ai_chat", json!(2)).await).await;
+    assert_eq!(after["newUsage"], 3, "the whole rest of the day's quota is usable again: {after}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -908,7 +963,7 @@ async fn stripe_webhook_refuses_bad_signatures_and_replays() {
     assert_eq!(ack["received"], true);
     assert_eq!(ack["duplicate"], false);
     assert_eq!(changes(&app, "w1").len(), before);
-    let c = db(&app);
+    let c = app.db();
     let total: i64 = c.query_row("SELECT count(*) FROM subscription_changes", [], |r| r.get(0)).unwrap();
     assert_eq!(total, 1, "no change for anyone");
 
@@ -1002,9 +1057,10 @@ async fn the_stripe_webhook_is_404_with_the_manual_provider() {
 
 #[tokio::test]
 async fn usage_summary_reflects_tracked_use() {
-    let app = TestApp::spawn().await;
+    let clock = TestClock::at("2026-12-31T23:30:00Z");
+    let app = TestApp::spawn_at(clock.clone(), |_| {}).await;
     let g1 = app.token("g1", Role::User);
-    let before = Utc::now();
+    let before = clock.now();
     ok(track(&app, &g1, "g1", "ai_chat", json!(2)).await).await;
     ok(track(&app, &g1, "g1", "image_generation", json!(1)).await).await;
 
@@ -1042,8 +1098,8 @@ async fn usage_summary_reflects_tracked_use() {
     assert_eq!(s["features"]["writersGuildAccess"], true);
     assert_eq!(s["features"]["tacticalAccess"], false);
     let (start, end) = (time(&s["currentPeriod"]["start"]), time(&s["currentPeriod"]["end"]));
-    assert!(start >= before - chrono::Duration::milliseconds(1), "the billing period starts at the upgrade");
-    assert_eq!(end, start + Months::new(1), "a monthly billing period");
+    assert_eq!(start, before, "the billing period starts at the upgrade");
+    assert_eq!(end, at("2027-01-31T23:30:00Z"), "a monthly billing period");
 
     refused(app.get("/api/premium/usage/g1", Some(&app.token("g2", Role::User))).await, 403, "forbidden").await;
     assert_eq!(ok(app.get("/api/premium/usage/g1", Some(&app.token("backend", Role::Service))).await).await["aiChatMessages"], 3);

@@ -16,6 +16,32 @@ async fn health_checks_the_database() {
 }
 
 #[tokio::test]
+async fn health_answers_503_naming_a_blob_store_that_went_away_and_recovers_with_it() {
+    let app = TestApp::spawn().await;
+    let body: Value = app.get("/health", None).await.json().await.unwrap();
+    assert_eq!(body["checks"]["storage"], "ok", "{body}");
+
+    // The blob folder's volume goes away (unmounted, or moved by an operator).
+    let blobs = app.server.as_ref().unwrap().state.config.blobs_dir();
+    let away = blobs.with_extension("away");
+    std::fs::rename(&blobs, &away).unwrap();
+    let resp = app.get("/health", None).await;
+    assert_eq!(resp.status(), 503);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "unhealthy", "{body}");
+    assert_eq!(body["checks"]["database"], "ok", "{body}");
+    let storage = body["checks"]["storage"].as_str().unwrap();
+    assert!(storage.contains("No such file"), "names what is wrong: {storage}");
+    let (status, envelope) = app.trpc_query("r3al.system.health", None, &Value::Null).await;
+    assert_eq!(status, 200, "{envelope}");
+    assert_eq!(envelope["result"]["data"]["json"]["status"], "unhealthy", "tRPC tells the same: {envelope}");
+
+    std::fs::rename(&away, &blobs).unwrap();
+    let resp = app.get("/health", None).await;
+    assert_eq!(resp.status(), 200, "healthy again as soon as the folder is back");
+}
+
+#[tokio::test]
 async fn index_links_and_docs_are_served() {
     let app = TestApp::spawn().await;
     let index: Value = app.get("/", None).await.json().await.unwrap();

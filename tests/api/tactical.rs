@@ -673,11 +673,13 @@ async fn secure_deletion_destroys_the_only_key() {
     assert_eq!(dk.open(&attachment_aad, &std::fs::read(&attachment_copy).unwrap()).unwrap(), attachment);
     drop(dk);
 
-    // Only the sender (or an admin) deletes; a stranger does not even learn it exists.
-    let path = format!("/api/tactical/comm/{comm}");
-    refused(delete(&app, &path, &r).await, 403, "not_sender").await;
-    refused(delete(&app, &path, &x).await, 404, "comm_not_found").await;
-    let deletion = ok(delete(&app, &path, &s).await).await;
+    // Only the sender (or an admin) deletes, naming themselves; a stranger does not even learn
+    // it exists.
+    let path = |user: &str| format!("/api/tactical/comm/{user}/{comm}");
+    refused(delete(&app, &path("r1"), &r).await, 403, "not_sender").await;
+    refused(delete(&app, &path("x1"), &x).await, 404, "comm_not_found").await;
+    refused(delete(&app, &path("s1"), &r).await, 403, "not_yourself").await;
+    let deletion = ok(delete(&app, &path("s1"), &s).await).await;
     assert_eq!(deletion["commId"], comm.as_str());
     assert_eq!(deletion["deletedBy"], "s1");
     assert_eq!(deletion["blobsDestroyed"], 3, "message, metadata and attachment: {deletion}");
@@ -701,7 +703,9 @@ async fn secure_deletion_destroys_the_only_key() {
         assert_eq!(page["total"], 1);
     }
     refused(download(&app, &r, &comm, &file_id).await, 404, "comm_not_found").await;
-    refused(delete(&app, &path, &s).await, 404, "comm_not_found").await;
+    refused(delete(&app, &path("s1"), &s).await, 404, "comm_not_found").await;
+    // The deprecated spelling with the comm id alone reaches the same rule.
+    refused(delete(&app, &format!("/api/tactical/comm/{comm}"), &s).await, 404, "comm_not_found").await;
 
     // The wrapped key survives in no file of the data directory (database, WAL, shm, blobs)...
     let data = app.data_dir();
@@ -848,7 +852,7 @@ async fn audit_records_every_action_and_every_refusal() {
     let r = member(&app, &admin, "r1", DEPT, "secret").await;
     let comm = send_id(&app, &s, SECURE, json!({"fromUserId": "s1", "toUserId": "r1", "content": "audited"})).await;
     list(&app, &r, "r1").await;
-    ok(delete(&app, &format!("/api/tactical/comm/{comm}"), &s).await).await;
+    ok(delete(&app, &format!("/api/tactical/comm/s1/{comm}"), &s).await).await;
 
     for (action, actor, target) in [
         ("member.register", "s1", "s1"),

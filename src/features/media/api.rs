@@ -93,9 +93,15 @@ impl MediaApi {
         Ok(Json(state.media.photos(&auth.0, &user_id, limit.0, offset.0).await?))
     }
 
-    /// Delete a photo
-    #[oai(path = "/photos/:user_id", method = "delete")]
-    async fn delete_photo(
+    /// Delete one of a user's photos (its owner, or an admin or service)
+    #[oai(path = "/photos/:user_id/:photo_id", method = "delete")]
+    async fn delete_photo(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, user_id: Path<String>, photo_id: Path<String>) -> AppResult<Json<Deleted>> {
+        Ok(Json(state.media.delete_photo(&auth.0, Some(&user_id), &photo_id).await?))
+    }
+
+    /// Delete a photo by its id alone (deprecated: use `DELETE /api/media/photos/{user_id}/{photo_id}`)
+    #[oai(path = "/photos/:user_id", method = "delete", deprecated)]
+    async fn delete_photo_by_id(
         &self,
         state: Data<&Arc<AppState>>,
         auth: BearerAuth,
@@ -103,7 +109,7 @@ impl MediaApi {
         #[oai(name = "user_id")]
         photo_id: Path<String>,
     ) -> AppResult<Json<Deleted>> {
-        Ok(Json(state.media.delete_photo(&auth.0, &photo_id).await?))
+        Ok(Json(state.media.delete_photo(&auth.0, None, &photo_id).await?))
     }
 
     /// Generate NFT artwork

@@ -207,10 +207,12 @@ impl MediaService {
         Ok(PhotoPage { photos, total, has_more })
     }
 
-    pub async fn delete_photo(&self, caller: &Caller, photo_id: &str) -> AppResult<Deleted> {
+    /// Deletes a photo of `owner` (when the caller names one) that the caller may delete;
+    /// any other photo reads as not found.
+    pub async fn delete_photo(&self, caller: &Caller, owner: Option<&str>, photo_id: &str) -> AppResult<Deleted> {
         let id = photo_id.to_owned();
         let p = match self.db.read(move |c| repo::photo(c, &id)).await? {
-            Some(p) if p.user_id == caller.user_id || caller.is_privileged() => p,
+            Some(p) if owner.is_none_or(|o| o == p.user_id) && (p.user_id == caller.user_id || caller.is_privileged()) => p,
             _ => return Err(AppError::NotFound { code: "photo_not_found", message: format!("no photo `{photo_id}`") }),
         };
         let id = p.photo_id.clone();

@@ -6,6 +6,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+
+use crate::clock::SharedClock;
 use rusqlite::Transaction;
 use serde_json::json;
 
@@ -106,11 +108,12 @@ fn admit(tx: &Transaction, plans: &TierPlans, user_id: &str, feature: Feature, a
 pub struct Quotas {
     db: Db,
     plans: Arc<TierPlans>,
+    clock: SharedClock,
 }
 
 impl Quotas {
-    pub fn new(db: Db, plans: Arc<TierPlans>) -> Self {
-        Self { db, plans }
+    pub fn new(db: Db, plans: Arc<TierPlans>, clock: SharedClock) -> Self {
+        Self { db, plans, clock }
     }
 
     /// Drops holds left by a previous process (work cannot survive a restart).
@@ -120,12 +123,12 @@ impl Quotas {
 
     /// Holds `amount` of `feature` for work about to start.
     pub async fn reserve(&self, user_id: &str, feature: Feature, amount: u64) -> AppResult<Reservation> {
-        let plans = self.plans.clone();
+        let (plans, clock) = (self.plans.clone(), self.clock.clone());
         let user = user_id.to_owned();
         let window_start = self
             .db
             .write(move |tx| {
-                let (window_start, _) = admit(tx, &plans, &user, feature, amount, Utc::now())?;
+                let (window_start, _) = admit(tx, &plans, &user, feature, amount, clock.now())?;
                 repo::add_usage(tx, &user, feature, &window_start, 0, amount)?;
                 Ok(window_start)
             })
@@ -147,7 +150,7 @@ impl Quotas {
     /// Charges `amount` inside `tx`, the transaction that stores the finished work, for work
     /// too cheap to be worth a hold; refuses like [`Self::reserve`]. The standing after it.
     pub fn charge_in(&self, tx: &Transaction, user_id: &str, feature: Feature, amount: u64) -> AppResult<UsageLine> {
-        let (window_start, before) = admit(tx, &self.plans, user_id, feature, amount, Utc::now())?;
+        let (window_start, before) = admit(tx, &self.plans, user_id, feature, amount, self.clock.now())?;
         repo::add_usage(tx, user_id, feature, &window_start, amount, 0)?;
         Ok(UsageLine { used: before.used + amount, remaining: before.remaining.map(|r| r.saturating_sub(amount)), ..before })
     }

@@ -8,6 +8,7 @@ use super::plan::{Feature, Tier, TierPlan, TierPlans, Window};
 use super::quota::{self, AI_WRITING_WORDS, Counted, Quotas, UsageLine, standing, upgrade_required, window_key};
 use super::repo::{self, TierChange};
 use crate::auth::Caller;
+use crate::clock::SharedClock;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 
@@ -17,6 +18,7 @@ pub struct SubscriptionService {
     quotas: Quotas,
     payments: Arc<dyn PaymentProvider>,
     stripe: Option<Arc<StripePayments>>,
+    clock: SharedClock,
 }
 
 fn parse_feature(raw: &str) -> AppResult<Feature> {
@@ -82,10 +84,10 @@ struct Snapshot {
 }
 
 impl SubscriptionService {
-    pub fn new(db: Db, plans: TierPlans, payments: Arc<dyn PaymentProvider>, stripe: Option<Arc<StripePayments>>) -> Self {
+    pub fn new(db: Db, plans: TierPlans, payments: Arc<dyn PaymentProvider>, stripe: Option<Arc<StripePayments>>, clock: SharedClock) -> Self {
         let plans = Arc::new(plans);
-        let quotas = Quotas::new(db.clone(), plans.clone());
-        Self { db, plans, quotas, payments, stripe }
+        let quotas = Quotas::new(db.clone(), plans.clone(), clock.clone());
+        Self { db, plans, quotas, payments, stripe, clock }
     }
 
     pub fn quotas(&self) -> &Quotas {
@@ -114,14 +116,14 @@ impl SubscriptionService {
 
     /// Where a user stands with a metered feature now.
     pub async fn tier_standing(&self, user_id: &str, feature: Feature) -> AppResult<UsageLine> {
-        let (user, plans) = (user_id.to_owned(), self.plans.clone());
-        self.db.read(move |c| standing_now(c, &plans, &user, feature)).await
+        let (user, plans, now) = (user_id.to_owned(), self.plans.clone(), self.clock.now());
+        self.db.read(move |c| standing_at(c, &plans, &user, feature, now)).await
     }
 
     /// [`Self::tier_standing`] on a connection the caller already holds (e.g. inside the
     /// transaction that just charged the feature).
     pub fn standing_in(&self, c: &rusqlite::Connection, user_id: &str, feature: Feature) -> rusqlite::Result<UsageLine> {
-        standing_now(c, &self.plans, user_id, feature)
+        standing_at(c, &self.plans, user_id, feature, self.clock.now())
     }
 
     /// [`Self::tier_of`] on a connection the caller already holds.
@@ -142,10 +144,9 @@ impl SubscriptionService {
     }
 
     async fn snapshot(&self, user_id: &str) -> AppResult<Snapshot> {
-        let (user, plans) = (user_id.to_owned(), self.plans.clone());
+        let (user, plans, now) = (user_id.to_owned(), self.plans.clone(), self.clock.now());
         self.db
             .read(move |c| {
-                let now = Utc::now();
                 let row = repo::subscription(c, &user)?;
                 let tier = row.tier();
                 let lines = Feature::METERED
@@ -254,7 +255,7 @@ impl SubscriptionService {
             return Err(AppError::Conflict { code: "already_on_tier", message: format!("the user is already on the {} tier", target.as_str()) });
         }
         let plan = self.plans.get(target);
-        let now = Utc::now();
+        let now = self.clock.now();
         if caller.is_privileged() || (target == Tier::Free && self.payments.self_service()) {
             let provider = if caller.is_privileged() { "manual" } else { self.payments.name() };
             return self.change_now(caller, &request.user_id, current, target, period, provider, price_cents(plan, period), now).await;
@@ -401,7 +402,7 @@ impl SubscriptionService {
         let parse = |t: &Option<String>| t.as_deref().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc));
         let (start, end) = match (parse(&row.current_period_start), parse(&row.current_period_end)) {
             (Some(s), Some(e)) => (s, e),
-            _ => Window::Month.bounds(Utc::now()),
+            _ => Window::Month.bounds(self.clock.now()),
         };
         Ok(UsageSummary {
             user_id: user_id.to_owned(),
@@ -432,9 +433,11 @@ impl SubscriptionService {
             return Err(AppError::bad_request("invalid_signature", "Stripe-Signature: the header is missing"));
         }
         let stripe = self.stripe.as_ref().ok_or_else(|| AppError::not_found("Stripe payments are not enabled on this server"))?;
+        // Stripe stamps its signatures with the real time: checked against the system clock.
         stripe.verify_webhook(signature, body, Utc::now().timestamp())?;
         let event: StripeEvent = serde_json::from_slice(body)
             .map_err(|e| AppError::bad_request("invalid_event", format!("the event is not a Stripe event: {e}")))?;
+        let now = self.clock.now();
         self.db
             .write(move |tx| {
                 let object = &event.data.object;
@@ -466,7 +469,7 @@ impl SubscriptionService {
                                 receipt_id: &object.id,
                                 billing_period: Some(payment.billing_period.as_str()),
                                 external_id: Some(&object.id),
-                                period: Some(period_from(Utc::now(), period)),
+                                period: Some(period_from(now, period)),
                             },
                         )?;
                         format!("activated {} for {}", payment.tier.as_str(), payment.user_id)
@@ -508,7 +511,7 @@ struct StripeMetadata {
     payment_id: Option<String>,
 }
 
-fn standing_now(c: &rusqlite::Connection, plans: &TierPlans, user_id: &str, feature: Feature) -> rusqlite::Result<UsageLine> {
+fn standing_at(c: &rusqlite::Connection, plans: &TierPlans, user_id: &str, feature: Feature, now: DateTime<Utc>) -> rusqlite::Result<UsageLine> {
     let tier = repo::subscription(c, user_id)?.tier();
-    standing(c, plans, user_id, tier, feature, Utc::now())
+    standing(c, plans, user_id, tier, feature, now)
 }

@@ -41,10 +41,11 @@ struct Index {
 
 impl AppState {
     pub async fn health(&self) -> (bool, Health) {
-        let db = self.db.ping().await;
-        let healthy = db.is_ok();
+        let (db, blobs) = tokio::join!(self.db.ping(), self.storage.blobs().check());
+        let healthy = db.is_ok() && blobs.is_ok();
         let mut checks = std::collections::BTreeMap::new();
         checks.insert("database".to_owned(), db.map(|()| "ok".to_owned()).unwrap_or_else(|e| e.to_string()));
+        checks.insert("storage".to_owned(), blobs.map(|()| "ok".to_owned()).unwrap_or_else(|e| e.to_string()));
         let health = Health {
             status: if healthy { "healthy" } else { "unhealthy" }.to_owned(),
             message: if healthy { "Optima is running" } else { "a dependency check failed" }.to_owned(),

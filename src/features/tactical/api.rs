@@ -272,8 +272,15 @@ impl TacticalApi {
     /// Securely delete a comm (its sender or an admin)
     ///
     /// Destroys the wrapped data key, overwrites and removes the blobs, keeps a tombstone.
-    #[oai(path = "/comm/:user_id", method = "delete")]
-    async fn delete(
+    /// `user_id` is the caller, as on the other Tactical HQ routes.
+    #[oai(path = "/comm/:user_id/:comm_id", method = "delete")]
+    async fn delete(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, user_id: Path<String>, comm_id: Path<String>) -> AppResult<Json<Deletion>> {
+        Ok(Json(state.tactical.delete_as(&auth.0, &user_id, &comm_id).await?))
+    }
+
+    /// Securely delete a comm by its id alone (deprecated: use `DELETE /api/tactical/comm/{user_id}/{comm_id}`)
+    #[oai(path = "/comm/:user_id", method = "delete", deprecated)]
+    async fn delete_by_id(
         &self,
         state: Data<&Arc<AppState>>,
         auth: BearerAuth,

@@ -491,6 +491,13 @@ impl TacticalService {
         Ok((info, bytes))
     }
 
+    /// [`Self::delete`], by a caller who names themselves (`user_id`), as every Tactical HQ
+    /// route that carries a user id does.
+    pub async fn delete_as(&self, caller: &Caller, user_id: &str, comm_id: &str) -> AppResult<Deletion> {
+        ensure_self(caller, user_id)?;
+        self.delete(caller, comm_id).await
+    }
+
     /// Secure deletion (the sender or an admin): the wrapped data key is destroyed in the row,
     /// the blobs are overwritten and removed, and a tombstone (who, when) stays. Without the
     /// data key the content cannot be recovered, not even with the master key and a copy of the

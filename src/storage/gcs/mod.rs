@@ -258,6 +258,20 @@ impl BlobStore for GcsStore {
         Ok(())
     }
 
+    async fn check(&self) -> Result<(), StoreError> {
+        let mut real: Vec<&str> = self.targets.iter().map(|(_, t)| t.location.bucket.as_str()).collect();
+        real.sort_unstable();
+        real.dedup();
+        for bucket in real {
+            let url = self.api.bucket_url(bucket);
+            let resp = self.api.send(Method::GET, &url, self.api.request_limit(), Ok).await?;
+            if resp.status() == StatusCode::NOT_FOUND {
+                return Err(StoreError::Backend(format!("the GCS bucket `{bucket}` does not exist")));
+            }
+        }
+        Ok(())
+    }
+
     // GCS acknowledges an upload once it is durable: there is nothing to choose.
     async fn put(&self, bucket: Bucket, path: &BlobPath, mut body: ByteReader, max_bytes: u64, _: Durability) -> Result<ObjectMeta, StoreError> {
         let (file, size, sha256) = self.spool(&mut body, max_bytes).await?;

@@ -1,0 +1,26 @@
+//! The time that rules read (quota windows, subscription periods). The server reads the system
+//! clock; tests give the server a clock they set, so a rule that depends on the date (a daily
+//! window ends at midnight UTC) is checked at a chosen moment instead of whenever the run is.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system's clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+pub type SharedClock = Arc<dyn Clock>;
+
+pub fn system() -> SharedClock {
+    Arc::new(SystemClock)
+}
