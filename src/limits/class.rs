@@ -34,7 +34,9 @@ pub const REST_ROUTES: [(&str, RouteClass); 10] = [
 ];
 
 /// tRPC procedures outside the general budget; each call of a batch is charged alone.
-pub const TRPC_PROCEDURES: [(&str, RouteClass); 7] = [
+pub const TRPC_PROCEDURES: [(&str, RouteClass); 9] = [
+    ("auth.login", RouteClass::Login),
+    ("auth.register", RouteClass::Login),
     ("r3al.auth.login", RouteClass::Login),
     ("r3al.auth.register", RouteClass::Login),
     ("r3al.aiChat.sendMessage", RouteClass::Generation),

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
-use crate::features::accounts::model::Credentials;
+use crate::features::accounts::model::{Credentials, EmailCredentials, Login, Session};
 use crate::storage::signing::SignedMethod;
 
 use super::{chat, premium, studio, subscription, tactical, writers};
@@ -37,7 +37,11 @@ pub fn find(path: &str) -> Option<&'static Procedure> {
 
 fn table() -> HashMap<&'static str, Procedure> {
     use Kind::*;
-    let entries: [(&str, Kind, Handler); 31] = [
+    let entries: [(&str, Kind, Handler); 34] = [
+        // The app's root router: its diagnostics and its own sign-up and sign-in.
+        ("health", Query, |s, _, _| Box::pin(system_health(s))),
+        ("auth.register", Mutation, |s, _, i| Box::pin(app_register(s, i))),
+        ("auth.login", Mutation, |s, _, i| Box::pin(app_login(s, i))),
         ("r3al.system.health", Query, |s, _, _| Box::pin(system_health(s))),
         ("r3al.auth.register", Mutation, |s, _, i| Box::pin(auth_register(s, i))),
         ("r3al.auth.login", Mutation, |s, _, i| Box::pin(auth_login(s, i))),
@@ -113,7 +117,25 @@ async fn auth_register(state: &AppState, raw: Option<Value>) -> AppResult<Value>
 }
 
 async fn auth_login(state: &AppState, raw: Option<Value>) -> AppResult<Value> {
-    success(state.accounts.login(input::<Credentials>(raw)?).await?)
+    success(state.accounts.login(input::<Login>(raw)?).await?)
+}
+
+/// The app's answer to sign-up and sign-in: the session, with the username as its `email`.
+#[derive(serde::Serialize)]
+struct AppSession {
+    email: String,
+    #[serde(flatten)]
+    session: Session,
+}
+
+async fn app_register(state: &AppState, raw: Option<Value>) -> AppResult<Value> {
+    let session = state.accounts.register_email(input::<EmailCredentials>(raw)?).await?;
+    success(AppSession { email: session.username.clone(), session })
+}
+
+async fn app_login(state: &AppState, raw: Option<Value>) -> AppResult<Value> {
+    let session = state.accounts.login_email(input::<EmailCredentials>(raw)?).await?;
+    success(AppSession { email: session.username.clone(), session })
 }
 
 async fn auth_me(state: &AppState, caller: Option<Caller>) -> AppResult<Value> {

@@ -37,11 +37,66 @@ async fn duplicate_username_is_a_conflict_whatever_the_case() {
 async fn wrong_password_and_unknown_user_look_the_same() {
     let app = TestApp::spawn().await;
     app.post_json("/api/auth/register", None, &json!({"username": "carol", "password": "password-1"})).await;
-    for creds in [json!({"username": "carol", "password": "password-2"}), json!({"username": "nobody", "password": "password-1"})] {
+    // Of any length: the password policy is for setting a password, not for guessing one.
+    for creds in [
+        json!({"username": "carol", "password": "password-2"}),
+        json!({"username": "nobody", "password": "password-1"}),
+        json!({"username": "carol", "password": "abc"}),
+        json!({"username": "carol", "password": ""}),
+        json!({"username": "c", "password": "x"}),
+    ] {
         let resp = app.post_json("/api/auth/login", None, &creds).await;
-        assert_eq!(resp.status(), 401);
+        assert_eq!(resp.status(), 401, "{creds}");
         assert_eq!(error_code(resp).await, "invalid_credentials");
+        let (status, envelope) = app.trpc_mutation("r3al.auth.login", None, &creds).await;
+        assert_eq!((status, envelope["error"]["json"]["data"]["code"].clone()), (401, json!("UNAUTHORIZED")), "tRPC, {creds}: {envelope}");
     }
+    // What one guess may cost stays bounded.
+    let resp = app.post_json("/api/auth/login", None, &json!({"username": "carol", "password": "p".repeat(1025)})).await;
+    assert_eq!(resp.status(), 400);
+    let (status, _) = app.trpc_mutation("r3al.auth.login", None, &json!({"username": "carol", "password": "p".repeat(1025)})).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn the_apps_root_auth_router_signs_up_and_in_with_an_email_address() {
+    let app = TestApp::spawn().await;
+    let (status, envelope) =
+        app.trpc_mutation("auth.register", None, &json!({"email": " Ann@Example.com", "password": "long enough", "name": "Ann Lee"})).await;
+    assert_eq!(status, 200, "{envelope}");
+    let session = &envelope["result"]["data"]["json"];
+    assert_eq!(session["success"], true);
+    assert_eq!(session["email"], "ann@example.com", "addresses compare without case: {session}");
+    assert_eq!(session["name"], "Ann Lee");
+    let user_id = session["userId"].as_str().unwrap().to_owned();
+
+    let (status, envelope) = app.trpc_mutation("auth.login", None, &json!({"email": "ANN@example.com", "password": "long enough"})).await;
+    assert_eq!(status, 200, "{envelope}");
+    let token = envelope["result"]["data"]["json"]["token"].as_str().unwrap().to_owned();
+    let me: Value = app.get("/api/auth/me", Some(&token)).await.json().await.unwrap();
+    assert_eq!((me["userId"].as_str(), me["username"].as_str()), (Some(user_id.as_str()), Some("ann@example.com")));
+    // The same account through REST, by its username.
+    let resp = app.post_json("/api/auth/login", None, &json!({"username": "ann@example.com", "password": "long enough"})).await;
+    assert_eq!(resp.json::<Value>().await.unwrap()["name"], "Ann Lee");
+
+    // The app allows six characters; Optima asks for eight when a password is set.
+    let (status, envelope) = app.trpc_mutation("auth.register", None, &json!({"email": "bo@example.com", "password": "sixsix", "name": "Bo"})).await;
+    assert_eq!(status, 400, "{envelope}");
+    let message = envelope["error"]["json"]["message"].as_str().unwrap();
+    assert!(message.contains("password") && message.contains('8'), "names the policy: {message}");
+    let (status, envelope) = app.trpc_mutation("auth.login", None, &json!({"email": "ann@example.com", "password": "sixsix"})).await;
+    assert_eq!((status, envelope["error"]["json"]["data"]["code"].clone()), (401, json!("UNAUTHORIZED")), "{envelope}");
+    for email in ["not-an-address", "a@b", "@example.com", "a@@example.com"] {
+        let (status, envelope) = app.trpc_mutation("auth.register", None, &json!({"email": email, "password": "long enough"})).await;
+        assert_eq!(status, 400, "{email}: {envelope}");
+        assert!(envelope["error"]["json"]["message"].as_str().unwrap().contains("email"), "{envelope}");
+    }
+    let (status, envelope) = app.trpc_mutation("auth.register", None, &json!({"email": "ann@EXAMPLE.com", "password": "long enough"})).await;
+    assert_eq!((status, envelope["error"]["json"]["data"]["code"].clone()), (409, json!("CONFLICT")), "{envelope}");
+
+    let (status, envelope) = app.trpc_query("health", None, &Value::Null).await;
+    assert_eq!(status, 200, "{envelope}");
+    assert_eq!(envelope["result"]["data"]["json"]["status"], "healthy");
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
-use super::model::{Credentials, Me, Session};
+use super::model::{Credentials, Login, Me, Session};
 use crate::api::{ApiTags, JsonBody};
 use crate::app::AppState;
 use crate::auth::BearerAuth;
@@ -30,8 +30,10 @@ impl AccountsApi {
     }
 
     /// Exchange a username and password for a bearer token
+    ///
+    /// Wrong credentials are 401 `invalid_credentials`, whatever their length.
     #[oai(path = "/login", method = "post")]
-    async fn login(&self, state: Data<&Arc<AppState>>, body: JsonBody<Credentials>) -> AppResult<Json<Session>> {
+    async fn login(&self, state: Data<&Arc<AppState>>, body: JsonBody<Login>) -> AppResult<Json<Session>> {
         Ok(Json(state.accounts.login(body.0).await?))
     }
 

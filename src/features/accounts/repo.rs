@@ -13,17 +13,18 @@ fn row_to_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
         password_hash: r.get(2)?,
         role: Role::parse(&role).unwrap_or(Role::User),
         created_at: r.get(4)?,
+        display_name: r.get(5)?,
     })
 }
 
-const SELECT: &str = "SELECT user_id, username, password_hash, role, created_at FROM users";
+const SELECT: &str = "SELECT user_id, username, password_hash, role, created_at, display_name FROM users";
 
 pub async fn insert(db: &Db, user: UserRow) -> AppResult<UserRow> {
     db.write(move |tx| {
         let inserted = tx.execute_cached(
-            "INSERT INTO users (user_id, username, password_hash, role, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (username) DO NOTHING",
-            params![user.user_id, user.username, user.password_hash, user.role.as_str(), user.created_at],
+            "INSERT INTO users (user_id, username, password_hash, role, created_at, display_name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (username) DO NOTHING",
+            params![user.user_id, user.username, user.password_hash, user.role.as_str(), user.created_at, user.display_name],
         )?;
         if inserted == 0 {
             return Err(AppError::Conflict {

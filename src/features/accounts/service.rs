@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use super::model::{Credentials, Me, Session, UserRow};
+use super::model::{Credentials, EmailCredentials, Login, Me, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN, Session, USERNAME_MAX, UserRow};
 use super::repo;
 use crate::auth::password::Passwords;
 use crate::auth::{Caller, Role, TokenService};
@@ -15,16 +15,35 @@ pub struct AccountsService {
 
 fn validate(credentials: &Credentials) -> AppResult<()> {
     let name = &credentials.username;
-    if !(3..=64).contains(&name.chars().count()) {
-        return Err(AppError::invalid_field("username", "must be 3 to 64 characters"));
+    if !(3..=USERNAME_MAX).contains(&name.chars().count()) {
+        return Err(AppError::invalid_field("username", format!("must be 3 to {USERNAME_MAX} characters")));
     }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
-        return Err(AppError::invalid_field("username", "may contain only letters, digits, `_`, `-` and `.`"));
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@' | '+')) {
+        return Err(AppError::invalid_field("username", "may contain only letters, digits, `_`, `-`, `.`, `@` and `+`"));
     }
-    if !(8..=1024).contains(&credentials.password.chars().count()) {
-        return Err(AppError::invalid_field("password", "must be 8 to 1024 characters"));
+    if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&credentials.password.chars().count()) {
+        return Err(AppError::invalid_field("password", format!("must be {PASSWORD_MIN} to {PASSWORD_MAX} characters")));
+    }
+    if let Some(display) = &credentials.name
+        && (display.trim().is_empty() || display.chars().count() > NAME_MAX)
+    {
+        return Err(AppError::invalid_field("name", format!("must be 1 to {NAME_MAX} characters, not blank")));
     }
     Ok(())
+}
+
+/// An email address as a username: one `@` between a local part and a dotted domain, in lower
+/// case (addresses are compared without case).
+fn email_username(email: &str) -> AppResult<String> {
+    let email = email.trim().to_ascii_lowercase();
+    let valid = match email.split_once('@') {
+        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@'),
+        None => false,
+    };
+    if !valid || email.len() > USERNAME_MAX {
+        return Err(AppError::invalid_field("email", format!("must be an email address of at most {USERNAME_MAX} characters")));
+    }
+    Ok(email)
 }
 
 impl AccountsService {
@@ -37,6 +56,7 @@ impl AccountsService {
         Ok(Session {
             user_id: user.user_id.clone(),
             username: user.username.clone(),
+            name: user.display_name.clone().unwrap_or_else(|| user.username.clone()),
             role: user.role,
             token,
             expires_at: chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_default(),
@@ -45,13 +65,14 @@ impl AccountsService {
 
     pub async fn register(&self, credentials: Credentials) -> AppResult<Session> {
         validate(&credentials)?;
-        let Credentials { username, password } = credentials;
+        let Credentials { username, password, name } = credentials;
         let password_hash = self.passwords.hash(password).await?;
         let user = repo::insert(
             &self.db,
             UserRow {
                 user_id: uuid::Uuid::now_v7().to_string(),
                 username,
+                display_name: name.map(|n| n.trim().to_owned()),
                 password_hash,
                 role: Role::User,
                 created_at: now_text(),
@@ -61,7 +82,24 @@ impl AccountsService {
         self.session(&user)
     }
 
-    pub async fn login(&self, credentials: Credentials) -> AppResult<Session> {
+    /// The app's sign-up: the email address is the username.
+    pub async fn register_email(&self, credentials: EmailCredentials) -> AppResult<Session> {
+        let username = email_username(&credentials.email)?;
+        self.register(Credentials { username, password: credentials.password, name: credentials.name }).await
+    }
+
+    /// The app's sign-in with an email address.
+    pub async fn login_email(&self, credentials: EmailCredentials) -> AppResult<Session> {
+        self.login(Login { username: credentials.email.trim().to_owned(), password: credentials.password }).await
+    }
+
+    pub async fn login(&self, credentials: Login) -> AppResult<Session> {
+        if credentials.username.chars().count() > USERNAME_MAX || credentials.password.chars().count() > PASSWORD_MAX {
+            return Err(AppError::bad_request(
+                "credentials_too_long",
+                format!("a username has at most {USERNAME_MAX} characters and a password at most {PASSWORD_MAX}"),
+            ));
+        }
         let user = repo::by_username(&self.db, &credentials.username).await?;
         let password = credentials.password;
         let matched = match user {
