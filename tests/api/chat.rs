@@ -462,11 +462,66 @@ async fn sessions_history_pagination_ownership_and_delete() {
     let list: Value = app.get("/api/ai/chat/sessions/u1", Some(&u1)).await.json().await.unwrap();
     assert_eq!(list["total"], 1);
     assert_eq!(list["sessions"][0]["sessionId"], second);
-    // Continuing a deleted session is a 404 and charges nothing.
-    let used = chat_usage(&app, "u1");
-    let resp = send(&app, &u1, json!({ "userId": "u1", "sessionId": session, "message": "still there?" })).await;
+    // An id that names none of the caller's sessions (here: a deleted one) starts afresh under
+    // that id: nothing of the deleted session comes back.
+    set_tier(&app, "u1", "premium").await;
+    let reply = sent(&app, &u1, json!({ "userId": "u1", "sessionId": session, "message": "still there?" })).await;
+    assert_eq!(reply["sessionId"], session);
+    let history: Value = app.get(&format!("/api/ai/chat/history/{session}"), Some(&u1)).await.json().await.unwrap();
+    assert_eq!(history["total"], 2, "only the new exchange: {history}");
+    assert_eq!(history["messages"][0]["content"], "still there?");
+}
+
+#[tokio::test]
+async fn session_ids_made_by_the_client_start_a_session_of_that_callers_own() {
+    let app = TestApp::spawn().await;
+    let (u1, u2) = (app.token("u1", Role::User), app.token("u2", Role::User));
+    set_tier(&app, "u1", "premium").await;
+    // As the app's Optima AI screen sends it: a new `session_<ms>` id, context general.
+    let app_message = |user: &str, text: &str| json!({ "userId": user, "message": text, "context": "general", "sessionId": "session_1733380000000" });
+    let first = sent(&app, &u1, app_message("u1", "hello")).await;
+    assert_eq!(first["sessionId"], "session_1733380000000");
+    let again = sent(&app, &u1, app_message("u1", "and again")).await;
+    assert_eq!(again["sessionId"], "session_1733380000000", "the same id continues the session");
+    let history: Value = app.get("/api/ai/chat/history/session_1733380000000", Some(&u1)).await.json().await.unwrap();
+    assert_eq!(history["total"], 4, "{history}");
+    assert_eq!(history["sessionId"], "session_1733380000000");
+
+    // Another user's client made the same id: a session of their own, u1's is untouched.
+    let theirs = sent(&app, &u2, app_message("u2", "mine")).await;
+    assert_eq!(theirs["sessionId"], "session_1733380000000");
+    let u2_history: Value = app.get("/api/ai/chat/history/session_1733380000000", Some(&u2)).await.json().await.unwrap();
+    assert_eq!(u2_history["total"], 2, "u2 sees only u2's exchange: {u2_history}");
+    assert!(!u2_history.to_string().contains("hello"), "nothing of u1's: {u2_history}");
+    let u1_history: Value = app.get("/api/ai/chat/history/session_1733380000000", Some(&u1)).await.json().await.unwrap();
+    assert_eq!(u1_history["total"], 4);
+    let list: Value = app.get("/api/ai/chat/sessions/u1", Some(&u1)).await.json().await.unwrap();
+    assert_eq!(list["sessions"][0]["sessionId"], "session_1733380000000", "listed under the client's id: {list}");
+
+    // A session id the server made for u1 is not u2's to use: not found, nothing stored.
+    let server_made = sent(&app, &u1, json!({ "userId": "u1", "message": "a session of the server's making" })).await["sessionId"].as_str().unwrap().to_owned();
+    let before = snapshot(&app).await;
+    let resp = send(&app, &u2, json!({ "userId": "u2", "sessionId": server_made, "message": "let me in" })).await;
     assert_eq!(resp.status(), 404);
-    assert_eq!(settled_usage(&app, "u1").await, used);
+    assert_eq!(error_code(resp).await, "session_not_found");
+    assert_eq!(snapshot(&app).await, before);
+
+    // Bounds: 64 characters of letters, digits and `_ - . :`.
+    for bad in ["x".repeat(65), "session 1".to_owned(), "../etc".to_owned(), "sess\u{e9}".to_owned()] {
+        let resp = send(&app, &u1, json!({ "userId": "u1", "sessionId": bad, "message": "hi" })).await;
+        assert_eq!(resp.status(), 400, "{bad}");
+    }
+    assert_eq!(snapshot(&app).await, before, "bad ids store nothing");
+    sent(&app, &u1, json!({ "userId": "u1", "sessionId": "a".repeat(64), "message": "at the bound" })).await;
+
+    // Two first messages under one new id at once go into one session.
+    let (a, b) = tokio::join!(
+        send(&app, &u1, json!({ "userId": "u1", "sessionId": "race", "message": "one" })),
+        send(&app, &u1, json!({ "userId": "u1", "sessionId": "race", "message": "two" })),
+    );
+    assert_eq!((a.status(), b.status()), (reqwest::StatusCode::OK, reqwest::StatusCode::OK));
+    let race: Value = app.get("/api/ai/chat/history/race", Some(&u1)).await.json().await.unwrap();
+    assert_eq!(race["total"], 4, "{race}");
 }
 
 #[tokio::test]
@@ -797,7 +852,7 @@ async fn bad_input_is_a_clear_4xx_and_changes_nothing() {
         ("unknown context", json!({ "userId": "u1", "message": "hi", "context": "poetry" }), 400, Some("invalid_field")),
         ("another user's id", json!({ "userId": "u2", "message": "hi" }), 403, Some("forbidden")),
         ("another user's id and session", json!({ "userId": "u2", "sessionId": theirs, "message": "hi" }), 403, Some("forbidden")),
-        ("a missing session", json!({ "userId": "u1", "sessionId": "no-such-session", "message": "hi" }), 404, Some("session_not_found")),
+        ("a session id with a space", json!({ "userId": "u1", "sessionId": "no such session", "message": "hi" }), 400, None),
         ("another user's session", json!({ "userId": "u1", "sessionId": theirs, "message": "hi" }), 404, Some("session_not_found")),
     ];
     for (what, body, status, code) in cases {

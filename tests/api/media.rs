@@ -440,6 +440,21 @@ async fn nft_generation_stores_png_and_erc721_metadata() {
 }
 
 #[tokio::test]
+async fn nft_generation_accepts_the_colour_schemes_of_the_apps_creator() {
+    let app = TestApp::spawn().await;
+    let token = app.token("u1", Role::User);
+    let mut hashes = std::collections::BTreeSet::new();
+    for (asked, named) in [("vibrant", "Vibrant"), ("calm", "Calm"), ("dark", "Dark"), ("Light", "Light")] {
+        let body = json!({ "userId": "u1", "colorScheme": asked, "style": "geometric" });
+        let nft = json_of(app.post_json("/api/media/nft/generate", Some(&token), &body).await, 201).await;
+        let scheme = nft["attributes"].as_array().unwrap().iter().find(|t| t["traitType"] == "Color Scheme").map(|t| t["value"].clone());
+        assert_eq!(scheme, Some(json!(named)), "{nft}");
+        hashes.insert(nft["sha256"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(hashes.len(), 4, "four different pieces");
+}
+
+#[tokio::test]
 async fn nft_api_docs_say_nothing_is_minted() {
     let app = TestApp::spawn().await;
     let spec = json_of(app.get("/openapi.json", None).await, 200).await;

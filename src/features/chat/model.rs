@@ -2,6 +2,9 @@ use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use serde::{Deserialize, Serialize};
 
+/// Longest session id a client may give.
+pub const SESSION_ID_MAX: usize = 64;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Enum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[oai(rename_all = "lowercase")]
@@ -37,8 +40,10 @@ impl ChatContext {
 pub struct SendMessage {
     #[oai(validator(min_length = 1, max_length = 255))]
     pub user_id: String,
-    /// Continue this session; a new one is started when absent.
-    #[oai(validator(max_length = 64))]
+    /// Continue this session; a new one is started when absent. An id the caller has not used
+    /// before starts a session under that id (1–64 letters, digits, `_ - . :`), as the app's
+    /// `session_<ms>` ids do; ids are the caller's own, so two users' ids never meet.
+    #[oai(validator(max_length = 64, pattern = "^[A-Za-z0-9_.:-]*$"))]
     #[oai(nullable)]
     pub session_id: Option<String>,
     /// The message (limit: `chat.max_message_chars`).

@@ -5,12 +5,19 @@ use crate::features::page::Page;
 use crate::db::CachedSql;
 
 pub struct SessionRow {
+    pub session_id: String,
     pub user_id: String,
 }
 
-pub fn session(c: &Connection, session_id: &str) -> rusqlite::Result<Option<SessionRow>> {
-    c.query_row_cached("SELECT user_id FROM chat_sessions WHERE session_id = ?1", [session_id], |r| Ok(SessionRow { user_id: r.get(0)? }))
-        .optional()
+/// The session `id` names: its own id (whoever owns it), or the id `user_id`'s client gave it.
+pub fn session(c: &Connection, user_id: &str, id: &str) -> rusqlite::Result<Option<SessionRow>> {
+    c.query_row_cached(
+        "SELECT session_id, user_id FROM chat_sessions WHERE session_id = ?1 OR (user_id = ?2 AND client_id = ?1)
+         ORDER BY session_id = ?1 DESC LIMIT 1",
+        [id, user_id],
+        |r| Ok(SessionRow { session_id: r.get(0)?, user_id: r.get(1)? }),
+    )
+    .optional()
 }
 
 fn message_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
@@ -48,7 +55,7 @@ pub fn messages_page(c: &Connection, session_id: &str, page: Page) -> rusqlite::
 pub fn sessions_page(c: &Connection, user_id: &str, page: Page) -> rusqlite::Result<(Vec<ChatSession>, u64)> {
     let total = session_count(c, user_id)?;
     let mut stmt = c.prepare_cached(
-        "SELECT s.session_id, coalesce(s.title, ''), s.context, s.created_at, s.updated_at,
+        "SELECT coalesce(s.client_id, s.session_id), coalesce(s.title, ''), s.context, s.created_at, s.updated_at,
                 (SELECT count(*) FROM chat_messages m WHERE m.session_id = s.session_id)
          FROM chat_sessions s WHERE s.user_id = ?1 ORDER BY s.updated_at DESC, s.session_id DESC LIMIT ?2 OFFSET ?3",
     )?;
@@ -75,6 +82,8 @@ pub fn session_count(c: &Connection, user_id: &str) -> rusqlite::Result<u64> {
 pub struct NewExchange<'a> {
     pub session_id: &'a str,
     pub new_session: bool,
+    /// The id the client gave a new session, if it gave one.
+    pub client_id: Option<&'a str>,
     pub user_id: &'a str,
     pub context: ChatContext,
     pub title: &'a str,
@@ -89,23 +98,35 @@ pub struct NewExchange<'a> {
     pub answered_at: &'a str,
 }
 
-/// Stores a question and its answer (and the session, when new) together.
-pub fn insert_exchange(tx: &Transaction, e: &NewExchange) -> rusqlite::Result<()> {
-    if e.new_session {
+/// Stores a question and its answer (and the session, when new) together. Returns the id of
+/// the session they went into: a client's new session id that a concurrent first message
+/// already took goes on in the session that message started.
+pub fn insert_exchange(tx: &Transaction, e: &NewExchange) -> rusqlite::Result<String> {
+    let session_id = if e.new_session {
         tx.execute_cached(
-            "INSERT INTO chat_sessions (session_id, user_id, context, title, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-            params![e.session_id, e.user_id, e.context.as_str(), e.title, e.asked_at],
+            "INSERT INTO chat_sessions (session_id, user_id, client_id, context, title, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT DO NOTHING",
+            params![e.session_id, e.user_id, e.client_id, e.context.as_str(), e.title, e.asked_at],
         )?;
+        match e.client_id {
+            Some(client_id) => tx.query_row_cached(
+                "SELECT session_id FROM chat_sessions WHERE user_id = ?1 AND client_id = ?2",
+                [e.user_id, client_id],
+                |r| r.get(0),
+            )?,
+            None => e.session_id.to_owned(),
+        }
     } else {
-        tx.execute_cached("UPDATE chat_sessions SET updated_at = ?2 WHERE session_id = ?1", params![e.session_id, e.answered_at])?;
-    }
+        e.session_id.to_owned()
+    };
+    tx.execute_cached("UPDATE chat_sessions SET updated_at = ?2 WHERE session_id = ?1", params![session_id, e.answered_at])?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO chat_messages (message_id, session_id, role, content, context, model, prompt_tokens, completion_tokens, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    insert.execute(params![e.user_message_id, e.session_id, "user", e.user_text, e.context.as_str(), None::<String>, e.prompt_tokens, None::<u32>, e.asked_at])?;
-    insert.execute(params![e.reply_id, e.session_id, "assistant", e.reply_text, e.context.as_str(), e.model, None::<u32>, e.completion_tokens, e.answered_at])?;
-    Ok(())
+    insert.execute(params![e.user_message_id, session_id, "user", e.user_text, e.context.as_str(), None::<String>, e.prompt_tokens, None::<u32>, e.asked_at])?;
+    insert.execute(params![e.reply_id, session_id, "assistant", e.reply_text, e.context.as_str(), e.model, None::<u32>, e.completion_tokens, e.answered_at])?;
+    Ok(session_id)
 }
 
 pub fn delete_session(tx: &Transaction, session_id: &str) -> rusqlite::Result<bool> {

@@ -56,12 +56,13 @@ impl ChatService {
         Self { db, subscriptions, provider, config }
     }
 
-    /// The session, if the caller may use it. Another user's session is not found.
-    async fn owned_session(&self, caller: &Caller, session_id: &str) -> AppResult<repo::SessionRow> {
-        let id = session_id.to_owned();
-        match self.db.read(move |c| repo::session(c, &id)).await? {
-            Some(s) if caller.user_id == s.user_id || caller.is_privileged() => Ok(s),
-            _ => Err(AppError::NotFound { code: "session_not_found", message: format!("no chat session `{session_id}`") }),
+    /// The session `session_id` names for `user_id` (its own id, or the id that user's client
+    /// gave it), if the caller may use it. Another user's session is not found.
+    async fn owned_session(&self, caller: &Caller, user_id: &str, session_id: &str) -> AppResult<repo::SessionRow> {
+        let (user, id) = (user_id.to_owned(), session_id.to_owned());
+        match self.db.read(move |c| repo::session(c, &user, &id)).await? {
+            Some(s) if s.user_id == user_id && (caller.user_id == s.user_id || caller.is_privileged()) => Ok(s),
+            _ => Err(AppError::NotFound { code: "session_not_found", message: format!("no chat session `{session_id}` for user `{user_id}`") }),
         }
     }
 
@@ -109,16 +110,29 @@ impl ChatService {
             return Err(AppError::invalid_field("temperature", "must be between 0 and 2"));
         }
         let context = request.context.unwrap_or_default();
-        let (session_id, new_session) = match request.session_id.as_deref().filter(|s| !s.is_empty()) {
+        // The id the caller knows the session by, and the one it is stored under.
+        let client_id = request.session_id.as_deref().filter(|s| !s.is_empty());
+        if let Some(id) = client_id
+            && (id.chars().count() > SESSION_ID_MAX || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
+        {
+            return Err(AppError::invalid_field("sessionId", format!("must be 1 to {SESSION_ID_MAX} letters, digits, `_`, `-`, `.` or `:`")));
+        }
+        let existing = match client_id {
             Some(id) => {
-                let session = self.owned_session(caller, id).await?;
-                if session.user_id != request.user_id {
-                    return Err(AppError::NotFound { code: "session_not_found", message: format!("no chat session `{id}` for user `{}`", request.user_id) });
-                }
-                (id.to_owned(), false)
+                let (user, id) = (request.user_id.clone(), id.to_owned());
+                self.db.read(move |c| repo::session(c, &user, &id)).await?
+            }
+            None => None,
+        };
+        let (session_id, new_session) = match existing {
+            Some(s) if s.user_id == request.user_id => (s.session_id, false),
+            Some(_) => {
+                let id = client_id.unwrap_or_default();
+                return Err(AppError::NotFound { code: "session_not_found", message: format!("no chat session `{id}` for user `{}`", request.user_id) });
             }
             None => (uuid::Uuid::now_v7().to_string(), true),
         };
+        let new_client_id = if new_session { client_id.map(str::to_owned) } else { None };
         let facts = self.caller_facts(&request.user_id, context).await?;
         // A remote provider's calls cost money: quota is held before calling it, so concurrent
         // requests cannot overspend. The local provider's answers cost microseconds: the quota is
@@ -153,7 +167,7 @@ impl ChatService {
         let hold = reservation.as_ref().map(|r| r.hold());
         let stored = {
             let subscriptions = self.subscriptions.clone();
-            let (session_id, user_id, reply) = (session_id.clone(), request.user_id.clone(), reply.clone());
+            let (session_id, user_id, reply, new_client_id) = (session_id.clone(), request.user_id.clone(), reply.clone(), new_client_id.clone());
             let (user_message_id, reply_id, message) = (user_message_id.clone(), reply_id.clone(), message.clone());
             let answered = answered_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             self.db
@@ -164,6 +178,7 @@ impl ChatService {
                         &NewExchange {
                             session_id: &session_id,
                             new_session,
+                            client_id: new_client_id.as_deref(),
                             user_id: &user_id,
                             context,
                             title: &title,
@@ -205,7 +220,7 @@ impl ChatService {
             }
         };
         Ok(ChatReply {
-            session_id,
+            session_id: client_id.map_or(session_id, str::to_owned),
             message_id: reply_id,
             user_message_id,
             response: reply.text,
@@ -221,26 +236,38 @@ impl ChatService {
         })
     }
 
+    /// A session of the caller's, by either of its ids; an admin or service may name another
+    /// user's session by its own id.
     pub async fn history(&self, caller: &Caller, session_id: &str, limit: u32, offset: u32) -> AppResult<ChatHistory> {
-        self.owned_session(caller, session_id).await?;
-        self.page(session_id, limit, offset).await
+        let owner = self.owner_of(caller, session_id).await?;
+        let session = self.owned_session(caller, &owner, session_id).await?;
+        self.page(&session.session_id, session_id, limit, offset).await
     }
 
     /// A session's messages when it belongs to `user_id` (the app names both).
     pub async fn history_of(&self, caller: &Caller, user_id: &str, session_id: &str, limit: u32, offset: u32) -> AppResult<ChatHistory> {
         caller.ensure_acts_for(user_id)?;
-        if self.owned_session(caller, session_id).await?.user_id != user_id {
-            return Err(AppError::NotFound { code: "session_not_found", message: format!("no chat session `{session_id}` for user `{user_id}`") });
-        }
-        self.page(session_id, limit, offset).await
+        let session = self.owned_session(caller, user_id, session_id).await?;
+        self.page(&session.session_id, session_id, limit, offset).await
     }
 
-    async fn page(&self, session_id: &str, limit: u32, offset: u32) -> AppResult<ChatHistory> {
+    /// Whose session `session_id` is meant to be: the caller's, or for an admin or service
+    /// naming a session by its own id, its owner's.
+    async fn owner_of(&self, caller: &Caller, session_id: &str) -> AppResult<String> {
+        if !caller.is_privileged() {
+            return Ok(caller.user_id.clone());
+        }
+        let (user, id) = (caller.user_id.clone(), session_id.to_owned());
+        Ok(self.db.read(move |c| repo::session(c, &user, &id)).await?.map_or(caller.user_id.clone(), |s| s.user_id))
+    }
+
+    /// A page of the stored session `stored_id`, answered under the id the caller used.
+    async fn page(&self, stored_id: &str, shown_id: &str, limit: u32, offset: u32) -> AppResult<ChatHistory> {
         let page = Page::new(limit, offset)?;
-        let id = session_id.to_owned();
+        let id = stored_id.to_owned();
         let (messages, total) = self.db.read(move |c| repo::messages_page(c, &id, page)).await?;
         Ok(ChatHistory {
-            session_id: session_id.to_owned(),
+            session_id: shown_id.to_owned(),
             has_more: page.has_more(messages.len(), total),
             messages,
             total,
@@ -261,8 +288,8 @@ impl ChatService {
     }
 
     pub async fn delete(&self, caller: &Caller, session_id: &str) -> AppResult<SessionDeleted> {
-        self.owned_session(caller, session_id).await?;
-        let id = session_id.to_owned();
+        let owner = self.owner_of(caller, session_id).await?;
+        let id = self.owned_session(caller, &owner, session_id).await?.session_id;
         self.db.write(move |tx| Ok(repo::delete_session(tx, &id)?)).await?;
         Ok(SessionDeleted { deleted: true, session_id: session_id.to_owned() })
     }

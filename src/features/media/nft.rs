@@ -57,11 +57,12 @@ pub enum NftError {
     InvalidTrait(usize),
 }
 
-pub const COLOR_SCHEMES: [&str; 7] = ["sunset", "ocean", "neon", "pastel", "monochrome", "forest", "fire"];
+/// Optima's schemes, then the four the app's NFT creator offers (`vibrant | calm | dark | light`).
+pub const COLOR_SCHEMES: [&str; 11] = ["sunset", "ocean", "neon", "pastel", "monochrome", "forest", "fire", "vibrant", "calm", "dark", "light"];
 
 /// The colours of each scheme, in the order of [`COLOR_SCHEMES`]: two background colours (the
 /// diagonal gradient's ends) and three inks.
-const SCHEME_COLORS: [[Hsl; 5]; 7] = [
+const SCHEME_COLORS: [[Hsl; 5]; 11] = [
     [Hsl(270.0, 0.5, 0.18), Hsl(20.0, 0.85, 0.55), Hsl(330.0, 0.8, 0.6), Hsl(40.0, 0.95, 0.6), Hsl(280.0, 0.6, 0.45)],
     [Hsl(215.0, 0.7, 0.15), Hsl(190.0, 0.7, 0.45), Hsl(175.0, 0.8, 0.55), Hsl(200.0, 0.9, 0.72), Hsl(45.0, 0.9, 0.75)],
     [Hsl(260.0, 0.7, 0.06), Hsl(280.0, 0.7, 0.16), Hsl(320.0, 1.0, 0.6), Hsl(185.0, 1.0, 0.5), Hsl(60.0, 1.0, 0.55)],
@@ -69,6 +70,10 @@ const SCHEME_COLORS: [[Hsl; 5]; 7] = [
     [Hsl(0.0, 0.0, 0.08), Hsl(0.0, 0.0, 0.25), Hsl(0.0, 0.0, 0.95), Hsl(0.0, 0.0, 0.6), Hsl(0.0, 0.0, 0.42)],
     [Hsl(150.0, 0.4, 0.1), Hsl(100.0, 0.35, 0.3), Hsl(90.0, 0.6, 0.5), Hsl(45.0, 0.7, 0.6), Hsl(160.0, 0.5, 0.35)],
     [Hsl(0.0, 0.8, 0.08), Hsl(15.0, 0.9, 0.3), Hsl(30.0, 1.0, 0.55), Hsl(50.0, 1.0, 0.6), Hsl(5.0, 0.9, 0.45)],
+    [Hsl(250.0, 0.9, 0.35), Hsl(330.0, 0.95, 0.5), Hsl(55.0, 1.0, 0.55), Hsl(160.0, 1.0, 0.45), Hsl(15.0, 1.0, 0.55)],
+    [Hsl(200.0, 0.25, 0.82), Hsl(170.0, 0.2, 0.7), Hsl(210.0, 0.3, 0.55), Hsl(150.0, 0.25, 0.6), Hsl(40.0, 0.3, 0.8)],
+    [Hsl(230.0, 0.3, 0.05), Hsl(250.0, 0.25, 0.12), Hsl(200.0, 0.35, 0.35), Hsl(280.0, 0.3, 0.4), Hsl(30.0, 0.4, 0.45)],
+    [Hsl(45.0, 0.3, 0.97), Hsl(200.0, 0.3, 0.92), Hsl(210.0, 0.55, 0.7), Hsl(20.0, 0.6, 0.75), Hsl(150.0, 0.4, 0.7)],
 ];
 
 pub const STYLES: [&str; 5] = ["geometric", "waves", "orbits", "mosaic", "glitch"];
@@ -451,7 +456,7 @@ mod tests {
 
     #[test]
     fn every_scheme_and_style_paints_1024_square() {
-        // Seven schemes, each with the next style in turn: every scheme and every style once.
+        // Every scheme, each with the next style in turn: every scheme and every style at least once.
         for (i, scheme) in color_schemes().iter().enumerate() {
             let style = styles()[i % styles().len()];
             let art = generate(seed(7), &request(Some(scheme), Some(style))).expect("known names");
