@@ -22,7 +22,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::limits::RouteClass;
-pub use procedures::Kind;
+pub use procedures::{Kind, names};
 use wire::{Call, TrpcError};
 
 #[handler]

@@ -35,6 +35,13 @@ pub fn find(path: &str) -> Option<&'static Procedure> {
     TABLE.get_or_init(table).get(path)
 }
 
+/// Every procedure path of the table, sorted (for tests that must cover them all).
+pub fn names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = table().into_keys().collect();
+    names.sort_unstable();
+    names
+}
+
 fn table() -> HashMap<&'static str, Procedure> {
     use Kind::*;
     let entries: [(&str, Kind, Handler); 34] = [

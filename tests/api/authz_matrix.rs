@@ -30,11 +30,11 @@ use serde_json::{Map, Value, json};
 
 use crate::helpers::TestApp;
 
-const A_USER: &str = "authz-alice-7c1e";
-const B_USER: &str = "authz-bob-39d2";
-const A_DEPT: &str = "Metro PD";
-const B_DEPT: &str = "Harbor PD";
-const BUCKET: &str = "r3al-user-media";
+pub(crate) const A_USER: &str = "authz-alice-7c1e";
+pub(crate) const B_USER: &str = "authz-bob-39d2";
+pub(crate) const A_DEPT: &str = "Metro PD";
+pub(crate) const B_DEPT: &str = "Harbor PD";
+pub(crate) const BUCKET: &str = "r3al-user-media";
 
 /// Operations left out of the matrix, and why. Exactly the operations the spec documents as
 /// callable without a bearer token (no `security`, or only the empty requirement `{}`); the
@@ -78,7 +78,7 @@ const ALIASES: &[(&str, &str, &str)] = &[
 // Resource kinds and their owners
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Kind {
+pub(crate) enum Kind {
     User,
     MusicProject,
     MusicVersion,
@@ -100,9 +100,9 @@ enum Kind {
 }
 
 /// A user and the ids of what they own.
-struct Owner {
-    user: String,
-    token: String,
+pub(crate) struct Owner {
+    pub(crate) user: String,
+    pub(crate) token: String,
     marker: String,
     ids: BTreeMap<Kind, String>,
     /// More of the owner's ids (message ids, second versions…) that must not leak either.
@@ -110,7 +110,7 @@ struct Owner {
 }
 
 impl Owner {
-    fn id(&self, kind: Kind) -> String {
+    pub(crate) fn id(&self, kind: Kind) -> String {
         match kind {
             Kind::User => self.user.clone(),
             Kind::ObjectUrl => format!("/cdn/{BUCKET}/{}", self.id(Kind::ObjectPath)),
@@ -119,7 +119,7 @@ impl Owner {
     }
 
     /// Strings that identify this owner's data: the marker, the user id and every resource id.
-    fn needles(&self) -> Vec<String> {
+    pub(crate) fn needles(&self) -> Vec<String> {
         let mut out = vec![self.marker.clone(), self.user.clone()];
         out.extend(self.ids.values().cloned());
         out.extend(self.other_ids.iter().cloned());
@@ -752,7 +752,7 @@ async fn multipart(app: &TestApp, path: &str, token: &str, form: Form) -> reqwes
     app.client.post(app.url(path)).bearer_auth(token).multipart(form).send().await.expect("request")
 }
 
-async fn setup(app: &TestApp, admin: &str, user: &str, dept: &str) -> Owner {
+pub(crate) async fn setup(app: &TestApp, admin: &str, user: &str, dept: &str) -> Owner {
     let marker = format!("AUTHZ-SECRET-{}", uuid::Uuid::new_v4().simple());
     let m = marker.as_str();
     let token = app.token(user, Role::User);
@@ -865,7 +865,7 @@ fn normalize(v: &mut Value) {
     }
 }
 
-async fn snapshot(app: &TestApp, a: &Owner) -> BTreeMap<String, (u16, String)> {
+pub(crate) async fn snapshot(app: &TestApp, a: &Owner) -> BTreeMap<String, (u16, String)> {
     let u = &a.user;
     let id = |k| a.id(k);
     let reads = [

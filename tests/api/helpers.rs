@@ -138,15 +138,21 @@ impl TestApp {
         (status, resp.json().await.expect("a tRPC envelope"))
     }
 
-    /// A tRPC query as `@trpc/client` with superjson sends it (`?input={"json": input}`).
+    /// A tRPC query as `@trpc/client` with superjson sends it: `GET …?input=` with
+    /// `{"json": input}` encoded as `encodeURIComponent` does (`null` goes as superjson's
+    /// `undefined`, i.e. no input): the status and the envelope.
     pub async fn trpc_query(&self, procedure: &str, token: Option<&str>, input: &Value) -> (u16, Value) {
-        let envelope = serde_json::json!({ "json": input }).to_string();
-        let url = reqwest::Url::parse_with_params(&self.url(&format!("/api/trpc/{procedure}")), [("input", envelope)]).expect("a URL");
-        let mut req = self.client.get(url);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req.send().await.expect("request");
+        use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+        // What `encodeURIComponent` leaves alone.
+        const COMPONENT: &AsciiSet =
+            &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'!').remove(b'~').remove(b'*').remove(b'\'').remove(b'(').remove(b')');
+        let wrapped = if input.is_null() {
+            serde_json::json!({ "json": null, "meta": { "values": ["undefined"], "v": 1 } })
+        } else {
+            serde_json::json!({ "json": input })
+        };
+        let input = utf8_percent_encode(&wrapped.to_string(), COMPONENT).to_string();
+        let resp = self.get(&format!("/api/trpc/{procedure}?input={input}"), token).await;
         let status = resp.status().as_u16();
         (status, resp.json().await.expect("a tRPC envelope"))
     }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod authz_matrix;
+mod authz_trpc;
 mod backup;
 mod blob_conformance;
 mod chat;
