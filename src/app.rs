@@ -35,7 +35,7 @@ pub struct AppState {
     pub config: Config,
     pub db: Db,
     pub tokens: Arc<TokenService>,
-    pub accounts: AccountsService,
+    pub accounts: Arc<AccountsService>,
     pub storage: Arc<StorageService>,
     pub subscriptions: Arc<SubscriptionService>,
     pub chat: ChatService,
@@ -110,13 +110,13 @@ impl AppState {
         let signing_key = keys::load_or_create(&config.storage.url_signing_key, &config.keys_dir(), URL_SIGNING_KEY_FILE)?;
         let storage = Arc::new(StorageService::new(blobs, UrlSigner::new(signing_key), public_url, &config.storage));
         let passwords = crate::auth::password::Passwords::new(config.auth.password_hash_concurrency);
-        let accounts = AccountsService::new(db.clone(), tokens.clone(), passwords);
+        let accounts = Arc::new(AccountsService::new(db.clone(), tokens.clone(), passwords));
         let subscriptions = Arc::new(subscription_service(&config, db.clone(), clock));
         subscriptions.quotas().clear_stale_holds().await.map_err(|e| StartError::Quotas(e.to_string()))?;
         let work = Arc::new(crate::work_queue::WorkQueue::new(config.limits.generation_workers, config.limits.generation_queue));
         let text = crate::ai::text::from_config(&config.ai, work.clone());
         let chat = ChatService::new(db.clone(), subscriptions.clone(), text.clone(), config.chat.clone());
-        let writers = WritersService::new(db.clone(), storage.clone(), subscriptions.clone(), text.clone(), config.writers.clone());
+        let writers = WritersService::new(db.clone(), storage.clone(), subscriptions.clone(), accounts.clone(), text.clone(), config.writers.clone());
         let tactical = TacticalService::new(
             db.clone(),
             storage.clone(),

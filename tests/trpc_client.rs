@@ -53,10 +53,13 @@ async fn real_trpc_client_with_superjson_round_trips() {
     // Two fresh free users for Tactical HQ: upgraded, registered and verified by run.mjs.
     let officer = app.token("trpc_officer", Role::User);
     let partner = app.token("trpc_partner", Role::User);
+    // The users the app's Music Studio and Optima AI screens hard-code.
+    let demo = app.token("demo_user", Role::User);
+    let guest = app.token("guest_user", Role::User);
 
     let mut node = tokio::process::Command::new("node");
     node.arg(client_dir().join("run.mjs"))
-        .args([&app.base, &user, &admin, &chat_user, &studio_user, &writer_user, &officer, &partner])
+        .args([&app.base, &user, &admin, &chat_user, &studio_user, &writer_user, &officer, &partner, &demo, &guest])
         .current_dir(client_dir())
         .kill_on_drop(true);
     let output = tokio::time::timeout(Duration::from_secs(120), node.output())

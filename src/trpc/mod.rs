@@ -137,18 +137,18 @@ async fn run(state: &AppState, kind: Kind, caller: Option<Caller>, call: Call) -
     let Some(procedure) = procedures::find(&call.path) else {
         return Err(TrpcError::new("NOT_FOUND", format!("No procedure found on path \"{}\"", call.path), &call.path));
     };
-    if procedure.kind != kind {
-        let (expected, method) = match procedure.kind {
-            Kind::Query => ("a query", "GET"),
-            Kind::Mutation => ("a mutation", "POST"),
+    let Some(handler) = procedure.handler(kind) else {
+        let (expected, method) = match kind {
+            Kind::Mutation => ("a query", "GET"),
+            Kind::Query => ("a mutation", "POST"),
         };
         return Err(TrpcError::new(
             "METHOD_NOT_SUPPORTED",
             format!("\"{}\" is {expected}: call it with {method}", call.path),
             &call.path,
         ));
-    }
-    let output = (procedure.handler)(state, caller, call.input).await.map_err(|e| {
+    };
+    let output = handler(state, caller, call.input).await.map_err(|e| {
         if let AppError::Internal(cause) | AppError::Integrity { message: cause } = &e {
             tracing::error!(%cause, path = %call.path, "tRPC procedure failed");
         }

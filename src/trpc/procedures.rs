@@ -17,7 +17,7 @@ use crate::storage::signing::SignedMethod;
 
 use super::{chat, premium, studio, subscription, tactical, writers};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
     Query,
     Mutation,
@@ -25,9 +25,20 @@ pub enum Kind {
 
 pub type Handler = for<'a> fn(&'a AppState, Option<Caller>, Option<Value>) -> BoxFuture<'a, AppResult<Value>>;
 
+/// What a path serves: a query, a mutation, or (where the app calls one name both ways) both.
+#[derive(Default)]
 pub struct Procedure {
-    pub kind: Kind,
-    pub handler: Handler,
+    pub query: Option<Handler>,
+    pub mutation: Option<Handler>,
+}
+
+impl Procedure {
+    pub fn handler(&self, kind: Kind) -> Option<Handler> {
+        match kind {
+            Kind::Query => self.query,
+            Kind::Mutation => self.mutation,
+        }
+    }
 }
 
 pub fn find(path: &str) -> Option<&'static Procedure> {
@@ -35,16 +46,29 @@ pub fn find(path: &str) -> Option<&'static Procedure> {
     TABLE.get_or_init(table).get(path)
 }
 
-/// Every procedure path of the table, sorted (for tests that must cover them all).
-pub fn names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = table().into_keys().collect();
+/// Every procedure path of the table with each kind it serves, sorted (for tests that must
+/// cover them all).
+pub fn names() -> Vec<(&'static str, Kind)> {
+    let mut names: Vec<(&'static str, Kind)> = entries().into_iter().map(|(path, kind, _)| (path, kind)).collect();
     names.sort_unstable();
     names
 }
 
 fn table() -> HashMap<&'static str, Procedure> {
+    let mut table: HashMap<&'static str, Procedure> = HashMap::new();
+    for (path, kind, handler) in entries() {
+        let procedure = table.entry(path).or_default();
+        match kind {
+            Kind::Query => procedure.query = Some(handler),
+            Kind::Mutation => procedure.mutation = Some(handler),
+        }
+    }
+    table
+}
+
+fn entries() -> [(&'static str, Kind, Handler); 35] {
     use Kind::*;
-    let entries: [(&str, Kind, Handler); 34] = [
+    [
         // The app's root router: its diagnostics and its own sign-up and sign-in.
         ("health", Query, |s, _, _| Box::pin(system_health(s))),
         ("auth.register", Mutation, |s, _, i| Box::pin(app_register(s, i))),
@@ -79,9 +103,11 @@ fn table() -> HashMap<&'static str, Procedure> {
         ("r3al.tactical.sendComm", Mutation, |s, c, i| Box::pin(tactical::send_comm(s, c, i))),
         ("r3al.tactical.sendSecureComm", Mutation, |s, c, i| Box::pin(tactical::send_secure_comm(s, c, i))),
         ("r3al.tactical.getComms", Query, |s, c, i| Box::pin(tactical::get_comms(s, c, i))),
-        ("r3al.tactical.getOptimaSRAnalysis", Mutation, |s, c, i| Box::pin(tactical::get_sr_analysis(s, c, i))),
-    ];
-    entries.into_iter().map(|(path, kind, handler)| (path, Procedure { kind, handler })).collect()
+        // The app's Tactical HQ screen queries the situation report under this name; its router
+        // declares the stress check-in as a mutation of the same name.
+        ("r3al.tactical.getOptimaSRAnalysis", Query, |s, c, i| Box::pin(tactical::situation_report(s, c, i))),
+        ("r3al.tactical.getOptimaSRAnalysis", Mutation, |s, c, i| Box::pin(tactical::check_in(s, c, i))),
+    ]
 }
 
 /// Deserialises a procedure's input, naming the field that is wrong.

@@ -209,7 +209,24 @@ struct CheckInInput {
     stress_indicators: StressIndicators,
 }
 
-pub async fn get_sr_analysis(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SituationInput {
+    user_id: String,
+    analysis_type: Option<String>,
+    /// The app's router allows free-form context; the report does not use it.
+    #[serde(default, rename = "context")]
+    _context: Option<serde::de::IgnoredAny>,
+}
+
+pub async fn situation_report(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+    let caller = signed_in(caller)?;
+    let i: SituationInput = input(raw)?;
+    let analysis_type = i.analysis_type.unwrap_or_else(|| "situational".to_owned());
+    success(json!({ "analysis": state.tactical.situation_report(&caller, &i.user_id, &analysis_type).await? }))
+}
+
+pub async fn check_in(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let i: CheckInInput = input(raw)?;
     let r = state.tactical.check_in(&caller, CheckIn { user_id: i.user_id, session_type: i.session_type, stress_indicators: i.stress_indicators }).await?;

@@ -99,7 +99,7 @@ struct UserInput {
 pub async fn get_member(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let i: UserInput = input(raw)?;
-    let m = state.writers.member(&caller, &i.user_id).await?;
+    let m = state.writers.member_enrolling(&caller, &i.user_id).await?;
     success(json!({ "member": member_json(&m) }))
 }
 

@@ -28,11 +28,7 @@ use serde_json::Value;
 use crate::authz_matrix::{A_DEPT, A_USER, B_DEPT, B_USER, BUCKET, Kind, Owner, setup, snapshot};
 use crate::helpers::TestApp;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Call {
-    Query,
-    Mutation,
-}
+use optima::trpc::Kind as Call;
 use Call::{Mutation, Query};
 
 /// Every procedure, in the order the matrix calls it (reads, then writes, the deletion last), and
@@ -103,6 +99,7 @@ const PROCEDURES: &[(&str, Call, &str)] = &[
         Mutation,
         r#"{"senderId": "<User>", "commType": "message", "priority": "normal", "content": "tRPC matrix message", "encrypted": true}"#,
     ),
+    ("r3al.tactical.getOptimaSRAnalysis", Query, r#"{"userId": "<User>", "analysisType": "situational"}"#),
     (
         "r3al.tactical.getOptimaSRAnalysis",
         Mutation,
@@ -253,14 +250,15 @@ async fn trpc_procedures_refuse_another_users_ids_and_anonymous_callers() {
     let b = setup(&app, &admin, B_USER, B_DEPT).await;
 
     // The lists cover exactly the server's procedures.
-    let names: BTreeSet<&str> = optima::trpc::names().into_iter().collect();
-    assert!(names.len() >= 31, "the procedure table: {names:?}");
+    let served: BTreeSet<(&str, Call)> = optima::trpc::names().into_iter().collect();
+    assert!(served.len() >= 31, "the procedure table: {served:?}");
+    let names: BTreeSet<&str> = served.iter().map(|(name, _)| *name).collect();
     let mut listed = BTreeSet::new();
-    for (procedure, ..) in PROCEDURES {
-        assert!(listed.insert(*procedure), "PROCEDURES lists `{procedure}` twice");
-        assert!(names.contains(procedure), "PROCEDURES lists `{procedure}`, which the server no longer has: remove it");
+    for (procedure, kind, _) in PROCEDURES {
+        assert!(listed.insert((*procedure, *kind)), "PROCEDURES lists `{procedure}` ({kind:?}) twice");
+        assert!(served.contains(&(*procedure, *kind)), "PROCEDURES lists `{procedure}` ({kind:?}), which the server no longer has: remove it");
     }
-    let missing: Vec<&&str> = names.difference(&listed).collect();
+    let missing: Vec<&(&str, Call)> = served.difference(&listed).collect();
     assert!(missing.is_empty(), "procedures without a row in PROCEDURES (add them, with their input): {missing:?}");
     let public: BTreeMap<&str, &str> = PUBLIC.iter().copied().collect();
     let conflicts: BTreeMap<&str, &str> = CONFLICTS.iter().copied().collect();

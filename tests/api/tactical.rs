@@ -1108,8 +1108,18 @@ async fn situation_report_and_stress_check_ins() {
     assert!((score - 8.0).abs() <= 0.05, "one critical incident just reported scores 8: {sr}");
     assert_eq!(sr["overallThreatLevel"], "high", "{sr}");
     assert_eq!(sr["analysisType"], "situational");
-    assert_eq!(sr["activeSituations"][0]["incidentId"], incident.as_str(), "{sr}");
+    assert_eq!(sr["activeSituations"], 1, "a count, as the app's screen shows it: {sr}");
+    assert_eq!(sr["situations"][0]["incidentId"], incident.as_str(), "{sr}");
     assert_eq!(sr["trends"]["incidentsLast24h"], 1, "{sr}");
+
+    // The app's Tactical HQ screen asks for the same report as a tRPC query.
+    let (status, envelope) = app.trpc_query("r3al.tactical.getOptimaSRAnalysis", Some(&u), &json!({"userId": "u1", "analysisType": "situational"})).await;
+    assert_eq!(status, 200, "{envelope}");
+    let analysis = &envelope["result"]["data"]["json"]["analysis"];
+    assert_eq!(analysis["overallThreatLevel"], "high", "{envelope}");
+    assert_eq!(analysis["activeSituations"], 1);
+    assert!(analysis["recommendations"].as_array().is_some_and(|r| !r.is_empty()), "{envelope}");
+    assert_eq!(analysis["situations"][0]["incidentId"], incident.as_str());
     refused(app.get("/api/tactical/analysis/sr?userId=u1&analysisType=other", Some(&u)).await, 400, "invalid_field").await;
     refused(app.get("/api/tactical/analysis/sr?userId=someone", Some(&u)).await, 403, "not_yourself").await;
 
@@ -1194,6 +1204,14 @@ async fn review_documents_teams_acknowledgements_and_the_comms_alias() {
     let listed = teams.as_array().unwrap().iter().find(|t| t["teamId"] == team_id.as_str()).unwrap_or_else(|| panic!("{teams}"));
     let members: BTreeSet<&str> = listed["members"].as_array().unwrap().iter().map(|m| m["userId"].as_str().unwrap()).collect();
     assert_eq!(members, BTreeSet::from(["lead1", "m2"]));
+    // Only verified members of the team's department join it; no profile and another
+    // department read the same.
+    let members_path = format!("/api/tactical/teams/{team_id}/members");
+    let (nobody, elsewhere, unverified) = (json!({"userId": "no-such-user"}), json!({"userId": "far"}), json!({"userId": "p3"}));
+    let nobody = refused(app.post_json(&members_path, Some(&lead), &nobody).await, 422, "not_in_department").await;
+    let elsewhere = refused(app.post_json(&members_path, Some(&lead), &elsewhere).await, 422, "not_in_department").await;
+    assert_eq!(nobody["error"]["message"].as_str().unwrap().replace("no-such-user", "X"), elsewhere["error"]["message"].as_str().unwrap().replace("far", "X"));
+    refused(app.post_json(&members_path, Some(&lead), &unverified).await, 422, "not_verified").await;
     let after = ok(delete(&app, &format!("/api/tactical/teams/{team_id}/members/m2"), &m2).await).await;
     assert!(after["members"].as_array().unwrap().iter().all(|m| m["userId"] != "m2"), "{after}");
     assert_eq!(delete(&app, &format!("/api/tactical/teams/{team_id}/members/m2"), &lead).await.status(), 404);

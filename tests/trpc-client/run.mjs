@@ -10,7 +10,10 @@
 // user the Music Studio checks upgrade and downgrade; without it an account is registered. The
 // writer user token is the same for the Writers Guild checks. The officer and partner tokens
 // (7th and 8th) are two fresh free users the Tactical HQ checks upgrade, register and verify;
-// those checks are skipped without them.
+// those checks are skipped without them. The demo and guest tokens (9th and 10th) are for the
+// users the app's Music Studio and Optima AI screens hard-code (`demo_user`, `guest_user`): the
+// section "the app's screens, call for call" replays each screen's calls with the app's inputs
+// verbatim, the one change to the app being a bearer token; it is skipped without them.
 //
 // Prints one line per check and finally `N passed, M failed`; exits non-zero on any failure.
 // There are no router types here: procedures are called by path through the untyped proxy
@@ -31,6 +34,8 @@ const [
   writerArg = process.env.TRPC_WRITER_TOKEN,
   officerArg = process.env.TRPC_OFFICER_TOKEN,
   partnerArg = process.env.TRPC_PARTNER_TOKEN,
+  demoArg = process.env.TRPC_DEMO_TOKEN,
+  guestArg = process.env.TRPC_GUEST_TOKEN,
 ] = process.argv.slice(2);
 if (!base || !userToken || !adminToken) {
   console.error('usage: node run.mjs <base-url> <user-token> <admin-token> [<second-user-token> [<studio-user-token> [<writer-user-token>]]]');
@@ -1336,9 +1341,10 @@ await check('r3al.writersGuild.createProject: a free user -> FORBIDDEN 403; noth
   assert.equal(list.total, 0);
 });
 
-await check('r3al.writersGuild.getMember: not a member yet -> NOT_FOUND 404', async () => {
+await check('r3al.writersGuild.getMember: a free user, not a member -> FORBIDDEN 403 naming the upgrade; nobody is enrolled', async () => {
   needWriter();
-  await expectTrpcError(writer.r3al.writersGuild.getMember.query({ userId: writerUser }), 'NOT_FOUND', 404, 'r3al.writersGuild.getMember');
+  const err = await expectTrpcError(writer.r3al.writersGuild.getMember.query({ userId: writerUser }), 'FORBIDDEN', 403, 'r3al.writersGuild.getMember');
+  assert.match(err.message, /upgrade to premium/);
 });
 
 await check('r3al.writersGuild.*: acting for another user -> FORBIDDEN 403; no token -> UNAUTHORIZED 401', async () => {
@@ -1784,6 +1790,127 @@ if (officerToken && partnerToken) {
       'BAD_REQUEST',
       400,
     );
+  });
+}
+
+// ---- the app's screens, call for call ---------------------------------------------------
+// Each call as the R3AL app's current screens make it (inputs verbatim), with a bearer token as
+// the one change to the app. The signed-in user comes from the app's own root `auth.register`.
+
+if (demoArg && guestArg) {
+  const appClient = (token) => createTRPCClient({ links: [httpLink(linkOptions(token))] });
+  const email = `screens-${randomBytes(4).toString('hex')}@example.com`;
+  const appPassword = `pw-${randomBytes(6).toString('hex')}`;
+  let signedIn;
+  let me;
+
+  await check("root router: health, then auth.register and auth.login with {email, password} as the app's AuthContext", async () => {
+    const health = await anonymous.health.query();
+    assert.equal(health.status, 'healthy');
+    const registered = await anonymous.auth.register.mutate({ email, password: appPassword, name: 'Screen Tester' });
+    assert.equal(registered.success, true);
+    assert.equal(registered.email, email);
+    assert.equal(registered.name, 'Screen Tester');
+    const login = await anonymous.auth.login.mutate({ email, password: appPassword });
+    assert.equal(login.userId, registered.userId);
+    assert.equal(typeof login.token, 'string');
+    signedIn = login;
+    me = appClient(login.token);
+    await expectTrpcError(anonymous.auth.login.mutate({ email, password: 'wrong1' }), 'UNAUTHORIZED', 401, 'auth.login');
+  });
+
+  await check('writers-guild/index.tsx: getMember for a tier without the guild -> FORBIDDEN with the upgrade message', async () => {
+    const err = await expectTrpcError(me.r3al.writersGuild.getMember.query({ userId: signedIn.userId || '' }), 'FORBIDDEN', 403, 'r3al.writersGuild.getMember');
+    assert.match(err.message, /upgrade to premium/);
+  });
+
+  await check('writers-guild/index.tsx: getProjects, getMember (enrolled on the first visit), createProject, startSession', async () => {
+    await admin.r3al.subscription.upgradeTier.mutate({ userId: signedIn.userId, targetTier: 'premium', billingPeriod: 'monthly' });
+    const projects = await me.r3al.writersGuild.getProjects.query({ userId: signedIn.userId || '' });
+    assert.deepEqual(projects.projects, []);
+    const member = (await me.r3al.writersGuild.getMember.query({ userId: signedIn.userId || '' })).member;
+    assert.equal(member.userId, signedIn.userId);
+    assert.equal(member.penName, 'Screen Tester', 'the pen name comes from the account');
+    assert.equal(member.tier, 'basic', "a novice, in the app's words");
+    assert.equal(typeof member.memberId, 'string');
+    const again = (await me.r3al.writersGuild.getMember.query({ userId: signedIn.userId || '' })).member;
+    assert.equal(again.memberId, member.memberId, 'enrolled once');
+    const created = await me.r3al.writersGuild.createProject.mutate({
+      userId: signedIn.userId || '',
+      title: 'The Long Night',
+      genre: '',
+      description: '',
+      contentType: 'novel',
+      matureContent: false,
+    });
+    assert.equal(created.project.title, 'The Long Night');
+    const started = await me.r3al.writersGuild.startSession.mutate({ userId: signedIn.userId || '', projectId: created.project.projectId });
+    assert.equal(typeof started.session.sessionId, 'string');
+    assert.equal(started.session.projectId, created.project.projectId);
+  });
+
+  await check("studio.tsx (as 'demo_user'): getProjects, createProject, generateMusic", async () => {
+    const demo = appClient(demoArg);
+    await admin.r3al.subscription.upgradeTier.mutate({ userId: 'demo_user', targetTier: 'premium', billingPeriod: 'monthly' });
+    const userId = 'demo_user';
+    const newProject = { title: 'Night Drive', genre: 'electronic', bpm: 120, mood: 'energetic' };
+    const listed = await demo.r3al.studio.getProjects.query({ userId, status: undefined, limit: 20, offset: 0 });
+    assert.equal(listed.total, 0);
+    const created = await demo.r3al.studio.createProject.mutate({ userId, ...newProject });
+    const projectId = created.project.projectId;
+    const generated = await demo.r3al.studio.generateMusic.mutate({
+      projectId,
+      userId,
+      prompt: `Create a ${newProject.genre} track at ${newProject.bpm} BPM with a ${newProject.mood} mood`,
+      duration: 30,
+      style: newProject.genre,
+    });
+    assert.equal(typeof generated.stem.fileUrl, 'string');
+    const after = await demo.r3al.studio.getProjects.query({ userId, status: undefined, limit: 20, offset: 0 });
+    assert.equal(after.total, 1);
+  });
+
+  await check("optima-ai.tsx (as 'guest_user'): sendMessage with a new session_<ms> id on every message", async () => {
+    const guest = appClient(guestArg);
+    for (const message of ['Hello Optima', 'What can you do?']) {
+      const response = await guest.r3al.aiChat.sendMessage.mutate({
+        userId: 'guest_user',
+        message,
+        context: 'general',
+        sessionId: `session_${Date.now()}`,
+      });
+      assert.equal(typeof response.data.response, 'string');
+      assert.ok(response.data.response.length > 0);
+      assert.match(response.data.sessionId, /^session_\d+$/);
+    }
+  });
+
+  await check('tactical-hq.tsx: getDashboard, getOptimaSRAnalysis as a query; secure-comms.tsx: sendSecureComm', async () => {
+    await admin.r3al.subscription.upgradeTier.mutate({ userId: signedIn.userId, targetTier: 'tactical', billingPeriod: 'monthly' });
+    await me.r3al.tactical.register.mutate({ userId: signedIn.userId, serviceBranch: 'fire', department: 'Station 9' });
+    const res = await fetch(`${base.replace(/\/+$/, '')}/api/tactical/verify/${signedIn.userId}`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ status: 'verified', clearanceLevel: 'secret' }),
+    });
+    assert.equal(res.status, 200, await res.text());
+    const dashboard = (await me.r3al.tactical.getDashboard.query({ userId: signedIn.userId || '' })).dashboard;
+    assert.equal(dashboard.user.userId, signedIn.userId);
+    const srAnalysis = (await me.r3al.tactical.getOptimaSRAnalysis.query({ userId: signedIn.userId || '', analysisType: 'situational' })).analysis;
+    assert.equal(typeof srAnalysis.overallThreatLevel, 'string');
+    assert.equal(typeof srAnalysis.activeSituations, 'number');
+    assert.ok(Array.isArray(srAnalysis.recommendations) && srAnalysis.recommendations.length > 0);
+    const recipientId = '';
+    const sent = await me.r3al.tactical.sendSecureComm.mutate({
+      senderId: signedIn.userId,
+      recipientId: recipientId || undefined,
+      commType: 'message',
+      priority: 'normal',
+      content: 'Engine 9 returning to quarters',
+      encrypted: true,
+    });
+    assert.equal(sent.success, true);
+    assert.equal(sent.comm.senderId, signedIn.userId);
   });
 }
 

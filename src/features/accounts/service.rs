@@ -117,6 +117,12 @@ impl AccountsService {
         }
     }
 
+    /// The name an account shows: its display name, else its username; `None` for an id with
+    /// no account here (tokens minted by `optima token` may name any id).
+    pub async fn name_of(&self, user_id: &str) -> AppResult<Option<String>> {
+        Ok(repo::by_id(&self.db, user_id).await?.map(|u| u.display_name.unwrap_or(u.username)))
+    }
+
     pub async fn me(&self, caller: &Caller) -> AppResult<Me> {
         let user = repo::by_id(&self.db, &caller.user_id).await?;
         Ok(Me {

@@ -477,7 +477,10 @@ pub struct SituationReport {
     pub threat_score: f64,
     /// low, moderate, high or critical.
     pub overall_threat_level: String,
-    pub active_situations: Vec<Situation>,
+    /// How many incidents are open (what the app's Tactical HQ screen shows).
+    pub active_situations: u32,
+    /// The open incidents, most threatening first.
+    pub situations: Vec<Situation>,
     pub trends: Trends,
     pub recommendations: Vec<String>,
     /// Written by the configured text provider; null with the offline one.

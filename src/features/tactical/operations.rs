@@ -234,7 +234,8 @@ impl TacticalService {
             analysis_type: analysis_type.to_owned(),
             threat_score: report.threat_score,
             overall_threat_level: report.overall_threat_level.as_str().into(),
-            active_situations: report
+            active_situations: report.active_situations.len() as u32,
+            situations: report
                 .active_situations
                 .into_iter()
                 .map(|s| Situation { incident_id: s.incident_id, title: s.title, severity: s.severity, status: s.status, score: s.score, location: s.location })

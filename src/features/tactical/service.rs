@@ -577,16 +577,15 @@ impl TacticalService {
         if me.is_some() && team.lead_user_id.as_deref() != Some(caller.user_id.as_str()) {
             return Err(AppError::forbidden_code("not_team_lead", "only the team's lead or an admin adds members"));
         }
-        let target = self.profile_row(&a.user_id).await?.ok_or_else(|| member_not_found(&a.user_id))?;
+        // Someone without a profile and a member of another department get the same answer:
+        // adding is no way to learn who is a member elsewhere.
+        let target = self.profile_row(&a.user_id).await?.filter(|t| t.department == team.department).ok_or_else(|| AppError::Unprocessable {
+            code: "not_in_department",
+            message: format!("`{}` is not a member of this team's department", a.user_id),
+            details: None,
+        })?;
         if target.verified_status != VerifiedStatus::Verified.as_str() {
             return Err(AppError::Unprocessable { code: "not_verified", message: format!("`{}` is not verified", a.user_id), details: None });
-        }
-        if target.department != team.department {
-            return Err(AppError::Unprocessable {
-                code: "other_department",
-                message: format!("`{}` belongs to another department", a.user_id),
-                details: None,
-            });
         }
         let (user, actor, id) = (a.user_id.clone(), caller.user_id.clone(), team_id.to_owned());
         self.db

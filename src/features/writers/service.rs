@@ -12,6 +12,7 @@ use crate::auth::Caller;
 use crate::config::WritersConfig;
 use crate::db::{Db, now_text};
 use crate::error::{AppError, AppResult};
+use crate::features::accounts::AccountsService;
 use crate::features::fields::{required, trimmed};
 use crate::features::page::Page;
 use crate::features::storage::StorageService;
@@ -26,6 +27,7 @@ pub struct WritersService {
     db: Db,
     storage: Arc<StorageService>,
     subscriptions: Arc<SubscriptionService>,
+    accounts: Arc<AccountsService>,
     text: Arc<dyn TextProvider>,
     config: WritersConfig,
 }
@@ -126,8 +128,15 @@ fn mode_instruction(mode: AssistMode) -> &'static str {
 }
 
 impl WritersService {
-    pub fn new(db: Db, storage: Arc<StorageService>, subscriptions: Arc<SubscriptionService>, text: Arc<dyn TextProvider>, config: WritersConfig) -> Self {
-        Self { db, storage, subscriptions, text, config }
+    pub fn new(
+        db: Db,
+        storage: Arc<StorageService>,
+        subscriptions: Arc<SubscriptionService>,
+        accounts: Arc<AccountsService>,
+        text: Arc<dyn TextProvider>,
+        config: WritersConfig,
+    ) -> Self {
+        Self { db, storage, subscriptions, accounts, text, config }
     }
 
     fn path(&self, p: &ProjectRow, rest: &str) -> AppResult<BlobPath> {
@@ -190,6 +199,37 @@ impl WritersService {
         caller.ensure_acts_for(user_id)?;
         let row = self.member_row(user_id).await?;
         self.member_view(row).await
+    }
+
+    /// The member, enrolled as a novice on the first visit when the tier includes the guild
+    /// (the app has no screen to join: its guild screen asks for the member). The pen name is
+    /// the account's name (an address's local part), or the user id without an account; the
+    /// member changes it later. A tier without the guild is 403 `upgrade_required`.
+    pub async fn member_enrolling(&self, caller: &Caller, user_id: &str) -> AppResult<Member> {
+        caller.ensure_acts_for(user_id)?;
+        let user = user_id.to_owned();
+        if let Some(row) = self.db.read(move |c| repo::member(c, &user)).await? {
+            return self.member_view(row).await;
+        }
+        self.subscriptions.require(user_id, Feature::WritersGuild).await?;
+        let name = self.accounts.name_of(user_id).await?.unwrap_or_else(|| user_id.to_owned());
+        let name = name.split_once('@').map_or(name.as_str(), |(local, _)| local).trim();
+        let pen_name: String = if name.is_empty() { user_id } else { name }.chars().take(100).collect();
+        let now = now_text();
+        let row = MemberRow {
+            member_id: uuid::Uuid::now_v7().to_string(),
+            user_id: user_id.to_owned(),
+            pen_name,
+            bio: None,
+            specialties: Vec::new(),
+            tier: GuildTier::Novice.as_str().into(),
+            total_words_written: 0,
+            joined_at: now.clone(),
+            updated_at: now,
+        };
+        // A concurrent first visit may have enrolled the member already: either row will do.
+        self.db.write(move |tx| Ok(repo::insert_member(tx, &row)?)).await?;
+        self.member(caller, user_id).await
     }
 
     pub async fn update_member(&self, caller: &Caller, user_id: &str, u: UpdateMember) -> AppResult<Member> {
