@@ -183,7 +183,7 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
     let allowed = Arc::new(crate::api::allow::AllowedMethods::from_spec(
         &serde_json::from_str(&spec).expect("the spec is JSON"),
     ));
-    let swagger = api.swagger_ui();
+    let docs = crate::api::docs_page(&api, &spec);
     let limits = &state.config.limits;
     let bounds = crate::limits::RequestBounds {
         max_body: state.config.largest_body(),
@@ -195,7 +195,7 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/openapi.json", poem::endpoint::make_sync(move |_| {
             spec.clone().with_content_type("application/json; charset=utf-8")
         }))
-        .nest("/docs", swagger)
+        .nest("/docs", Route::new().at("/", poem::get(poem::endpoint::make_sync(move |_| poem::web::Html(docs.clone())))))
         .at("/metrics", poem::get(metrics::endpoint(state.config.server.metrics_public, state.tokens.clone())))
         .at("/cdn/:bucket/*path", poem::get(cdn::deliver).head(cdn::deliver).put(cdn::deliver))
         .at("/api/trpc/*path", crate::trpc::endpoint.around(audit::guard))

@@ -84,6 +84,16 @@ pub fn spec_json(service: &OpenApiService<Apis, ()>) -> String {
     serde_json::to_string_pretty(&spec).expect("a JSON value serialises")
 }
 
+/// The Swagger UI page, showing `spec` (the served `/openapi.json`, with the operations written
+/// by hand) instead of the spec poem-openapi derives alone: poem-openapi embeds its own spec in
+/// the page, so that text is swapped for the whole one.
+pub fn docs_page(service: &OpenApiService<Apis, ()>, spec: &str) -> String {
+    let derived = service.spec();
+    let page = service.swagger_ui_html();
+    assert!(page.contains(&derived), "poem-openapi's Swagger UI page embeds its spec verbatim");
+    page.replacen(&derived, spec, 1)
+}
+
 /// Multipart forms take the fields they name and no others (`deny_unknown_fields`): a field
 /// the handler would not read is refused, not silently dropped, and the spec says so.
 fn only_named_form_fields(operation: &mut serde_json::Value) {

@@ -42,6 +42,27 @@ async fn health_answers_503_naming_a_blob_store_that_went_away_and_recovers_with
 }
 
 #[tokio::test]
+async fn api_routes_lists_the_trpc_procedures_as_the_apps_diagnostics_read_them() {
+    let app = TestApp::spawn().await;
+    let resp = app.get("/api/routes", None).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let routes: Vec<&str> = body["routes"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert_eq!(body["count"], routes.len(), "{body}");
+    for path in ["health", "auth.login", "r3al.tactical.getOptimaSRAnalysis", "r3al.aiChat.sendMessage"] {
+        assert_eq!(routes.iter().filter(|r| **r == path).count(), 1, "{path} listed once: {body}");
+    }
+    let r3al: Vec<&str> = body["r3alRoutes"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert_eq!(r3al, routes.iter().copied().filter(|r| r.starts_with("r3al.")).collect::<Vec<_>>());
+    assert_eq!(body["r3alCount"], r3al.len());
+    // Every listed procedure answers as a procedure (not NOT_FOUND).
+    for path in &routes {
+        let (status, envelope) = app.trpc_query(path, None, &Value::Null).await;
+        assert_ne!(status, 404, "{path}: {envelope}");
+    }
+}
+
+#[tokio::test]
 async fn index_links_and_docs_are_served() {
     let app = TestApp::spawn().await;
     let index: Value = app.get("/", None).await.json().await.unwrap();
@@ -59,6 +80,13 @@ async fn index_links_and_docs_are_served() {
     assert_eq!(spec["components"]["securitySchemes"]["BearerAuth"]["scheme"], "bearer");
     let docs = app.get("/docs", None).await.text().await.unwrap();
     assert!(docs.contains("swagger"), "Swagger UI page");
+    // The page shows the served spec, the operations written by hand included.
+    for path in ["/cdn/{bucket}/{path}", "/s/{share_id}", "/s/{share_id}/audio", "/api/subscription/webhook/stripe"] {
+        assert!(docs.contains(&format!("\"{path}\"")), "Swagger UI documents {path}");
+    }
+    let embedded = docs.split_once("let spec = ").and_then(|(_, rest)| rest.split_once(";\n    let oauth2RedirectUrl")).map(|(spec, _)| spec).expect("the page embeds a spec");
+    let embedded: Value = serde_json::from_str(embedded).expect("the embedded spec is JSON");
+    assert_eq!(embedded, spec, "Swagger UI shows exactly /openapi.json");
 }
 
 #[tokio::test]

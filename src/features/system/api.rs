@@ -57,6 +57,22 @@ impl AppState {
     }
 }
 
+/// The tRPC procedures this server serves, as the app's diagnostic screens read them.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+struct RouteList {
+    /// `ok`.
+    status: String,
+    message: String,
+    /// Every procedure path, sorted.
+    routes: Vec<String>,
+    count: u32,
+    /// The procedures under `r3al.`.
+    r3al_routes: Vec<String>,
+    r3al_count: u32,
+    timestamp: chrono::DateTime<chrono::Utc>,
+}
+
 #[OpenApi(tag = "ApiTags::System")]
 impl SystemApi {
     /// API index
@@ -68,6 +84,7 @@ impl SystemApi {
             ("health", "/health"),
             ("metrics", "/metrics"),
             ("trpc", "/api/trpc"),
+            ("routes", "/api/routes"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -80,7 +97,27 @@ impl SystemApi {
         })
     }
 
-    /// Health, with a database check
+    /// The tRPC procedures this server serves
+    ///
+    /// What the app's diagnostic screens list. Procedures forwarded to `[trpc] upstream_url` are
+    /// not among them.
+    #[oai(path = "/api/routes", method = "get")]
+    async fn routes(&self) -> Json<RouteList> {
+        let mut routes: Vec<String> = crate::trpc::names().into_iter().map(|(path, _)| path.to_owned()).collect();
+        routes.dedup();
+        let r3al_routes: Vec<String> = routes.iter().filter(|p| p.starts_with("r3al.")).cloned().collect();
+        Json(RouteList {
+            status: "ok".into(),
+            message: "Available tRPC routes".into(),
+            count: routes.len() as u32,
+            r3al_count: r3al_routes.len() as u32,
+            routes,
+            r3al_routes,
+            timestamp: chrono::Utc::now(),
+        })
+    }
+
+    /// Health: the database and the blob store
     #[oai(path = "/health", method = "get")]
     async fn health(&self, state: Data<&Arc<AppState>>) -> HealthResponse {
         match state.health().await {
