@@ -48,6 +48,8 @@ pub struct AppState {
     /// `None` when `limits.rate_limiting` is off.
     pub rate_limits: Option<crate::limits::RateLimits>,
     pub trusted_proxies: Vec<crate::limits::ProxyNet>,
+    /// Where tRPC calls this server does not serve go; `None` when `trpc.upstream_url` is empty.
+    pub trpc_upstream: Option<crate::trpc::Upstream>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +149,7 @@ impl AppState {
         );
         let rate_limits = config.limits.rate_limiting.then(|| crate::limits::RateLimits::new(&config.limits));
         let trusted_proxies = config.limits.trusted_proxies.iter().filter_map(|p| crate::limits::ProxyNet::parse(p)).collect();
+        let trpc_upstream = crate::trpc::Upstream::from_config(&config.trpc);
         Ok(Arc::new(Self {
             config,
             db,
@@ -163,6 +166,7 @@ impl AppState {
             work,
             rate_limits,
             trusted_proxies,
+            trpc_upstream,
         }))
     }
 

@@ -31,6 +31,53 @@ pub struct Config {
     pub ai: AiConfig,
     pub limits: LimitsConfig,
     pub backup: BackupConfig,
+    pub trpc: TrpcConfig,
+}
+
+/// The tRPC endpoint: where procedures this server does not serve are forwarded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrpcConfig {
+    /// Base URL of the app's own backend (`http(s)://host[:port][/prefix]`): a procedure Optima
+    /// does not serve is forwarded to `<upstream_url>/api/trpc/<path>`. Empty: off, and such a
+    /// procedure is NOT_FOUND.
+    pub upstream_url: String,
+    /// A forwarded call (connecting, sending and reading the whole answer) that takes longer
+    /// gets GATEWAY_TIMEOUT.
+    pub upstream_timeout_secs: u64,
+    /// Largest upstream answer, in bytes; a larger one is not read further and gets BAD_GATEWAY.
+    pub upstream_max_response_bytes: u64,
+}
+
+impl TrpcConfig {
+    fn validate(&self, handler_timeout_secs: u64) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| Err(ConfigError(format!("`trpc.{key}` {why}")));
+        if !self.upstream_url.is_empty() {
+            let url = match reqwest::Url::parse(&self.upstream_url) {
+                Ok(url) => url,
+                Err(e) => return bad("upstream_url", format!("is not a URL ({e}): give http(s)://host[:port], or leave it empty")),
+            };
+            if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+                return bad("upstream_url", "must start with http:// or https:// and name a host (empty turns forwarding off)".into());
+            }
+            if url.query().is_some() || url.fragment().is_some() {
+                return bad("upstream_url", "must not carry a query or a fragment: `/api/trpc/<path>` is appended to it".into());
+            }
+        }
+        if self.upstream_timeout_secs == 0 {
+            return bad("upstream_timeout_secs", "must be at least 1".into());
+        }
+        if self.upstream_timeout_secs >= handler_timeout_secs {
+            return bad(
+                "upstream_timeout_secs",
+                format!("must be less than `limits.handler_timeout_secs` ({handler_timeout_secs}), which would cut the call off first"),
+            );
+        }
+        if self.upstream_max_response_bytes == 0 {
+            return bad("upstream_max_response_bytes", "must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 
 /// Backups the server takes by itself (`optima backup` does the same on demand).
@@ -595,6 +642,7 @@ impl Default for Config {
                 max_connections_per_ip: 64,
             },
             backup: BackupConfig { schedule: String::new(), keep: 7, dir: PathBuf::new(), gcs_bucket: String::new() },
+            trpc: TrpcConfig { upstream_url: String::new(), upstream_timeout_secs: 15, upstream_max_response_bytes: 8 * 1024 * 1024 },
         }
     }
 }
@@ -618,9 +666,9 @@ pub struct ServerOverrides {
 pub struct ConfigError(String);
 
 /// The top-level keys of [`Config`]: what an `OPTIMA_…` variable may set.
-const SECTIONS: [&str; 15] = [
+const SECTIONS: [&str; 16] = [
     "data_dir", "server", "log", "database", "auth", "storage", "subscription", "chat", "music", "writers", "tactical", "media",
-    "ai", "limits", "backup",
+    "ai", "limits", "backup", "trpc",
 ];
 
 /// Where the configuration file is looked for when `--config` is not given.
@@ -733,6 +781,7 @@ impl Config {
         }
         self.limits.validate()?;
         self.backup.validate()?;
+        self.trpc.validate(self.limits.handler_timeout_secs)?;
         for tier in Tier::ALL {
             let plan = self.subscription.tiers.get(tier);
             if !(plan.price_monthly >= 0.0 && plan.price_yearly >= 0.0) {

@@ -4,39 +4,16 @@
 #[path = "api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;
+#[path = "support/node.rs"]
+mod node;
 
-use std::path::PathBuf;
-use std::process::Command as StdCommand;
 use std::time::Duration;
 
 use helpers::TestApp;
+use node::{client_dir, ensure_node_modules};
 use optima::auth::Role;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
-
-fn client_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("trpc-client")
-}
-
-/// Installs the locked npm packages when `node_modules` is missing.
-fn ensure_node_modules() {
-    let dir = client_dir();
-    if dir.join("node_modules").join("@trpc").join("client").is_dir() && dir.join("node_modules").join("superjson").is_dir() {
-        return;
-    }
-    let output = StdCommand::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(&dir)
-        .output()
-        .expect("npm runs (Node 20 and npm must be installed)");
-    assert!(
-        output.status.success(),
-        "npm ci failed in {}:\n--- stdout\n{}\n--- stderr\n{}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-    );
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_trpc_client_with_superjson_round_trips() {

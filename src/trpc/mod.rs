@@ -1,6 +1,7 @@
 //! The tRPC v11 HTTP protocol (superjson envelope) over the same services as REST.
 //! `wire` speaks the protocol; `procedures` is the one table from procedure path to service
-//! call. Feature areas add their procedures there.
+//! call. Feature areas add their procedures there. `upstream` forwards the procedures this
+//! server does not serve to the app's own backend when `[trpc] upstream_url` is set.
 
 mod chat;
 mod premium;
@@ -8,6 +9,7 @@ mod procedures;
 mod studio;
 mod subscription;
 mod tactical;
+mod upstream;
 pub(crate) mod wire;
 mod writers;
 
@@ -23,7 +25,8 @@ use crate::auth::Caller;
 use crate::error::AppError;
 use crate::limits::RouteClass;
 pub use procedures::{Kind, names};
-use wire::{Call, TrpcError};
+pub use upstream::Upstream;
+use wire::{Answer, Call, TrpcError};
 
 #[handler]
 pub async fn endpoint(req: &Request, body: Body) -> Response {
@@ -39,6 +42,10 @@ pub async fn endpoint(req: &Request, body: Body) -> Response {
 }
 
 async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch: bool) -> Result<Response, TrpcError> {
+    // A call this server does not serve goes to the upstream when one is configured (and the
+    // request did not come from an Optima already).
+    let upstream = state.trpc_upstream.as_ref().filter(|_| !Upstream::already_forwarded(req));
+    let forwarded = |name: &str| upstream.is_some() && procedures::find(name).is_none();
     // Rate budgets are charged before the body is read, one call at a time: a batch costs what
     // its calls would cost sent one by one, and a call over budget is refused in its own slot.
     let names: Vec<&str> = if batch { paths.split(',').collect() } else { vec![paths] };
@@ -52,8 +59,13 @@ async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch:
             paths,
         ));
     }
-    let charges: Vec<Result<(), AppError>> =
-        names.iter().map(|name| crate::limits::charge(state, &client, crate::limits::procedure_class(name))).collect();
+    let charges: Vec<Result<(), AppError>> = names
+        .iter()
+        .map(|name| {
+            let class = if forwarded(name) { upstream::CLASS } else { crate::limits::procedure_class(name) };
+            crate::limits::charge(state, &client, class)
+        })
+        .collect();
     let retry_after = charges.iter().filter_map(|c| c.as_ref().err().and_then(AppError::retry_after_secs)).max();
     if !batch && let Some(Err(refused)) = charges.first() {
         return Ok(app_error_response(refused, paths));
@@ -64,6 +76,14 @@ async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch:
         Method::POST => Kind::Mutation,
         _ => return Err(TrpcError::new("METHOD_NOT_SUPPORTED", "tRPC accepts GET for queries and POST for mutations", paths)),
     };
+    if !batch && let Some(upstream) = upstream.filter(|_| forwarded(paths)) {
+        // One call the upstream serves: sent on as it came, answered as the upstream answers.
+        let bytes = match kind {
+            Kind::Query => Default::default(),
+            Kind::Mutation => read_body(state, body, paths).await?,
+        };
+        return Ok(upstream.relay(req, &state.trusted_proxies, paths, bytes).await);
+    }
     let raw_input = match kind {
         Kind::Query => wire::query_param(req.uri().query(), "input"),
         Kind::Mutation => {
@@ -71,13 +91,7 @@ async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch:
                 .headers()
                 .typed_get::<headers::ContentType>()
                 .is_some_and(|ct| mime_is_json(&ct.to_string()));
-            let max = state.config.limits.max_json_bytes;
-            let bytes = body.into_bytes_limit(max as usize).await.map_err(|e| match e {
-                poem::error::ReadBodyError::PayloadTooLarge => {
-                    TrpcError::new("PAYLOAD_TOO_LARGE", format!("the body is larger than {max} bytes"), paths)
-                }
-                other => TrpcError::new("BAD_REQUEST", format!("cannot read the body: {other}"), paths),
-            })?;
+            let bytes = read_body(state, body, paths).await?;
             if bytes.is_empty() {
                 None
             } else if !is_json {
@@ -91,27 +105,84 @@ async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch:
         crate::api::body::check_json_depth(input.as_bytes(), state.config.limits.max_json_depth)
             .map_err(|e| TrpcError::from_app(&e, paths))?;
     }
-    let calls = wire::parse_calls(paths, batch, raw_input.as_deref())?;
-    let caller = match req.headers().typed_get::<headers::Authorization<headers::authorization::Bearer>>() {
-        Some(auth) => Some(state.caller_from_token(auth.token()).map_err(|e| TrpcError::from_app(&e, paths))?),
-        None => None,
-    };
-    let mut outcomes = Vec::with_capacity(calls.len());
-    for (call, charge) in calls.into_iter().zip(charges) {
-        outcomes.push(match charge {
-            Ok(()) => run(state, kind, caller.clone(), call).await,
-            Err(refused) => Err(TrpcError::from_app(&refused, &call.path)),
+    // Each call goes one way: refused by its rate budget, run here, or sent to the upstream.
+    enum Slot {
+        Refused(TrpcError),
+        Own,
+        Forwarded,
+    }
+    let mut slots = Vec::with_capacity(names.len());
+    let (mut own_calls, mut to_forward) = (Vec::new(), Vec::new());
+    for (raw, charge) in wire::split_calls(paths, batch, raw_input.as_deref())?.into_iter().zip(charges) {
+        slots.push(match charge {
+            Err(refused) => Slot::Refused(TrpcError::from_app(&refused, &raw.path)),
+            Ok(()) if forwarded(&raw.path) => {
+                to_forward.push(raw);
+                Slot::Forwarded
+            }
+            Ok(()) => {
+                own_calls.push(raw.unwrap()?);
+                Slot::Own
+            }
         });
     }
+    // The token is ours to check only when we run a call ourselves.
+    let caller = match req.headers().typed_get::<headers::Authorization<headers::authorization::Bearer>>() {
+        Some(auth) if !own_calls.is_empty() => {
+            Some(state.caller_from_token(auth.token()).map_err(|e| TrpcError::from_app(&e, paths))?)
+        }
+        _ => None,
+    };
+    // Our own calls run one after another while the upstream answers the forwarded ones.
+    let own = async {
+        let mut outcomes = Vec::with_capacity(own_calls.len());
+        for call in own_calls {
+            outcomes.push(run(state, kind, caller.clone(), call).await);
+        }
+        outcomes
+    };
+    let remote = async {
+        match upstream {
+            Some(upstream) if !to_forward.is_empty() => {
+                upstream.batch(req, &state.trusted_proxies, &to_forward, raw_input.is_some()).await
+            }
+            _ => Vec::new(),
+        }
+    };
+    let (own, remote) = tokio::join!(own, remote);
+    let (mut own, mut remote) = (own.into_iter(), remote.into_iter());
+    let answers: Vec<Answer> = slots
+        .into_iter()
+        .map(|slot| match slot {
+            Slot::Refused(e) => Answer::Own(Err(e)),
+            Slot::Own => Answer::Own(own.next().expect("an outcome per own call")),
+            Slot::Forwarded => remote.next().expect("an answer per forwarded call"),
+        })
+        .collect();
     let mut resp = if batch {
-        wire::batch_response(outcomes)
+        wire::batch_answers(answers)
     } else {
-        wire::single_response(outcomes.into_iter().next().expect("one call"))
+        match answers.into_iter().next().expect("one call") {
+            Answer::Own(outcome) => wire::single_response(outcome),
+            // Not reached: a single forwarded call is relayed whole above.
+            Answer::Relayed(r) => json_response(StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_GATEWAY), &r.envelope),
+        }
     };
     if let Some(secs) = retry_after {
         resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
     }
     Ok(resp)
+}
+
+/// A mutation's body, at most `limits.max_json_bytes` of it.
+async fn read_body(state: &AppState, body: Body, paths: &str) -> Result<bytes::Bytes, TrpcError> {
+    let max = state.config.limits.max_json_bytes;
+    body.into_bytes_limit(max as usize).await.map_err(|e| match e {
+        poem::error::ReadBodyError::PayloadTooLarge => {
+            TrpcError::new("PAYLOAD_TOO_LARGE", format!("the body is larger than {max} bytes"), paths)
+        }
+        other => TrpcError::new("BAD_REQUEST", format!("cannot read the body: {other}"), paths),
+    })
 }
 
 /// Whether a procedure of this path exists.

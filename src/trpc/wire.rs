@@ -42,6 +42,7 @@ const CODES: &[(&str, i32, u16)] = &[
     ("INTERNAL_SERVER_ERROR", -32603, 500),
     ("BAD_GATEWAY", -32603, 502),
     ("SERVICE_UNAVAILABLE", -32603, 503),
+    ("GATEWAY_TIMEOUT", -32603, 504),
 ];
 
 fn lookup(code: &str) -> (i32, u16) {
@@ -51,6 +52,11 @@ fn lookup(code: &str) -> (i32, u16) {
 impl TrpcError {
     pub fn new(code: &'static str, message: impl Into<String>, path: &str) -> Self {
         Self { code, message: message.into(), http_status: lookup(code).1, path: path.to_owned(), app_code: None }
+    }
+
+    /// The same error naming our own stable code too (`data.appCode`).
+    pub fn with_app_code(self, app_code: &'static str) -> Self {
+        Self { app_code: Some(app_code), ..self }
     }
 
     pub fn from_app(err: &AppError, path: &str) -> Self {
@@ -158,9 +164,29 @@ fn remove_path(value: &mut Value, dotted: &str) {
     }
 }
 
-/// Splits a request into calls: `a.b` alone, or with batching `a.b,a.c` with inputs keyed
-/// `"0"`, `"1"`, … .
-pub fn parse_calls(paths: &str, batch: bool, raw_input: Option<&str>) -> Result<Vec<Call>, TrpcError> {
+/// One call of a request with its input as sent (still superjson-wrapped), for calls that are
+/// forwarded as they came or unwrapped into a [`Call`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawCall {
+    pub path: String,
+    /// The call's input as the client sent it (`{"json": …, "meta"?: …}`), if any.
+    pub input: Option<Value>,
+}
+
+impl RawCall {
+    /// The call with its superjson input unwrapped.
+    pub fn unwrap(self) -> Result<Call, TrpcError> {
+        let input = match self.input {
+            Some(v) => unwrap_superjson(v, &self.path)?,
+            None => None,
+        };
+        Ok(Call { path: self.path, input })
+    }
+}
+
+/// Splits a request into its calls, inputs left as sent: `a.b` alone, or with batching
+/// `a.b,a.c` with inputs keyed `"0"`, `"1"`, … .
+pub fn split_calls(paths: &str, batch: bool, raw_input: Option<&str>) -> Result<Vec<RawCall>, TrpcError> {
     let parsed = match raw_input {
         Some(raw) if !raw.is_empty() => Some(
             serde_json::from_str::<Value>(raw)
@@ -169,28 +195,23 @@ pub fn parse_calls(paths: &str, batch: bool, raw_input: Option<&str>) -> Result<
         _ => None,
     };
     if !batch {
-        let input = match parsed {
-            Some(v) => unwrap_superjson(v, paths)?,
-            None => None,
-        };
-        return Ok(vec![Call { path: paths.to_owned(), input }]);
+        return Ok(vec![RawCall { path: paths.to_owned(), input: parsed }]);
     }
     let mut by_index = match parsed {
         Some(Value::Object(map)) => map,
         None => Map::new(),
         Some(_) => return Err(TrpcError::new("BAD_REQUEST", "batch input must be an object keyed by call index", paths)),
     };
-    paths
+    Ok(paths
         .split(',')
         .enumerate()
-        .map(|(i, path)| {
-            let input = match by_index.remove(&i.to_string()) {
-                Some(v) => unwrap_superjson(v, path)?,
-                None => None,
-            };
-            Ok(Call { path: path.to_owned(), input })
-        })
-        .collect()
+        .map(|(i, path)| RawCall { path: path.to_owned(), input: by_index.remove(&i.to_string()) })
+        .collect())
+}
+
+/// Splits a request into calls with their superjson inputs unwrapped.
+pub fn parse_calls(paths: &str, batch: bool, raw_input: Option<&str>) -> Result<Vec<Call>, TrpcError> {
+    split_calls(paths, batch, raw_input)?.into_iter().map(RawCall::unwrap).collect()
 }
 
 /// Keys whose RFC 3339 string values the app expects as `Date` objects.
@@ -258,6 +279,71 @@ fn envelope(outcome: Result<Value, TrpcError>) -> Value {
     }
 }
 
+/// One answer of a batch: a call this server ran, or an envelope relayed from the upstream.
+#[derive(Debug)]
+pub enum Answer {
+    Own(Result<Value, TrpcError>),
+    Relayed(Relayed),
+}
+
+/// A result or error envelope from the upstream, kept as it came (bar a `stack`), with the HTTP
+/// status its kind stands for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Relayed {
+    pub envelope: Value,
+    pub status: u16,
+}
+
+impl Relayed {
+    /// A tRPC envelope (`{"result": …}` or `{"error": …}`, with or without a transformer's
+    /// `json` wrapper), or `None` for anything else. `fallback` is the status of an error that
+    /// names none of its own: the upstream answer's HTTP status when that is an error status.
+    pub fn from_envelope(mut envelope: Value, fallback: Option<u16>) -> Option<Self> {
+        let object = envelope.as_object_mut()?;
+        if object.contains_key("result") {
+            return Some(Self { envelope, status: 200 });
+        }
+        let error = object.get_mut("error")?;
+        // Transformers wrap the error shape: superjson as `{"json": shape}`.
+        let shape = if error.get("json").is_some_and(Value::is_object) { &mut error["json"] } else { error };
+        let shape = shape.as_object_mut()?;
+        // A development upstream adds its stack trace; that is nobody's business here.
+        if let Some(Value::Object(data)) = shape.get_mut("data") {
+            data.remove("stack");
+        }
+        let named = shape.get("data").and_then(|d| d.get("httpStatus")).and_then(Value::as_u64);
+        let by_rpc_code = || {
+            let rpc = shape.get("code").and_then(Value::as_i64)?;
+            // -32603 stands for several codes (all 5xx): INTERNAL_SERVER_ERROR is its first.
+            CODES.iter().find(|(_, code, _)| i64::from(*code) == rpc).map(|(.., http)| *http)
+        };
+        let status = named
+            .and_then(|s| u16::try_from(s).ok())
+            .filter(|s| (400..=599).contains(s))
+            .or(fallback.filter(|s| (400..=599).contains(s)))
+            .or_else(by_rpc_code)
+            .unwrap_or(500);
+        Some(Self { envelope, status })
+    }
+}
+
+impl Answer {
+    fn status(&self) -> u16 {
+        match self {
+            Answer::Own(Ok(_)) => 200,
+            Answer::Own(Err(e)) => e.http_status,
+            Answer::Relayed(r) => r.status,
+        }
+    }
+
+    fn envelope(self) -> Value {
+        match self {
+            Answer::Own(outcome) => envelope(outcome),
+            Answer::Relayed(r) => r.envelope,
+        }
+    }
+}
+
 pub fn error_response(err: &TrpcError) -> Response {
     super::json_response(err.status(), &err.envelope())
 }
@@ -273,12 +359,17 @@ pub fn single_response(outcome: Result<Value, TrpcError>) -> Response {
 /// An array of envelopes: 200 when all succeed, the shared status when all fail alike,
 /// 207 otherwise.
 pub fn batch_response(outcomes: Vec<Result<Value, TrpcError>>) -> Response {
-    let statuses: Vec<u16> = outcomes.iter().map(|o| o.as_ref().map_or_else(|e| e.http_status, |_| 200)).collect();
+    batch_answers(outcomes.into_iter().map(Answer::Own).collect())
+}
+
+/// [`batch_response`] over answers some of which the upstream gave.
+pub fn batch_answers(answers: Vec<Answer>) -> Response {
+    let statuses: Vec<u16> = answers.iter().map(Answer::status).collect();
     let status = match statuses.first() {
         Some(first) if statuses.iter().all(|s| s == first) => StatusCode::from_u16(*first).unwrap_or(StatusCode::OK),
         _ => StatusCode::MULTI_STATUS,
     };
-    super::json_response(status, &Value::Array(outcomes.into_iter().map(envelope).collect()))
+    super::json_response(status, &Value::Array(answers.into_iter().map(Answer::envelope).collect()))
 }
 
 #[cfg(test)]

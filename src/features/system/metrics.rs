@@ -20,6 +20,9 @@ pub const CONNECTIONS_REFUSED: &str = "optima_connections_refused_total";
 pub const BACKUPS: &str = "optima_backups_total";
 /// When the last scheduled backup that succeeded took its database snapshot (Unix seconds).
 pub const LAST_BACKUP: &str = "optima_backup_last_success_timestamp_seconds";
+/// tRPC calls forwarded to `trpc.upstream_url`, by `outcome`: `ok`, `error` (the upstream's own
+/// tRPC error, relayed), `timeout`, `unreachable` or `invalid` (not a tRPC answer, too large).
+pub const TRPC_FORWARDED: &str = "optima_trpc_forwarded_total";
 
 /// The process-wide recorder; installed once, shared by every server in the process.
 pub fn handle() -> &'static PrometheusHandle {
