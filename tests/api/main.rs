@@ -1,6 +1,8 @@
 //! Black-box tests over HTTP against the real server (real SQLite file, real blob store).
 
 mod fake_gcs;
+mod fake_hf;
+mod fake_openai;
 mod helpers;
 
 mod auth;
@@ -14,6 +16,7 @@ mod limits;
 mod media;
 mod music;
 mod premium;
+mod probe;
 mod storage;
 mod storage_copy;
 mod subscription;
