@@ -44,6 +44,8 @@ pub struct AppState {
     pub tactical: TacticalService,
     pub premium: PremiumService,
     pub media: MediaService,
+    /// `GET /probe/gateway`: the database, the blob store and each AI provider.
+    pub readiness: crate::features::system::readiness::ReadinessService,
     pub work: Arc<crate::work_queue::WorkQueue>,
     /// `None` when `limits.rate_limiting` is off.
     pub rate_limits: Option<crate::limits::RateLimits>,
@@ -123,7 +125,7 @@ impl AppState {
             db.clone(),
             storage.clone(),
             subscriptions.clone(),
-            text,
+            text.clone(),
             Arc::new(master_keys(&config)?),
             config.tactical.clone(),
         );
@@ -132,21 +134,18 @@ impl AppState {
             std::time::Duration::from_secs(config.media.decode_wait_secs),
         ));
         let media = MediaService::new(db.clone(), storage.clone(), subscriptions.clone(), work.clone(), decode_budget, config.media.clone());
-        let premium = PremiumService::new(
-            db.clone(),
-            storage.clone(),
-            subscriptions.clone(),
-            crate::ai::image::from_config(&config.ai, media.limits()),
-            work.clone(),
-        );
+        let images = crate::ai::image::from_config(&config.ai, media.limits());
+        let premium = PremiumService::new(db.clone(), storage.clone(), subscriptions.clone(), images.clone(), work.clone());
+        let composer = crate::ai::music::from_config(&config.ai);
         let music = MusicService::new(
             db.clone(),
             storage.clone(),
             subscriptions.clone(),
-            crate::ai::music::from_config(&config.ai),
+            composer.clone(),
             work.clone(),
             config.music.clone(),
         );
+        let readiness = crate::features::system::readiness::ReadinessService::new(&config, db.clone(), storage.clone(), text, images, composer);
         let rate_limits = config.limits.rate_limiting.then(|| crate::limits::RateLimits::new(&config.limits));
         let trusted_proxies = config.limits.trusted_proxies.iter().filter_map(|p| crate::limits::ProxyNet::parse(p)).collect();
         let trpc_upstream = crate::trpc::Upstream::from_config(&config.trpc);
@@ -163,6 +162,7 @@ impl AppState {
             tactical,
             premium,
             media,
+            readiness,
             work,
             rate_limits,
             trusted_proxies,

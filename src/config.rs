@@ -468,6 +468,9 @@ pub struct AiConfig {
     pub image_provider: ImageProviderKind,
     pub openai: OpenAiConfig,
     pub huggingface: HuggingFaceConfig,
+    /// `GET /probe/gateway` is public: each remote provider is asked whether it is ready at
+    /// most once per this many seconds, however often anyone calls it.
+    pub probe_cache_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -623,6 +626,7 @@ impl Default for Config {
                     timeout_secs: 120,
                     max_wait_secs: 180,
                 },
+                probe_cache_secs: 10,
             },
             limits: LimitsConfig {
                 rate_limiting: true,
@@ -749,6 +753,9 @@ impl Config {
         }
         if self.ai.openai.timeout_secs == 0 {
             return bad("ai.openai.timeout_secs", "must be at least 1");
+        }
+        if self.ai.probe_cache_secs == 0 {
+            return bad("ai.probe_cache_secs", "must be at least 1");
         }
         if !url_ok(&self.subscription.stripe.api_base) {
             return bad("subscription.stripe.api_base", "must start with http:// or https://");

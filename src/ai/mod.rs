@@ -4,4 +4,5 @@
 pub mod image;
 pub mod music;
 pub mod openai_http;
+pub mod readiness;
 pub mod text;

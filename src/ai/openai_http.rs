@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::readiness::{self, Readiness};
 use crate::config::OpenAiConfig;
 use crate::error::{AppError, AppResult};
 
@@ -78,6 +79,31 @@ impl OpenAiHttp {
             code: detail.as_ref().and_then(|d| d.code.clone()),
             message: detail.and_then(|d| d.message).unwrap_or_else(|| format!("HTTP {status}")),
         }))
+    }
+
+    /// Whether the server answers `GET {base}/models` (the cheapest authenticated request the
+    /// API has: it lists models, generates nothing, costs nothing) with a 2xx for our key,
+    /// within [`readiness::bound`]. `model` is the one this provider would use: without one it
+    /// cannot serve, so nothing is sent.
+    pub async fn ready(&self, model: &str, model_key: &str) -> Readiness {
+        let at = format!("openai at {}", readiness::shown_url(&self.config.base_url));
+        if model.is_empty() {
+            return Readiness::NotReady(format!("{at}: no model is configured (set ai.openai.{model_key})"));
+        }
+        let url = format!("{}/models", self.config.base_url.trim_end_matches('/'));
+        let bound = readiness::bound(self.config.timeout_secs);
+        match readiness::get(&self.client, &url, &self.config.api_key, bound).await {
+            Ok((status, _)) if (200..300).contains(&status) => Readiness::Ready(at),
+            // The body is not repeated: OpenAI's 401 quotes part of the key it refused.
+            Ok((status @ (401 | 403), _)) if self.config.api_key.is_empty() => {
+                Readiness::NotReady(format!("{at}: the server wants a key and none is configured (HTTP {status})"))
+            }
+            Ok((status @ (401 | 403), _)) => Readiness::NotReady(format!("{at}: the key is refused (HTTP {status})")),
+            Ok((404, _)) => Readiness::NotReady(format!("{at}: GET /models is not found (HTTP 404): is ai.openai.base_url right?")),
+            Ok((429, _)) => Readiness::NotReady(format!("{at}: rate limited (HTTP 429)")),
+            Ok((status, _)) => Readiness::NotReady(format!("{at}: answered HTTP {status}")),
+            Err(why) => Readiness::NotReady(format!("{at}: {why}")),
+        }
     }
 
     /// What a failed call means to our caller: busy (503 with Retry-After), misconfigured

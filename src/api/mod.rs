@@ -22,7 +22,7 @@ use crate::features::writers::api::WritersApi;
 
 #[derive(Tags)]
 pub enum ApiTags {
-    /// Index and health
+    /// Index, health and readiness
     System,
     /// Accounts and bearer tokens
     Auth,

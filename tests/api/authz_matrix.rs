@@ -44,6 +44,7 @@ const EXCLUDED: &[(&str, &str, &str)] = &[
     ("GET", "/", "public index: name, version and links, no user data"),
     ("GET", "/health", "public health check"),
     ("GET", "/api/routes", "public: the names of the tRPC procedures, which the README lists too"),
+    ("GET", "/probe/gateway", "public readiness probe: takes nothing, shows no user data; asks each provider at most once per ai.probe_cache_secs"),
     ("POST", "/api/auth/register", "public by design: creates an account, takes no id"),
     ("POST", "/api/auth/login", "public by design: trades credentials for a token"),
     ("POST", "/api/subscription/webhook/stripe", "called by Stripe, authenticated by its Stripe-Signature HMAC, not by a bearer"),

@@ -1,17 +1,13 @@
 //! AI chat: `POST /api/ai/chat/send`, history, sessions and delete, with the offline `local`
-//! provider and the `openai` provider against a fake OpenAI-compatible server started here.
+//! provider and the `openai` provider against the fake OpenAI-compatible server (`fake_openai.rs`).
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use optima::auth::Role;
 use optima::config::TextProviderKind;
-use poem::http::StatusCode;
-use poem::listener::{Acceptor, Listener, TcpListener};
-use poem::{Request, Response};
 use serde_json::{Value, json};
 
+use crate::fake_openai::{FakeOpenAi, Scenario};
 use crate::helpers::{TestApp, error_code};
 
 const SEND: &str = "/api/ai/chat/send";
@@ -119,133 +115,6 @@ fn assert_reply_shape(reply: &Value) {
     assert_eq!(p + c, t, "{reply}");
     assert!(chrono::DateTime::parse_from_rfc3339(reply["timestamp"].as_str().unwrap()).is_ok(), "{reply}");
     assert!(reply.get("remainingMessages").is_some(), "remainingMessages present (null when unlimited): {reply}");
-}
-
-// ---------------------------------------------------------------------------------------------
-// A fake OpenAI-compatible server
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scenario {
-    Ok,
-    Busy,
-    ServerError,
-    Slow,
-    /// Answers well, after 600 ms (within the 1 s timeout).
-    Delayed,
-    /// Answers well once the test lets it ([`FakeOpenAi::release`]), so a test orders calls
-    /// without guessing how long anything takes.
-    Gated,
-    Garbage,
-    NoChoices,
-    Unauthorized,
-    Forbidden,
-    NotFound,
-}
-
-#[derive(Debug, Clone)]
-struct Recorded {
-    method: String,
-    path: String,
-    authorization: Option<String>,
-    content_type: Option<String>,
-    body: Value,
-}
-
-struct FakeOpenAi {
-    addr: SocketAddr,
-    scenario: Arc<Mutex<Scenario>>,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-    gate: Arc<tokio::sync::Semaphore>,
-}
-
-const FAKE_OK: &str = r#"{"id":"x","object":"chat.completion","model":"test-model","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the fake"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#;
-
-fn json_response(status: StatusCode, body: &str) -> Response {
-    Response::builder().status(status).content_type("application/json").body(body.to_owned())
-}
-
-impl FakeOpenAi {
-    async fn start() -> Self {
-        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("fake binds");
-        let addr = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).expect("fake address");
-        let scenario = Arc::new(Mutex::new(Scenario::Ok));
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let gate = Arc::new(tokio::sync::Semaphore::new(0));
-        let (s, r, g) = (scenario.clone(), requests.clone(), gate.clone());
-        let endpoint = poem::endpoint::make(move |mut req: Request| {
-            let (s, r, g) = (s.clone(), r.clone(), g.clone());
-            async move {
-                let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-                let (authorization, content_type) = (header("authorization"), header("content-type"));
-                let (method, path) = (req.method().to_string(), req.uri().path().to_owned());
-                let raw = req.take_body().into_string().await.unwrap_or_default();
-                let body = serde_json::from_str(&raw).unwrap_or(Value::String(raw));
-                r.lock().unwrap().push(Recorded { method, path, authorization, content_type, body });
-                let scenario = *s.lock().unwrap();
-                match scenario {
-                    Scenario::Ok => json_response(StatusCode::OK, FAKE_OK),
-                    Scenario::Busy => Response::builder()
-                        .status(StatusCode::TOO_MANY_REQUESTS)
-                        .header("Retry-After", "7")
-                        .content_type("application/json")
-                        .body(r#"{"error":{"message":"Rate limit reached","type":"requests"}}"#),
-                    Scenario::ServerError => json_response(StatusCode::INTERNAL_SERVER_ERROR, r#"{"error":{"message":"boom"}}"#),
-                    Scenario::Slow => {
-                        tokio::time::sleep(Duration::from_secs(3)).await;
-                        json_response(StatusCode::OK, FAKE_OK)
-                    }
-                    Scenario::Delayed => {
-                        tokio::time::sleep(Duration::from_millis(600)).await;
-                        json_response(StatusCode::OK, FAKE_OK)
-                    }
-                    Scenario::Gated => {
-                        g.acquire().await.expect("the gate stays open").forget();
-                        json_response(StatusCode::OK, FAKE_OK)
-                    }
-                    Scenario::Garbage => Response::builder().status(StatusCode::OK).content_type("application/json").body("not json"),
-                    Scenario::NoChoices => json_response(StatusCode::OK, r#"{"id":"x","object":"chat.completion","choices":[]}"#),
-                    Scenario::Unauthorized => json_response(StatusCode::UNAUTHORIZED, r#"{"error":{"message":"Incorrect API key provided"}}"#),
-                    Scenario::Forbidden => json_response(StatusCode::FORBIDDEN, r#"{"error":{"message":"forbidden"}}"#),
-                    Scenario::NotFound => json_response(StatusCode::NOT_FOUND, r#"{"error":{"message":"The model `test-model` does not exist"}}"#),
-                }
-            }
-        });
-        tokio::spawn(async move {
-            let _ = poem::Server::new_with_acceptor(acceptor).run(endpoint).await;
-        });
-        Self { addr, scenario, requests, gate }
-    }
-
-    /// Lets `n` calls waiting in [`Scenario::Gated`] (or arriving later) answer.
-    fn release(&self, n: usize) {
-        self.gate.add_permits(n);
-    }
-
-    fn set(&self, scenario: Scenario) {
-        *self.scenario.lock().unwrap() = scenario;
-    }
-
-    fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    fn last(&self) -> Recorded {
-        self.requests().last().cloned().expect("the fake was called")
-    }
-
-    /// An app using this fake as its `openai` text provider.
-    async fn app(&self, adjust: impl FnOnce(&mut optima::config::Config)) -> TestApp {
-        let addr = self.addr;
-        TestApp::spawn_with(move |config| {
-            config.ai.text_provider = TextProviderKind::Openai;
-            config.ai.openai.base_url = format!("http://{addr}/v1");
-            config.ai.openai.api_key = "sk-test".into();
-            config.ai.openai.chat_model = "test-model".into();
-            config.ai.openai.timeout_secs = 1;
-            adjust(config);
-        })
-        .await
-    }
 }
 
 /// `(role, content)` of each message the fake was sent.
@@ -754,8 +623,7 @@ async fn a_caller_that_gives_up_mid_call_leaves_no_hold_behind() {
 
 #[tokio::test]
 async fn openai_provider_that_cannot_be_reached_is_a_502() {
-    // A port that was just bound and released: nothing listens there.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let addr = crate::helpers::closed_port();
     let app = TestApp::spawn_with(move |config| {
         config.ai.text_provider = TextProviderKind::Openai;
         config.ai.openai.base_url = format!("http://{addr}/v1");

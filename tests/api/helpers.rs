@@ -200,6 +200,11 @@ pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(secs: u64
     }
 }
 
+/// An address on 127.0.0.1 where nothing listens: a port that was just bound and released.
+pub fn closed_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().expect("its address")
+}
+
 /// Reads an error body and checks it has our shape; returns its `code`.
 pub async fn error_code(resp: reqwest::Response) -> String {
     let body: Value = resp.json().await.expect("error body is JSON");

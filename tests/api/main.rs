@@ -1,6 +1,8 @@
 //! Black-box tests over HTTP against the real server (real SQLite file, real blob store).
 
 mod fake_gcs;
+mod fake_hf;
+mod fake_openai;
 mod helpers;
 
 mod auth;
@@ -15,6 +17,7 @@ mod limits;
 mod media;
 mod music;
 mod premium;
+mod probe;
 mod storage;
 mod storage_copy;
 mod subscription;

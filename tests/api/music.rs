@@ -6,17 +6,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use optima::audio::{self, AudioFormat};
 use optima::auth::Role;
-use optima::config::MusicProviderKind;
 use optima::features::subscription::plan::Limit;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
+use crate::fake_hf::{FakeHf, HfMode};
 use crate::helpers::{TestApp, files_under};
 
 // ---------------------------------------------------------------------------------------------
@@ -595,118 +594,7 @@ async fn the_same_inputs_and_seed_give_the_same_stems_and_other_inputs_other_mus
 }
 
 // ---------------------------------------------------------------------------------------------
-// 3. Hugging Face MusicGen, against a fake Inference API
-
-#[derive(Clone)]
-enum HfMode {
-    /// 200 with this WAV.
-    Audio(Vec<u8>),
-    /// 503 "loading" on the first call, then 200 with this WAV.
-    LoadingThenAudio(Vec<u8>),
-    /// 503 "loading" for ever.
-    AlwaysLoading,
-    /// 500.
-    ServerError,
-    /// 401.
-    Unauthorized,
-    /// 200 with "hello" as text/plain.
-    NotAudio,
-    /// Answers 200 with this WAV after `seconds`.
-    Slow(Vec<u8>, f64),
-    /// Waits for `open`, then 200 with this WAV.
-    Gated(Vec<u8>),
-}
-
-#[derive(Debug, Clone)]
-struct HfCall {
-    path: String,
-    authorization: Option<String>,
-    content_type: Option<String>,
-    body: Value,
-}
-
-#[derive(Clone)]
-struct FakeHf {
-    mode: Arc<Mutex<HfMode>>,
-    calls: Arc<Mutex<Vec<HfCall>>>,
-    served: Arc<AtomicUsize>,
-    open: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl FakeHf {
-    fn set(&self, mode: HfMode) {
-        *self.mode.lock().unwrap() = mode;
-        self.calls.lock().unwrap().clear();
-        self.served.store(0, Ordering::SeqCst);
-    }
-
-    fn calls(&self) -> Vec<HfCall> {
-        self.calls.lock().unwrap().clone()
-    }
-}
-
-const LOADING: &str = r#"{"error":"Model facebook/musicgen-small is currently loading","estimated_time":0.5}"#;
-
-#[poem::handler]
-async fn fake_hf(req: &poem::Request, body: Vec<u8>, poem::web::Data(fake): poem::web::Data<&FakeHf>) -> poem::Response {
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    fake.calls.lock().unwrap().push(HfCall {
-        path: req.uri().path().to_owned(),
-        authorization: header("authorization"),
-        content_type: header("content-type"),
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-    });
-    let n = fake.served.fetch_add(1, Ordering::SeqCst) + 1;
-    let answer = |status: u16, content_type: &str, body: Vec<u8>| {
-        poem::Response::builder().status(poem::http::StatusCode::from_u16(status).unwrap()).content_type(content_type).body(body)
-    };
-    let mode = fake.mode.lock().unwrap().clone();
-    match mode {
-        HfMode::Audio(wav) => answer(200, "audio/wav", wav),
-        HfMode::LoadingThenAudio(wav) if n > 1 => answer(200, "audio/wav", wav),
-        HfMode::LoadingThenAudio(_) | HfMode::AlwaysLoading => answer(503, "application/json", LOADING.into()),
-        HfMode::ServerError => answer(500, "application/json", br#"{"error":"internal error"}"#.to_vec()),
-        HfMode::Unauthorized => answer(401, "application/json", br#"{"error":"Invalid credentials in Authorization header"}"#.to_vec()),
-        HfMode::NotAudio => answer(200, "text/plain", b"hello".to_vec()),
-        HfMode::Slow(wav, secs) => {
-            tokio::time::sleep(Duration::from_secs_f64(secs)).await;
-            answer(200, "audio/wav", wav)
-        }
-        HfMode::Gated(wav) => {
-            while !fake.open.load(Ordering::SeqCst) {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            answer(200, "audio/wav", wav)
-        }
-    }
-}
-
-/// A fake Hugging Face Inference API on 127.0.0.1:0 and an app using it.
-async fn hf_app(mode: HfMode, timeout_secs: u64, max_wait_secs: u64) -> (TestApp, FakeHf) {
-    use poem::EndpointExt;
-    use poem::listener::{Acceptor, Listener, TcpListener};
-    let fake = FakeHf {
-        mode: Arc::new(Mutex::new(mode)),
-        calls: Arc::default(),
-        served: Arc::default(),
-        open: Arc::default(),
-    };
-    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind the fake Hugging Face");
-    let addr = *acceptor.local_addr()[0].as_socket_addr().expect("a socket address");
-    let routes = poem::Route::new().at("/models/*model", poem::post(fake_hf)).data(fake.clone());
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(routes));
-    let base = format!("http://{addr}");
-    let app = TestApp::spawn_with(move |c| {
-        c.ai.music_provider = MusicProviderKind::Huggingface;
-        c.ai.huggingface.base_url = base;
-        c.ai.huggingface.token = "hf_test".into();
-        c.ai.huggingface.music_model = "facebook/musicgen-small".into();
-        c.ai.huggingface.timeout_secs = timeout_secs;
-        c.ai.huggingface.max_wait_secs = max_wait_secs;
-    })
-    .await;
-    (app, fake)
-}
+// 3. Hugging Face MusicGen, against the fake Inference API (`fake_hf.rs`)
 
 fn musicgen_wav() -> Vec<u8> {
     sine_wav(12.0, 32_000, 440.0, 0.5)
@@ -715,7 +603,7 @@ fn musicgen_wav() -> Vec<u8> {
 #[tokio::test]
 async fn huggingface_audio_is_stored_as_the_stem_and_mixed() {
     let wav = musicgen_wav();
-    let (app, fake) = hf_app(HfMode::Audio(wav.clone()), 2, 5).await;
+    let (app, fake) = FakeHf::app(HfMode::Audio(wav.clone()), 2, 5).await;
     let (token, id) = premium_project(&app, "h1", json!({"title": "MusicGen", "genre": "ambient", "mood": "calm"})).await;
     let prompt = "gentle ambient drones over soft rain";
     let g = ok(generate(&app, &token, json!({"projectId": id, "userId": "h1", "prompt": prompt, "duration": 12})).await).await;
@@ -786,7 +674,7 @@ async fn huggingface_audio_is_stored_as_the_stem_and_mixed() {
 
 #[tokio::test]
 async fn huggingface_model_loading_is_waited_out() {
-    let (app, fake) = hf_app(HfMode::LoadingThenAudio(musicgen_wav()), 2, 10).await;
+    let (app, fake) = FakeHf::app(HfMode::LoadingThenAudio(musicgen_wav()), 2, 10).await;
     let (token, id) = premium_project(&app, "h2", json!({"title": "Patience"})).await;
     let g = ok(generate(&app, &token, json!({"projectId": id, "userId": "h2", "prompt": "lofi beats", "duration": 12})).await).await;
     assert_eq!(fake.calls().len(), 2, "one 503 while loading, then the answer");
@@ -815,7 +703,7 @@ async fn assert_failed_cleanly(app: &TestApp, token: &str, user: &str, id: &str)
 
 #[tokio::test]
 async fn huggingface_failures_leave_the_project_as_it_was() {
-    let (app, fake) = hf_app(HfMode::AlwaysLoading, 2, 1).await;
+    let (app, fake) = FakeHf::app(HfMode::AlwaysLoading, 2, 1).await;
     let (token, id) = premium_project(&app, "h3", json!({"title": "Trouble"})).await;
     let body = json!({"projectId": id, "userId": "h3", "prompt": "epic orchestral trailer", "duration": 10});
 
@@ -849,7 +737,7 @@ async fn huggingface_failures_leave_the_project_as_it_was() {
 
 #[tokio::test]
 async fn a_project_is_generating_while_the_provider_works() {
-    let (app, fake) = hf_app(HfMode::Gated(musicgen_wav()), 20, 5).await;
+    let (app, fake) = FakeHf::app(HfMode::Gated(musicgen_wav()), 20, 5).await;
     let (token, id) = premium_project(&app, "h4", json!({"title": "In progress"})).await;
     let body = json!({"projectId": id, "userId": "h4", "prompt": "slow blues", "duration": 12});
     let running = {
@@ -1472,7 +1360,7 @@ async fn remixing_or_selecting_does_not_bring_an_archived_project_back() {
 
 #[tokio::test]
 async fn remixing_or_selecting_during_a_generation_is_refused() {
-    let (app, fake) = hf_app(HfMode::Audio(musicgen_wav()), 20, 5).await;
+    let (app, fake) = FakeHf::app(HfMode::Audio(musicgen_wav()), 20, 5).await;
     let (token, id) = premium_project(&app, "a2", json!({"title": "Busy"})).await;
     let body = json!({"projectId": id, "userId": "a2", "prompt": "slow blues", "duration": 12});
     let first = ok(generate(&app, &token, body.clone()).await).await;

@@ -2,6 +2,7 @@
 
 use super::procedural;
 use super::{GeneratedImage, ImageProvider, ImageRequest};
+use crate::ai::readiness::Readiness;
 use crate::error::{AppError, AppResult};
 
 pub const LOCAL_IMAGE_MODEL: &str = "optima-procedural-v1";
@@ -19,5 +20,9 @@ impl ImageProvider for LocalImages {
             .await
             .map_err(AppError::internal)?;
         Ok(GeneratedImage { image: image::DynamicImage::ImageRgb8(art.image), model: LOCAL_IMAGE_MODEL.into(), revised_prompt: None, seed: Some(art.seed) })
+    }
+
+    async fn ready(&self) -> Readiness {
+        Readiness::Ready("offline".into())
     }
 }

@@ -10,6 +10,7 @@ pub use local::LocalImages;
 pub use openai::OpenAiImages;
 pub use procedural::ImageStyle;
 
+use crate::ai::readiness::Readiness;
 use crate::config::{AiConfig, ImageProviderKind};
 use crate::error::AppResult;
 use crate::media::images::ImageLimits;
@@ -45,6 +46,9 @@ pub trait ImageProvider: Send + Sync {
     /// Failures are clear errors: `content_policy` (422, the provider refused the prompt),
     /// `provider_busy` (503 with Retry-After), `provider_failed` (502), `provider_unconfigured` (503).
     async fn generate(&self, request: ImageRequest) -> AppResult<GeneratedImage>;
+
+    /// Whether it can generate now (see [`crate::ai::readiness`]); sends at most one cheap request.
+    async fn ready(&self) -> Readiness;
 }
 
 /// The configured provider. `limits` bound what a remote provider's answer may decode to.

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::{GeneratedImage, ImageProvider, ImageQuality, ImageRequest, ImageStyle};
 use crate::ai::openai_http::OpenAiHttp;
+use crate::ai::readiness::Readiness;
 use crate::config::OpenAiConfig;
 use crate::error::{AppError, AppResult};
 use crate::media::images::{self, ImageLimits};
@@ -81,5 +82,9 @@ impl ImageProvider for OpenAiImages {
             revised_prompt: datum.revised_prompt,
             seed: None,
         })
+    }
+
+    async fn ready(&self) -> Readiness {
+        self.http.ready(&self.http.config.image_model, "image_model").await
     }
 }

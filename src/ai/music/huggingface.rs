@@ -9,6 +9,7 @@ use serde_json::json;
 use super::composer::MusicParams;
 use super::render::mix_and_encode;
 use super::{GeneratedMusic, GeneratedStem, MusicProvider};
+use crate::ai::readiness::{self, Readiness};
 use crate::audio::{MixTrack, decode_mono, probe};
 use crate::config::HuggingFaceConfig;
 use crate::error::{AppError, AppResult};
@@ -22,6 +23,15 @@ pub struct HuggingFaceMusic {
 struct Loading {
     error: Option<String>,
     estimated_time: Option<f64>,
+}
+
+/// What `GET /status/{model}` answers: whether the model is loaded, and whether it can be.
+#[derive(Deserialize)]
+struct ModelStatus {
+    loaded: Option<bool>,
+    /// `Loaded`, `Loadable` (loads on the first request, which then waits) or `TooBig`.
+    state: Option<String>,
+    error: Option<String>,
 }
 
 fn failed(message: String) -> AppError {
@@ -47,6 +57,47 @@ impl HuggingFaceMusic {
         words.extend(params.bpm.map(|b| format!("{b} bpm")));
         words.extend(params.key.as_ref().map(|k| format!("in {k}")));
         words.join(", ")
+    }
+
+    /// `GET {base}/status/{model}` with our token: the Inference API's own status of the model
+    /// (what `huggingface_hub`'s `get_model_status` asks). It runs nothing and loads nothing, so
+    /// it costs no credit and cannot start a cold model, yet it is answered by the same host as
+    /// the generation, checks the token (a refused one is 401) and names the configured model
+    /// (an unknown one is 404). A `POST /models/{model}` would run, or start loading, MusicGen;
+    /// the Hub's `huggingface.co/api/whoami` checks the token on another host, not the model.
+    async fn check_ready(&self) -> Readiness {
+        let model = &self.config.music_model;
+        let at = format!("huggingface at {}", readiness::shown_url(&self.config.base_url));
+        if model.is_empty() {
+            return Readiness::NotReady(format!("{at}: no model is configured (set ai.huggingface.music_model)"));
+        }
+        let url = format!("{}/status/{model}", self.config.base_url.trim_end_matches('/'));
+        let bound = readiness::bound(self.config.timeout_secs);
+        let (status, body) = match readiness::get(&self.client, &url, &self.config.token, bound).await {
+            Ok(answer) => answer,
+            Err(why) => return Readiness::NotReady(format!("{at}: {why}")),
+        };
+        // Bodies are read, never repeated: what the server says stays in the server's log.
+        match status {
+            200..=299 => match serde_json::from_slice::<ModelStatus>(&body) {
+                Ok(ModelStatus { error: Some(_), .. }) => Readiness::NotReady(format!("{at}: the API reports an error for {model}")),
+                Ok(ModelStatus { state: Some(state), .. }) if state == "TooBig" => {
+                    Readiness::NotReady(format!("{at}: {model} is too big for the Inference API"))
+                }
+                Ok(ModelStatus { loaded: Some(true), .. }) => Readiness::Ready(format!("{at}: {model} loaded")),
+                Ok(ModelStatus { loaded: Some(false), .. }) => {
+                    Readiness::Ready(format!("{at}: {model} loads on first use (the first generation waits)"))
+                }
+                _ => Readiness::Ready(format!("{at}: {model}")),
+            },
+            401 | 403 if self.config.token.is_empty() => {
+                Readiness::NotReady(format!("{at}: the API wants a token and none is configured (HTTP {status})"))
+            }
+            401 | 403 => Readiness::NotReady(format!("{at}: the token is refused (HTTP {status})")),
+            404 => Readiness::NotReady(format!("{at}: the API does not know {model} (HTTP 404)")),
+            429 => Readiness::NotReady(format!("{at}: rate limited (HTTP 429)")),
+            _ => Readiness::NotReady(format!("{at}: answered HTTP {status}")),
+        }
     }
 
     async fn fetch_audio(&self, params: &MusicParams) -> AppResult<Vec<u8>> {
@@ -129,5 +180,9 @@ impl MusicProvider for HuggingFaceMusic {
         })
         .await
         .map_err(AppError::internal)?
+    }
+
+    async fn ready(&self) -> Readiness {
+        self.check_ready().await
     }
 }

@@ -5,6 +5,7 @@ use super::composer::{Composition, MusicParams, Part, compose};
 use super::render::mix_and_encode;
 use super::{GeneratedMusic, GeneratedStem, MusicProvider, midi, synth};
 use crate::audio::{AudioFormat, MixTrack, SAMPLE_RATE, encode_wav_mono16};
+use crate::ai::readiness::Readiness;
 use crate::error::{AppError, AppResult};
 
 pub struct LocalMusic;
@@ -66,5 +67,9 @@ impl MusicProvider for LocalMusic {
 
     async fn generate(&self, params: MusicParams) -> AppResult<GeneratedMusic> {
         tokio::task::spawn_blocking(move || generate_blocking(&params)).await.map_err(AppError::internal)?
+    }
+
+    async fn ready(&self) -> Readiness {
+        Readiness::Ready("offline".into())
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::composer::MusicParams;
 use super::huggingface::HuggingFaceMusic;
 use super::local::LocalMusic;
+use crate::ai::readiness::Readiness;
 use crate::audio::AudioFormat;
 use crate::config::{AiConfig, MusicProviderKind};
 use crate::error::AppResult;
@@ -35,6 +36,9 @@ pub trait MusicProvider: Send + Sync {
     /// Failures are clear errors: `provider_busy` (503), `provider_failed` (502),
     /// `provider_unconfigured` (503), or a 400 for parameters the provider cannot use.
     async fn generate(&self, params: MusicParams) -> AppResult<GeneratedMusic>;
+
+    /// Whether it can generate now (see [`crate::ai::readiness`]); sends at most one cheap request.
+    async fn ready(&self) -> Readiness;
 }
 
 pub fn from_config(config: &AiConfig) -> Arc<dyn MusicProvider> {

@@ -3,6 +3,7 @@
 //! explains how to connect a model for everything else.
 
 use super::{CallerFacts, TextProvider, TextReply, TextRequest, estimate_tokens};
+use crate::ai::readiness::Readiness;
 use crate::error::AppResult;
 
 pub struct LocalText;
@@ -98,6 +99,10 @@ impl TextProvider for LocalText {
             text,
             model: MODEL.to_owned(),
         })
+    }
+
+    async fn ready(&self) -> Readiness {
+        Readiness::Ready("offline".into())
     }
 }
 

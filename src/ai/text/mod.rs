@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 pub use local::{LocalText, MODEL as LOCAL_MODEL};
 pub use openai::OpenAiText;
 
+use crate::ai::readiness::Readiness;
 use crate::config::{AiConfig, TextProviderKind};
 use crate::error::AppResult;
 use crate::features::subscription::plan::Tier;
@@ -69,6 +70,9 @@ pub trait TextProvider: Send + Sync {
     /// Failures are clear errors: `provider_busy` (503, with Retry-After), `provider_failed`
     /// (502: upstream errors, timeouts, unreadable answers), `provider_unconfigured` (503).
     async fn complete(&self, request: TextRequest) -> AppResult<TextReply>;
+
+    /// Whether it can answer now (see [`crate::ai::readiness`]); sends at most one cheap request.
+    async fn ready(&self) -> Readiness;
 }
 
 /// The configured provider. Remote calls wait their turn in the generation queue; the local
@@ -95,6 +99,12 @@ impl<P: TextProvider> TextProvider for Queued<P> {
     async fn complete(&self, request: TextRequest) -> AppResult<TextReply> {
         let priority = Tier::parse(&request.facts.tier).map_or(Priority::Standard, Priority::of);
         self.work.run("text", priority, self.inner.complete(request)).await?
+    }
+
+    /// Not through the queue: a readiness request costs the provider nothing, and a queue full
+    /// of generations says nothing about whether the provider answers.
+    async fn ready(&self) -> Readiness {
+        self.inner.ready().await
     }
 }
 

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::{Speaker, TextProvider, TextReply, TextRequest};
 use crate::ai::openai_http::OpenAiHttp;
+use crate::ai::readiness::Readiness;
 use crate::config::OpenAiConfig;
 use crate::error::{AppError, AppResult};
 
@@ -86,5 +87,9 @@ impl TextProvider for OpenAiText {
             prompt_tokens,
             completion_tokens,
         })
+    }
+
+    async fn ready(&self) -> Readiness {
+        self.http.ready(&self.http.config.chat_model, "chat_model").await
     }
 }

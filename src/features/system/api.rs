@@ -30,12 +30,41 @@ enum HealthResponse {
     Unhealthy(Json<Health>),
 }
 
+/// The readiness of every dependency, in the shape the app's own backend answered its probe.
+#[derive(Debug, Clone, Object)]
+struct GatewayProbe {
+    /// Whether every check passed.
+    ok: bool,
+    /// This answer's HTTP status, repeated for clients that read only the body: 200 or 503.
+    status: u16,
+    /// Each check: `database`, `storage` (as in `/health`), `text`, `image`, `music` (the
+    /// configured AI providers). A value starting with `ok` passed (`ok (offline)` for a built-in
+    /// provider, `ok (openai at …)` for a remote one that answered); any other value says why
+    /// the dependency is not ready.
+    checks: std::collections::BTreeMap<String, String>,
+    /// Present when a check failed: `not ready: ` and each failed check with its reason, e.g.
+    /// `not ready: text (openai at http://…/v1: connection refused)`.
+    #[oai(skip_serializing_if_is_none)]
+    error: Option<String>,
+    timestamp: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(ApiResponse)]
+enum GatewayProbeResponse {
+    /// Every dependency is ready.
+    #[oai(status = 200)]
+    Ready(Json<GatewayProbe>),
+    /// A dependency is not ready; `error` names it and says why.
+    #[oai(status = 503)]
+    NotReady(Json<GatewayProbe>),
+}
+
 #[derive(Debug, Clone, Object)]
 struct Index {
     name: String,
     version: String,
     description: String,
-    /// Where to go next: API docs, the OpenAPI document, health, metrics, tRPC.
+    /// Where to go next: API docs, the OpenAPI document, health, the readiness probe, metrics, tRPC.
     links: std::collections::BTreeMap<String, String>,
 }
 
@@ -82,6 +111,7 @@ impl SystemApi {
             ("docs", "/docs"),
             ("openapi", "/openapi.json"),
             ("health", "/health"),
+            ("probe", "/probe/gateway"),
             ("metrics", "/metrics"),
             ("trpc", "/api/trpc"),
             ("routes", "/api/routes"),
@@ -124,5 +154,27 @@ impl SystemApi {
             (true, h) => HealthResponse::Healthy(Json(h)),
             (false, h) => HealthResponse::Unhealthy(Json(h)),
         }
+    }
+
+    /// Readiness of every dependency
+    ///
+    /// A real readiness probe, public like `/health`: the database and the blob store (the
+    /// checks of `/health`), and each configured AI provider. Built-in providers are ready by
+    /// construction; a remote one is asked with one cheap authenticated request (`GET /models`
+    /// of an OpenAI-compatible server, `GET /status/{model}` of the Hugging Face Inference API).
+    /// Every check runs at once and gives up after 5 s, so the answer comes within about 5 s; a
+    /// provider's result is reused for `ai.probe_cache_secs` (10 s), so callers cannot make the
+    /// server hammer its providers. Never shows a key or token.
+    #[oai(path = "/probe/gateway", method = "get")]
+    async fn probe_gateway(&self, state: Data<&Arc<AppState>>) -> GatewayProbeResponse {
+        let report = state.readiness.check().await;
+        let probe = Json(GatewayProbe {
+            ok: report.ok,
+            status: if report.ok { 200 } else { 503 },
+            checks: report.checks,
+            error: report.error,
+            timestamp: chrono::Utc::now(),
+        });
+        if report.ok { GatewayProbeResponse::Ready(probe) } else { GatewayProbeResponse::NotReady(probe) }
     }
 }

@@ -1,4 +1,5 @@
-//! Service-level routes: the API index, health, and Prometheus metrics.
+//! Service-level routes: the API index, health, the readiness probe, and Prometheus metrics.
 
 pub mod api;
 pub mod metrics;
+pub mod readiness;
