@@ -26,7 +26,7 @@ use crate::features::subscription::SubscriptionService;
 use crate::features::subscription::payment::{ManualPayments, PaymentProvider, StripePayments};
 use crate::features::storage::{StorageService, cdn};
 use crate::features::music::api as music_api;
-use crate::features::system::metrics;
+use crate::telemetry::metrics;
 use crate::features::tactical::audit;
 use crate::storage::signing::UrlSigner;
 
@@ -47,9 +47,7 @@ pub struct AppState {
     /// `GET /probe/gateway`: the database, the blob store and each AI provider.
     pub readiness: crate::features::system::readiness::ReadinessService,
     pub work: Arc<crate::work_queue::WorkQueue>,
-    /// `None` when `limits.rate_limiting` is off.
-    pub rate_limits: Option<crate::limits::RateLimits>,
-    pub trusted_proxies: Vec<crate::limits::ProxyNet>,
+    pub limiter: Arc<crate::limits::Limiter>,
     /// Where tRPC calls this server does not serve go; `None` when `trpc.upstream_url` is empty.
     pub trpc_upstream: Option<crate::trpc::Upstream>,
 }
@@ -146,8 +144,7 @@ impl AppState {
             config.music.clone(),
         );
         let readiness = crate::features::system::readiness::ReadinessService::new(&config, db.clone(), storage.clone(), text, images, composer);
-        let rate_limits = config.limits.rate_limiting.then(|| crate::limits::RateLimits::new(&config.limits));
-        let trusted_proxies = config.limits.trusted_proxies.iter().filter_map(|p| crate::limits::ProxyNet::parse(p)).collect();
+        let limiter = Arc::new(crate::limits::Limiter::new(&config.limits, tokens.clone()));
         let trpc_upstream = crate::trpc::Upstream::from_config(&config.trpc);
         Ok(Arc::new(Self {
             config,
@@ -164,15 +161,13 @@ impl AppState {
             media,
             readiness,
             work,
-            rate_limits,
-            trusted_proxies,
+            limiter,
             trpc_upstream,
         }))
     }
 
     pub fn caller_from_token(&self, token: &str) -> AppResult<Caller> {
-        let claims = self.tokens.verify(token)?;
-        Ok(Caller { user_id: claims.sub, role: claims.role })
+        self.tokens.caller(token)
     }
 }
 
@@ -210,6 +205,9 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
         .around(move |ep, req| crate::limits::bound(ep, req, bounds))
         .around(crate::limits::enforce)
         .with(cors(&state.config.server.cors_allowed_origins))
+        .data(state.tokens.clone())
+        .data(state.limiter.clone())
+        .data(crate::api::body::JsonLimits::of(&state.config))
         .data(state)
         .around(crate::edge::observe)
 }
@@ -264,9 +262,7 @@ async fn forget_idle_clients(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        if let Some(limits) = &state.rate_limits {
-            limits.forget_idle();
-        }
+        state.limiter.forget_idle();
     }
 }
 
@@ -292,7 +288,7 @@ pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<Runn
     state.db.checkpoint_in_background(Duration::from_secs(1)).await.map_err(|e| StartError::Checkpoints(e.to_string()))?;
     metrics::handle();
     tokio::spawn(close_idle_writing_sessions(state.clone()));
-    if state.rate_limits.is_some() {
+    if state.limiter.is_on() {
         tokio::spawn(forget_idle_clients(state.clone()));
     }
     let backups = crate::backup::schedule::Scheduler::start(&state.config);
@@ -304,9 +300,30 @@ pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<Runn
     let connection_limits = crate::server::ConnectionLimits {
         total: state.config.limits.max_connections,
         per_ip: state.config.limits.max_connections_per_ip,
-        exempt: state.trusted_proxies.clone(),
+        exempt: state.limiter.trusted_proxies().to_vec(),
     };
     let task = tokio::spawn(crate::server::serve(listener, app, header_timeout, connection_limits, stop, grace));
     tracing::info!(%addr, "server ready");
     Ok(RunningServer { addr, state, shutdown: tx, task, backups })
+}
+
+#[cfg(test)]
+mod tests {
+    /// The rate classes name routes and procedures the server has: checked here, where both
+    /// skins and the limits meet.
+    #[test]
+    fn every_listed_route_and_procedure_exists() {
+        let spec: serde_json::Value = serde_json::from_str(&crate::api::spec_json(&crate::api::service())).unwrap();
+        for (pattern, _) in crate::limits::REST_ROUTES {
+            let documented = spec["paths"].as_object().unwrap().iter().any(|(path, ops)| {
+                let as_pattern: Vec<&str> =
+                    path.split('/').map(|seg| if seg.starts_with('{') { "*" } else { seg }).collect();
+                as_pattern.join("/") == pattern && ops.get("post").is_some()
+            });
+            assert!(documented, "{pattern} is not a documented POST route");
+        }
+        for (name, _) in crate::limits::TRPC_PROCEDURES {
+            assert!(crate::trpc::has_procedure(name), "{name} is not a tRPC procedure");
+        }
+    }
 }

@@ -10,7 +10,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-use crate::features::subscription::plan::{Tier, TierPlans};
+use crate::plans::{Tier, TierPlans};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -275,7 +275,7 @@ impl Config {
     /// The largest request body any route accepts, plus room for multipart framing: every body,
     /// chunked or not, is cut off past it (routes then apply their own, smaller limits).
     pub fn largest_body(&self) -> u64 {
-        let documents = self.tactical.max_document_bytes * crate::features::tactical::MAX_DOCUMENTS as u64;
+        let documents = self.tactical.max_document_bytes * self.tactical.max_documents as u64;
         let json = self.limits.max_json_bytes + self.writers.max_manuscript_bytes;
         let uploads = [self.storage.max_upload_bytes, self.music.max_stem_bytes, self.tactical.max_attachment_bytes, self.media.max_image_bytes];
         uploads.into_iter().chain([documents, json]).max().unwrap_or(json) + 1024 * 1024
@@ -431,6 +431,8 @@ pub struct TacticalConfig {
     pub max_attachment_bytes: u64,
     /// Largest verification document, in bytes.
     pub max_document_bytes: u64,
+    /// Most verification documents one request may carry.
+    pub max_documents: usize,
     /// Support lines offered with every stress-resilience check-in: name = phone.
     pub support_resources: BTreeMap<String, String>,
 }
@@ -587,6 +589,7 @@ impl Default for Config {
                 max_content_chars: 5_000,
                 max_attachment_bytes: 25 * 1024 * 1024,
                 max_document_bytes: 10 * 1024 * 1024,
+                max_documents: 10,
                 support_resources: [
                     ("988 Suicide & Crisis Lifeline", "988"),
                     ("Safe Call Now (first responders)", "1-206-459-3020"),
@@ -773,6 +776,9 @@ impl Config {
         }
         if self.tactical.max_content_chars == 0 {
             return bad("tactical.max_content_chars", "must be at least 1");
+        }
+        if !(1..=100).contains(&self.tactical.max_documents) {
+            return bad("tactical.max_documents", "must be 1 to 100");
         }
         if !(1..=100).contains(&self.media.jpeg_quality) {
             return bad("media.jpeg_quality", "must be 1 to 100");

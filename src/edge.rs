@@ -10,7 +10,7 @@ use poem::{Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
 
 use crate::error::AppError;
-use crate::features::system::metrics::{DURATION, REQUESTS};
+use crate::telemetry::metrics::{DURATION, REQUESTS};
 
 const REQUEST_ID: &str = "x-request-id";
 

@@ -19,6 +19,7 @@ pub mod features;
 pub mod fuzzing;
 pub mod limits;
 pub mod media;
+pub mod plans;
 pub mod private_fs;
 pub mod server;
 pub mod storage;

@@ -23,7 +23,7 @@ use poem::{Addr, Endpoint, Request};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
-use crate::features::system::metrics::{CONNECTIONS_OPEN, CONNECTIONS_REFUSED};
+use crate::telemetry::metrics::{CONNECTIONS_OPEN, CONNECTIONS_REFUSED};
 use crate::limits::ProxyNet;
 
 /// How many connections may be open at once.

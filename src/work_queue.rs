@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::error::{AppError, AppResult};
-use crate::features::subscription::plan::Tier;
+use crate::plans::Tier;
 
 pub const QUEUE_WAITING: &str = "optima_generation_queue_waiting";
 pub const QUEUE_RUNNING: &str = "optima_generation_queue_running";

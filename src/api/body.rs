@@ -2,7 +2,6 @@
 //! (`password: missing field`) in our error shape, read within `limits.max_json_bytes` and
 //! `limits.max_json_depth`. Documented exactly like `Json<T>`.
 
-use std::sync::Arc;
 
 use poem::error::ReadBodyError;
 use poem::{Endpoint, EndpointExt, Request, RequestBody};
@@ -12,7 +11,6 @@ use poem_openapi::types::{ParseFromJSON, Type};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use serde::de::DeserializeOwned;
 
-use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 
 /// Marks an operation whose JSON body carries a manuscript: it may be
@@ -25,15 +23,30 @@ pub fn carries_manuscript(ep: impl Endpoint) -> impl Endpoint {
     ep.data(CarriesManuscript)
 }
 
+/// The configured bounds of JSON bodies; the route table puts them in every request's data.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonLimits {
+    pub max_bytes: u64,
+    pub max_depth: usize,
+    /// What an operation that carries a manuscript may send on top of `max_bytes`.
+    pub manuscript_bytes: u64,
+}
+
+impl JsonLimits {
+    pub fn of(config: &crate::config::Config) -> Self {
+        Self {
+            max_bytes: config.limits.max_json_bytes,
+            max_depth: config.limits.max_json_depth,
+            manuscript_bytes: config.writers.max_manuscript_bytes,
+        }
+    }
+}
+
 /// The largest JSON body this request may send, and the deepest nesting.
 fn json_limits(request: &Request) -> (u64, usize) {
-    let Some(state) = request.data::<Arc<AppState>>() else {
-        let defaults = crate::config::Config::default().limits;
-        return (defaults.max_json_bytes, defaults.max_json_depth);
-    };
-    let limits = &state.config.limits;
-    let extra = if request.data::<CarriesManuscript>().is_some() { state.config.writers.max_manuscript_bytes } else { 0 };
-    (limits.max_json_bytes + extra, limits.max_json_depth)
+    let limits = request.data::<JsonLimits>().copied().unwrap_or_else(|| JsonLimits::of(&crate::config::Config::default()));
+    let extra = if request.data::<CarriesManuscript>().is_some() { limits.manuscript_bytes } else { 0 };
+    (limits.max_bytes + extra, limits.max_depth)
 }
 
 /// Refuses JSON nested deeper than `max` arrays and objects, before it is parsed (serde's own

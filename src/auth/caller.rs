@@ -7,7 +7,6 @@ use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
 use serde::{Deserialize, Serialize};
 
-use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, poem_openapi::Enum, clap::ValueEnum)]
@@ -78,9 +77,10 @@ impl Caller {
 #[oai(ty = "bearer", bearer_format = "JWT", checker = "check_bearer")]
 pub struct BearerAuth(pub Caller);
 
+/// Finds the token service among the request's data (the route table puts it there).
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
-    let state = req
-        .data::<Arc<AppState>>()
-        .ok_or_else(|| AppError::internal("application state missing from request"))?;
-    Ok(state.caller_from_token(&bearer.token)?)
+    let tokens = req
+        .data::<Arc<super::TokenService>>()
+        .ok_or_else(|| AppError::internal("the token service is missing from the request's data"))?;
+    Ok(tokens.caller(&bearer.token)?)
 }

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::{BackupError, Target, Trigger, prune, timestamped_name, write};
 use crate::config::Config;
-use crate::features::system::metrics::{BACKUPS, LAST_BACKUP};
+use crate::telemetry::metrics::{BACKUPS, LAST_BACKUP};
 
 /// Five fields as in crontab, or six with seconds first.
 pub fn parse(expression: &str) -> Result<Cron, String> {

@@ -18,9 +18,19 @@ pub use class::{REST_ROUTES, RouteClass, TRPC_PREFIX, TRPC_PROCEDURES, classify,
 pub use client_ip::{ProxyNet, client_ip};
 pub use rate::{KeyKind, RateLimits, Refusal, ip_key};
 
-use crate::app::AppState;
+use crate::auth::TokenService;
 use crate::error::AppError;
-use crate::features::system::metrics::RATE_LIMITED;
+use crate::telemetry::metrics::RATE_LIMITED;
+
+/// The rate budgets with what they need to tell clients apart: the trusted proxies (whose
+/// `X-Forwarded-For` names the client) and the token service (a valid token is charged to its
+/// user). The route table puts it in every request's data.
+pub struct Limiter {
+    /// `None` when `limits.rate_limiting` is off.
+    rates: Option<RateLimits>,
+    trusted_proxies: Vec<ProxyNet>,
+    tokens: Arc<TokenService>,
+}
 
 /// Who a request is charged to: the client's address, and the user of a bearer token that
 /// verifies (anything else is counted by address alone).
@@ -29,27 +39,50 @@ pub struct Client {
     user: Option<String>,
 }
 
-impl Client {
-    pub fn of(state: &AppState, req: &Request) -> Self {
+impl Limiter {
+    pub fn new(config: &crate::config::LimitsConfig, tokens: Arc<TokenService>) -> Self {
+        Self {
+            rates: config.rate_limiting.then(|| RateLimits::new(config)),
+            trusted_proxies: config.trusted_proxies.iter().filter_map(|p| ProxyNet::parse(p)).collect(),
+            tokens,
+        }
+    }
+
+    pub fn trusted_proxies(&self) -> &[ProxyNet] {
+        &self.trusted_proxies
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.rates.is_some()
+    }
+
+    /// Forgets the state of quiet clients, so memory follows the active ones.
+    pub fn forget_idle(&self) {
+        if let Some(rates) = &self.rates {
+            rates.forget_idle();
+        }
+    }
+
+    pub fn client(&self, req: &Request) -> Client {
         let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
-        let ip = client_ip(peer, req.headers(), &state.trusted_proxies);
+        let ip = client_ip(peer, req.headers(), &self.trusted_proxies);
         let user = req
             .headers()
             .typed_get::<Authorization<Bearer>>()
-            .and_then(|auth| state.tokens.verify(auth.token()).ok())
+            .and_then(|auth| self.tokens.verify(auth.token()).ok())
             .map(|claims| claims.sub);
-        Self { ip, user }
+        Client { ip, user }
     }
-}
 
-/// Takes one request of `class` from the client's budgets; 429 `rate_limited` when one ran out.
-/// Always passes while rate limiting is off.
-pub fn charge(state: &AppState, client: &Client, class: RouteClass) -> Result<(), AppError> {
-    let Some(limits) = state.rate_limits.as_ref() else { return Ok(()) };
-    limits.check(class, client.ip, client.user.as_deref()).map_err(|refusal| {
-        metrics::counter!(RATE_LIMITED, "class" => class.as_str(), "key" => refusal.key.as_str()).increment(1);
-        too_many_requests(class, refusal)
-    })
+    /// Takes one request of `class` from the client's budgets; 429 `rate_limited` when one ran
+    /// out. Always passes while rate limiting is off.
+    pub fn charge(&self, client: &Client, class: RouteClass) -> Result<(), AppError> {
+        let Some(rates) = self.rates.as_ref() else { return Ok(()) };
+        rates.check(class, client.ip, client.user.as_deref()).map_err(|refusal| {
+            metrics::counter!(RATE_LIMITED, "class" => class.as_str(), "key" => refusal.key.as_str()).increment(1);
+            too_many_requests(class, refusal)
+        })
+    }
 }
 
 /// Checks a REST request against its class's budgets before anything else runs. tRPC requests
@@ -59,10 +92,10 @@ pub async fn enforce<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
     if path == "/health" || path.starts_with(TRPC_PREFIX) {
         return Ok(next.call(req).await?.into_response());
     }
-    let Some(state) = req.data::<Arc<AppState>>().cloned() else {
+    let Some(limiter) = req.data::<Arc<Limiter>>().cloned() else {
         return Ok(next.call(req).await?.into_response());
     };
-    charge(&state, &Client::of(&state, &req), classify(req.method(), path))?;
+    limiter.charge(&limiter.client(&req), classify(req.method(), path))?;
     Ok(next.call(req).await?.into_response())
 }
 

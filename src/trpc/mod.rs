@@ -49,10 +49,10 @@ async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch:
     // Rate budgets are charged before the body is read, one call at a time: a batch costs what
     // its calls would cost sent one by one, and a call over budget is refused in its own slot.
     let names: Vec<&str> = if batch { paths.split(',').collect() } else { vec![paths] };
-    let client = crate::limits::Client::of(state, req);
+    let client = state.limiter.client(req);
     let max = state.config.limits.max_trpc_batch;
     if names.len() > max {
-        crate::limits::charge(state, &client, RouteClass::General).map_err(|e| TrpcError::from_app(&e, paths))?;
+        state.limiter.charge(&client, RouteClass::General).map_err(|e| TrpcError::from_app(&e, paths))?;
         return Err(TrpcError::new(
             "BAD_REQUEST",
             format!("a batch may hold at most {max} calls (limits.max_trpc_batch); this one has {}", names.len()),
@@ -63,7 +63,7 @@ async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch:
         .iter()
         .map(|name| {
             let class = if forwarded(name) { upstream::CLASS } else { crate::limits::procedure_class(name) };
-            crate::limits::charge(state, &client, class)
+            state.limiter.charge(&client, class)
         })
         .collect();
     let retry_after = charges.iter().filter_map(|c| c.as_ref().err().and_then(AppError::retry_after_secs)).max();
@@ -82,7 +82,7 @@ async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch:
             Kind::Query => Default::default(),
             Kind::Mutation => read_body(state, body, paths).await?,
         };
-        return Ok(upstream.relay(req, &state.trusted_proxies, paths, bytes).await);
+        return Ok(upstream.relay(req, state.limiter.trusted_proxies(), paths, bytes).await);
     }
     let raw_input = match kind {
         Kind::Query => wire::query_param(req.uri().query(), "input"),
@@ -144,7 +144,7 @@ async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch:
     let remote = async {
         match upstream {
             Some(upstream) if !to_forward.is_empty() => {
-                upstream.batch(req, &state.trusted_proxies, &to_forward, raw_input.is_some()).await
+                upstream.batch(req, state.limiter.trusted_proxies(), &to_forward, raw_input.is_some()).await
             }
             _ => Vec::new(),
         }

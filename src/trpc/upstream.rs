@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use super::wire::{self, Answer, RawCall, Relayed, TrpcError};
 use crate::config::TrpcConfig;
-use crate::features::system::metrics::TRPC_FORWARDED;
+use crate::telemetry::metrics::TRPC_FORWARDED;
 use crate::limits::{ProxyNet, RouteClass};
 
 /// The rate budget a forwarded call draws from, per call as for our own. The upstream's

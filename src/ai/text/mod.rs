@@ -14,7 +14,7 @@ pub use openai::OpenAiText;
 use crate::ai::readiness::Readiness;
 use crate::config::{AiConfig, TextProviderKind};
 use crate::error::AppResult;
-use crate::features::subscription::plan::Tier;
+use crate::plans::Tier;
 use crate::work_queue::{Priority, WorkQueue};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

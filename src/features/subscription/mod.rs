@@ -4,10 +4,12 @@
 pub mod api;
 pub mod model;
 pub mod payment;
-pub mod plan;
 pub mod quota;
 mod repo;
 pub mod service;
 
+/// The tiers and what they include: plain data, kept in a leaf module (`crate::plans`) because
+/// the configuration, the AI providers and the work queue read it too.
+pub use crate::plans as plan;
 pub use quota::{Quotas, Reservation};
 pub use service::SubscriptionService;

@@ -1,5 +1,4 @@
-//! Service-level routes: the API index, health, the readiness probe, and Prometheus metrics.
+//! Service-level routes: the API index, health, and the readiness probe.
 
 pub mod api;
-pub mod metrics;
 pub mod readiness;

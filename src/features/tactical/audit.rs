@@ -20,7 +20,7 @@ use super::model::{AuditEntry, AuditFilter, AuditVerification};
 use crate::app::AppState;
 use crate::db::{CachedSql, now_text};
 use crate::error::AppError;
-use crate::features::system::metrics::TACTICAL_ANONYMOUS_REFUSED;
+use crate::telemetry::metrics::TACTICAL_ANONYMOUS_REFUSED;
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

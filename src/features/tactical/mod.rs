@@ -13,4 +13,4 @@ pub mod rotation;
 mod sealing;
 pub mod service;
 
-pub use service::{MAX_DOCUMENTS, NewFile, TacticalService};
+pub use service::{NewFile, TacticalService};

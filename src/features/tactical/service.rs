@@ -22,8 +22,6 @@ use crate::features::subscription::plan::Feature;
 use crate::storage::{BlobPath, BlobStore, Bucket};
 
 pub(super) const BUCKET: Bucket = Bucket::Tactical;
-/// Verification documents one request may carry.
-pub const MAX_DOCUMENTS: usize = 10;
 
 /// A file received from a client, before it is sealed.
 #[derive(Debug, Clone)]
@@ -185,8 +183,8 @@ impl TacticalService {
     /// Seals each document under its own data key and stores the blob; the rows are returned
     /// for the caller's transaction. Blobs of a failed request are removed by `discard`.
     async fn seal_documents(&self, profile: &ProfileRow, files: Vec<NewFile>) -> AppResult<Vec<(FileRow, DataKey)>> {
-        if files.len() > MAX_DOCUMENTS {
-            return Err(AppError::invalid_field("documents", format!("at most {MAX_DOCUMENTS} at a time")));
+        if files.len() > self.config.max_documents {
+            return Err(AppError::invalid_field("documents", format!("at most {} at a time", self.config.max_documents)));
         }
         let mut sealed = Vec::with_capacity(files.len());
         for f in &files {

@@ -1,4 +1,4 @@
-//! `GET /metrics`: Prometheus text exposition of what the edge middleware records.
+//! Metrics: their names, the process-wide Prometheus recorder, and `GET /metrics`.
 
 use std::sync::{Arc, OnceLock};
 

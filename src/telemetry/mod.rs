@@ -1,4 +1,7 @@
-//! Structured logs on stderr (text or JSON), filtered by `log.level` or `RUST_LOG`.
+//! What the server tells operators: structured logs on stderr (text or JSON), filtered by
+//! `log.level` or `RUST_LOG`, and metrics (`metrics`).
+
+pub mod metrics;
 
 use tracing_subscriber::EnvFilter;
 
