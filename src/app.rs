@@ -38,14 +38,14 @@ pub struct AppState {
     pub accounts: Arc<AccountsService>,
     pub storage: Arc<StorageService>,
     pub subscriptions: Arc<SubscriptionService>,
-    pub chat: ChatService,
-    pub music: MusicService,
-    pub writers: WritersService,
-    pub tactical: TacticalService,
-    pub premium: PremiumService,
-    pub media: MediaService,
+    pub chat: Arc<ChatService>,
+    pub music: Arc<MusicService>,
+    pub writers: Arc<WritersService>,
+    pub tactical: Arc<TacticalService>,
+    pub premium: Arc<PremiumService>,
+    pub media: Arc<MediaService>,
     /// `GET /probe/gateway`: the database, the blob store and each AI provider.
-    pub readiness: crate::features::system::readiness::ReadinessService,
+    pub readiness: Arc<crate::features::system::readiness::ReadinessService>,
     pub work: Arc<crate::work_queue::WorkQueue>,
     pub limiter: Arc<crate::limits::Limiter>,
     /// Where tRPC calls this server does not serve go; `None` when `trpc.upstream_url` is empty.
@@ -143,7 +143,7 @@ impl AppState {
             work.clone(),
             config.music.clone(),
         );
-        let readiness = crate::features::system::readiness::ReadinessService::new(&config, db.clone(), storage.clone(), text, images, composer);
+        let readiness = Arc::new(crate::features::system::readiness::ReadinessService::new(&config, db.clone(), storage.clone(), text, images, composer));
         let limiter = Arc::new(crate::limits::Limiter::new(&config.limits, tokens.clone()));
         let trpc_upstream = crate::trpc::Upstream::from_config(&config.trpc);
         Ok(Arc::new(Self {
@@ -153,12 +153,12 @@ impl AppState {
             accounts,
             storage,
             subscriptions,
-            chat,
-            music,
-            writers,
-            tactical,
-            premium,
-            media,
+            chat: Arc::new(chat),
+            music: Arc::new(music),
+            writers: Arc::new(writers),
+            tactical: Arc::new(tactical),
+            premium: Arc::new(premium),
+            media: Arc::new(media),
             readiness,
             work,
             limiter,
@@ -207,6 +207,17 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
         .with(cors(&state.config.server.cors_allowed_origins))
         .data(state.tokens.clone())
         .data(state.limiter.clone())
+        // Each skin takes the services it calls from the request's data.
+        .data(state.accounts.clone())
+        .data(state.storage.clone())
+        .data(state.subscriptions.clone())
+        .data(state.chat.clone())
+        .data(state.music.clone())
+        .data(state.writers.clone())
+        .data(state.tactical.clone())
+        .data(state.premium.clone())
+        .data(state.media.clone())
+        .data(state.readiness.clone())
         .data(crate::api::body::JsonLimits::of(&state.config))
         .data(state)
         .around(crate::edge::observe)

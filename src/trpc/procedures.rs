@@ -141,8 +141,7 @@ pub(super) fn success(output: impl serde::Serialize) -> AppResult<Value> {
 }
 
 async fn system_health(state: &AppState) -> AppResult<Value> {
-    let (_, health) = state.health().await;
-    success(health)
+    success(state.readiness.health().await)
 }
 
 async fn auth_register(state: &AppState, raw: Option<Value>) -> AppResult<Value> {

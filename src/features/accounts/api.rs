@@ -6,7 +6,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::model::{Credentials, Login, Me, Session};
 use crate::api::{ApiTags, JsonBody};
-use crate::app::AppState;
+use crate::features::accounts::AccountsService;
 use crate::auth::BearerAuth;
 use crate::error::AppResult;
 
@@ -25,21 +25,21 @@ impl AccountsApi {
     ///
     /// Usernames are unique regardless of case; the password is stored as an argon2id hash.
     #[oai(path = "/register", method = "post")]
-    async fn register(&self, state: Data<&Arc<AppState>>, body: JsonBody<Credentials>) -> AppResult<Created> {
-        Ok(Created::Created(Json(state.accounts.register(body.0).await?)))
+    async fn register(&self, accounts: Data<&Arc<AccountsService>>, body: JsonBody<Credentials>) -> AppResult<Created> {
+        Ok(Created::Created(Json(accounts.register(body.0).await?)))
     }
 
     /// Exchange a username and password for a bearer token
     ///
     /// Wrong credentials are 401 `invalid_credentials`, whatever their length.
     #[oai(path = "/login", method = "post")]
-    async fn login(&self, state: Data<&Arc<AppState>>, body: JsonBody<Login>) -> AppResult<Json<Session>> {
-        Ok(Json(state.accounts.login(body.0).await?))
+    async fn login(&self, accounts: Data<&Arc<AccountsService>>, body: JsonBody<Login>) -> AppResult<Json<Session>> {
+        Ok(Json(accounts.login(body.0).await?))
     }
 
     /// Who the bearer token belongs to
     #[oai(path = "/me", method = "get")]
-    async fn me(&self, state: Data<&Arc<AppState>>, auth: BearerAuth) -> AppResult<Json<Me>> {
-        Ok(Json(state.accounts.me(&auth.0).await?))
+    async fn me(&self, accounts: Data<&Arc<AccountsService>>, auth: BearerAuth) -> AppResult<Json<Me>> {
+        Ok(Json(accounts.me(&auth.0).await?))
     }
 }

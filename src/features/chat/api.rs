@@ -7,7 +7,7 @@ use poem_openapi::payload::Json;
 
 use super::model::*;
 use crate::api::{ApiTags, JsonBody};
-use crate::app::AppState;
+use crate::features::chat::ChatService;
 use crate::auth::BearerAuth;
 use crate::error::AppResult;
 
@@ -21,15 +21,15 @@ impl ChatApi {
     /// as context. Charged to the `ai_chat` quota only when the reply succeeds (429
     /// `quota_exceeded` when used up). The `tactical` context needs Tactical HQ access.
     #[oai(path = "/send", method = "post")]
-    async fn send(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, body: JsonBody<SendMessage>) -> AppResult<Json<ChatReply>> {
-        Ok(Json(state.chat.send(&auth.0, body.0).await?))
+    async fn send(&self, chat: Data<&Arc<ChatService>>, auth: BearerAuth, body: JsonBody<SendMessage>) -> AppResult<Json<ChatReply>> {
+        Ok(Json(chat.send(&auth.0, body.0).await?))
     }
 
     /// A session's messages, oldest first
     #[oai(path = "/history/:session_id", method = "get")]
     async fn history(
         &self,
-        state: Data<&Arc<AppState>>,
+        chat: Data<&Arc<ChatService>>,
         auth: BearerAuth,
         session_id: Path<String>,
         /// 1 to 200
@@ -37,14 +37,14 @@ impl ChatApi {
         limit: Query<u32>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<ChatHistory>> {
-        Ok(Json(state.chat.history(&auth.0, &session_id, limit.0, offset.0).await?))
+        Ok(Json(chat.history(&auth.0, &session_id, limit.0, offset.0).await?))
     }
 
     /// A user's chat sessions, most recently active first
     #[oai(path = "/sessions/:user_id", method = "get")]
     async fn sessions(
         &self,
-        state: Data<&Arc<AppState>>,
+        chat: Data<&Arc<ChatService>>,
         auth: BearerAuth,
         user_id: Path<String>,
         /// 1 to 200
@@ -52,13 +52,13 @@ impl ChatApi {
         limit: Query<u32>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<ChatSessions>> {
-        Ok(Json(state.chat.sessions(&auth.0, &user_id, limit.0, offset.0).await?))
+        Ok(Json(chat.sessions(&auth.0, &user_id, limit.0, offset.0).await?))
     }
 
     /// Delete a session and its messages
     #[oai(path = "/session/:session_id", method = "delete")]
-    async fn delete(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, session_id: Path<String>) -> AppResult<Json<SessionDeleted>> {
-        Ok(Json(state.chat.delete(&auth.0, &session_id).await?))
+    async fn delete(&self, chat: Data<&Arc<ChatService>>, auth: BearerAuth, session_id: Path<String>) -> AppResult<Json<SessionDeleted>> {
+        Ok(Json(chat.delete(&auth.0, &session_id).await?))
     }
 }
 

@@ -10,7 +10,7 @@ use poem_openapi::{ApiResponse, Multipart, OpenApi};
 
 use super::model::*;
 use crate::api::{ApiTags, JsonBody, read_upload};
-use crate::app::AppState;
+use crate::features::media::MediaService;
 use crate::auth::BearerAuth;
 use crate::error::AppResult;
 
@@ -62,10 +62,10 @@ impl MediaApi {
     /// metadata segment (EXIF, GPS…) dropped; it is center-cropped and stored as
     /// `users/{userId}/profile/avatar.jpg` (512×512), `avatar_128.jpg` and `avatar.webp`.
     #[oai(path = "/avatar", method = "post")]
-    async fn avatar(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, form: AvatarForm) -> AppResult<Json<Avatar>> {
+    async fn avatar(&self, media: Data<&Arc<MediaService>>, auth: BearerAuth, form: AvatarForm) -> AppResult<Json<Avatar>> {
         let user = form.user_id.unwrap_or_else(|| auth.0.user_id.clone());
-        let bytes = read_upload(form.file, state.config.media.max_image_bytes, "the image").await?;
-        Ok(Json(state.media.set_avatar(&auth.0, &user, bytes).await?))
+        let bytes = read_upload(form.file, media.limits().max_bytes, "the image").await?;
+        Ok(Json(media.set_avatar(&auth.0, &user, bytes).await?))
     }
 
     /// Add a profile photo
@@ -74,42 +74,42 @@ impl MediaApi {
     /// as `users/{userId}/profile/photos/{photoId}.jpg` with a 256 px thumbnail. At most
     /// `media.max_photos_per_user` photos (409 `photo_limit`).
     #[oai(path = "/photos", method = "post")]
-    async fn add_photo(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, form: PhotoForm) -> AppResult<CreatedPhoto> {
+    async fn add_photo(&self, media: Data<&Arc<MediaService>>, auth: BearerAuth, form: PhotoForm) -> AppResult<CreatedPhoto> {
         let user = form.user_id.unwrap_or_else(|| auth.0.user_id.clone());
-        let bytes = read_upload(form.file, state.config.media.max_image_bytes, "the image").await?;
-        Ok(CreatedPhoto::Created(Json(state.media.add_photo(&auth.0, &user, form.caption, bytes).await?)))
+        let bytes = read_upload(form.file, media.limits().max_bytes, "the image").await?;
+        Ok(CreatedPhoto::Created(Json(media.add_photo(&auth.0, &user, form.caption, bytes).await?)))
     }
 
     /// A user's photos, newest first
     #[oai(path = "/photos/:user_id", method = "get")]
     async fn photos(
         &self,
-        state: Data<&Arc<AppState>>,
+        media: Data<&Arc<MediaService>>,
         auth: BearerAuth,
         user_id: Path<String>,
         #[oai(default = "twenty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<PhotoPage>> {
-        Ok(Json(state.media.photos(&auth.0, &user_id, limit.0, offset.0).await?))
+        Ok(Json(media.photos(&auth.0, &user_id, limit.0, offset.0).await?))
     }
 
     /// Delete one of a user's photos (its owner, or an admin or service)
     #[oai(path = "/photos/:user_id/:photo_id", method = "delete")]
-    async fn delete_photo(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, user_id: Path<String>, photo_id: Path<String>) -> AppResult<Json<Deleted>> {
-        Ok(Json(state.media.delete_photo(&auth.0, Some(&user_id), &photo_id).await?))
+    async fn delete_photo(&self, media: Data<&Arc<MediaService>>, auth: BearerAuth, user_id: Path<String>, photo_id: Path<String>) -> AppResult<Json<Deleted>> {
+        Ok(Json(media.delete_photo(&auth.0, Some(&user_id), &photo_id).await?))
     }
 
     /// Delete a photo by its id alone (deprecated: use `DELETE /api/media/photos/{user_id}/{photo_id}`)
     #[oai(path = "/photos/:user_id", method = "delete", deprecated)]
     async fn delete_photo_by_id(
         &self,
-        state: Data<&Arc<AppState>>,
+        media: Data<&Arc<MediaService>>,
         auth: BearerAuth,
         /// The photo's id (the path is shared with the list, whose segment is a user id).
         #[oai(name = "user_id")]
         photo_id: Path<String>,
     ) -> AppResult<Json<Deleted>> {
-        Ok(Json(state.media.delete_photo(&auth.0, None, &photo_id).await?))
+        Ok(Json(media.delete_photo(&auth.0, None, &photo_id).await?))
     }
 
     /// Generate NFT artwork
@@ -119,26 +119,26 @@ impl MediaApi {
     /// and the image's SHA-256. Nothing is minted on any blockchain: the metadata is ready for
     /// a later mint.
     #[oai(path = "/nft/generate", method = "post")]
-    async fn generate_nft(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, body: JsonBody<GenerateNft>) -> AppResult<CreatedNft> {
-        Ok(CreatedNft::Created(Json(state.media.generate_nft(&auth.0, body.0).await?)))
+    async fn generate_nft(&self, media: Data<&Arc<MediaService>>, auth: BearerAuth, body: JsonBody<GenerateNft>) -> AppResult<CreatedNft> {
+        Ok(CreatedNft::Created(Json(media.generate_nft(&auth.0, body.0).await?)))
     }
 
     /// A user's NFT artwork, newest first
     #[oai(path = "/nft/user/:user_id", method = "get")]
     async fn nfts(
         &self,
-        state: Data<&Arc<AppState>>,
+        media: Data<&Arc<MediaService>>,
         auth: BearerAuth,
         user_id: Path<String>,
         #[oai(default = "twenty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<NftPage>> {
-        Ok(Json(state.media.nfts(&auth.0, &user_id, limit.0, offset.0).await?))
+        Ok(Json(media.nfts(&auth.0, &user_id, limit.0, offset.0).await?))
     }
 
     /// An NFT artwork with its metadata
     #[oai(path = "/nft/:nft_id", method = "get")]
-    async fn nft(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, nft_id: Path<String>) -> AppResult<Json<Nft>> {
-        Ok(Json(state.media.nft(&auth.0, &nft_id).await?))
+    async fn nft(&self, media: Data<&Arc<MediaService>>, auth: BearerAuth, nft_id: Path<String>) -> AppResult<Json<Nft>> {
+        Ok(Json(media.nft(&auth.0, &nft_id).await?))
     }
 }

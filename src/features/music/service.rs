@@ -107,6 +107,11 @@ fn parse_style(raw: &str) -> AppResult<Style> {
 }
 
 impl MusicService {
+    /// Largest stem an upload may be, in bytes.
+    pub fn max_stem_bytes(&self) -> u64 {
+        self.config.max_stem_bytes
+    }
+
     pub fn new(
         db: Db,
         storage: Arc<StorageService>,

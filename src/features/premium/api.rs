@@ -9,7 +9,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::model::*;
 use crate::api::{ApiTags, JsonBody};
-use crate::app::AppState;
+use crate::features::premium::PremiumService;
 use crate::auth::BearerAuth;
 use crate::error::AppResult;
 
@@ -36,32 +36,32 @@ impl PremiumApi {
     /// `content_policy`. Stores `original.png`, `thumbnail.png` and `.webp` (256 px on the long
     /// side) and `metadata.json` under `users/{userId}/generations/{generationId}/`.
     #[oai(path = "/generate", method = "post")]
-    async fn generate(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, body: JsonBody<GenerateImage>) -> AppResult<Created> {
-        Ok(Created::Created(Json(state.premium.generate(&auth.0, body.0).await?)))
+    async fn generate(&self, premium: Data<&Arc<PremiumService>>, auth: BearerAuth, body: JsonBody<GenerateImage>) -> AppResult<Created> {
+        Ok(Created::Created(Json(premium.generate(&auth.0, body.0).await?)))
     }
 
     /// A user's generated images, newest first
     #[oai(path = "/history/:user_id", method = "get")]
     async fn history(
         &self,
-        state: Data<&Arc<AppState>>,
+        premium: Data<&Arc<PremiumService>>,
         auth: BearerAuth,
         user_id: Path<String>,
         #[oai(default = "twenty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<ImageHistory>> {
-        Ok(Json(state.premium.history(&auth.0, &user_id, limit.0, offset.0).await?))
+        Ok(Json(premium.history(&auth.0, &user_id, limit.0, offset.0).await?))
     }
 
     /// A generated image
     #[oai(path = "/:generation_id", method = "get")]
-    async fn get(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, generation_id: Path<String>) -> AppResult<Json<ImageGeneration>> {
-        Ok(Json(state.premium.get(&auth.0, &generation_id).await?))
+    async fn get(&self, premium: Data<&Arc<PremiumService>>, auth: BearerAuth, generation_id: Path<String>) -> AppResult<Json<ImageGeneration>> {
+        Ok(Json(premium.get(&auth.0, &generation_id).await?))
     }
 
     /// Delete a generated image (its files and its row; the quota stays used)
     #[oai(path = "/:generation_id", method = "delete")]
-    async fn delete(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, generation_id: Path<String>) -> AppResult<Json<Deleted>> {
-        Ok(Json(state.premium.delete(&auth.0, &generation_id).await?))
+    async fn delete(&self, premium: Data<&Arc<PremiumService>>, auth: BearerAuth, generation_id: Path<String>) -> AppResult<Json<Deleted>> {
+        Ok(Json(premium.delete(&auth.0, &generation_id).await?))
     }
 }

@@ -7,7 +7,7 @@ use poem_openapi::{ApiResponse, Multipart, OpenApi};
 
 use super::model::{DeleteRequest, Deleted, SignedUrl, SignedUrlRequest, StoredObject};
 use crate::api::{ApiTags, JsonBody};
-use crate::app::AppState;
+use crate::features::storage::StorageService;
 use crate::auth::BearerAuth;
 use crate::error::AppResult;
 
@@ -40,8 +40,8 @@ impl StorageApi {
     /// and service tokens write anywhere. The size limit is
     /// `storage.max_upload_bytes` (413 past it). Download it with `GET /cdn/{bucket}/{path}`.
     #[oai(path = "/upload", method = "post")]
-    async fn upload(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, form: UploadForm) -> AppResult<Uploaded> {
-        let storage = &state.storage;
+    async fn upload(&self, storage: Data<&Arc<StorageService>>, auth: BearerAuth, form: UploadForm) -> AppResult<Uploaded> {
+        let storage = &storage;
         let (bucket, path) = storage.check_upload(&auth.0, &form.bucket, &form.path, form.file.size() as u64)?;
         let stored = storage.store(bucket, &path, Box::pin(form.file.into_async_read())).await?;
         Ok(Uploaded::Created(Json(stored)))
@@ -49,8 +49,8 @@ impl StorageApi {
 
     /// Delete an object by the URL this server returned for it
     #[oai(path = "/delete", method = "delete")]
-    async fn delete(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, body: JsonBody<DeleteRequest>) -> AppResult<Json<Deleted>> {
-        Ok(Json(state.storage.delete(&auth.0, &body.0.url).await?))
+    async fn delete(&self, storage: Data<&Arc<StorageService>>, auth: BearerAuth, body: JsonBody<DeleteRequest>) -> AppResult<Json<Deleted>> {
+        Ok(Json(storage.delete(&auth.0, &body.0.url).await?))
     }
 
     /// Create a signed URL
@@ -61,8 +61,8 @@ impl StorageApi {
     /// they are GCS V4 signed URLs used straight against the bucket, and a `PUT` must send the
     /// `headers` given (its `Content-Type`, and the size range GCS enforces).
     #[oai(path = "/signed-url", method = "post")]
-    async fn signed_url(&self, state: Data<&Arc<AppState>>, auth: BearerAuth, body: JsonBody<SignedUrlRequest>) -> AppResult<Json<SignedUrl>> {
+    async fn signed_url(&self, storage: Data<&Arc<StorageService>>, auth: BearerAuth, body: JsonBody<SignedUrlRequest>) -> AppResult<Json<SignedUrl>> {
         let r = body.0;
-        Ok(Json(state.storage.signed_url(&auth.0, &r.bucket, &r.path, r.method, r.expires_in).await?))
+        Ok(Json(storage.signed_url(&auth.0, &r.bucket, &r.path, r.method, r.expires_in).await?))
     }
 }

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use futures_util::TryStreamExt;
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::web::headers::{self, Header, HeaderMapExt};
+use poem::web::Data;
 use poem::{Body, Request, Response, handler};
 
 use super::service::{Access, StorageService, parse_bucket};
-use crate::app::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, TokenService};
 use crate::error::{AppError, AppResult};
 use crate::storage::signing::{SignedMethod, Signature};
 use crate::storage::{BlobPath, Bucket, ObjectMeta};
@@ -30,7 +30,7 @@ struct Target {
     access: Access,
 }
 
-fn target(req: &Request, state: &AppState, method: SignedMethod) -> AppResult<Target> {
+fn target(req: &Request, storage: &StorageService, tokens: &TokenService, method: SignedMethod) -> AppResult<Target> {
     let bucket = parse_bucket(req.raw_path_param("bucket").unwrap_or_default())?;
     // poem's router has already percent-decoded the parameter; decoding it again would let
     // `%2562ob` name `bob`. A `%` left over is refused by `BlobPath::parse`.
@@ -46,8 +46,8 @@ fn target(req: &Request, state: &AppState, method: SignedMethod) -> AppResult<Ta
         ),
         _ => None,
     };
-    let caller = bearer_caller(req, state)?;
-    let access = state.storage.authorize_delivery(bucket, &path, method, signature.as_ref(), caller.as_ref())?;
+    let caller = bearer_caller(req, tokens)?;
+    let access = storage.authorize_delivery(bucket, &path, method, signature.as_ref(), caller.as_ref())?;
     Ok(Target { bucket, path, access })
 }
 
@@ -72,45 +72,44 @@ fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
     })
 }
 
-fn bearer_caller(req: &Request, state: &AppState) -> AppResult<Option<Caller>> {
+fn bearer_caller(req: &Request, tokens: &TokenService) -> AppResult<Option<Caller>> {
     let Some(auth) = req.headers().typed_get::<headers::Authorization<headers::authorization::Bearer>>() else {
         return Ok(None);
     };
-    state.caller_from_token(auth.token()).map(Some)
+    tokens.caller(auth.token()).map(Some)
 }
 
 #[handler]
-pub async fn deliver(req: &Request, body: Body) -> poem::Result<Response> {
-    let state = req.data::<Arc<AppState>>().ok_or_else(|| AppError::internal("state missing"))?;
+pub async fn deliver(req: &Request, storage: Data<&Arc<StorageService>>, tokens: Data<&Arc<TokenService>>, body: Body) -> poem::Result<Response> {
     if req.method() == Method::PUT {
-        return Ok(signed_put(req, state, body).await?);
+        return Ok(signed_put(req, &storage, &tokens, body).await?);
     }
-    Ok(get(req, state).await?)
+    Ok(get(req, &storage, &tokens).await?)
 }
 
-async fn signed_put(req: &Request, state: &AppState, body: Body) -> AppResult<Response> {
-    let t = target(req, state, SignedMethod::Put)?;
+async fn signed_put(req: &Request, storage: &Arc<StorageService>, tokens: &TokenService, body: Body) -> AppResult<Response> {
+    let t = target(req, storage, tokens, SignedMethod::Put)?;
     if let Some(len) = req.headers().typed_get::<headers::ContentLength>() {
-        state.storage.check_size(len.0)?;
+        storage.check_size(len.0)?;
     }
     let reader = Box::pin(body.into_async_read());
-    let stored = state.storage.store(t.bucket, &t.path, reader).await?;
+    let stored = storage.store(t.bucket, &t.path, reader).await?;
     Ok(Response::builder()
         .status(StatusCode::CREATED)
         .content_type("application/json; charset=utf-8")
         .body(serde_json::to_vec(&stored).map_err(AppError::internal)?))
 }
 
-async fn get(req: &Request, state: &AppState) -> AppResult<Response> {
-    let t = target(req, state, SignedMethod::Get)?;
-    if let Some(location) = state.storage.redirect_url(t.bucket, &t.path).await? {
+async fn get(req: &Request, storage: &Arc<StorageService>, tokens: &TokenService) -> AppResult<Response> {
+    let t = target(req, storage, tokens, SignedMethod::Get)?;
+    if let Some(location) = storage.redirect_url(t.bucket, &t.path).await? {
         return Ok(Response::builder()
             .status(StatusCode::FOUND)
             .header(header::LOCATION, location)
             .header(header::CACHE_CONTROL, "no-store")
             .finish());
     }
-    serve(req, &state.storage, t.bucket, &t.path, t.access).await
+    serve(req, storage, t.bucket, &t.path, t.access).await
 }
 
 /// Streams an object the request may read, honouring `Range` and conditional headers.

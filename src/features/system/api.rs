@@ -5,20 +5,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use crate::api::ApiTags;
-use crate::app::AppState;
+use super::readiness::{Health, ReadinessService};
 
 pub struct SystemApi;
-
-#[derive(Debug, Clone, Object, serde::Serialize)]
-pub struct Health {
-    /// `healthy`, or `unhealthy` when a dependency check failed.
-    pub status: String,
-    pub message: String,
-    pub timestamp: chrono::DateTime<chrono::Utc>,
-    pub version: String,
-    /// Result of each dependency check (`ok` or the failure).
-    pub checks: std::collections::BTreeMap<String, String>,
-}
 
 #[derive(ApiResponse)]
 enum HealthResponse {
@@ -66,24 +55,6 @@ struct Index {
     description: String,
     /// Where to go next: API docs, the OpenAPI document, health, the readiness probe, metrics, tRPC.
     links: std::collections::BTreeMap<String, String>,
-}
-
-impl AppState {
-    pub async fn health(&self) -> (bool, Health) {
-        let (db, blobs) = tokio::join!(self.db.ping(), self.storage.blobs().check());
-        let healthy = db.is_ok() && blobs.is_ok();
-        let mut checks = std::collections::BTreeMap::new();
-        checks.insert("database".to_owned(), db.map(|()| "ok".to_owned()).unwrap_or_else(|e| e.to_string()));
-        checks.insert("storage".to_owned(), blobs.map(|()| "ok".to_owned()).unwrap_or_else(|e| e.to_string()));
-        let health = Health {
-            status: if healthy { "healthy" } else { "unhealthy" }.to_owned(),
-            message: if healthy { "Optima is running" } else { "a dependency check failed" }.to_owned(),
-            timestamp: chrono::Utc::now(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            checks,
-        };
-        (healthy, health)
-    }
 }
 
 /// The tRPC procedures this server serves, as the app's diagnostic screens read them.
@@ -149,11 +120,9 @@ impl SystemApi {
 
     /// Health: the database and the blob store
     #[oai(path = "/health", method = "get")]
-    async fn health(&self, state: Data<&Arc<AppState>>) -> HealthResponse {
-        match state.health().await {
-            (true, h) => HealthResponse::Healthy(Json(h)),
-            (false, h) => HealthResponse::Unhealthy(Json(h)),
-        }
+    async fn health(&self, readiness: Data<&Arc<ReadinessService>>) -> HealthResponse {
+        let health = readiness.health().await;
+        if health.is_healthy() { HealthResponse::Healthy(Json(health)) } else { HealthResponse::Unhealthy(Json(health)) }
     }
 
     /// Readiness of every dependency
@@ -166,8 +135,8 @@ impl SystemApi {
     /// provider's result is reused for `ai.probe_cache_secs` (10 s), so callers cannot make the
     /// server hammer its providers. Never shows a key or token.
     #[oai(path = "/probe/gateway", method = "get")]
-    async fn probe_gateway(&self, state: Data<&Arc<AppState>>) -> GatewayProbeResponse {
-        let report = state.readiness.check().await;
+    async fn probe_gateway(&self, readiness: Data<&Arc<ReadinessService>>) -> GatewayProbeResponse {
+        let report = readiness.check().await;
         let probe = Json(GatewayProbe {
             ok: report.ok,
             status: if report.ok { 200 } else { 503 },

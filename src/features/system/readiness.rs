@@ -19,6 +19,24 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::features::storage::StorageService;
 
+/// What `/health` answers: the server's own dependencies, the database and the blob store.
+#[derive(Debug, Clone, poem_openapi::Object, serde::Serialize)]
+pub struct Health {
+    /// `healthy`, or `unhealthy` when a dependency check failed.
+    pub status: String,
+    pub message: String,
+    pub timestamp: chrono::DateTime<chrono::Utc>,
+    pub version: String,
+    /// Result of each dependency check (`ok` or the failure).
+    pub checks: std::collections::BTreeMap<String, String>,
+}
+
+impl Health {
+    pub fn is_healthy(&self) -> bool {
+        self.status == "healthy"
+    }
+}
+
 /// What the probe found.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -110,6 +128,23 @@ impl ReadinessService {
             .cloned()
             .collect();
         Self { db, storage, providers, cache_for: Duration::from_secs(config.ai.probe_cache_secs), secrets }
+    }
+
+    /// The server's own dependencies, for `/health`: the database (a read of its schema) and
+    /// the blob store (every bucket answers).
+    pub async fn health(&self) -> Health {
+        let (db, blobs) = tokio::join!(self.db.ping(), self.storage.blobs().check());
+        let healthy = db.is_ok() && blobs.is_ok();
+        let mut checks = BTreeMap::new();
+        checks.insert("database".to_owned(), db.map(|()| "ok".to_owned()).unwrap_or_else(|e| e.to_string()));
+        checks.insert("storage".to_owned(), blobs.map(|()| "ok".to_owned()).unwrap_or_else(|e| e.to_string()));
+        Health {
+            status: if healthy { "healthy" } else { "unhealthy" }.to_owned(),
+            message: if healthy { "Optima is running" } else { "a dependency check failed" }.to_owned(),
+            timestamp: chrono::Utc::now(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            checks,
+        }
     }
 
     /// Runs every check at once; answers within [`READY_TIMEOUT`] (plus scheduling).

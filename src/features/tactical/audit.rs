@@ -17,7 +17,8 @@ use poem::{Endpoint, IntoResponse, PathPattern, Request, Response};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::model::{AuditEntry, AuditFilter, AuditVerification};
-use crate::app::AppState;
+use super::TacticalService;
+use crate::auth::TokenService;
 use crate::db::{CachedSql, now_text};
 use crate::error::AppError;
 use crate::telemetry::metrics::TACTICAL_ANONYMOUS_REFUSED;
@@ -206,13 +207,14 @@ pub async fn guard<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
     if !is_tactical(req.uri().path()) {
         return ep.call(req).await.map(IntoResponse::into_response);
     }
-    let state = req.data::<Arc<AppState>>().cloned();
+    let tactical = req.data::<Arc<TacticalService>>().cloned();
+    let tokens = req.data::<Arc<TokenService>>().cloned();
     let actor = req
         .headers()
         .get(poem::http::header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
-        .and_then(|t| state.as_ref().and_then(|s| s.caller_from_token(t.trim()).ok()))
+        .and_then(|t| tokens.as_ref().and_then(|tokens| tokens.caller(t.trim()).ok()))
         .map(|c| c.user_id);
     let (method, path) = (req.method().to_string(), req.uri().path().to_owned());
     let (result, audit) = CURRENT
@@ -253,8 +255,8 @@ pub async fn guard<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
         outcome: outcome_of(status),
         detail: Some(format!("{} {}", status.as_u16(), code.unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_owned()))),
     };
-    if let Some(state) = state
-        && let Err(e) = state.db.write(move |tx| Ok(append(tx, &record)?)).await
+    if let Some(tactical) = tactical
+        && let Err(e) = tactical.record(record).await
     {
         tracing::error!(error = %e, "could not audit a refused tactical request");
     }

@@ -83,6 +83,16 @@ fn clearance_of(p: &ProfileRow) -> Clearance {
 }
 
 impl TacticalService {
+    /// Largest verification document an upload may be, in bytes.
+    pub fn max_document_bytes(&self) -> u64 {
+        self.config.max_document_bytes
+    }
+
+    /// Largest comm attachment an upload may be, in bytes.
+    pub fn max_attachment_bytes(&self) -> u64 {
+        self.config.max_attachment_bytes
+    }
+
     pub fn new(
         db: Db,
         storage: Arc<StorageService>,
@@ -117,6 +127,7 @@ impl TacticalService {
     }
 
     /// Appends a successful read to the audit log.
+    /// Appends to the audit chain (one entry, its own transaction).
     pub(super) async fn record(&self, record: Record) -> AppResult<()> {
         self.db.write(move |tx| Ok(audit::append(tx, &record)?)).await?;
         audit::recorded();
