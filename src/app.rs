@@ -177,12 +177,12 @@ fn cors(origins: &[String]) -> Cors {
 }
 
 pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
-    let api = crate::api::service();
-    let spec = crate::api::spec_json(&api);
-    let allowed = Arc::new(crate::api::allow::AllowedMethods::from_spec(
+    let api = crate::openapi::service();
+    let spec = crate::openapi::spec_json(&api);
+    let allowed = Arc::new(crate::openapi::allow::AllowedMethods::from_spec(
         &serde_json::from_str(&spec).expect("the spec is JSON"),
     ));
-    let docs = crate::api::docs_page(&api, &spec);
+    let docs = crate::openapi::docs_page(&api, &spec);
     let limits = &state.config.limits;
     let bounds = crate::limits::RequestBounds {
         max_body: state.config.largest_body(),
@@ -201,7 +201,7 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/api/subscription/webhook/stripe", poem::post(crate::features::subscription::api::stripe_webhook))
         .at("/s/:share_id", poem::get(music_api::share_page))
         .at("/s/:share_id/audio", poem::get(music_api::share_audio))
-        .around(move |ep, req| crate::api::allow::answer(ep, req, allowed.clone()))
+        .around(move |ep, req| crate::openapi::allow::answer(ep, req, allowed.clone()))
         .around(move |ep, req| crate::limits::bound(ep, req, bounds))
         .around(crate::limits::enforce)
         .with(cors(&state.config.server.cors_allowed_origins))
@@ -218,7 +218,7 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
         .data(state.premium.clone())
         .data(state.media.clone())
         .data(state.readiness.clone())
-        .data(crate::api::body::JsonLimits::of(&state.config))
+        .data(crate::rest::body::JsonLimits::of(&state.config))
         .data(state)
         .around(crate::edge::observe)
 }
@@ -324,7 +324,7 @@ mod tests {
     /// skins and the limits meet.
     #[test]
     fn every_listed_route_and_procedure_exists() {
-        let spec: serde_json::Value = serde_json::from_str(&crate::api::spec_json(&crate::api::service())).unwrap();
+        let spec: serde_json::Value = serde_json::from_str(&crate::openapi::spec_json(&crate::openapi::service())).unwrap();
         for (pattern, _) in crate::limits::REST_ROUTES {
             let documented = spec["paths"].as_object().unwrap().iter().any(|(path, ops)| {
                 let as_pattern: Vec<&str> =

@@ -2,7 +2,6 @@
 
 pub mod ai;
 pub mod allocator;
-pub mod api;
 pub mod app;
 pub mod audio;
 pub mod auth;
@@ -19,8 +18,10 @@ pub mod features;
 pub mod fuzzing;
 pub mod limits;
 pub mod media;
+pub mod openapi;
 pub mod plans;
 pub mod private_fs;
+pub mod rest;
 pub mod server;
 pub mod storage;
 pub mod telemetry;

@@ -102,7 +102,7 @@ async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch:
         }
     };
     if let Some(input) = &raw_input {
-        crate::api::body::check_json_depth(input.as_bytes(), state.config.limits.max_json_depth)
+        crate::rest::body::check_json_depth(input.as_bytes(), state.config.limits.max_json_depth)
             .map_err(|e| TrpcError::from_app(&e, paths))?;
     }
     // Each call goes one way: refused by its rate budget, run here, or sent to the upstream.

@@ -5,7 +5,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::model::{Credentials, Login, Me, Session};
-use crate::api::{ApiTags, JsonBody};
+use crate::rest::{ApiTags, JsonBody};
 use crate::features::accounts::AccountsService;
 use crate::auth::BearerAuth;
 use crate::error::AppResult;

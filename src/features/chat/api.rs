@@ -6,7 +6,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 
 use super::model::*;
-use crate::api::{ApiTags, JsonBody};
+use crate::rest::{ApiTags, JsonBody};
 use crate::features::chat::ChatService;
 use crate::auth::BearerAuth;
 use crate::error::AppResult;

@@ -9,7 +9,7 @@ use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, OpenApi};
 
 use super::model::*;
-use crate::api::{ApiTags, JsonBody, read_upload};
+use crate::rest::{ApiTags, JsonBody, read_upload};
 use crate::features::media::MediaService;
 use crate::auth::BearerAuth;
 use crate::error::AppResult;

@@ -8,7 +8,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::model::*;
-use crate::api::{ApiTags, JsonBody};
+use crate::rest::{ApiTags, JsonBody};
 use crate::features::premium::PremiumService;
 use crate::auth::BearerAuth;
 use crate::error::AppResult;

@@ -6,7 +6,7 @@ use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, OpenApi};
 
 use super::model::{DeleteRequest, Deleted, SignedUrl, SignedUrlRequest, StoredObject};
-use crate::api::{ApiTags, JsonBody};
+use crate::rest::{ApiTags, JsonBody};
 use crate::features::storage::StorageService;
 use crate::auth::BearerAuth;
 use crate::error::AppResult;

@@ -7,7 +7,7 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 
 use super::model::*;
-use crate::api::{ApiTags, JsonBody};
+use crate::rest::{ApiTags, JsonBody};
 use crate::features::subscription::SubscriptionService;
 use crate::auth::BearerAuth;
 use crate::error::{AppError, AppResult};

@@ -4,7 +4,7 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use crate::api::ApiTags;
+use crate::rest::ApiTags;
 use super::readiness::{Health, ReadinessService};
 
 pub struct SystemApi;

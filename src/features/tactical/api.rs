@@ -10,7 +10,7 @@ use poem_openapi::{ApiRequest, ApiResponse, Multipart, OpenApi};
 
 use super::NewFile;
 use super::model::*;
-use crate::api::{ApiTags, JsonBody, read_upload};
+use crate::rest::{ApiTags, JsonBody, read_upload};
 use crate::features::tactical::TacticalService;
 use crate::auth::BearerAuth;
 use crate::error::AppResult;

@@ -7,8 +7,8 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::diff::{DiffGranularity, TextDiff};
 use super::model::*;
-use crate::api::body::carries_manuscript;
-use crate::api::{ApiTags, JsonBody};
+use crate::rest::body::carries_manuscript;
+use crate::rest::{ApiTags, JsonBody};
 use crate::features::writers::WritersService;
 use crate::auth::BearerAuth;
 use crate::error::AppResult;

@@ -1,13 +1,11 @@
-//! The documented REST surface: every area's API struct, combined into one OpenAPI service.
+//! The OpenAPI document: every area's API struct combined into one service, the spec it serves
+//! (with the operations written by hand and the services' rules), the Swagger UI page, and the
+//! `Allow` header derived from it.
 
 pub mod allow;
-pub mod body;
 mod rules;
-mod upload;
 
-pub use body::JsonBody;
-pub use upload::read_upload;
-use poem_openapi::{OpenApiService, Tags};
+use poem_openapi::OpenApiService;
 
 use crate::features::accounts::api::AccountsApi;
 use crate::features::chat::api::ChatApi;
@@ -19,30 +17,6 @@ use crate::features::subscription::api::SubscriptionApi;
 use crate::features::system::api::SystemApi;
 use crate::features::tactical::api::TacticalApi;
 use crate::features::writers::api::WritersApi;
-
-#[derive(Tags)]
-pub enum ApiTags {
-    /// Index, health and readiness
-    System,
-    /// Accounts and bearer tokens
-    Auth,
-    /// Object storage: uploads, deletes, signed URLs
-    Storage,
-    /// Tiers, feature access, usage quotas and tier changes
-    Subscription,
-    /// AI chat sessions
-    Chat,
-    /// Music Studio: projects, generation, stems, mix versions, sharing
-    Music,
-    /// Writers Guild: members, manuscripts with revision history, sessions, AI help, export
-    Writers,
-    /// Tactical HQ: verified members, clearance-gated encrypted comms, incidents, analyses, audit
-    Tactical,
-    /// Premium image generation
-    Premium,
-    /// Profile media (avatar, photos) and NFT artwork
-    Media,
-}
 
 pub type Apis = (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi, TacticalApi, PremiumApi, MediaApi);
 
