@@ -103,18 +103,15 @@ impl BackupConfig {
             return bad("keep", "must be at least 1".into());
         }
         if !self.gcs_bucket.is_empty() {
-            let probe = GcsConfig {
-                buckets: [("media".to_owned(), self.gcs_bucket.clone())].into(),
-                ..Config::default().storage.gcs
-            };
-            if let Err(why) = crate::storage::GcsLocations::resolve(&probe) {
+            let buckets = [("media".to_owned(), self.gcs_bucket.clone())].into();
+            if let Err(why) = crate::storage::gcs::locations::GcsLocations::resolve("", &buckets) {
                 return bad("gcs_bucket", format!("is not a usable bucket: {why}"));
             }
         }
         if self.schedule.is_empty() {
             return Ok(());
         }
-        if let Err(why) = crate::backup::schedule::parse(&self.schedule) {
+        if let Err(why) = crate::backup::cron::parse(&self.schedule) {
             return bad("schedule", format!("is not a cron expression: {why}"));
         }
         match (self.dir.as_os_str().is_empty(), self.gcs_bucket.is_empty()) {
@@ -333,7 +330,7 @@ impl GcsConfig {
         if !(1..=crate::storage::signing::MAX_EXPIRES_IN_SECS).contains(&self.redirect_ttl_secs) {
             return bad("redirect_ttl_secs", "must be 1 to 604800 seconds");
         }
-        crate::storage::GcsLocations::resolve(self).map(drop).map_err(ConfigError)
+        crate::storage::gcs::locations::GcsLocations::resolve(&self.bucket_prefix, &self.buckets).map(drop).map_err(ConfigError)
     }
 }
 

@@ -5,40 +5,9 @@ use std::sync::Arc;
 use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
-use serde::{Deserialize, Serialize};
 
+pub use super::role::Role;
 use crate::error::{AppError, AppResult};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, poem_openapi::Enum, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-#[oai(rename_all = "lowercase")]
-pub enum Role {
-    /// An app user: acts only for themself.
-    User,
-    /// An operator: may act for any user.
-    Admin,
-    /// A trusted backend acting for any user (e.g. the app's own server).
-    Service,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::User => "user",
-            Role::Admin => "admin",
-            Role::Service => "service",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "user" => Some(Role::User),
-            "admin" => Some(Role::Admin),
-            "service" => Some(Role::Service),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
@@ -69,6 +38,14 @@ impl Caller {
         } else {
             Err(AppError::forbidden(format!("{what} needs an admin or service token")))
         }
+    }
+}
+
+impl super::TokenService {
+    /// The caller a valid token names.
+    pub fn caller(&self, token: &str) -> AppResult<Caller> {
+        let claims = self.verify(token)?;
+        Ok(Caller { user_id: claims.sub, role: claims.role })
     }
 }
 

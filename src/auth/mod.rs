@@ -2,9 +2,11 @@
 
 pub mod caller;
 pub mod password;
+pub mod role;
 pub mod token;
 
-pub use caller::{BearerAuth, Caller, Role};
+pub use caller::{BearerAuth, Caller};
+pub use role::Role;
 pub use token::TokenService;
 
 /// Longest user id a token may name.

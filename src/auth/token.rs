@@ -72,12 +72,6 @@ impl TokenService {
         Ok((token, claims))
     }
 
-    /// The caller a valid token names.
-    pub fn caller(&self, token: &str) -> AppResult<super::Caller> {
-        let claims = self.verify(token)?;
-        Ok(super::Caller { user_id: claims.sub, role: claims.role })
-    }
-
     pub fn verify(&self, token: &str) -> AppResult<Claims> {
         let now = chrono::Utc::now().timestamp();
         match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {

@@ -7,6 +7,7 @@
 //! Layout: `manifest.json`, `optima.db`, `keys/<file>`, `blobs/<bucket>/<path>` (the local
 //! store's layout, so a backup folder is also a data directory's blobs).
 
+pub mod cron;
 pub mod schedule;
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};

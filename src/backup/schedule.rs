@@ -14,10 +14,6 @@ use super::{BackupError, Target, Trigger, prune, timestamped_name, write};
 use crate::config::Config;
 use crate::telemetry::metrics::{BACKUPS, LAST_BACKUP};
 
-/// Five fields as in crontab, or six with seconds first.
-pub fn parse(expression: &str) -> Result<Cron, String> {
-    expression.parse::<Cron>().map_err(|e| e.to_string())
-}
 
 /// The running schedule; [`Scheduler::stop`] ends it.
 pub struct Scheduler {
@@ -33,7 +29,7 @@ impl Scheduler {
         if config.backup.schedule.is_empty() {
             return None;
         }
-        let cron = parse(&config.backup.schedule).expect("the schedule was checked when the configuration loaded");
+        let cron = super::cron::parse(&config.backup.schedule).expect("the schedule was checked when the configuration loaded");
         let (stop, stopped) = watch::channel(false);
         let interrupt = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn(run(config.clone(), cron, stopped, interrupt.clone()));
@@ -98,20 +94,5 @@ async fn run_once(config: &Config, interrupt: &AtomicBool) {
         Ok(deleted) if deleted.is_empty() => {}
         Ok(deleted) => tracing::info!(?deleted, keep = config.backup.keep, "old scheduled backups deleted"),
         Err(e) => tracing::warn!(%target, error = %e, "deleting old scheduled backups failed"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crontab_expressions_parse_with_or_without_seconds() {
-        for ok in ["0 3 * * *", "*/15 * * * *", "0 0 * * SUN", "*/2 * * * * *"] {
-            assert!(parse(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "every day", "61 * * * *", "* * *"] {
-            assert!(parse(bad).is_err(), "{bad}");
-        }
     }
 }

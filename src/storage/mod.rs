@@ -1,10 +1,10 @@
 //! Blob storage: the `BlobStore` trait, bucket names, safe object paths, the local
 //! filesystem store and signed delivery URLs.
 
-mod bucket;
-mod gcs;
+pub mod bucket;
+pub mod gcs;
 mod local;
-mod path;
+pub mod path;
 pub mod signing;
 pub mod transfer;
 

@@ -1,7 +1,10 @@
 //! Where each logical bucket lives in GCS: `storage.gcs.bucket_prefix` and
 //! `storage.gcs.buckets`, checked when the configuration loads.
 
-use crate::storage::{BlobPath, Bucket};
+use std::collections::BTreeMap;
+
+use crate::storage::bucket::Bucket;
+use crate::storage::path::BlobPath;
 
 /// Where one logical bucket lives in GCS: a real bucket and an object prefix inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,18 +21,19 @@ pub struct GcsLocations(Vec<(Bucket, Location)>);
 impl GcsLocations {
     /// Real bucket = `bucket_prefix` + seed name, unless `buckets.<seed name or alias>` gives
     /// `"bucket"` or `"bucket/object/prefix"`.
-    pub fn resolve(config: &crate::config::GcsConfig) -> Result<Self, String> {
-        for key in config.buckets.keys() {
+    /// Plain data in, so that the configuration can check itself with it.
+    pub fn resolve(bucket_prefix: &str, buckets: &BTreeMap<String, String>) -> Result<Self, String> {
+        for key in buckets.keys() {
             if Bucket::parse(key).is_none() {
                 return Err(format!("`storage.gcs.buckets` names an unknown bucket `{key}`"));
             }
         }
         let mut all = Vec::with_capacity(Bucket::ALL.len());
         for bucket in Bucket::ALL {
-            let named = config.buckets.iter().find(|(k, _)| Bucket::parse(k) == Some(bucket));
+            let named = buckets.iter().find(|(k, _)| Bucket::parse(k) == Some(bucket));
             let (key, raw) = match named {
                 Some((k, v)) => (format!("storage.gcs.buckets.{k}"), v.clone()),
-                None => ("storage.gcs.bucket_prefix".to_owned(), format!("{}{}", config.bucket_prefix, bucket.name())),
+                None => ("storage.gcs.bucket_prefix".to_owned(), format!("{}{}", bucket_prefix, bucket.name())),
             };
             let (name, prefix) = raw.split_once('/').unwrap_or((&raw, ""));
             check_bucket_name(name).map_err(|why| format!("`{key}` gives the bucket name `{name}`, which {why}"))?;
@@ -84,7 +88,7 @@ mod tests {
             c.buckets.insert("media".into(), "shared-assets/r3al/media/".into());
             c.buckets.insert("r3al-studio-music".into(), "music-prod".into());
         });
-        let locations = GcsLocations::resolve(&config).unwrap();
+        let locations = GcsLocations::resolve(&config.bucket_prefix, &config.buckets).unwrap();
         assert_eq!(locations.get(Bucket::Images), &Location { bucket: "acme-r3al-premium-images".into(), prefix: String::new() });
         assert_eq!(locations.get(Bucket::Media), &Location { bucket: "shared-assets".into(), prefix: "r3al/media/".into() });
         assert_eq!(locations.get(Bucket::Music), &Location { bucket: "music-prod".into(), prefix: String::new() });
@@ -100,7 +104,7 @@ mod tests {
             (gcs_with(|c| drop(c.buckets.insert("media".into(), "google-media".into()))), "`goog`"),
             (gcs_with(|c| drop(c.buckets.insert("media".into(), "media-bucket/../up".into()))), "invalid object prefix"),
         ] {
-            let err = GcsLocations::resolve(&edit).unwrap_err();
+            let err = GcsLocations::resolve(&edit.bucket_prefix, &edit.buckets).unwrap_err();
             assert!(err.contains(expected), "{err} should mention {expected}");
         }
     }

@@ -11,7 +11,7 @@
 //! object is held in memory and none is visible before it is complete.
 
 mod client;
-mod locations;
+pub mod locations;
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -87,7 +87,7 @@ impl GcsStore {
     /// spooled under `spool_dir`.
     pub fn new(config: &StorageConfig, spool_dir: PathBuf) -> Result<Self, String> {
         let gcs = &config.gcs;
-        let locations = GcsLocations::resolve(gcs)?;
+        let locations = GcsLocations::resolve(&gcs.bucket_prefix, &gcs.buckets)?;
         let account = match gcs.credentials_file.as_str() {
             "" => None,
             path => Some(ServiceAccount::read(path)?),
