@@ -17,23 +17,17 @@ MAX_KIB=${BENCH_MAX_KIB:-128}
 RUNS=${BENCH_RUNS:-3}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-for tool in curl python3; do
-    command -v "$tool" >/dev/null || { echo "error: $tool is required" >&2; exit 2; }
-done
-if [[ -n "${BENCH_BINARY:-}" ]]; then
-    BIN=$BENCH_BINARY
-else
-    BIN=$(cargo build --release --bin optima --message-format=json-render-diagnostics \
-        | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
-fi
+. "$ROOT/scripts/lib.sh"
+require curl python3
+BIN=${BENCH_BINARY:-$(release_binary)}
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/optima-bench-backup.XXXXXX")
+WORK=$(work_dir bench-backup)
 SERVER=
 cleanup() {
-    [[ -n "$SERVER" ]] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+    stop_process "$SERVER"
     rm -rf "$WORK"
 }
-trap cleanup EXIT
+on_exit cleanup
 export OPTIMA_LOG__LEVEL=warn OPTIMA_LIMITS__RATE_LIMITING=false
 
 "$BIN" migrate --data-dir "$WORK/data" >/dev/null
@@ -54,10 +48,10 @@ for i in range(count):
 print(f"{count} objects, {total / 2**20:.0f} MiB")
 EOF
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 "$BIN" serve --data-dir "$WORK/data" --bind "127.0.0.1:$PORT" &
 SERVER=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
+wait_for_url "http://127.0.0.1:$PORT/health" "$SERVER" || exit 1
 for i in $(seq 50); do
     curl -sf -o /dev/null -H 'content-type: application/json' \
         -d "{\"username\":\"user$i\",\"password\":\"password-123\"}" "http://127.0.0.1:$PORT/api/auth/register"

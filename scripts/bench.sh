@@ -40,38 +40,29 @@ BLOB_URL_PATH=/cdn/r3al-user-media/$OBJECT_PATH
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+. "$ROOT/scripts/lib.sh"
 
-for tool in curl python3; do
-    command -v "$tool" >/dev/null || { echo "error: $tool is required" >&2; exit 2; }
-done
-command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk) >&2
-command -v wrk >/dev/null || { echo "error: wrk is not installed and could not be" >&2; exit 2; }
+require curl python3
+require_wrk
 
 # --- The release binary ----------------------------------------------------------------------
 if [[ -n "${BENCH_BINARY:-}" ]]; then
     BIN=$BENCH_BINARY
 else
     echo "==> cargo build --release" >&2
-    # The JSON messages name the built executable wherever the target directory is.
-    BIN=$(cargo build --release --bin optima --message-format=json-render-diagnostics \
-        | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+    BIN=$(release_binary)
 fi
 [[ -x "$BIN" ]] || { echo "error: no executable at '$BIN'" >&2; exit 1; }
 echo "==> binary: $BIN ($(du -h "$BIN" | cut -f1))" >&2
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/optima-bench.XXXXXX")
+WORK=$(work_dir bench)
 # An explicit, empty configuration file: built-in defaults, whatever ./config.toml says.
 CONFIG="$WORK/optima.toml"
 echo "# defaults only" >"$CONFIG"
 SERVER_PID=
 
 stop_server() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    stop_process "$SERVER_PID"
     SERVER_PID=
 }
 
@@ -86,13 +77,7 @@ cleanup() {
     fi
     exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+on_exit cleanup
 
 # --- Cold start --------------------------------------------------------------------------------
 # Timed in Python: exec, then GET /health every millisecond until one answers 200.
@@ -151,18 +136,10 @@ DATA="$WORK/data"
 echo "==> starting the server at $BASE (data dir $DATA)" >&2
 "$BIN" serve --config "$CONFIG" --bind "127.0.0.1:$PORT" --data-dir "$DATA" </dev/null >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-for i in $(seq 300); do
-    curl -fsS -o /dev/null --max-time 2 "$BASE/health" 2>/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { echo "error: the server exited during start-up" >&2; exit 1; }
-    ((i == 300)) && { echo "error: GET /health did not succeed within 30 s" >&2; exit 1; }
-    sleep 0.1
-done
+wait_for_url "$BASE/health" "$SERVER_PID" || exit 1
 sleep 1
 
-rss_mb() { # FIELD (VmRSS or VmHWM) of the server, in MB
-    awk -v f="$1:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status"
-}
-IDLE_RSS=$(rss_mb VmRSS)
+IDLE_RSS=$(rss_mb "$SERVER_PID" VmRSS)
 echo "==> idle RSS: $IDLE_RSS MB" >&2
 
 TOKEN=$("$BIN" token --config "$CONFIG" --user "$USER_ID" --data-dir "$DATA")
@@ -175,14 +152,6 @@ cmp -s "$WORK/blob.bin" "$WORK/download.bin" || { echo "error: the downloaded ob
 echo "==> uploaded 1 MiB to $BLOB_URL_PATH" >&2
 
 # --- Load -----------------------------------------------------------------------------------------
-# wrk's latency figures come with a unit (us, ms, s): converts one to milliseconds.
-to_ms() {
-    awk -v v="$1" 'BEGIN {
-        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-        printf "%.2f", n }'
-}
-
 declare -A RPS P50 P99 ERRORS TRANSFER
 run_wrk() { # NAME URL [wrk options...]
     local name=$1 url=$2 out="$WORK/wrk-$1.txt"
@@ -192,14 +161,8 @@ run_wrk() { # NAME URL [wrk options...]
     fi
     echo "==> wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency $url" >&2
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" | tee "$out" >&2
-    RPS[$name]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
-    TRANSFER[$name]=$(awk '/^Transfer\/sec:/ { print $2 }' "$out")
-    P50[$name]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
-    P99[$name]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
-    local non2xx socket
-    non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
-    socket=$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")
-    ERRORS[$name]=$((${non2xx:-0} + ${socket:-0}))
+    wrk_figures "$out"
+    RPS[$name]=$WRK_RPS TRANSFER[$name]=$WRK_TRANSFER P50[$name]=$WRK_P50 P99[$name]=$WRK_P99 ERRORS[$name]=$WRK_ERRORS
 }
 
 run_wrk health "$BASE/health"
@@ -208,10 +171,7 @@ run_wrk blob "$BASE$BLOB_URL_PATH" -H "Authorization: Bearer $TOKEN"
 # Tactical HQ: the bench user becomes a verified member, then sends and reads sealed comms.
 ADMIN=$("$BIN" token --config "$CONFIG" --user bench_admin --role admin --data-dir "$DATA")
 api() { # METHOD PATH TOKEN BODY EXPECTED
-    local status
-    status=$(curl -sS -o "$WORK/api.json" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $3" \
-        -H 'Content-Type: application/json' -d "$4" "$BASE$2")
-    [[ "$status" == "$5" ]] || { echo "error: $1 $2 answered $status: $(cat "$WORK/api.json")" >&2; exit 1; }
+    call_api "$1" "$BASE$2" "$3" "$4" "$5" "$WORK/api.json" || exit 1
 }
 api POST /api/subscription/upgrade "$ADMIN" "{\"userId\":\"$USER_ID\",\"newTier\":\"unlimited\"}" 200
 api POST /api/tactical/register "$TOKEN" "{\"userId\":\"$USER_ID\",\"serviceBranch\":\"police\",\"department\":\"Bench PD\"}" 201
@@ -228,8 +188,8 @@ run_wrk comm_send "$BASE/api/tactical/comm/secure" -s "$WORK/secure.lua"
 run_wrk comm_list "$BASE/api/tactical/comm/$USER_ID?limit=50" -H "Authorization: Bearer $TOKEN"
 
 sleep 1
-LOAD_RSS=$(rss_mb VmRSS)
-PEAK_RSS=$(rss_mb VmHWM)
+LOAD_RSS=$(rss_mb "$SERVER_PID" VmRSS)
+PEAK_RSS=$(rss_mb "$SERVER_PID" VmHWM)
 stop_server
 
 # --- Summary ---------------------------------------------------------------------------------------

@@ -7,12 +7,18 @@
 # Prints VmRSS and VmHWM (kB, from /proc/PID/status) before and after, and each upload's status.
 # Runs the server with its built-in defaults (from a scratch directory, so no config.toml).
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 BINARY=${1:-${CARGO_TARGET_DIR:-target}/release/optima}
 UPLOADS=${2:-4}
 BINARY=$(realpath "$BINARY")
-WORK=$(mktemp -d)
-trap 'kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+WORK=$(work_dir decode-rss)
+PID=
+cleanup() {
+    stop_process "$PID"
+    rm -rf "$WORK"
+}
+on_exit cleanup
 cd "$WORK"
 
 python3 - <<'EOF'
@@ -26,15 +32,12 @@ png += chunk(b'IDAT', zlib.compress(raw, 9)) + chunk(b'IEND', b'')
 open('zero.png', 'wb').write(png)
 EOF
 
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 mkdir data
 "$BINARY" --data-dir data --bind "127.0.0.1:$PORT" >server.log 2>&1 &
 PID=$!
 TOKEN=$("$BINARY" token --user u1 --data-dir data)
-until curl -sf "http://127.0.0.1:$PORT/health" >/dev/null; do
-    kill -0 "$PID" || { cat server.log; exit 1; }
-    sleep 0.2
-done
+wait_for_url "http://127.0.0.1:$PORT/health" "$PID" || { cat server.log; exit 1; }
 
 status() { grep -E '^(VmRSS|VmHWM)' "/proc/$PID/status" | tr -s ' \t' ' ' | tr '\n' ' '; echo; }
 echo "upload: $(stat -c %s zero.png) bytes, 7000x7000 RGB"

@@ -21,6 +21,7 @@
 #   SCHEMATHESIS_REPORT_DIR  where to write the JUnit and VCR (every request and response)
 #                            reports; default: inside the work directory
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SCHEMATHESIS_VERSION=4.32.5
 USER_ID=schemathesis_user
@@ -36,7 +37,7 @@ if [[ ! -x "$BINARY" ]]; then
     exit 2
 fi
 BINARY=$(cd "$(dirname "$BINARY")" && pwd)/$(basename "$BINARY")
-command -v curl >/dev/null || { echo "error: curl is required" >&2; exit 2; }
+require curl
 
 VENV=${OPTIMA_VENV:-$HOME/.cache/optima-venv}
 # The server reads every OPTIMA_* variable as configuration and refuses unknown keys.
@@ -47,14 +48,13 @@ SEED=${ST_SEED:-20261202}
 # --- Schemathesis, pinned, in its own virtualenv -------------------------------------------
 if [[ "$("$VENV/bin/schemathesis" --version 2>/dev/null || true)" != *"version $SCHEMATHESIS_VERSION" ]]; then
     echo "==> installing schemathesis $SCHEMATHESIS_VERSION into $VENV" >&2
-    [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+    pip_install "$VENV" "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 ST="$VENV/bin/schemathesis"
 "$ST" --version >&2
 
 # --- The server -----------------------------------------------------------------------------
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/optima-schemathesis.XXXXXX")
+WORK=$(work_dir schemathesis)
 DATA="$WORK/data"
 SERVER_LOG="$WORK/server.log"
 REPORT_DIR=${SCHEMATHESIS_REPORT_DIR:-$WORK/reports}
@@ -85,12 +85,7 @@ print_server_log() {
 
 cleanup() {
     local rc=$?
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    stop_process "$SERVER_PID" 5
     if ((rc == 0)); then
         rm -rf "$WORK"
     else
@@ -98,9 +93,7 @@ cleanup() {
     fi
     exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 fail() {
     echo "error: $*" >&2
@@ -116,22 +109,9 @@ OPTIMA_LOG__FORMAT=json NO_COLOR=1 \
     "$BINARY" serve --config "$CONFIG" --bind 127.0.0.1:0 --data-dir "$DATA" </dev/null >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 
-PORT=
-for _ in $(seq 300); do
-    kill -0 "$SERVER_PID" 2>/dev/null || fail "the server exited during start-up"
-    PORT=$(sed -nE 's/.*"message":"server ready".*"addr":"127\.0\.0\.1:([0-9]+)".*/\1/p' "$SERVER_LOG" | head -n 1)
-    [[ -n "$PORT" ]] && break
-    sleep 0.1
-done
-[[ -n "$PORT" ]] || fail "no 'server ready' line in the server log after 30 s"
-BASE="http://127.0.0.1:$PORT"
-
-for i in $(seq 300); do
-    curl -fsS -o /dev/null --max-time 2 "$BASE/health" 2>/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || fail "the server exited before /health answered"
-    ((i == 300)) && fail "GET $BASE/health did not succeed within 30 s"
-    sleep 0.1
-done
+ADDR=$(ready_addr "$SERVER_LOG" "$SERVER_PID" "the server") || { print_server_log; exit 1; }
+BASE="http://127.0.0.1:${ADDR##*:}"
+wait_for_url "$BASE/health" "$SERVER_PID" "the server" || { print_server_log; exit 1; }
 echo "==> server up at $BASE (pid $SERVER_PID)" >&2
 
 TOKEN=$("$BINARY" token --config "$CONFIG" --user "$USER_ID" --data-dir "$DATA") || fail "optima token failed"
@@ -141,10 +121,7 @@ TOKEN=$("$BINARY" token --config "$CONFIG" --user "$USER_ID" --data-dir "$DATA")
 # exercised past their gates.
 ADMIN_TOKEN=$("$BINARY" token --config "$CONFIG" --user schemathesis_admin --role admin --data-dir "$DATA") || fail "optima token failed"
 setup() { # METHOD PATH TOKEN BODY EXPECTED
-    local status
-    status=$(curl -sS -o "$WORK/setup.json" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $3" \
-        -H 'Content-Type: application/json' -d "$4" "$BASE$2") || status=000
-    [[ "$status" == "$5" ]] || fail "$1 $2 answered $status: $(cat "$WORK/setup.json" 2>/dev/null)"
+    call_api "$1" "$BASE$2" "$3" "$4" "$5" "$WORK/setup.json" || { print_server_log; exit 1; }
 }
 setup POST /api/subscription/upgrade "$ADMIN_TOKEN" "{\"userId\":\"$USER_ID\",\"newTier\":\"unlimited\"}" 200
 setup POST /api/tactical/register "$TOKEN" "{\"userId\":\"$USER_ID\",\"serviceBranch\":\"fire\",\"department\":\"Station 9\"}" 201

@@ -9,10 +9,9 @@ mod node;
 
 use std::time::Duration;
 
-use helpers::TestApp;
+use helpers::{TestApp, status_and_json, trpc_input};
 use node::{client_dir, ensure_node_modules};
 use optima::auth::Role;
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,20 +55,15 @@ async fn real_trpc_client_with_superjson_round_trips() {
 
 // ---- raw HTTP ---------------------------------------------------------------------------
 
-fn encode(input: &Value) -> String {
-    utf8_percent_encode(&input.to_string(), NON_ALPHANUMERIC).to_string()
-}
-
+/// The status, the `Content-Type` and the JSON body of an answer.
 async fn json_of(resp: reqwest::Response) -> (u16, String, Value) {
-    let status = resp.status().as_u16();
     let content_type = resp
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let text = resp.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}"));
+    let (status, body) = status_and_json(resp).await;
     (status, content_type, body)
 }
 
@@ -92,7 +86,7 @@ async fn unknown_procedure_error_envelope_has_the_exact_shape() {
 #[tokio::test]
 async fn query_without_input_as_superjson_sends_it_gets_a_json_wrapped_result_with_date_meta() {
     let app = TestApp::spawn().await;
-    let input = encode(&json!({"json": null, "meta": {"values": ["undefined"], "v": 1}}));
+    let input = trpc_input(&json!({"json": null, "meta": {"values": ["undefined"], "v": 1}}));
     let (status, _, body) = json_of(app.get(&format!("/api/trpc/r3al.system.health?input={input}"), None).await).await;
     assert_eq!(status, 200, "{body}");
     let data = &body["result"]["data"];
@@ -108,7 +102,7 @@ async fn query_without_input_as_superjson_sends_it_gets_a_json_wrapped_result_wi
 async fn batch_with_mixed_results_is_207_with_a_json_array_in_order() {
     let app = TestApp::spawn().await;
     let token = app.token("trpc_user", Role::User);
-    let input = encode(&json!({"0": {"json": null, "meta": {"values": ["undefined"], "v": 1}}}));
+    let input = trpc_input(&json!({"0": {"json": null, "meta": {"values": ["undefined"], "v": 1}}}));
     let path = format!("/api/trpc/r3al.system.health,r3al.nope.missing,r3al.auth.me?batch=1&input={input}");
     let (status, content_type, body) = json_of(app.get(&path, Some(&token)).await).await;
     assert_eq!(status, 207, "{body}");
@@ -202,7 +196,7 @@ async fn input_without_the_json_wrapper_is_400() {
     assert_eq!(body["error"]["json"]["data"]["httpStatus"], 400, "{body}");
     assert_eq!(body["error"]["json"]["data"]["path"], "r3al.auth.register", "{body}");
 
-    let input = encode(&json!({"limit": 5}));
+    let input = trpc_input(&json!({"limit": 5}));
     let (status, _, body) = json_of(app.get(&format!("/api/trpc/r3al.auth.me?input={input}"), Some(&token)).await).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["json"]["data"]["code"], "BAD_REQUEST", "{body}");
@@ -244,7 +238,7 @@ async fn get_user_tier_marks_the_paid_billing_period_as_dates() {
     assert_eq!(status, 200, "{body}");
     let subscription_id = body["result"]["data"]["json"]["subscriptionId"].as_str().unwrap_or_else(|| panic!("a subscriptionId: {body}")).to_owned();
 
-    let input = encode(&json!({"json": {"userId": "tier_user"}}));
+    let input = trpc_input(&json!({"json": {"userId": "tier_user"}}));
     let (status, _, body) = json_of(app.get(&format!("/api/trpc/r3al.subscription.getUserTier?input={input}"), Some(&user)).await).await;
     assert_eq!(status, 200, "{body}");
     let sub = &body["result"]["data"]["json"]["data"]["subscription"];
@@ -286,7 +280,7 @@ async fn chat_quota_exhausted_is_forbidden_403_on_the_wire() {
     assert!(err["message"].as_str().is_some_and(|m| m.to_lowercase().contains("upgrade")), "{body}");
     assert!(body.get("result").is_none(), "{body}");
 
-    let input = encode(&json!({"json": {"userId": "quota_user"}}));
+    let input = trpc_input(&json!({"json": {"userId": "quota_user"}}));
     let (status, _, body) = json_of(app.get(&format!("/api/trpc/r3al.premium.getUsageSummary?input={input}"), Some(&token)).await).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"]["data"]["json"]["usage"]["chat"], json!({"used": 3, "limit": 3}), "{body}");

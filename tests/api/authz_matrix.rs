@@ -28,7 +28,8 @@ use optima::auth::Role;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Map, Value, json};
 
-use crate::helpers::TestApp;
+use crate::blobs::png;
+use crate::helpers::{TestApp, set_tier};
 
 pub(crate) const A_USER: &str = "authz-alice-7c1e";
 pub(crate) const B_USER: &str = "authz-bob-39d2";
@@ -639,13 +640,6 @@ fn file_for(description: &str) -> FormValue {
     }
 }
 
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 5) as u8, (y * 7) as u8, 90]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
 /// A mono 16-bit 8 kHz WAV of a 220 Hz tone.
 fn wav(secs: f32) -> Vec<u8> {
     let rate = 8_000u32;
@@ -746,10 +740,6 @@ fn text_of(v: &Value, field: &str, what: &str) -> String {
     v[field].as_str().unwrap_or_else(|| panic!("setup: {what} has no `{field}`: {v}")).to_owned()
 }
 
-async fn put_json(app: &TestApp, path: &str, token: &str, body: &Value) -> reqwest::Response {
-    app.client.put(app.url(path)).bearer_auth(token).json(body).send().await.expect("request")
-}
-
 async fn multipart(app: &TestApp, path: &str, token: &str, form: Form) -> reqwest::Response {
     app.client.post(app.url(path)).bearer_auth(token).multipart(form).send().await.expect("request")
 }
@@ -762,8 +752,7 @@ pub(crate) async fn setup(app: &TestApp, admin: &str, user: &str, dept: &str) ->
     let mut ids = BTreeMap::new();
     let mut other_ids = Vec::new();
 
-    let tier = must(app.post_json("/api/subscription/upgrade", Some(admin), &json!({"userId": user, "newTier": "unlimited"})).await, 200, "tier").await;
-    assert_eq!(tier["tier"], "unlimited", "{tier}");
+    set_tier(app, user, "unlimited").await;
 
     // Tactical HQ: a verified top-secret member with a document, a team, an incident, a sealed
     // team comm with an attachment, a check-in and an operational status.
@@ -780,7 +769,7 @@ pub(crate) async fn setup(app: &TestApp, admin: &str, user: &str, dept: &str) ->
         other_ids.push(id.to_owned());
     }
     let verified = json!({"status": "verified", "clearanceLevel": "top_secret"});
-    must(put_json(app, &format!("/api/tactical/verify/{user}"), admin, &verified).await, 200, "verify").await;
+    must(app.put_json(&format!("/api/tactical/verify/{user}"), Some(admin), &verified).await, 200, "verify").await;
     let team = must(app.post_json("/api/tactical/teams", Some(t), &json!({"teamName": format!("team {m}"), "teamType": "patrol"})).await, 201, "team").await;
     ids.insert(Kind::Team, text_of(&team, "teamId", "team"));
     let incident = json!({"title": format!("incident {m}"), "description": format!("details {m}"), "severity": "high", "location": "Pier 9"});
@@ -797,7 +786,7 @@ pub(crate) async fn setup(app: &TestApp, admin: &str, user: &str, dept: &str) ->
         "stressIndicators": {"heartRate": 80, "sleepQuality": 6, "moodRating": 7, "recentIncidents": [format!("checkin {m}")]}});
     let check_in = must(app.post_json("/api/tactical/analysis/sr", Some(t), &check_in).await, 201, "check-in").await;
     other_ids.push(text_of(&check_in["session"], "sessionId", "check-in"));
-    must(put_json(app, &format!("/api/tactical/status/{user}"), t, &json!({"operationalStatus": "on_duty"})).await, 200, "status").await;
+    must(app.put_json(&format!("/api/tactical/status/{user}"), Some(t), &json!({"operationalStatus": "on_duty"})).await, 200, "status").await;
 
     // Music: a project with an uploaded stem mixed into a version.
     let project = must(app.post_json("/api/music/project/create", Some(t), &json!({"userId": user, "title": format!("song {m}"), "genre": "ambient"})).await, 201, "music project").await;
@@ -820,11 +809,11 @@ pub(crate) async fn setup(app: &TestApp, admin: &str, user: &str, dept: &str) ->
     let project = json!({"userId": user, "title": format!("novel {m}"), "contentType": "novel", "description": format!("about {m}")});
     let project = must(app.post_json("/api/writers/project/create", Some(t), &project).await, 201, "writers project").await;
     let wid = text_of(&project, "projectId", "writers project");
-    let saved = must(put_json(app, &format!("/api/writers/project/{wid}"), t, &json!({"content": format!("Chapter 1\n\nFirst draft {m}.")})).await, 200, "save").await;
+    let saved = must(app.put_json(&format!("/api/writers/project/{wid}"), Some(t), &json!({"content": format!("Chapter 1\n\nFirst draft {m}.")})).await, 200, "save").await;
     ids.insert(Kind::WritersVersion, text_of(&saved, "versionId", "save"));
-    let saved = must(put_json(app, &format!("/api/writers/project/{wid}"), t, &json!({"content": format!("Chapter 1\n\nSecond draft {m}.")})).await, 200, "save").await;
+    let saved = must(app.put_json(&format!("/api/writers/project/{wid}"), Some(t), &json!({"content": format!("Chapter 1\n\nSecond draft {m}.")})).await, 200, "save").await;
     other_ids.push(text_of(&saved, "versionId", "save"));
-    must(put_json(app, &format!("/api/writers/project/{wid}/notes"), t, &json!({"plot": format!("notes {m}")})).await, 200, "notes").await;
+    must(app.put_json(&format!("/api/writers/project/{wid}/notes"), Some(t), &json!({"plot": format!("notes {m}")})).await, 200, "notes").await;
     let session = must(app.post_json("/api/writers/session/start", Some(t), &json!({"userId": user, "projectId": wid})).await, 200, "writing session").await;
     ids.insert(Kind::WritersSession, text_of(&session, "sessionId", "writing session"));
     ids.insert(Kind::WritersProject, wid);
@@ -915,6 +904,21 @@ pub(crate) async fn snapshot(app: &TestApp, a: &Owner) -> BTreeMap<String, (u16,
         out.insert(path, (status, text));
     }
     out
+}
+
+/// A's resources, read by A again, that differ from `before` (each of which A could read):
+/// the path, and what it was and is now.
+pub(crate) async fn changed_since(app: &TestApp, a: &Owner, before: &BTreeMap<String, (u16, String)>) -> Vec<(String, String)> {
+    let after = snapshot(app, a).await;
+    let mut changed = Vec::new();
+    for (path, (status, text)) in before {
+        assert_eq!(*status, 200, "A reads {path} before the matrix: {text}");
+        let (after_status, after_text) = &after[path];
+        if (status, text) != (after_status, after_text) {
+            changed.push((path.clone(), format!("{status} {text}\n    now: {after_status} {after_text}")));
+        }
+    }
+    changed
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1037,13 +1041,8 @@ async fn another_users_ids_and_anonymous_callers_are_refused_everywhere() {
     }
 
     // A's resources, read back by A, are as they were.
-    let after = snapshot(&app, &a).await;
-    for (path, (status, text)) in &before {
-        assert_eq!(*status, 200, "A reads {path} before the matrix: {text}");
-        let (after_status, after_text) = &after[path];
-        if (status, text) != (after_status, after_text) {
-            fail("A's resources", path, format!("changed by B's requests: {status} {text}\n    now: {after_status} {after_text}"));
-        }
+    for (path, change) in changed_since(&app, &a, &before).await {
+        fail("A's resources", &path, format!("changed by B's requests: {change}"));
     }
 
     // The matrix. A row proves its refusals only when its control got through.

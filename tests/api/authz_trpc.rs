@@ -25,7 +25,7 @@ use std::fmt::Write as _;
 use optima::auth::Role;
 use serde_json::Value;
 
-use crate::authz_matrix::{A_DEPT, A_USER, B_DEPT, B_USER, BUCKET, Kind, Owner, setup, snapshot};
+use crate::authz_matrix::{A_DEPT, A_USER, B_DEPT, B_USER, BUCKET, Kind, Owner, changed_since, setup, snapshot};
 use crate::helpers::TestApp;
 
 use optima::trpc::Kind as Call;
@@ -387,13 +387,8 @@ async fn trpc_procedures_refuse_another_users_ids_and_anonymous_callers() {
 
     // A's resources, read back by A (A's stored object among them, after B's deleteObject with
     // A's URL), are as they were.
-    let after = snapshot(&app, &a).await;
-    for (path, (status, text)) in &before {
-        assert_eq!(*status, 200, "A reads {path} before the matrix: {text}");
-        let (after_status, after_text) = &after[path];
-        if (status, text) != (after_status, after_text) {
-            fail("A's resources", path, format!("changed by B's or anonymous calls: {status} {text}\n    now: {after_status} {after_text}"));
-        }
+    for (path, change) in changed_since(&app, &a, &before).await {
+        fail("A's resources", &path, format!("changed by B's or anonymous calls: {change}"));
     }
 
     let mut table = String::new();

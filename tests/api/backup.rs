@@ -12,7 +12,7 @@ use optima::storage::{BlobStore, LocalStore};
 use serde_json::{Value, json};
 
 use crate::fake_gcs::{FakeGcs, credentials_file};
-use crate::helpers::{TestApp, eventually, optima_cli, register};
+use crate::helpers::{TestApp, eventually, metric, optima_cli, register};
 use crate::storage_copy::{fixtures, p, seed_local};
 
 fn blob(i: usize) -> Vec<u8> {
@@ -211,11 +211,6 @@ fn scheduled_in(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-async fn metric(app: &TestApp, series: &str) -> f64 {
-    let text = app.get("/metrics", None).await.text().await.unwrap();
-    text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
-}
-
 #[tokio::test]
 async fn scheduled_backups_keep_the_newest_and_leave_other_folders_alone() {
     let work = tempfile::tempdir().unwrap();
@@ -245,7 +240,7 @@ async fn scheduled_backups_keep_the_newest_and_leave_other_folders_alone() {
     .await;
     assert!(manual.join("manifest.json").is_file(), "the on-demand backup stays");
     assert_eq!(std::fs::read_to_string(dir.join("notes/readme.txt")).unwrap(), "mine");
-    assert!(metric(&app, "optima_backups_total{outcome=\"ok\"}").await >= 4.0);
+    assert!(metric(&app, "optima_backups_total", &[r#"outcome="ok""#]).await.unwrap_or(0.0) >= 4.0);
     let last = newest.iter().next_back().unwrap();
     let kept = LocalStore::new(dir.join(last).join("blobs"));
     assert_eq!((&kept as &dyn BlobStore).get_bytes(optima::storage::Bucket::Media, &p("users/u1/kept.bin")).await.unwrap(), blob(5));
@@ -262,16 +257,16 @@ async fn a_failing_scheduled_backup_is_counted_and_the_server_keeps_serving() {
     // A file where the backup folder should be: every backup fails.
     let not_a_dir = work.path().join("file");
     std::fs::write(&not_a_dir, "").unwrap();
-    let failed = "optima_backups_total{outcome=\"failed\"}";
+    let failed = [r#"outcome="failed""#];
     let mut app = TestApp::spawn_with(|c| {
         c.backup.schedule = "* * * * * *".into();
         c.backup.dir = not_a_dir.clone();
     })
     .await;
-    let at_start = metric(&app, failed).await;
+    let at_start = metric(&app, "optima_backups_total", &failed).await.unwrap_or(0.0);
     eventually(30, "two failed backups counted", || {
         let app = &app;
-        async move { (metric(app, failed).await >= at_start + 2.0).then_some(()) }
+        async move { (metric(app, "optima_backups_total", &failed).await.unwrap_or(0.0) >= at_start + 2.0).then_some(()) }
     })
     .await;
     assert_eq!(app.get("/health", None).await.status(), 200);

@@ -8,7 +8,7 @@ use optima::config::TextProviderKind;
 use serde_json::{Value, json};
 
 use crate::fake_openai::{FakeOpenAi, Scenario};
-use crate::helpers::{TestApp, error_code};
+use crate::helpers::{TestApp, error_code, metric, set_tier};
 
 const SEND: &str = "/api/ai/chat/send";
 
@@ -29,51 +29,31 @@ async fn sent(app: &TestApp, token: &str, body: Value) -> Value {
 }
 
 async fn delete(app: &TestApp, token: &str, session_id: &str) -> reqwest::Response {
-    app.client.delete(app.url(&format!("/api/ai/chat/session/{session_id}"))).bearer_auth(token).send().await.unwrap()
-}
-
-async fn set_tier(app: &TestApp, user: &str, tier: &str) {
-    let admin = app.token("ops", Role::Admin);
-    let resp = app.post_json("/api/subscription/upgrade", Some(&admin), &json!({ "userId": user, "newTier": tier })).await;
-    assert_eq!(resp.status(), 200, "upgrade {user} to {tier}: {}", resp.text().await.unwrap());
-}
-
-fn db(app: &TestApp) -> rusqlite::Connection {
-    rusqlite::Connection::open(app.data_dir().join("optima.db")).unwrap()
+    app.delete(&format!("/api/ai/chat/session/{session_id}"), Some(token)).await
 }
 
 /// `(used, reserved)` of the `ai_chat` quota for `user`, over all windows.
 fn chat_usage(app: &TestApp, user: &str) -> (i64, i64) {
-    db(app)
-        .query_row(
-            "SELECT coalesce(sum(used), 0), coalesce(sum(reserved), 0) FROM usage_counters WHERE user_id = ?1 AND feature = 'ai_chat'",
-            [user],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap()
+    app.usage(user, "ai_chat")
 }
 
 /// Every row of `usage_counters`, to compare before and after.
 fn all_usage(app: &TestApp) -> Vec<(String, String, String, i64, i64)> {
-    let c = db(app);
+    let c = app.db();
     let mut stmt = c.prepare("SELECT user_id, feature, window_start, used, reserved FROM usage_counters ORDER BY 1, 2, 3").unwrap();
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).unwrap().collect::<Result<_, _>>().unwrap()
 }
 
-fn count(app: &TestApp, sql: &str) -> i64 {
-    db(app).query_row(sql, [], |r| r.get(0)).unwrap()
-}
-
 fn messages_total(app: &TestApp) -> i64 {
-    count(app, "SELECT count(*) FROM chat_messages")
+    app.count("SELECT count(*) FROM chat_messages", [])
 }
 
 fn sessions_total(app: &TestApp) -> i64 {
-    count(app, "SELECT count(*) FROM chat_sessions")
+    app.count("SELECT count(*) FROM chat_sessions", [])
 }
 
 fn messages_of(app: &TestApp, session_id: &str) -> i64 {
-    db(app).query_row("SELECT count(*) FROM chat_messages WHERE session_id = ?1", [session_id], |r| r.get(0)).unwrap()
+    app.count("SELECT count(*) FROM chat_messages WHERE session_id = ?1", [session_id])
 }
 
 /// Waits (briefly) until the user's `ai_chat` holds are given back; returns `(used, reserved)`.
@@ -99,7 +79,7 @@ struct Snapshot {
 async fn snapshot(app: &TestApp) -> Snapshot {
     // Holds are released right after a failed call; let them settle before comparing.
     let deadline = Instant::now() + Duration::from_secs(3);
-    while count(app, "SELECT coalesce(sum(reserved), 0) FROM usage_counters") != 0 && Instant::now() < deadline {
+    while app.count("SELECT coalesce(sum(reserved), 0) FROM usage_counters", []) != 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     Snapshot { usage: all_usage(app), messages: messages_total(app), sessions: sessions_total(app) }
@@ -179,7 +159,7 @@ async fn local_provider_answers_from_server_data_and_counts_down_the_free_quota(
     assert_eq!(chat_usage(&app, "u1"), (3, 0));
     assert_eq!(messages_total(&app), 6);
     assert_eq!(sessions_total(&app), 3);
-    assert_eq!(count(&app, "SELECT count(*) FROM chat_messages WHERE content = 'one more?'"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM chat_messages WHERE content = 'one more?'", []), 0);
 }
 
 #[tokio::test]
@@ -321,7 +301,7 @@ async fn sessions_history_pagination_ownership_and_delete() {
     let gone: Value = resp.json().await.unwrap();
     assert_eq!(gone, json!({ "deleted": true, "sessionId": session }));
     assert_eq!(messages_of(&app, &session), 0);
-    assert_eq!(db(&app).query_row("SELECT count(*) FROM chat_sessions WHERE session_id = ?1", [&session], |r| r.get::<_, i64>(0)).unwrap(), 0);
+    assert_eq!(app.count("SELECT count(*) FROM chat_sessions WHERE session_id = ?1", [&session]), 0);
     assert_eq!(messages_of(&app, &second), 2);
     let resp = app.get(&format!("/api/ai/chat/history/{session}"), Some(&u1)).await;
     assert_eq!(resp.status(), 404);
@@ -460,7 +440,7 @@ async fn openai_provider_sends_the_conversation_and_reports_the_usage() {
     );
     assert_eq!(msgs[1]["model"], "test-model");
     assert_eq!(chat_usage(&app, "u1"), (2, 0));
-    let (prompt, completion): (i64, i64) = db(&app)
+    let (prompt, completion): (i64, i64) = app.db()
         .query_row(
             "SELECT (SELECT prompt_tokens FROM chat_messages WHERE message_id = ?1), (SELECT completion_tokens FROM chat_messages WHERE message_id = ?2)",
             [first["userMessageId"].as_str().unwrap(), first["messageId"].as_str().unwrap()],
@@ -777,14 +757,6 @@ async fn until_queue(app: &TestApp, running: usize, waiting: usize) {
     }
 }
 
-/// The metric line of `name` with all these label pairs, from `/metrics`.
-async fn metric_value(app: &TestApp, name: &str, labels: &[&str]) -> Option<f64> {
-    let text = app.get("/metrics", None).await.text().await.unwrap();
-    text.lines()
-        .filter(|l| l.starts_with(name) && labels.iter().all(|label| l.contains(label)))
-        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
-}
-
 #[tokio::test]
 async fn unlimited_tier_calls_wait_ahead_of_others_and_metrics_show_the_queue() {
     let fake = FakeOpenAi::start().await;
@@ -828,9 +800,9 @@ async fn unlimited_tier_calls_wait_ahead_of_others_and_metrics_show_the_queue() 
     assert_eq!(order, ["from first", "from priority", "from standard"], "the Unlimited call overtook the waiting one");
 
     // The recorder is shared by every server in this test process, so other tests add to it.
-    let waits = metric_value(&app, "optima_generation_queue_wait_seconds_count", &[r#"kind="text""#, r#"priority="high""#]).await;
+    let waits = metric(&app, "optima_generation_queue_wait_seconds_count", &[r#"kind="text""#, r#"priority="high""#]).await;
     assert!(waits.is_some_and(|n| n >= 1.0), "the wait of the priority call is measured: {waits:?}");
-    assert!(metric_value(&app, "optima_generation_queue_waiting", &[]).await.is_some(), "queue depth is exported");
+    assert!(metric(&app, "optima_generation_queue_waiting", &[]).await.is_some(), "queue depth is exported");
 }
 
 #[tokio::test]

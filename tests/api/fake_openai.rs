@@ -1,17 +1,21 @@
-//! A fake OpenAI-compatible server on 127.0.0.1:0, shared by the chat and readiness tests. It
-//! speaks the two routes optima calls: `POST /v1/chat/completions` and `GET /v1/models`, each
-//! answering as the test's [`Scenario`] says; any other route is OpenAI's 404 `unknown_url`.
+//! A fake OpenAI-compatible server on 127.0.0.1:0, shared by the chat, image, writers and
+//! readiness tests. It speaks the three routes optima calls: `POST /v1/chat/completions`,
+//! `POST /v1/images/generations` and `GET /v1/models`, each answering as the test's
+//! [`Scenario`] says; any other route is OpenAI's 404 `unknown_url`.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use optima::config::TextProviderKind;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use optima::config::{Config, ImageProviderKind, TextProviderKind};
 use poem::http::{Method, StatusCode};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{Request, Response};
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use crate::blobs::encoded;
 use crate::helpers::TestApp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,8 +29,16 @@ pub enum Scenario {
     /// Answers well once the test lets it ([`FakeOpenAi::release`]), so a test orders calls
     /// without guessing how long anything takes.
     Gated,
+    /// 200 with `application/json` and a body that is not JSON.
     Garbage,
+    /// 200 with an HTML page, as a proxy in the way answers.
+    NotJson,
+    /// A well-formed answer with nothing in it: no choices, no images.
     NoChoices,
+    /// OpenAI's 400 `content_policy_violation`.
+    ContentPolicy,
+    /// An image answer whose `b64_json` is not an image (a completion answers as in `Ok`).
+    NotAnImage,
     /// 401, quoting the key it was sent (OpenAI quotes part of it).
     Unauthorized,
     Forbidden,
@@ -47,18 +59,57 @@ pub struct FakeOpenAi {
     scenario: Arc<Mutex<Scenario>>,
     requests: Arc<Mutex<Vec<Recorded>>>,
     gate: Arc<tokio::sync::Semaphore>,
+    completion: Arc<Mutex<String>>,
 }
 
-const FAKE_OK: &str = r#"{"id":"x","object":"chat.completion","model":"test-model","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the fake"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#;
+/// The reply of a chat completion until a test sets another ([`FakeOpenAi::reply`]).
+const REPLY: &str = "Hello from the fake";
+
+/// A chat completion answering `content`, with its token counts.
+fn completion(content: &str, prompt_tokens: u64, completion_tokens: u64) -> String {
+    json!({
+        "id": "x", "object": "chat.completion", "model": "test-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens},
+    })
+    .to_string()
+}
 
 const MODELS: &str = r#"{"object":"list","data":[{"id":"test-model","object":"model","created":1700000000,"owned_by":"fake"},{"id":"test-image-model","object":"model","created":1700000000,"owned_by":"fake"}]}"#;
+
+/// A real 1792×1024 PNG: a gradient with a marker pixel pattern.
+fn provider_png() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(1792, 1024, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x / 7 + y / 5) % 256) as u8]));
+    encoded(image::DynamicImage::ImageRgb8(img), image::ImageFormat::Png)
+}
+
+/// An Images API answer carrying `bytes` as its one image.
+fn images(bytes: &[u8], revised_prompt: &str) -> String {
+    json!({ "created": 1_700_000_000, "data": [{ "b64_json": STANDARD.encode(bytes), "revised_prompt": revised_prompt }] }).to_string()
+}
+
+/// The bodies of a route's 200s: the full answer, an empty one ([`Scenario::NoChoices`]) and
+/// one whose image is not an image ([`Scenario::NotAnImage`]).
+struct Bodies {
+    ok: String,
+    empty: String,
+    not_an_image: String,
+}
+
+impl Bodies {
+    /// A route with nothing to leave out: every 200 is `ok`.
+    fn always(ok: &str) -> Self {
+        Self { ok: ok.to_owned(), empty: ok.to_owned(), not_an_image: ok.to_owned() }
+    }
+}
 
 fn json_response(status: StatusCode, body: &str) -> Response {
     Response::builder().status(status).content_type("application/json").body(body.to_owned())
 }
 
-/// The answer of a route that succeeds with `ok` in this scenario.
-async fn answer(scenario: Scenario, ok: &str, authorization: Option<&str>, gate: &tokio::sync::Semaphore) -> Response {
+/// The answer of a route with these `bodies` in this scenario.
+async fn answer(scenario: Scenario, bodies: &Bodies, authorization: Option<&str>, gate: &tokio::sync::Semaphore) -> Response {
+    let ok = bodies.ok.as_str();
     match scenario {
         Scenario::Ok => json_response(StatusCode::OK, ok),
         Scenario::Busy => Response::builder()
@@ -80,7 +131,13 @@ async fn answer(scenario: Scenario, ok: &str, authorization: Option<&str>, gate:
             json_response(StatusCode::OK, ok)
         }
         Scenario::Garbage => Response::builder().status(StatusCode::OK).content_type("application/json").body("not json"),
-        Scenario::NoChoices => json_response(StatusCode::OK, r#"{"id":"x","object":"chat.completion","choices":[]}"#),
+        Scenario::NotJson => Response::builder().status(StatusCode::OK).content_type("text/html").body("<html>not json</html>"),
+        Scenario::NoChoices => json_response(StatusCode::OK, &bodies.empty),
+        Scenario::ContentPolicy => json_response(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":{"code":"content_policy_violation","message":"Your request was rejected","type":"invalid_request_error"}}"#,
+        ),
+        Scenario::NotAnImage => json_response(StatusCode::OK, &bodies.not_an_image),
         Scenario::Unauthorized => {
             let key = authorization.and_then(|a| a.strip_prefix("Bearer ")).unwrap_or_default();
             let body = serde_json::json!({ "error": {
@@ -102,9 +159,15 @@ impl FakeOpenAi {
         let scenario = Arc::new(Mutex::new(Scenario::Ok));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
-        let (s, r, g) = (scenario.clone(), requests.clone(), gate.clone());
+        let completion = Arc::new(Mutex::new(completion(REPLY, 12, 5)));
+        let image = Arc::new(Bodies {
+            ok: images(&provider_png(), "A revised prompt"),
+            empty: r#"{"created":1,"data":[]}"#.into(),
+            not_an_image: images(b"definitely not an image", "x"),
+        });
+        let (s, r, g, c) = (scenario.clone(), requests.clone(), gate.clone(), completion.clone());
         let endpoint = poem::endpoint::make(move |mut req: Request| {
-            let (s, r, g) = (s.clone(), r.clone(), g.clone());
+            let (s, r, g, c, image) = (s.clone(), r.clone(), g.clone(), c.clone(), image.clone());
             async move {
                 let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
                 let (authorization, content_type) = (header("authorization"), header("content-type"));
@@ -119,13 +182,22 @@ impl FakeOpenAi {
                     body,
                 });
                 let scenario = *s.lock().unwrap();
+                let auth = authorization.as_deref();
                 match (method, path.as_str()) {
-                    (Method::POST, "/v1/chat/completions") => answer(scenario, FAKE_OK, authorization.as_deref(), &g).await,
-                    // The list answers whatever a chat completion would not: a missing model is
+                    (Method::POST, "/v1/chat/completions") => {
+                        let ok = c.lock().unwrap().clone();
+                        let bodies = Bodies { empty: r#"{"id":"x","object":"chat.completion","choices":[]}"#.into(), ..Bodies::always(&ok) };
+                        answer(scenario, &bodies, auth, &g).await
+                    }
+                    (Method::POST, "/v1/images/generations") => answer(scenario, &image, auth, &g).await,
+                    // The list answers whatever a generation would not: a missing model is
                     // simply not listed.
                     (Method::GET, "/v1/models") => {
-                        let scenario = if matches!(scenario, Scenario::Garbage | Scenario::NoChoices | Scenario::NotFound) { Scenario::Ok } else { scenario };
-                        answer(scenario, MODELS, authorization.as_deref(), &g).await
+                        let scenario = match scenario {
+                            Scenario::Garbage | Scenario::NoChoices | Scenario::NotFound | Scenario::ContentPolicy | Scenario::NotAnImage => Scenario::Ok,
+                            other => other,
+                        };
+                        answer(scenario, &Bodies::always(MODELS), auth, &g).await
                     }
                     (method, path) => {
                         let message = format!("Unknown request URL: {method} {path}. Please check the URL for typos.");
@@ -138,7 +210,12 @@ impl FakeOpenAi {
         tokio::spawn(async move {
             let _ = poem::Server::new_with_acceptor(acceptor).run(endpoint).await;
         });
-        Self { addr, scenario, requests, gate }
+        Self { addr, scenario, requests, gate, completion }
+    }
+
+    /// Chat completions answer `content` from now on, with these token counts.
+    pub fn reply(&self, content: &str, prompt_tokens: u64, completion_tokens: u64) {
+        *self.completion.lock().unwrap() = completion(content, prompt_tokens, completion_tokens);
     }
 
     /// The base URL a client configures (`http://127.0.0.1:<port>/v1`).
@@ -169,13 +246,31 @@ impl FakeOpenAi {
     }
 
     /// An app using this fake as its `openai` text provider.
-    pub async fn app(&self, adjust: impl FnOnce(&mut optima::config::Config)) -> TestApp {
+    pub async fn app(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        self.spawn(|config| {
+            config.ai.text_provider = TextProviderKind::Openai;
+            config.ai.openai.chat_model = "test-model".into();
+            adjust(config);
+        })
+        .await
+    }
+
+    /// An app using this fake as its `openai` image provider (the default image model).
+    pub async fn image_app(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        self.spawn(|config| {
+            config.ai.image_provider = ImageProviderKind::Openai;
+            adjust(config);
+        })
+        .await
+    }
+
+    /// An app whose `openai` settings point here, with the key `sk-test` and a 1 s timeout;
+    /// `adjust` picks the providers that use them.
+    async fn spawn(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let base = self.base_url();
         TestApp::spawn_with(move |config| {
-            config.ai.text_provider = TextProviderKind::Openai;
             config.ai.openai.base_url = base;
             config.ai.openai.api_key = "sk-test".into();
-            config.ai.openai.chat_model = "test-model".into();
             config.ai.openai.timeout_secs = 1;
             adjust(config);
         })

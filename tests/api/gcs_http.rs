@@ -3,7 +3,6 @@
 //! see when GCS is down, failing or silent.
 
 use std::future::Future;
-use std::io::Cursor;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -13,25 +12,13 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 use crate::fake_gcs::{FakeGcs, Fault, FaultProxy, use_gcs};
-use crate::helpers::{TestApp, error_code, test_config};
+use crate::blobs::{pattern, png};
+use crate::helpers::{TestApp, error_code, test_config, uploaded};
 
 const MEDIA: &str = "r3al-user-media";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/// Bytes that differ at every offset (period 251), so a shifted or spliced read cannot pass.
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 31 % 251) as u8).collect()
-}
-
-async fn uploaded(app: &TestApp, token: &str, path: &str, bytes: Vec<u8>) -> Value {
-    let resp = app.upload(token, "media", path, bytes).await;
-    let status = resp.status();
-    let text = resp.text().await.unwrap();
-    assert_eq!(status, 201, "upload {path}: {text}");
-    serde_json::from_str(&text).unwrap()
-}
 
 async fn sign(
     app: &TestApp,
@@ -94,28 +81,6 @@ async fn assert_unavailable(resp: reqwest::Response, what: &str) {
         .unwrap_or_else(|e| panic!("{what}: Retry-After {retry_after:?}: {e}"));
     assert!(secs > 0, "{what}: Retry-After {secs}");
     assert_eq!(error_code(resp).await, "storage_unavailable", "{what}");
-}
-
-fn db(app: &TestApp) -> rusqlite::Connection {
-    rusqlite::Connection::open(app.data_dir().join("optima.db")).unwrap()
-}
-
-fn count(app: &TestApp, table: &str) -> i64 {
-    db(app)
-        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
-        .unwrap()
-}
-
-/// A smooth `w × h` RGB PNG.
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x * 255 / w.max(1)) as u8, (y * 255 / h.max(1)) as u8, 128])
-    });
-    let mut out = Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(img)
-        .write_to(&mut out, image::ImageFormat::Png)
-        .expect("fixture encodes");
-    out.into_inner()
 }
 
 async fn post_photo(app: &TestApp, token: &str, bytes: Vec<u8>) -> reqwest::Response {
@@ -515,7 +480,7 @@ async fn emulator_stopped_mid_test_gives_503_and_recovers() {
     gcs.resume().await;
 
     assert_eq!(
-        count(&app, "media_photos"),
+        app.count("SELECT count(*) FROM media_photos", []),
         0,
         "no photo row for a photo that was never stored"
     );
@@ -547,7 +512,7 @@ async fn emulator_stopped_mid_test_gives_503_and_recovers() {
         "{}",
         resp.text().await.unwrap_or_default()
     );
-    assert_eq!(count(&app, "media_photos"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM media_photos", []), 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -592,7 +557,7 @@ async fn gcs_5xx_is_502_with_bounded_retries() {
         proxy.failed.load(Ordering::SeqCst) > baseline,
         "the photo upload reached the proxy"
     );
-    assert_eq!(count(&app, "media_photos"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM media_photos", []), 0);
 
     proxy.set(Fault::Pass);
     assert_eq!(gcs.object(MEDIA, "users/u1/failing.bin").await, None);

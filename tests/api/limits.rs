@@ -8,7 +8,7 @@ use optima::config::{Config, RateBudget};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{TestApp, connect, error_code, read_until_closed};
+use crate::helpers::{TestApp, connect, error_code, read_until_closed, set_tier};
 
 const OFF: RateBudget = RateBudget { per_ip_per_minute: 0, per_user_per_minute: 0, burst: 0 };
 
@@ -234,9 +234,7 @@ async fn json_bodies_are_bounded_in_size_and_depth_on_rest_and_trpc() {
     assert_eq!(resp.status(), 413);
 
     // The manuscript save takes the manuscript allowance on top of the JSON limit.
-    let admin = app.token("ops", Role::Admin);
-    let upgrade = json!({ "userId": "u1", "newTier": "premium" });
-    assert_eq!(app.post_json("/api/subscription/upgrade", Some(&admin), &upgrade).await.status(), 200);
+    set_tier(&app, "u1", "premium").await;
     let member = app.post_json("/api/writers/member/register", Some(&token), &json!({ "userId": "u1", "penName": "U" })).await;
     assert_eq!(member.status(), 201, "{}", member.text().await.unwrap());
     let project = json!({ "userId": "u1", "title": "Long one", "contentType": "novel" });
@@ -332,7 +330,7 @@ async fn a_trpc_batch_of_generations_is_charged_call_by_call() {
     let items: Vec<Value> = trpc_batch(&app, Some(&token), &calls).await.json().await.unwrap();
     let codes: Vec<&str> = items.iter().map(trpc_code).collect();
     assert_eq!(codes, ["(a result)", "(a result)", "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS"]);
-    let stored: i64 = app.db().query_row("SELECT count(*) FROM chat_messages WHERE role = 'user'", [], |r| r.get(0)).unwrap();
+    let stored = app.count("SELECT count(*) FROM chat_messages WHERE role = 'user'", []);
     assert_eq!(stored, 2, "only the calls within the budget ran");
 }
 

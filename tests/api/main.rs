@@ -1,8 +1,10 @@
 //! Black-box tests over HTTP against the real server (real SQLite file, real blob store).
 
+mod blobs;
 mod fake_gcs;
 mod fake_hf;
 mod fake_openai;
+mod fake_stripe;
 mod helpers;
 
 mod auth;

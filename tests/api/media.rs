@@ -1,64 +1,20 @@
 //! Profile media and NFT artwork: `POST /api/media/avatar`, photos (add, list, delete), and
 //! `POST /api/media/nft/generate` with its ERC-721 metadata.
 
-use std::io::Cursor;
-use std::path::PathBuf;
-
 use optima::auth::Role;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, error_code, files_under};
+use crate::blobs::{contains, decode, encoded, picture, png, sha256_hex};
+use crate::helpers::{TestApp, error_code, expect, files_under};
 
 const BUCKET: &str = "r3al-user-media";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-fn bucket_dir(app: &TestApp) -> PathBuf {
-    app.data_dir().join("blobs").join(BUCKET)
-}
-
-fn db(app: &TestApp) -> rusqlite::Connection {
-    rusqlite::Connection::open(app.data_dir().join("optima.db")).unwrap()
-}
-
-fn count(app: &TestApp, table: &str) -> i64 {
-    db(app).query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-fn decode(bytes: &[u8]) -> image::DynamicImage {
-    image::load_from_memory(bytes).expect("decodes as an image")
-}
-
 fn decode_file(path: &std::path::Path) -> image::DynamicImage {
     decode(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-}
-
-fn encoded(img: image::DynamicImage, format: image::ImageFormat) -> Vec<u8> {
-    let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, format).expect("fixture encodes");
-    out.into_inner()
-}
-
-/// A smooth RGB picture (compresses well), `w × h`.
-fn picture(w: u32, h: u32) -> image::DynamicImage {
-    image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x * 255 / w.max(1)) as u8, (y * 255 / h.max(1)) as u8, 128])
-    }))
-}
-
-fn png(w: u32, h: u32) -> Vec<u8> {
-    encoded(picture(w, h), image::ImageFormat::Png)
 }
 
 /// A noisy PNG: compresses badly, so it is large for its size.
@@ -132,29 +88,6 @@ async fn post_file(app: &TestApp, token: &str, route: &str, bytes: Vec<u8>, name
     app.client.post(app.url(route)).bearer_auth(token).multipart(form).send().await.expect("request")
 }
 
-/// GETs a URL the server handed out (absolute, or a path on this server), without a token.
-async fn fetch(app: &TestApp, url: &str) -> reqwest::Response {
-    let url = if url.starts_with("http") { url.to_owned() } else { app.url(url) };
-    app.client.get(url).send().await.unwrap()
-}
-
-async fn fetch_bytes(app: &TestApp, url: &str) -> Vec<u8> {
-    let resp = fetch(app, url).await;
-    assert_eq!(resp.status(), 200, "GET {url}");
-    resp.bytes().await.unwrap().to_vec()
-}
-
-async fn json_of(resp: reqwest::Response, expected: u16) -> Value {
-    let status = resp.status();
-    let text = resp.text().await.unwrap();
-    assert_eq!(status.as_u16(), expected, "{text}");
-    serde_json::from_str(&text).unwrap()
-}
-
-async fn delete(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
-    app.client.delete(app.url(path)).bearer_auth(token).send().await.unwrap()
-}
-
 // ---------------------------------------------------------------------------------------------
 // 6. Avatar
 
@@ -167,13 +100,13 @@ async fn avatar_is_squared_resized_and_stripped_of_exif_and_gps() {
     assert!(contains(&upload, b"Exif") && contains(&upload, b"GPSLatitude 48.8566N"));
     assert_eq!(decode(&upload).width(), 300);
 
-    let body = json_of(post_file(&app, &token, "/api/media/avatar", upload, "me.jpg", &[]).await, 200).await;
+    let body = expect(post_file(&app, &token, "/api/media/avatar", upload, "me.jpg", &[]).await, 200).await;
     assert_eq!((body["width"].as_u64(), body["height"].as_u64()), (Some(512), Some(512)), "{body}");
     for key in ["url", "smallUrl", "webpUrl"] {
         assert!(body[key].as_str().is_some_and(|u| u.contains("/cdn/r3al-user-media/users/u1/profile/")), "{key}: {body}");
     }
 
-    let dir = bucket_dir(&app).join("users/u1/profile");
+    let dir = app.bucket_dir(BUCKET).join("users/u1/profile");
     let large = std::fs::read(dir.join("avatar.jpg")).expect("avatar.jpg stored");
     assert!(large.starts_with(&[0xFF, 0xD8, 0xFF]), "a JPEG");
     let img = decode(&large);
@@ -194,9 +127,9 @@ async fn avatar_is_squared_resized_and_stripped_of_exif_and_gps() {
     assert!(!contains(&webp, b"GPS"));
 
     // The URLs serve the stored files without a token.
-    assert_eq!(fetch_bytes(&app, body["url"].as_str().unwrap()).await, large);
-    assert_eq!(fetch_bytes(&app, body["smallUrl"].as_str().unwrap()).await, small);
-    assert_eq!(fetch_bytes(&app, body["webpUrl"].as_str().unwrap()).await, webp);
+    assert_eq!(app.fetch_bytes(body["url"].as_str().unwrap()).await, large);
+    assert_eq!(app.fetch_bytes(body["smallUrl"].as_str().unwrap()).await, small);
+    assert_eq!(app.fetch_bytes(body["webpUrl"].as_str().unwrap()).await, webp);
 }
 
 #[tokio::test]
@@ -205,12 +138,12 @@ async fn avatar_for_another_user_is_refused() {
     let token = app.token("u1", Role::User);
     let resp = post_file(&app, &token, "/api/media/avatar", png(64, 64), "a.png", &[("userId", "u2")]).await;
     assert_eq!(resp.status(), 403);
-    assert!(files_under(&bucket_dir(&app)).is_empty());
+    assert!(files_under(&app.bucket_dir(BUCKET)).is_empty());
     // An admin may set it.
     let admin = app.token("ops", Role::Admin);
     let resp = post_file(&app, &admin, "/api/media/avatar", png(64, 64), "a.png", &[("userId", "u2")]).await;
     assert_eq!(resp.status(), 200);
-    assert!(bucket_dir(&app).join("users/u2/profile/avatar.jpg").exists());
+    assert!(app.bucket_dir(BUCKET).join("users/u2/profile/avatar.jpg").exists());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -232,8 +165,8 @@ async fn text_named_jpg_is_not_an_image_and_bombs_are_413_with_nothing_written()
         assert_eq!(resp.status(), 413, "{route}: a 20000×20000 header");
         assert_eq!(error_code(resp).await, "payload_too_large");
     }
-    assert!(files_under(&bucket_dir(&app)).is_empty(), "nothing written: {:?}", files_under(&bucket_dir(&app)));
-    assert_eq!(count(&app, "media_photos"), 0);
+    assert!(files_under(&app.bucket_dir(BUCKET)).is_empty(), "nothing written: {:?}", files_under(&app.bucket_dir(BUCKET)));
+    assert_eq!(app.count("SELECT count(*) FROM media_photos", []), 0);
 }
 
 #[tokio::test]
@@ -247,8 +180,8 @@ async fn uploads_over_max_image_bytes_are_413_with_nothing_written() {
         assert_eq!(resp.status(), 413, "{route}");
         assert_eq!(error_code(resp).await, "payload_too_large");
     }
-    assert!(files_under(&bucket_dir(&app)).is_empty(), "nothing written: {:?}", files_under(&bucket_dir(&app)));
-    assert_eq!(count(&app, "media_photos"), 0);
+    assert!(files_under(&app.bucket_dir(BUCKET)).is_empty(), "nothing written: {:?}", files_under(&app.bucket_dir(BUCKET)));
+    assert_eq!(app.count("SELECT count(*) FROM media_photos", []), 0);
 
     // Under the limit is fine.
     let small = png(32, 32);
@@ -273,14 +206,14 @@ async fn an_image_whose_decode_needs_more_than_the_whole_budget_is_413_with_noth
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains("3000×1000") && message.contains("decode budget of 32 MiB"), "{route}: {message}");
     }
-    assert!(files_under(&bucket_dir(&app)).is_empty(), "nothing written: {:?}", files_under(&bucket_dir(&app)));
-    assert_eq!(count(&app, "media_photos"), 0);
+    assert!(files_under(&app.bucket_dir(BUCKET)).is_empty(), "nothing written: {:?}", files_under(&app.bucket_dir(BUCKET)));
+    assert_eq!(app.count("SELECT count(*) FROM media_photos", []), 0);
 
     // What fits in the budget goes through, and the budget is whole again afterwards.
     for _ in 0..2 {
-        json_of(post_file(&app, &token, "/api/media/photos", png(1000, 1000), "square.png", &[]).await, 201).await;
+        expect(post_file(&app, &token, "/api/media/photos", png(1000, 1000), "square.png", &[]).await, 201).await;
     }
-    assert_eq!(count(&app, "media_photos"), 2);
+    assert_eq!(app.count("SELECT count(*) FROM media_photos", []), 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -291,10 +224,10 @@ async fn photos_are_scaled_listed_limited_and_deleted() {
     let app = TestApp::spawn_with(|config| config.media.max_photos_per_user = 2).await;
     let token = app.token("u1", Role::User);
     let other = app.token("u2", Role::User);
-    let photos_dir = bucket_dir(&app).join("users/u1/profile/photos");
+    let photos_dir = app.bucket_dir(BUCKET).join("users/u1/profile/photos");
 
     // A 3000×1000 PNG: stored as a JPEG fitting 2048, with a 256 px thumbnail.
-    let first = json_of(post_file(&app, &token, "/api/media/photos", png(3000, 1000), "wide.png", &[("caption", "A wide view")]).await, 201).await;
+    let first = expect(post_file(&app, &token, "/api/media/photos", png(3000, 1000), "wide.png", &[("caption", "A wide view")]).await, 201).await;
     let first_id = first["photoId"].as_str().unwrap().to_owned();
     assert_eq!(first["userId"], "u1");
     assert_eq!(first["caption"], "A wide view");
@@ -308,18 +241,18 @@ async fn photos_are_scaled_listed_limited_and_deleted() {
     let thumb = decode_file(&photos_dir.join(format!("{first_id}_thumb.jpg")));
     assert_eq!(thumb.width(), 256);
     assert!(thumb.height().abs_diff(85) <= 1, "thumbnail height {}", thumb.height());
-    assert_eq!(fetch_bytes(&app, first["url"].as_str().unwrap()).await, stored);
-    assert!(fetch_bytes(&app, first["thumbnailUrl"].as_str().unwrap()).await.starts_with(&[0xFF, 0xD8]));
+    assert_eq!(app.fetch_bytes(first["url"].as_str().unwrap()).await, stored);
+    assert!(app.fetch_bytes(first["thumbnailUrl"].as_str().unwrap()).await.starts_with(&[0xFF, 0xD8]));
     assert_eq!(first["sizeBytes"].as_u64(), Some(stored.len() as u64));
 
     // A small one is not upscaled.
-    let second = json_of(post_file(&app, &token, "/api/media/photos", png(64, 48), "small.png", &[]).await, 201).await;
+    let second = expect(post_file(&app, &token, "/api/media/photos", png(64, 48), "small.png", &[]).await, 201).await;
     let second_id = second["photoId"].as_str().unwrap().to_owned();
     assert_eq!((second["width"].as_u64(), second["height"].as_u64()), (Some(64), Some(48)));
     assert!(second["caption"].is_null());
 
     // Newest first, with the total.
-    let list = json_of(app.get("/api/media/photos/u1", Some(&token)).await, 200).await;
+    let list = expect(app.get("/api/media/photos/u1", Some(&token)).await, 200).await;
     assert_eq!(list["total"], 2, "{list}");
     assert_eq!(list["hasMore"], false);
     let ids: Vec<&str> = list["photos"].as_array().unwrap().iter().map(|p| p["photoId"].as_str().unwrap()).collect();
@@ -333,33 +266,33 @@ async fn photos_are_scaled_listed_limited_and_deleted() {
     assert_eq!(resp.status(), 409);
     assert_eq!(error_code(resp).await, "photo_limit");
     assert_eq!(files_under(&photos_dir), files_before, "the refused photo left no file");
-    assert_eq!(count(&app, "media_photos"), 2);
+    assert_eq!(app.count("SELECT count(*) FROM media_photos", []), 2);
 
     // Delete: another user gets 404, whoever they name as the owner; so does the owner naming
     // someone else. The owner removes it and its files.
     for (who, owner) in [(&other, "u1"), (&other, "u2"), (&token, "u2")] {
-        let resp = delete(&app, who, &format!("/api/media/photos/{owner}/{first_id}")).await;
+        let resp = app.delete(&format!("/api/media/photos/{owner}/{first_id}"), Some(who)).await;
         assert_eq!(resp.status(), 404, "as {owner}");
         assert_eq!(error_code(resp).await, "photo_not_found");
     }
-    let resp = delete(&app, &other, &format!("/api/media/photos/{first_id}")).await;
+    let resp = app.delete(&format!("/api/media/photos/{first_id}"), Some(&other)).await;
     assert_eq!((resp.status(), error_code(resp).await), (reqwest::StatusCode::NOT_FOUND, "photo_not_found".to_owned()), "the deprecated spelling too");
     assert!(photos_dir.join(format!("{first_id}.jpg")).exists());
-    let resp = delete(&app, &token, &format!("/api/media/photos/u1/{first_id}")).await;
-    let body = json_of(resp, 200).await;
+    let resp = app.delete(&format!("/api/media/photos/u1/{first_id}"), Some(&token)).await;
+    let body = expect(resp, 200).await;
     assert_eq!(body, json!({ "id": first_id, "deleted": true }));
     assert!(!photos_dir.join(format!("{first_id}.jpg")).exists(), "photo file gone");
     assert!(!photos_dir.join(format!("{first_id}_thumb.jpg")).exists(), "thumbnail gone");
-    assert_eq!(fetch(&app, first["url"].as_str().unwrap()).await.status(), 404);
-    let list = json_of(app.get("/api/media/photos/u1", Some(&token)).await, 200).await;
+    assert_eq!(app.fetch(first["url"].as_str().unwrap()).await.status(), 404);
+    let list = expect(app.get("/api/media/photos/u1", Some(&token)).await, 200).await;
     assert_eq!(list["total"], 1);
-    assert_eq!(delete(&app, &token, &format!("/api/media/photos/u1/{first_id}")).await.status(), 404, "already gone");
+    assert_eq!(app.delete(&format!("/api/media/photos/u1/{first_id}"), Some(&token)).await.status(), 404, "already gone");
 
     // Room again for one more; the deprecated spelling (the photo id alone) still deletes.
     let resp = post_file(&app, &token, "/api/media/photos", png(40, 40), "third.png", &[]).await;
     assert_eq!(resp.status(), 201);
-    let resp = delete(&app, &token, &format!("/api/media/photos/{second_id}")).await;
-    assert_eq!(json_of(resp, 200).await, json!({ "id": second_id, "deleted": true }));
+    let resp = app.delete(&format!("/api/media/photos/{second_id}"), Some(&token)).await;
+    assert_eq!(expect(resp, 200).await, json!({ "id": second_id, "deleted": true }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -372,24 +305,24 @@ async fn nft_generation_stores_png_and_erc721_metadata() {
     let other = app.token("u2", Role::User);
     let request = json!({ "userId": "u1", "colorScheme": "neon", "style": "waves", "traits": [{ "traitType": "Mood", "value": "Calm" }] });
 
-    let a = json_of(app.post_json("/api/media/nft/generate", Some(&token), &request).await, 201).await;
+    let a = expect(app.post_json("/api/media/nft/generate", Some(&token), &request).await, 201).await;
     let id = a["nftId"].as_str().unwrap().to_owned();
     assert_eq!(a["userId"], "u1");
     assert_eq!(a["minted"], false);
     assert!(a["tokenId"].is_u64(), "{a}");
 
     // The PNG: 1024×1024, hashed as `sha256`, served and on disk.
-    let png_bytes = fetch_bytes(&app, a["imageUrl"].as_str().unwrap()).await;
+    let png_bytes = app.fetch_bytes(a["imageUrl"].as_str().unwrap()).await;
     assert!(png_bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
     let img = image::load_from_memory_with_format(&png_bytes, image::ImageFormat::Png).unwrap();
     assert_eq!((img.width(), img.height()), (1024, 1024));
     assert_eq!(a["sha256"], sha256_hex(&png_bytes));
     let png_path = format!("users/u1/nfts/{id}.png");
-    assert_eq!(std::fs::read(bucket_dir(&app).join(&png_path)).unwrap(), png_bytes);
+    assert_eq!(std::fs::read(app.bucket_dir(BUCKET).join(&png_path)).unwrap(), png_bytes);
 
     // The metadata: served, on disk, in the answer, all the same ERC-721 document.
-    let served: Value = serde_json::from_slice(&fetch_bytes(&app, a["metadataUrl"].as_str().unwrap()).await).expect("metadata is JSON");
-    let on_disk: Value = serde_json::from_slice(&std::fs::read(bucket_dir(&app).join(format!("users/u1/nfts/{id}.json"))).unwrap()).unwrap();
+    let served: Value = serde_json::from_slice(&app.fetch_bytes(a["metadataUrl"].as_str().unwrap()).await).expect("metadata is JSON");
+    let on_disk: Value = serde_json::from_slice(&std::fs::read(app.bucket_dir(BUCKET).join(format!("users/u1/nfts/{id}.json"))).unwrap()).unwrap();
     assert_eq!(served, on_disk);
     assert_eq!(a["metadata"], on_disk);
     assert!(on_disk["name"].as_str().is_some_and(|n| !n.is_empty()), "{on_disk}");
@@ -411,28 +344,28 @@ async fn nft_generation_stores_png_and_erc721_metadata() {
     assert!(a["attributes"].as_array().unwrap().contains(&json!({ "traitType": "Mood", "value": "Calm" })), "{a}");
 
     // A second piece from the same request is different.
-    let b = json_of(app.post_json("/api/media/nft/generate", Some(&token), &request).await, 201).await;
+    let b = expect(app.post_json("/api/media/nft/generate", Some(&token), &request).await, 201).await;
     assert_ne!(a["sha256"], b["sha256"]);
     assert_ne!(a["tokenId"], b["tokenId"]);
     assert_ne!(a["nftId"], b["nftId"]);
 
     // An unknown colour scheme.
     let resp = app.post_json("/api/media/nft/generate", Some(&token), &json!({ "userId": "u1", "colorScheme": "plaid" })).await;
-    let err = json_of(resp, 400).await;
+    let err = expect(resp, 400).await;
     assert_eq!(err["error"]["code"], "invalid_field");
     assert_eq!(err["error"]["details"]["field"], "colorScheme", "{err}");
     assert!(err["error"]["message"].as_str().unwrap().contains("neon"), "lists the schemes: {err}");
-    assert_eq!(count(&app, "media_nfts"), 2);
+    assert_eq!(app.count("SELECT count(*) FROM media_nfts", []), 2);
 
     // Reading.
-    let got = json_of(app.get(&format!("/api/media/nft/{id}"), Some(&token)).await, 200).await;
+    let got = expect(app.get(&format!("/api/media/nft/{id}"), Some(&token)).await, 200).await;
     assert_eq!(got["nftId"], id.as_str());
     assert_eq!(got["sha256"], a["sha256"]);
     assert_eq!(got["metadata"], on_disk);
     let resp = app.get(&format!("/api/media/nft/{id}"), Some(&other)).await;
     assert_eq!(resp.status(), 404);
     assert_eq!(error_code(resp).await, "nft_not_found");
-    let list = json_of(app.get("/api/media/nft/user/u1", Some(&token)).await, 200).await;
+    let list = expect(app.get("/api/media/nft/user/u1", Some(&token)).await, 200).await;
     assert_eq!(list["total"], 2, "{list}");
     let ids: Vec<&str> = list["nfts"].as_array().unwrap().iter().map(|n| n["nftId"].as_str().unwrap()).collect();
     assert_eq!(ids, [b["nftId"].as_str().unwrap(), id.as_str()], "newest first");
@@ -446,7 +379,7 @@ async fn nft_generation_accepts_the_colour_schemes_of_the_apps_creator() {
     let mut hashes = std::collections::BTreeSet::new();
     for (asked, named) in [("vibrant", "Vibrant"), ("calm", "Calm"), ("dark", "Dark"), ("Light", "Light")] {
         let body = json!({ "userId": "u1", "colorScheme": asked, "style": "geometric" });
-        let nft = json_of(app.post_json("/api/media/nft/generate", Some(&token), &body).await, 201).await;
+        let nft = expect(app.post_json("/api/media/nft/generate", Some(&token), &body).await, 201).await;
         let scheme = nft["attributes"].as_array().unwrap().iter().find(|t| t["traitType"] == "Color Scheme").map(|t| t["value"].clone());
         assert_eq!(scheme, Some(json!(named)), "{nft}");
         hashes.insert(nft["sha256"].as_str().unwrap().to_owned());
@@ -457,7 +390,7 @@ async fn nft_generation_accepts_the_colour_schemes_of_the_apps_creator() {
 #[tokio::test]
 async fn nft_api_docs_say_nothing_is_minted() {
     let app = TestApp::spawn().await;
-    let spec = json_of(app.get("/openapi.json", None).await, 200).await;
+    let spec = expect(app.get("/openapi.json", None).await, 200).await;
     let op = &spec["paths"]["/api/media/nft/generate"]["post"];
     assert!(op.is_object(), "the generate operation is documented");
     let text = format!("{} {}", op["summary"].as_str().unwrap_or(""), op["description"].as_str().unwrap_or("")).to_lowercase();
@@ -477,13 +410,13 @@ async fn transparent_photo_is_flattened_onto_white_like_an_avatar() {
     let clear = image::DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(64, 64, image::Rgba([0, 0, 0, 0])));
     let bytes = encoded(clear, image::ImageFormat::Png);
 
-    let avatar = json_of(post_file(&app, &token, "/api/media/avatar", bytes.clone(), "clear.png", &[]).await, 200).await;
-    let px = *decode(&fetch_bytes(&app, avatar["url"].as_str().unwrap()).await).to_rgb8().get_pixel(32, 32);
+    let avatar = expect(post_file(&app, &token, "/api/media/avatar", bytes.clone(), "clear.png", &[]).await, 200).await;
+    let px = *decode(&app.fetch_bytes(avatar["url"].as_str().unwrap()).await).to_rgb8().get_pixel(32, 32);
     assert!(px.0.iter().all(|&c| c > 245), "the avatar is white where transparent: {px:?}");
 
-    let photo = json_of(post_file(&app, &token, "/api/media/photos", bytes, "clear.png", &[]).await, 201).await;
+    let photo = expect(post_file(&app, &token, "/api/media/photos", bytes, "clear.png", &[]).await, 201).await;
     for key in ["url", "thumbnailUrl"] {
-        let px = *decode(&fetch_bytes(&app, photo[key].as_str().unwrap()).await).to_rgb8().get_pixel(32, 32);
+        let px = *decode(&app.fetch_bytes(photo[key].as_str().unwrap()).await).to_rgb8().get_pixel(32, 32);
         assert!(px.0.iter().all(|&c| c > 245), "the photo's {key} is white where transparent, like the avatar: {px:?}");
     }
 }

@@ -16,7 +16,7 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 use crate::fake_hf::{FakeHf, HfMode};
-use crate::helpers::{TestApp, files_under};
+use crate::helpers::{TestApp, client_error, eventually, expect, files_under, names_field, ok, refused, set_tier, user_on};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -25,76 +25,12 @@ const CREATE: &str = "/api/music/project/create";
 const GENERATE: &str = "/api/music/generate";
 const UPLOAD: &str = "/api/music/stem/upload";
 
-/// Asserts `status` and returns the JSON body (printing it when the status is wrong).
-async fn expect(resp: reqwest::Response, status: u16) -> Value {
-    let got = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    assert_eq!(got, status, "expected {status}, got {got}: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("a JSON body: {text}"))
-}
-
-async fn ok(resp: reqwest::Response) -> Value {
-    expect(resp, 200).await
-}
-
-/// Asserts an error answer with `status` and `code` in our error shape; returns the body.
-async fn refused(resp: reqwest::Response, status: u16, code: &str) -> Value {
-    let got = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    assert_eq!(got, status, "expected {status} {code}, got {got}: {text}");
-    let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("an error body in JSON: {text}"));
-    assert_eq!(body["error"]["code"], code, "{text}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "error has a message: {text}");
-    body
-}
-
-/// A 4xx error in our shape with `status`; returns the body (whatever its code).
-async fn client_error(resp: reqwest::Response, status: u16) -> Value {
-    let got = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    assert_eq!(got, status, "expected {status}, got {got}: {text}");
-    let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("an error body in JSON: {text}"));
-    assert!(body["error"]["code"].as_str().is_some_and(|c| !c.is_empty()), "error has a code: {text}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "error has a message: {text}");
-    body
-}
-
-/// A 400 that names `field` (in `details.field` or in the message).
-async fn names_field(resp: reqwest::Response, field: &str) -> Value {
-    let body = client_error(resp, 400).await;
-    let named = body["error"]["details"]["field"] == field || body["error"]["message"].as_str().is_some_and(|m| m.contains(field));
-    assert!(named, "the error names `{field}`: {body}");
-    body
-}
-
-/// A user's token, after an admin moved the user to `tier` (unless it is `free`).
-async fn user_on(app: &TestApp, user: &str, tier: &str) -> String {
-    if tier != "free" {
-        set_tier(app, user, tier).await;
-    }
-    app.token(user, Role::User)
-}
-
-async fn set_tier(app: &TestApp, user: &str, tier: &str) {
-    let admin = app.token("ops", Role::Admin);
-    let body = ok(app.post_json("/api/subscription/upgrade", Some(&admin), &json!({"userId": user, "newTier": tier})).await).await;
-    assert_eq!(body["tier"], tier, "{body}");
-}
-
 async fn create(app: &TestApp, token: &str, body: Value) -> Value {
     expect(app.post_json(CREATE, Some(token), &body).await, 201).await
 }
 
 async fn generate(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
     app.post_json(GENERATE, Some(token), &body).await
-}
-
-async fn put_json(app: &TestApp, path: &str, token: &str, body: &Value) -> reqwest::Response {
-    app.client.put(app.url(path)).bearer_auth(token).json(body).send().await.expect("request")
-}
-
-async fn delete(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
-    app.client.delete(app.url(path)).bearer_auth(token).send().await.expect("request")
 }
 
 async fn project(app: &TestApp, token: &str, id: &str) -> Value {
@@ -114,44 +50,24 @@ async fn stems(app: &TestApp, token: &str, id: &str) -> Vec<Value> {
 /// GETs an absolute URL from an answer without any token; asserts 200 and returns the bytes.
 async fn fetch(app: &TestApp, url: &str) -> Vec<u8> {
     assert!(url.starts_with(&app.base), "URLs point at this server: {url}");
-    let resp = app.client.get(url).send().await.expect("request");
-    let status = resp.status();
-    let bytes = resp.bytes().await.unwrap().to_vec();
-    assert_eq!(status, 200, "GET {url} without a token: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)]));
-    bytes
-}
-
-fn db(app: &TestApp) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(app.data_dir().join("optima.db")).expect("open the database");
-    c.busy_timeout(Duration::from_secs(10)).unwrap();
-    c
-}
-
-fn count(app: &TestApp, sql: &str, param: &str) -> i64 {
-    db(app).query_row(sql, [param], |r| r.get(0)).unwrap()
+    app.fetch_bytes(url).await
 }
 
 fn project_rows(app: &TestApp, user: &str) -> i64 {
-    count(app, "SELECT count(*) FROM music_projects WHERE user_id = ?1", user)
+    app.count("SELECT count(*) FROM music_projects WHERE user_id = ?1", [user])
 }
 
 fn version_rows(app: &TestApp, project: &str) -> i64 {
-    count(app, "SELECT count(*) FROM music_mix_versions WHERE project_id = ?1", project)
+    app.count("SELECT count(*) FROM music_mix_versions WHERE project_id = ?1", [project])
 }
 
 fn stem_rows(app: &TestApp, project: &str) -> i64 {
-    count(app, "SELECT count(*) FROM music_stems WHERE project_id = ?1", project)
+    app.count("SELECT count(*) FROM music_stems WHERE project_id = ?1", [project])
 }
 
 /// `music_generation` in usage_counters, summed over windows: (used, reserved).
 fn music_counters(app: &TestApp, user: &str) -> (i64, i64) {
-    db(app)
-        .query_row(
-            "SELECT coalesce(sum(used), 0), coalesce(sum(reserved), 0) FROM usage_counters WHERE user_id = ?1 AND feature = 'music_generation'",
-            [user],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap()
+    app.usage(user, "music_generation")
 }
 
 /// `musicGenerated` of GET /api/premium/usage/{user}.
@@ -166,7 +82,7 @@ async fn assert_charged(app: &TestApp, token: &str, user: &str, used: i64) {
 }
 
 fn music_bucket(app: &TestApp) -> PathBuf {
-    app.data_dir().join("blobs").join("r3al-studio-music")
+    app.bucket_dir("r3al-studio-music")
 }
 
 fn project_dir(app: &TestApp, user: &str, project: &str) -> PathBuf {
@@ -348,7 +264,7 @@ async fn premium_allows_five_active_projects_and_archiving_frees_a_place() {
     assert_eq!(files_under(&music_bucket(&app)).len(), 5, "nor a file");
 
     // Archiving (DELETE without purge) keeps the project but frees a place.
-    let archived = ok(delete(&app, &format!("/api/music/project/{}", ids[0]), &token).await).await;
+    let archived = ok(app.delete(&format!("/api/music/project/{}", ids[0]), Some(&token)).await).await;
     assert_eq!(archived, json!({"projectId": ids[0], "status": "archived", "purged": false, "filesRemoved": 0}));
     assert_eq!(project(&app, &token, &ids[0]).await["status"], "archived");
     assert_eq!(s(&metadata(&app, "p1", &ids[0])["project"]["status"]), "archived", "metadata.json follows the row");
@@ -357,17 +273,17 @@ async fn premium_allows_five_active_projects_and_archiving_frees_a_place() {
     assert_eq!(project_rows(&app, "p1"), 6);
 
     // Restoring the archived one would make six active projects.
-    refused(put_json(&app, &format!("/api/music/project/{}", ids[0]), &token, &json!({"status": "draft"})).await, 403, "project_limit_reached").await;
+    refused(app.put_json(&format!("/api/music/project/{}", ids[0]), Some(&token), &json!({"status": "draft"})).await, 403, "project_limit_reached").await;
     assert_eq!(project(&app, &token, &ids[0]).await["status"], "archived");
 
     // Purging one removes its row and files; then the archived one can come back.
-    let purged = ok(delete(&app, &format!("/api/music/project/{}?purge=true", s(&sixth["projectId"])), &token).await).await;
+    let purged = ok(app.delete(&format!("/api/music/project/{}?purge=true", s(&sixth["projectId"])), Some(&token)).await).await;
     assert_eq!(purged["purged"], true);
     assert_eq!(purged["filesRemoved"], 1);
     assert_eq!(project_rows(&app, "p1"), 5);
     assert!(project_files(&app, "p1", s(&sixth["projectId"])).is_empty());
     refused(app.get(&format!("/api/music/project/{}", s(&sixth["projectId"])), Some(&token)).await, 404, "project_not_found").await;
-    let restored = ok(put_json(&app, &format!("/api/music/project/{}", ids[0]), &token, &json!({"status": "draft"})).await).await;
+    let restored = ok(app.put_json(&format!("/api/music/project/{}", ids[0]), Some(&token), &json!({"status": "draft"})).await).await;
     assert_eq!(restored["status"], "draft");
 }
 
@@ -519,7 +435,7 @@ async fn local_generation_writes_the_seed_layout_with_real_audio() {
     assert_eq!(meta_stems, stems.iter().map(|st| s(&st["stemId"])).collect::<BTreeSet<_>>());
     let meta_versions: Vec<&str> = meta["versions"].as_array().unwrap().iter().map(|v| s(&v["versionId"])).collect();
     assert_eq!(meta_versions, [vid.as_str()]);
-    let edited = ok(put_json(&app, &format!("/api/music/project/{id}"), &token, &json!({"title": "Endless Summer", "mood": "dreamy"})).await).await;
+    let edited = ok(app.put_json(&format!("/api/music/project/{id}"), Some(&token), &json!({"title": "Endless Summer", "mood": "dreamy"})).await).await;
     assert_eq!(edited["title"], "Endless Summer");
     let meta = metadata(&app, "g1", &id);
     assert_eq!(meta["project"]["title"], "Endless Summer", "metadata.json is rewritten on every change");
@@ -598,6 +514,15 @@ async fn the_same_inputs_and_seed_give_the_same_stems_and_other_inputs_other_mus
 
 fn musicgen_wav() -> Vec<u8> {
     sine_wav(12.0, 32_000, 440.0, 0.5)
+}
+
+/// Sends a generation in the background and waits until the (gated) provider has been called;
+/// returns the request, which answers once the fake lets the provider answer.
+async fn generating(app: &TestApp, fake: &FakeHf, token: &str, body: &Value) -> tokio::task::JoinHandle<reqwest::Response> {
+    let (client, url, token, body) = (app.client.clone(), app.url(GENERATE), token.to_owned(), body.clone());
+    let running = tokio::spawn(async move { client.post(url).bearer_auth(token).json(&body).send().await.unwrap() });
+    eventually(10, "the provider is called", || async { (!fake.calls().is_empty()).then_some(()) }).await;
+    running
 }
 
 #[tokio::test]
@@ -740,15 +665,7 @@ async fn a_project_is_generating_while_the_provider_works() {
     let (app, fake) = FakeHf::app(HfMode::Gated(musicgen_wav()), 20, 5).await;
     let (token, id) = premium_project(&app, "h4", json!({"title": "In progress"})).await;
     let body = json!({"projectId": id, "userId": "h4", "prompt": "slow blues", "duration": 12});
-    let running = {
-        let (client, url, token, body) = (app.client.clone(), app.url(GENERATE), token.clone(), body.clone());
-        tokio::spawn(async move { client.post(url).bearer_auth(token).json(&body).send().await.unwrap() })
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while fake.calls().is_empty() {
-        assert!(Instant::now() < deadline, "the provider was never called");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let running = generating(&app, &fake, &token, &body).await;
 
     let p = project(&app, &token, &id).await;
     assert_eq!(p["status"], "generating");
@@ -756,8 +673,8 @@ async fn a_project_is_generating_while_the_provider_works() {
     let listed = ok(app.get("/api/music/user/h4/projects?status=generating", Some(&token)).await).await;
     assert_eq!(listed["total"], 1);
     refused(generate(&app, &token, body.clone()).await, 409, "generation_in_progress").await;
-    refused(delete(&app, &format!("/api/music/project/{id}"), &token).await, 409, "generation_in_progress").await;
-    refused(put_json(&app, &format!("/api/music/project/{id}"), &token, &json!({"status": "draft"})).await, 409, "generation_in_progress").await;
+    refused(app.delete(&format!("/api/music/project/{id}"), Some(&token)).await, 409, "generation_in_progress").await;
+    refused(app.put_json(&format!("/api/music/project/{id}"), Some(&token), &json!({"status": "draft"})).await, 409, "generation_in_progress").await;
     assert_eq!(music_counters(&app, "h4"), (0, 1), "the refused attempt gave its hold back");
     assert_eq!(fake.calls().len(), 1, "the second attempt never reached the provider");
 
@@ -891,9 +808,9 @@ async fn a_project_is_its_owners_alone() {
     let path = format!("/api/music/project/{id}");
 
     refused(app.get(&path, Some(&other)).await, 404, "project_not_found").await;
-    refused(put_json(&app, &path, &other, &json!({"title": "Stolen"})).await, 404, "project_not_found").await;
-    refused(delete(&app, &path, &other).await, 404, "project_not_found").await;
-    refused(delete(&app, &format!("{path}?purge=true"), &other).await, 404, "project_not_found").await;
+    refused(app.put_json(&path, Some(&other), &json!({"title": "Stolen"})).await, 404, "project_not_found").await;
+    refused(app.delete(&path, Some(&other)).await, 404, "project_not_found").await;
+    refused(app.delete(&format!("{path}?purge=true"), Some(&other)).await, 404, "project_not_found").await;
     refused(generate(&app, &other, json!({"projectId": id, "userId": "o2", "prompt": "riffs", "duration": 10})).await, 404, "project_not_found").await;
     refused(generate(&app, &other, json!({"projectId": id, "userId": "o1", "prompt": "riffs", "duration": 10})).await, 403, "forbidden").await;
     refused(app.post_json(&format!("/api/music/share/{id}"), Some(&other), &json!({"platform": "facebook"})).await, 404, "project_not_found").await;
@@ -944,12 +861,12 @@ async fn listing_filters_pages_and_orders_by_last_update() {
     assert_eq!(all["hasMore"], false);
     assert_eq!(order(&all), [c.clone(), b.clone(), a.clone()], "newest first");
 
-    ok(put_json(&app, &format!("/api/music/project/{a}"), &token, &json!({"mood": "melancholic"})).await).await;
+    ok(app.put_json(&format!("/api/music/project/{a}"), Some(&token), &json!({"mood": "melancholic"})).await).await;
     assert_eq!(order(&list("").await), [a.clone(), c.clone(), b.clone()], "an edit moves a project up");
     tokio::time::sleep(Duration::from_millis(5)).await;
     ok(generate(&app, &token, json!({"projectId": b, "userId": "l1", "prompt": "bright pop", "duration": 10})).await).await;
     tokio::time::sleep(Duration::from_millis(5)).await;
-    ok(delete(&app, &format!("/api/music/project/{c}"), &token).await).await;
+    ok(app.delete(&format!("/api/music/project/{c}"), Some(&token)).await).await;
 
     let all = list("").await;
     assert_eq!(order(&all), [c.clone(), b.clone(), a.clone()], "ordered by last update");
@@ -1090,7 +1007,7 @@ async fn sharing_publishes_a_public_page_with_its_audio() {
     let share_path = format!("/api/music/share/{id}");
 
     refused(app.post_json(&share_path, Some(&token), &json!({"platform": "facebook"})).await, 409, "not_shareable").await;
-    assert_eq!(count(&app, "SELECT count(*) FROM music_shares WHERE project_id = ?1", &id), 0);
+    assert_eq!(app.count("SELECT count(*) FROM music_shares WHERE project_id = ?1", [&id]), 0);
     assert_eq!(project(&app, &token, &id).await["shareUrl"], Value::Null);
 
     ok(generate(&app, &token, json!({"projectId": id, "userId": "s1", "prompt": "night drive synthwave", "duration": 10})).await).await;
@@ -1136,7 +1053,7 @@ async fn sharing_publishes_a_public_page_with_its_audio() {
     assert_eq!(again["shares"][0]["platform"], "twitter");
     assert_eq!(again["shares"][0]["shareCount"], 2);
     let counts: BTreeMap<String, i64> = {
-        let c = db(&app);
+        let c = app.db();
         let mut stmt = c.prepare("SELECT platform, share_count FROM music_shares WHERE project_id = ?1").unwrap();
         stmt.query_map([&id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
     };
@@ -1144,7 +1061,7 @@ async fn sharing_publishes_a_public_page_with_its_audio() {
     names_field(app.post_json(&share_path, Some(&token), &json!({"platforms": ["myspace"]})).await, "platforms").await;
     names_field(app.post_json(&share_path, Some(&token), &json!({"platforms": ["facebook", "friendster"]})).await, "platforms").await;
     names_field(app.post_json(&share_path, Some(&token), &json!({})).await, "platforms").await;
-    assert_eq!(count(&app, "SELECT sum(share_count) FROM music_shares WHERE project_id = ?1", &id), 4, "refused shares count nothing");
+    assert_eq!(app.count("SELECT sum(share_count) FROM music_shares WHERE project_id = ?1", [&id]), 4, "refused shares count nothing");
 
     // The public page, without a token.
     let resp = app.get(&format!("/s/{slug}"), None).await;
@@ -1185,18 +1102,18 @@ async fn sharing_publishes_a_public_page_with_its_audio() {
     assert_eq!(app.get("/s/doesnotexist/audio", None).await.status(), 404);
 
     // Unpublished (back to completed), private, archived: the page is gone.
-    ok(put_json(&app, &format!("/api/music/project/{id}"), &token, &json!({"status": "completed"})).await).await;
+    ok(app.put_json(&format!("/api/music/project/{id}"), Some(&token), &json!({"status": "completed"})).await).await;
     assert_eq!(app.get(&format!("/s/{slug}"), None).await.status(), 404);
     assert_eq!(app.get(&format!("/s/{slug}/audio"), None).await.status(), 404);
     assert_eq!(plays(&app, &token, &id).await, 2);
     let republished = ok(app.post_json(&share_path, Some(&token), &json!({"platform": "reddit"})).await).await;
     assert_eq!(republished["shareUrl"], page.as_str(), "sharing again brings the same page back");
     assert_eq!(app.get(&format!("/s/{slug}"), None).await.status(), 200);
-    ok(put_json(&app, &format!("/api/music/project/{id}"), &token, &json!({"visibility": "private"})).await).await;
+    ok(app.put_json(&format!("/api/music/project/{id}"), Some(&token), &json!({"visibility": "private"})).await).await;
     assert_eq!(app.get(&format!("/s/{slug}"), None).await.status(), 404);
-    ok(put_json(&app, &format!("/api/music/project/{id}"), &token, &json!({"visibility": "public"})).await).await;
+    ok(app.put_json(&format!("/api/music/project/{id}"), Some(&token), &json!({"visibility": "public"})).await).await;
     assert_eq!(app.get(&format!("/s/{slug}"), None).await.status(), 200);
-    ok(delete(&app, &format!("/api/music/project/{id}"), &token).await).await;
+    ok(app.delete(&format!("/api/music/project/{id}"), Some(&token)).await).await;
     assert_eq!(app.get(&format!("/s/{slug}"), None).await.status(), 404, "an archived project's page is gone");
     assert_eq!(app.get(&format!("/s/{slug}/audio"), None).await.status(), 404);
     refused(app.post_json(&share_path, Some(&token), &json!({"platform": "facebook"})).await, 409, "not_shareable").await;
@@ -1237,7 +1154,7 @@ async fn bad_input_is_refused_and_nothing_is_stored_or_charged() {
     // Limits are inclusive.
     let edge = create(&app, &token, json!({"userId": "b1", "title": "Edge", "bpm": 40, "key": "F# minor"})).await;
     assert_eq!(edge["bpm"], 40);
-    ok(delete(&app, &format!("/api/music/project/{}?purge=true", s(&edge["projectId"])), &token).await).await;
+    ok(app.delete(&format!("/api/music/project/{}?purge=true", s(&edge["projectId"])), Some(&token)).await).await;
 
     let p = create(&app, &token, json!({"userId": "b1", "title": "Target", "genre": "jazz", "bpm": 90, "key": "Bb"})).await;
     let id = s(&p["projectId"]).to_owned();
@@ -1270,15 +1187,15 @@ async fn bad_input_is_refused_and_nothing_is_stored_or_charged() {
 
     // Editing.
     let path = format!("/api/music/project/{id}");
-    names_field(put_json(&app, &path, &token, &json!({"key": "H#"})).await, "key").await;
-    names_field(put_json(&app, &path, &token, &json!({"bpm": 39})).await, "bpm").await;
-    names_field(put_json(&app, &path, &token, &json!({"bpm": 201})).await, "bpm").await;
-    names_field(put_json(&app, &path, &token, &json!({"title": ""})).await, "title").await;
-    names_field(put_json(&app, &path, &token, &json!({"title": "  "})).await, "title").await;
-    names_field(put_json(&app, &path, &token, &json!({"status": "generating"})).await, "status").await;
-    client_error(put_json(&app, &path, &token, &json!({"status": "finished"})).await, 400).await;
-    refused(put_json(&app, &path, &token, &json!({"status": "completed"})).await, 409, "no_mix").await;
-    refused(put_json(&app, &path, &token, &json!({"status": "published"})).await, 409, "no_mix").await;
+    names_field(app.put_json(&path, Some(&token), &json!({"key": "H#"})).await, "key").await;
+    names_field(app.put_json(&path, Some(&token), &json!({"bpm": 39})).await, "bpm").await;
+    names_field(app.put_json(&path, Some(&token), &json!({"bpm": 201})).await, "bpm").await;
+    names_field(app.put_json(&path, Some(&token), &json!({"title": ""})).await, "title").await;
+    names_field(app.put_json(&path, Some(&token), &json!({"title": "  "})).await, "title").await;
+    names_field(app.put_json(&path, Some(&token), &json!({"status": "generating"})).await, "status").await;
+    client_error(app.put_json(&path, Some(&token), &json!({"status": "finished"})).await, 400).await;
+    refused(app.put_json(&path, Some(&token), &json!({"status": "completed"})).await, 409, "no_mix").await;
+    refused(app.put_json(&path, Some(&token), &json!({"status": "published"})).await, 409, "no_mix").await;
 
     // Nothing changed, nothing stored, nothing charged.
     let after = project(&app, &token, &id).await;
@@ -1293,7 +1210,7 @@ async fn bad_input_is_refused_and_nothing_is_stored_or_charged() {
     assert_charged(&app, &token2, "b2", 0).await;
 
     // Archived projects are not generated.
-    ok(delete(&app, &path, &token).await).await;
+    ok(app.delete(&path, Some(&token)).await).await;
     refused(generate(&app, &token, gen_body(json!({}))).await, 409, "project_archived").await;
     assert_charged(&app, &token, "b1", 0).await;
     assert_eq!(version_rows(&app, &id), 0);
@@ -1331,11 +1248,11 @@ async fn remixing_or_selecting_does_not_bring_an_archived_project_back() {
     let (token, id) = premium_project(&app, "a1", json!({"title": "Old song", "genre": "rock"})).await;
     let g = ok(generate(&app, &token, json!({"projectId": id, "userId": "a1", "prompt": "garage rock", "duration": 10})).await).await;
     let vid = s(&g["versionId"]).to_owned();
-    ok(delete(&app, &format!("/api/music/project/{id}"), &token).await).await;
+    ok(app.delete(&format!("/api/music/project/{id}"), Some(&token)).await).await;
     for i in 2..=6 {
         create(&app, &token, json!({"userId": "a1", "title": format!("Song {i}")})).await;
     }
-    let active = || count(&app, "SELECT count(*) FROM music_projects WHERE user_id = ?1 AND status <> 'archived'", "a1");
+    let active = || app.count("SELECT count(*) FROM music_projects WHERE user_id = ?1 AND status <> 'archived'", ["a1"]);
     assert_eq!(active(), 5, "five active projects, the premium limit");
 
     // Generating an archived project is refused; re-mixing or re-selecting one must not
@@ -1367,15 +1284,7 @@ async fn remixing_or_selecting_during_a_generation_is_refused() {
     let vid = s(&first["versionId"]).to_owned();
 
     fake.set(HfMode::Gated(musicgen_wav()));
-    let running = {
-        let (client, url, token, body) = (app.client.clone(), app.url(GENERATE), token.clone(), body.clone());
-        tokio::spawn(async move { client.post(url).bearer_auth(token).json(&body).send().await.unwrap() })
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while fake.calls().is_empty() {
-        assert!(Instant::now() < deadline, "the provider was never called");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let running = generating(&app, &fake, &token, &body).await;
     assert_eq!(project(&app, &token, &id).await["status"], "generating");
 
     let remix = app.post_json(&format!("/api/music/project/{id}/mix"), Some(&token), &json!({})).await;

@@ -1,35 +1,22 @@
 //! Premium image generation: `POST /api/premium/image/generate`, history, get and delete, with
-//! the offline `local` provider and the `openai` provider against a fake Images API started here.
+//! the offline `local` provider and the `openai` provider against the fake OpenAI server
+//! (`fake_openai.rs`).
 
-use std::io::Cursor;
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use optima::auth::Role;
-use optima::config::ImageProviderKind;
 use optima::features::subscription::plan::{Limit, Quota, Window};
-use poem::http::StatusCode;
-use poem::listener::{Acceptor, Listener, TcpListener};
-use poem::{Request, Response};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, error_code, files_under};
+use crate::blobs::{decode, sha256_hex};
+use crate::fake_openai::{FakeOpenAi, Scenario};
+use crate::helpers::{TestApp, error_code, files_under, set_tier};
 
 const GENERATE: &str = "/api/premium/image/generate";
 const BUCKET: &str = "r3al-premium-images";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-async fn set_tier(app: &TestApp, user: &str, tier: &str) {
-    let admin = app.token("ops", Role::Admin);
-    let resp = app.post_json("/api/subscription/upgrade", Some(&admin), &json!({ "userId": user, "newTier": tier })).await;
-    assert_eq!(resp.status(), 200, "upgrade {user} to {tier}: {}", resp.text().await.unwrap());
-}
 
 async fn generate(app: &TestApp, token: &str, body: &Value) -> reqwest::Response {
     app.post_json(GENERATE, Some(token), body).await
@@ -44,51 +31,17 @@ async fn generated(app: &TestApp, token: &str, body: Value) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// GETs a URL the server handed out (absolute, or a path on this server), without a token.
-async fn fetch(app: &TestApp, url: &str) -> reqwest::Response {
-    let url = if url.starts_with("http") { url.to_owned() } else { app.url(url) };
-    app.client.get(url).send().await.unwrap()
-}
-
-async fn fetch_bytes(app: &TestApp, url: &str) -> Vec<u8> {
-    let resp = fetch(app, url).await;
-    assert_eq!(resp.status(), 200, "GET {url}");
-    resp.bytes().await.unwrap().to_vec()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn decode(bytes: &[u8]) -> image::DynamicImage {
-    image::load_from_memory(bytes).expect("decodes as an image")
-}
-
-fn bucket_dir(app: &TestApp) -> PathBuf {
-    app.data_dir().join("blobs").join(BUCKET)
-}
-
 fn generation_dir(app: &TestApp, user: &str, id: &str) -> PathBuf {
-    bucket_dir(app).join(format!("users/{user}/generations/{id}"))
-}
-
-fn db(app: &TestApp) -> rusqlite::Connection {
-    rusqlite::Connection::open(app.data_dir().join("optima.db")).unwrap()
+    app.bucket_dir(BUCKET).join(format!("users/{user}/generations/{id}"))
 }
 
 fn rows(app: &TestApp) -> i64 {
-    db(app).query_row("SELECT count(*) FROM premium_image_generations", [], |r| r.get(0)).unwrap()
+    app.count("SELECT count(*) FROM premium_image_generations", [])
 }
 
 /// `(used, reserved)` of `image_generation` for `user`, over all windows, from the database.
 fn image_counters(app: &TestApp, user: &str) -> (i64, i64) {
-    db(app)
-        .query_row(
-            "SELECT coalesce(sum(used), 0), coalesce(sum(reserved), 0) FROM usage_counters WHERE user_id = ?1 AND feature = 'image_generation'",
-            [user],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap()
+    app.usage(user, "image_generation")
 }
 
 /// `imageGeneration.used` as `GET /api/premium/usage/{user}` reports it.
@@ -109,7 +62,7 @@ struct Snapshot {
 }
 
 async fn snapshot(app: &TestApp, token: &str, user: &str) -> Snapshot {
-    Snapshot { used: images_used(app, token, user).await, counters: image_counters(app, user), rows: rows(app), files: files_under(&bucket_dir(app)) }
+    Snapshot { used: images_used(app, token, user).await, counters: image_counters(app, user), rows: rows(app), files: files_under(&app.bucket_dir(BUCKET)) }
 }
 
 fn is_webp(bytes: &[u8]) -> bool {
@@ -134,12 +87,12 @@ async fn check_generation(app: &TestApp, user: &str, g: &Value, (w, h): (u32, u3
         assert!(g[key].as_str().unwrap().contains("/cdn/r3al-premium-images/"), "{key} is a /cdn URL: {g}");
     }
 
-    let png = fetch_bytes(app, g["imageUrl"].as_str().unwrap()).await;
+    let png = app.fetch_bytes(g["imageUrl"].as_str().unwrap()).await;
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "the image is a PNG");
     let image = image::load_from_memory_with_format(&png, image::ImageFormat::Png).expect("the PNG decodes");
     assert_eq!((image.width(), image.height()), (w, h), "requested dimensions");
 
-    let thumb = fetch_bytes(app, g["thumbnailUrl"].as_str().unwrap()).await;
+    let thumb = app.fetch_bytes(g["thumbnailUrl"].as_str().unwrap()).await;
     assert!(thumb.starts_with(b"\x89PNG"), "the thumbnail is a PNG");
     let thumb = decode(&thumb);
     let (tw, th) = (thumb.width(), thumb.height());
@@ -149,7 +102,7 @@ async fn check_generation(app: &TestApp, user: &str, g: &Value, (w, h): (u32, u3
     assert!((f64::from(tw.min(th)) - exact).abs() <= 1.0, "thumbnail {tw}x{th} of {w}x{h}");
     assert_eq!(tw >= th, w >= h, "thumbnail orientation {tw}x{th} of {w}x{h}");
 
-    let webp = fetch_bytes(app, g["thumbnailWebpUrl"].as_str().unwrap()).await;
+    let webp = app.fetch_bytes(g["thumbnailWebpUrl"].as_str().unwrap()).await;
     assert!(is_webp(&webp), "RIFF....WEBP: {:?}", &webp[..webp.len().min(12)]);
     let webp_img = image::load_from_memory_with_format(&webp, image::ImageFormat::WebP).expect("the WebP decodes");
     assert_eq!((webp_img.width(), webp_img.height()), (tw, th));
@@ -189,7 +142,7 @@ async fn local_generation_stores_png_thumbnails_and_metadata_for_each_size() {
     assert_eq!(rows(&app), 3);
     // The portrait thumbnail, exactly: 146 or 147 × 256.
     let g = generated(&app, &token, json!({ "userId": "u1", "prompt": "tall trees", "size": "1024x1792" })).await;
-    let thumb = decode(&fetch_bytes(&app, g["thumbnailUrl"].as_str().unwrap()).await);
+    let thumb = decode(&app.fetch_bytes(g["thumbnailUrl"].as_str().unwrap()).await);
     assert!(matches!((thumb.width(), thumb.height()), (146 | 147, 256)), "{}x{}", thumb.width(), thumb.height());
     // The usage counts every generation.
     assert_eq!(g["usage"]["used"], 4, "{g}");
@@ -312,7 +265,7 @@ async fn generating_for_someone_else_is_refused() {
     let resp = generate(&app, &token, &json!({ "userId": "u2", "prompt": "cat" })).await;
     assert_eq!(resp.status(), 403);
     assert_eq!(rows(&app), 0);
-    assert!(files_under(&bucket_dir(&app)).is_empty());
+    assert!(files_under(&app.bucket_dir(BUCKET)).is_empty());
     assert_eq!(app.post_json(GENERATE, None, &json!({ "userId": "u1", "prompt": "cat" })).await.status(), 401);
 }
 
@@ -357,7 +310,7 @@ async fn history_pages_newest_first_and_delete_removes_files() {
     let resp = app.get(&format!("/api/premium/image/{target}"), Some(&other)).await;
     assert_eq!(resp.status(), 404);
     assert_eq!(error_code(resp).await, "image_not_found");
-    let resp = app.client.delete(app.url(&format!("/api/premium/image/{target}"))).bearer_auth(&other).send().await.unwrap();
+    let resp = app.delete(&format!("/api/premium/image/{target}"), Some(&other)).await;
     assert_eq!(resp.status(), 404, "another user cannot delete it");
     assert!(generation_dir(&app, "u1", target).join("original.png").exists());
 
@@ -367,16 +320,16 @@ async fn history_pages_newest_first_and_delete_removes_files() {
     let one: Value = resp.json().await.unwrap();
     assert_eq!(one["generationId"], target.as_str());
     let image_url = one["imageUrl"].as_str().unwrap().to_owned();
-    assert_eq!(fetch(&app, &image_url).await.status(), 200);
+    assert_eq!(app.fetch(&image_url).await.status(), 200);
 
     let dir = generation_dir(&app, "u1", target);
     assert_eq!(files_under(&dir), ["metadata.json", "original.png", "thumbnail.png", "thumbnail.webp"]);
-    let resp = app.client.delete(app.url(&format!("/api/premium/image/{target}"))).bearer_auth(&token).send().await.unwrap();
+    let resp = app.delete(&format!("/api/premium/image/{target}"), Some(&token)).await;
     assert_eq!(resp.status(), 200);
     let deleted: Value = resp.json().await.unwrap();
     assert_eq!(deleted, json!({ "generationId": target, "deleted": true }));
     assert!(files_under(&dir).is_empty(), "files gone: {:?}", files_under(&dir));
-    assert_eq!(fetch(&app, &image_url).await.status(), 404, "the old URL serves nothing");
+    assert_eq!(app.fetch(&image_url).await.status(), 404, "the old URL serves nothing");
 
     let resp = app.get("/api/premium/image/history/u1?limit=10", Some(&token)).await;
     let page: Value = resp.json().await.unwrap();
@@ -393,117 +346,22 @@ async fn history_pages_newest_first_and_delete_removes_files() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 5. The OpenAI provider against a fake Images API
+// 5. The OpenAI provider against the fake Images API
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scenario {
-    Ok,
-    ContentPolicy,
-    Busy,
-    ServerError,
-    NotJson,
-    NotAnImage,
-}
-
-#[derive(Debug, Clone)]
-struct Recorded {
-    method: String,
-    path: String,
-    authorization: Option<String>,
-    body: Value,
-}
-
-struct FakeImages {
-    addr: SocketAddr,
-    scenario: Arc<Mutex<Scenario>>,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-}
-
-/// A real 1792×1024 PNG: a gradient with a marker pixel pattern.
-fn provider_png() -> Vec<u8> {
-    let img = image::RgbImage::from_fn(1792, 1024, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x / 7 + y / 5) % 256) as u8]));
-    let mut out = Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
-fn json_response(status: StatusCode, body: String) -> Response {
-    Response::builder().status(status).content_type("application/json").body(body)
-}
-
-impl FakeImages {
-    async fn start() -> Self {
-        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("fake binds");
-        let addr = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).expect("fake address");
-        let scenario = Arc::new(Mutex::new(Scenario::Ok));
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let ok_body = Arc::new(
-            json!({
-                "created": 1_700_000_000,
-                "data": [{ "b64_json": STANDARD.encode(provider_png()), "revised_prompt": "A revised prompt" }],
-            })
-            .to_string(),
-        );
-        let (s, r) = (scenario.clone(), requests.clone());
-        let endpoint = poem::endpoint::make(move |mut req: Request| {
-            let (s, r, ok_body) = (s.clone(), r.clone(), ok_body.clone());
-            async move {
-                let authorization = req.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
-                let (method, path) = (req.method().to_string(), req.uri().path().to_owned());
-                let raw = req.take_body().into_string().await.unwrap_or_default();
-                let body = serde_json::from_str(&raw).unwrap_or(Value::String(raw));
-                r.lock().unwrap().push(Recorded { method, path, authorization, body });
-                let scenario = *s.lock().unwrap();
-                match scenario {
-                    Scenario::Ok => json_response(StatusCode::OK, ok_body.as_ref().clone()),
-                    Scenario::ContentPolicy => json_response(
-                        StatusCode::BAD_REQUEST,
-                        r#"{"error":{"code":"content_policy_violation","message":"Your request was rejected","type":"invalid_request_error"}}"#.into(),
-                    ),
-                    Scenario::Busy => Response::builder()
-                        .status(StatusCode::TOO_MANY_REQUESTS)
-                        .header("Retry-After", "7")
-                        .content_type("application/json")
-                        .body(r#"{"error":{"message":"Rate limit reached","type":"requests"}}"#),
-                    Scenario::ServerError => json_response(StatusCode::INTERNAL_SERVER_ERROR, r#"{"error":{"message":"boom"}}"#.into()),
-                    Scenario::NotJson => Response::builder().status(StatusCode::OK).content_type("text/html").body("<html>not json</html>"),
-                    Scenario::NotAnImage => json_response(
-                        StatusCode::OK,
-                        json!({ "created": 1, "data": [{ "b64_json": STANDARD.encode(b"definitely not an image"), "revised_prompt": "x" }] }).to_string(),
-                    ),
-                }
-            }
-        });
-        tokio::spawn(async move {
-            let _ = poem::Server::new_with_acceptor(acceptor).run(endpoint).await;
-        });
-        Self { addr, scenario, requests }
-    }
-
-    fn set(&self, scenario: Scenario) {
-        *self.scenario.lock().unwrap() = scenario;
-    }
-
-    fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    async fn app(&self, api_key: &str) -> TestApp {
-        let (addr, key) = (self.addr, api_key.to_owned());
-        TestApp::spawn_with(move |config| {
-            config.ai.image_provider = ImageProviderKind::Openai;
-            config.ai.openai.base_url = format!("http://{addr}/v1");
-            config.ai.openai.api_key = key;
-            config.ai.openai.timeout_secs = 20;
-        })
-        .await
-    }
+/// An app whose image provider is the fake OpenAI server, with `api_key`.
+async fn openai_image_app(fake: &FakeOpenAi, api_key: &str) -> TestApp {
+    let key = api_key.to_owned();
+    fake.image_app(move |config| {
+        config.ai.openai.api_key = key;
+        config.ai.openai.timeout_secs = 20;
+    })
+    .await
 }
 
 #[tokio::test]
 async fn openai_provider_sends_the_documented_request_and_stores_the_answer() {
-    let fake = FakeImages::start().await;
-    let app = fake.app("sk-img-test").await;
+    let fake = FakeOpenAi::start().await;
+    let app = openai_image_app(&fake, "sk-img-test").await;
     set_tier(&app, "u1", "premium").await;
     let token = app.token("u1", Role::User);
 
@@ -537,8 +395,8 @@ async fn openai_provider_sends_the_documented_request_and_stores_the_answer() {
 
 #[tokio::test]
 async fn openai_provider_without_a_key_sends_no_authorization() {
-    let fake = FakeImages::start().await;
-    let app = fake.app("").await;
+    let fake = FakeOpenAi::start().await;
+    let app = openai_image_app(&fake, "").await;
     set_tier(&app, "u1", "unlimited").await;
     let token = app.token("u1", Role::User);
     let g = generated(&app, &token, json!({ "userId": "u1", "prompt": "a fox", "size": "1792x1024" })).await;
@@ -552,8 +410,8 @@ async fn openai_provider_without_a_key_sends_no_authorization() {
 
 #[tokio::test]
 async fn openai_provider_failures_store_nothing_and_charge_nothing() {
-    let fake = FakeImages::start().await;
-    let app = fake.app("sk-img-test").await;
+    let fake = FakeOpenAi::start().await;
+    let app = openai_image_app(&fake, "sk-img-test").await;
     set_tier(&app, "u1", "premium").await;
     let token = app.token("u1", Role::User);
     let body = json!({ "userId": "u1", "prompt": "A lighthouse at dusk", "size": "1792x1024" });
@@ -610,7 +468,7 @@ async fn concurrent_generations_of_a_free_user_charge_the_one_image_once() {
     assert_eq!(rows(&app), 1);
     assert_eq!(images_used(&app, &token, "f1").await, 1);
     assert_eq!(image_counters(&app, "f1"), (1, 0), "(used, reserved)");
-    assert_eq!(files_under(&bucket_dir(&app)).len(), 4, "one generation's files");
+    assert_eq!(files_under(&app.bucket_dir(BUCKET)).len(), 4, "one generation's files");
 }
 
 /// BUG: the WebP thumbnail's path is `thumbnail_path.replace(".png", ".webp")`, which also
@@ -631,9 +489,9 @@ async fn a_user_id_containing_png_keeps_every_file_in_its_own_folder() {
         "the WebP URL points into the user's own folder: {}",
         g["thumbnailWebpUrl"]
     );
-    assert_eq!(files_under(&bucket_dir(&app)), expected, "every file in users/pic.png/generations/{{id}}/");
+    assert_eq!(files_under(&app.bucket_dir(BUCKET)), expected, "every file in users/pic.png/generations/{{id}}/");
 
-    let resp = app.client.delete(app.url(&format!("/api/premium/image/{id}"))).bearer_auth(&token).send().await.unwrap();
+    let resp = app.delete(&format!("/api/premium/image/{id}"), Some(&token)).await;
     assert_eq!(resp.status(), 200);
-    assert!(files_under(&bucket_dir(&app)).is_empty(), "DELETE leaves no file behind: {:?}", files_under(&bucket_dir(&app)));
+    assert!(files_under(&app.bucket_dir(BUCKET)).is_empty(), "DELETE leaves no file behind: {:?}", files_under(&app.bucket_dir(BUCKET)));
 }

@@ -2,7 +2,7 @@
 //! provider, with the offline providers, the `openai` providers against the fake OpenAI server
 //! (`fake_openai.rs`) and MusicGen against the fake Hugging Face API (`fake_hf.rs`).
 
-use optima::config::{ImageProviderKind, TextProviderKind};
+use optima::config::TextProviderKind;
 use serde_json::Value;
 
 use crate::fake_hf::{FakeHf, HfMode, MODEL};
@@ -146,13 +146,9 @@ async fn an_openai_image_provider_is_checked_apart_from_text() {
     let fake = FakeOpenAi::start().await;
     fake.set(Scenario::ServerError);
     let image_app = |image_model: &'static str| {
-        let base = fake.base_url();
-        TestApp::spawn_with(move |c| {
-            c.ai.image_provider = ImageProviderKind::Openai;
-            c.ai.openai.base_url = base;
+        fake.image_app(move |c| {
             c.ai.openai.api_key = KEY.into();
             c.ai.openai.image_model = image_model.into();
-            c.ai.openai.timeout_secs = 1;
         })
     };
     let app = image_app("test-image-model").await;

@@ -1,17 +1,8 @@
 use optima::auth::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code, expect_error, files_under};
-
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 31 % 251) as u8).collect()
-}
-
-async fn uploaded(app: &TestApp, token: &str, path: &str, bytes: Vec<u8>) -> Value {
-    let resp = app.upload(token, "media", path, bytes).await;
-    assert_eq!(resp.status(), 201);
-    resp.json().await.unwrap()
-}
+use crate::blobs::pattern;
+use crate::helpers::{TestApp, error_code, expect_error, files_under, uploaded};
 
 #[tokio::test]
 async fn upload_then_download_is_byte_exact() {
@@ -310,7 +301,7 @@ async fn missing_multipart_fields_are_named() {
 async fn buckets_exist_on_start() {
     let app = TestApp::spawn().await;
     for bucket in ["r3al-studio-music", "r3al-writers-guild", "r3al-premium-images", "r3al-tactical-secure", "r3al-user-media"] {
-        assert!(app.data_dir().join("blobs").join(bucket).is_dir(), "{bucket}");
+        assert!(app.bucket_dir(bucket).is_dir(), "{bucket}");
     }
 }
 
@@ -467,7 +458,7 @@ async fn users_cannot_write_or_delete_generated_files() {
         // Where the server writes, as the features do (a service token may, like them).
         assert_eq!(app.upload(&service, bucket, path, original.clone()).await.status(), 201, "{path}");
         let cdn = format!("/cdn/{bucket_name}/{path}");
-        let file = app.data_dir().join("blobs").join(bucket_name).join(path);
+        let file = app.bucket_dir(bucket_name).join(path);
 
         let upload = app.upload(&u1, bucket, path, b"replaced".to_vec()).await;
         expect_error(upload, 403, "generated_path", &format!("upload {path}")).await;

@@ -1,6 +1,6 @@
 use serde_json::Value;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, eventually, files_under};
 
 #[tokio::test]
 async fn health_checks_the_database() {
@@ -155,11 +155,11 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     tx.send(Ok(vec![1; 1000])).await.unwrap();
     // In flight: the server has opened the upload's temporary file.
     let tmp = app.data_dir().join("blobs/.tmp");
-    eventually("the upload starts", || async { !crate::helpers::files_under(&tmp).is_empty() }).await;
+    eventually(20, "the upload starts", || async { (!files_under(&tmp).is_empty()).then_some(()) }).await;
     let addr = server.addr;
     let shutdown = tokio::spawn(server.shutdown());
     // Shutting down: the listener is gone, so a new connection is refused.
-    eventually("the listener closes", || async move { tokio::net::TcpStream::connect(addr).await.is_err() }).await;
+    eventually(20, "the listener closes", || async move { tokio::net::TcpStream::connect(addr).await.is_err().then_some(()) }).await;
     tx.send(Ok(vec![2; 1000])).await.unwrap();
     drop(tx);
     let resp = request.await.unwrap().unwrap();
@@ -219,15 +219,6 @@ async fn the_database_and_blobs_are_private_to_the_server_user() {
     }
     for dir in ["", "blobs", "blobs/r3al-user-media", "blobs/r3al-user-media/users/u1/private", "keys"] {
         assert_eq!(mode(data.join(dir)), 0o700, "{dir:?}");
-    }
-}
-
-/// Polls `done` until it holds, for at most 20 s.
-async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut done: impl FnMut() -> F) {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !done().await {
-        assert!(tokio::time::Instant::now() < deadline, "{what}: not within 20 s");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
 

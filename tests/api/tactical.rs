@@ -5,7 +5,6 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -14,7 +13,8 @@ use optima::crypto::envelope::{DataKey, MasterKey};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, files_under};
+use crate::blobs::{contains, files_containing};
+use crate::helpers::{TestApp, client_error, created, files_under, ok, refused, set_tier};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -26,54 +26,8 @@ const SEND: &str = "/api/tactical/comm/send";
 const SECURE: &str = "/api/tactical/comm/secure";
 const TACTICAL_BUCKET: &str = "r3al-tactical-secure";
 
-async fn expect(resp: reqwest::Response, status: u16) -> Value {
-    let got = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    assert_eq!(got, status, "expected {status}, got {got}: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("a JSON body: {text}"))
-}
-
-async fn ok(resp: reqwest::Response) -> Value {
-    expect(resp, 200).await
-}
-
-async fn created(resp: reqwest::Response) -> Value {
-    expect(resp, 201).await
-}
-
-/// An error in our shape with `status` and `code`; returns the body.
-async fn refused(resp: reqwest::Response, status: u16, code: &str) -> Value {
-    let body = client_error(resp, status).await;
-    assert_eq!(body["error"]["code"], code, "{body}");
-    body
-}
-
-/// An error in our shape with `status`, whatever its code.
-async fn client_error(resp: reqwest::Response, status: u16) -> Value {
-    let got = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    assert_eq!(got, status, "expected {status}, got {got}: {text}");
-    let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("an error body in JSON: {text}"));
-    assert!(body["error"]["code"].as_str().is_some_and(|c| !c.is_empty()), "error has a code: {text}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "error has a message: {text}");
-    body
-}
-
-async fn put_json(app: &TestApp, path: &str, token: &str, body: &Value) -> reqwest::Response {
-    app.client.put(app.url(path)).bearer_auth(token).json(body).send().await.expect("request")
-}
-
-async fn delete(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
-    app.client.delete(app.url(path)).bearer_auth(token).send().await.expect("request")
-}
-
 fn admin(app: &TestApp) -> String {
     app.token("hq-admin", Role::Admin)
-}
-
-async fn set_tier(app: &TestApp, admin: &str, user: &str, tier: &str) {
-    let body = ok(app.post_json("/api/subscription/upgrade", Some(admin), &json!({"userId": user, "newTier": tier})).await).await;
-    assert_eq!(body["tier"], tier, "{body}");
 }
 
 fn registration(user: &str, dept: &str) -> Value {
@@ -81,8 +35,8 @@ fn registration(user: &str, dept: &str) -> Value {
 }
 
 /// An Unlimited user registered (pending) in `dept`; returns their token.
-async fn registered(app: &TestApp, admin: &str, user: &str, dept: &str) -> String {
-    set_tier(app, admin, user, "unlimited").await;
+async fn registered(app: &TestApp, user: &str, dept: &str) -> String {
+    set_tier(app, user, "unlimited").await;
     let token = app.token(user, Role::User);
     let p = created(app.post_json("/api/tactical/register", Some(&token), &registration(user, dept)).await).await;
     assert_eq!(p["verifiedStatus"], "pending", "{p}");
@@ -91,12 +45,12 @@ async fn registered(app: &TestApp, admin: &str, user: &str, dept: &str) -> Strin
 }
 
 async fn verify(app: &TestApp, token: &str, user: &str, body: Value) -> reqwest::Response {
-    put_json(app, &format!("/api/tactical/verify/{user}"), token, &body).await
+    app.put_json(&format!("/api/tactical/verify/{user}"), Some(token), &body).await
 }
 
 /// A verified member of `dept` holding `clearance`; returns their token.
 async fn member(app: &TestApp, admin: &str, user: &str, dept: &str, clearance: &str) -> String {
-    let token = registered(app, admin, user, dept).await;
+    let token = registered(app, user, dept).await;
     let p = ok(verify(app, admin, user, json!({"status": "verified", "clearanceLevel": clearance})).await).await;
     assert_eq!(p["verifiedStatus"], "verified", "{p}");
     assert_eq!(p["clearanceLevel"], clearance, "{p}");
@@ -138,36 +92,13 @@ fn item<'a>(page: &'a Value, comm_id: &str) -> &'a Value {
     comms(page).iter().find(|c| c["commId"] == comm_id).unwrap_or_else(|| panic!("{comm_id} is listed: {page}"))
 }
 
-fn db(app: &TestApp) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(app.data_dir().join("optima.db")).expect("open the database");
-    c.busy_timeout(Duration::from_secs(10)).unwrap();
-    c
-}
-
-fn count(app: &TestApp, sql: &str) -> i64 {
-    db(app).query_row(sql, [], |r| r.get(0)).unwrap()
-}
-
-fn bucket_dir(app: &TestApp) -> PathBuf {
-    app.data_dir().join("blobs").join(TACTICAL_BUCKET)
-}
-
 fn comm_dir(app: &TestApp, comm_id: &str) -> PathBuf {
-    bucket_dir(app).join("departments").join("metro-pd").join("comms").join(comm_id)
+    app.bucket_dir(TACTICAL_BUCKET).join("departments").join("metro-pd").join("comms").join(comm_id)
 }
 
 /// Every comm blob of every department (relative to the bucket).
 fn comm_blobs(app: &TestApp) -> Vec<String> {
-    files_under(&bucket_dir(app)).into_iter().filter(|f| f.starts_with("departments/") && f.contains("/comms/")).collect()
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// The files under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
-    files_under(dir).into_iter().filter(|f| contains(&std::fs::read(dir.join(f)).unwrap_or_default(), needle)).collect()
+    files_under(&app.bucket_dir(TACTICAL_BUCKET)).into_iter().filter(|f| f.starts_with("departments/") && f.contains("/comms/")).collect()
 }
 
 fn flip_byte(path: &Path, at: usize) {
@@ -231,24 +162,24 @@ async fn gates_refuse_free_unregistered_pending_and_denied_and_store_nothing() {
     let free = app.token("free1", Role::User);
     let body = refused(app.post_json("/api/tactical/register", Some(&free), &registration("free1", DEPT)).await, 403, "upgrade_required").await;
     assert_eq!(body["error"]["details"]["upgradeTo"], "unlimited", "{body}");
-    assert_eq!(count(&app, "SELECT count(*) FROM tactical_users WHERE user_id = 'free1'"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM tactical_users WHERE user_id = 'free1'", []), 0);
     refused(app.post_json(SEND, Some(&free), &json!({"fromUserId": "free1", "content": "hi"})).await, 403, "upgrade_required").await;
 
     // Unlimited but never registered.
-    set_tier(&app, &admin, "nobody", "unlimited").await;
+    set_tier(&app, "nobody", "unlimited").await;
     let nobody = app.token("nobody", Role::User);
     let secure = |from: &str| json!({"fromUserId": from, "toUserId": "target", "content": "let me in"});
     refused(app.post_json(SECURE, Some(&nobody), &secure("nobody")).await, 403, "not_registered").await;
     refused(app.get("/api/tactical/comm/nobody", Some(&nobody)).await, 403, "not_registered").await;
 
     // Registered, waiting for verification.
-    let pending = registered(&app, &admin, "pending1", DEPT).await;
+    let pending = registered(&app, "pending1", DEPT).await;
     refused(app.post_json(SECURE, Some(&pending), &secure("pending1")).await, 403, "not_verified").await;
     refused(app.post_json(SEND, Some(&pending), &json!({"fromUserId": "pending1", "content": "broadcast"})).await, 403, "not_verified").await;
     refused(app.get("/api/tactical/comm/pending1", Some(&pending)).await, 403, "not_verified").await;
 
     // Denied.
-    let denied = registered(&app, &admin, "denied1", DEPT).await;
+    let denied = registered(&app, "denied1", DEPT).await;
     let p = ok(verify(&app, &admin, "denied1", json!({"status": "denied"})).await).await;
     assert_eq!(p["verifiedStatus"], "denied");
     refused(app.post_json(SECURE, Some(&denied), &secure("denied1")).await, 403, "registration_denied").await;
@@ -258,7 +189,7 @@ async fn gates_refuse_free_unregistered_pending_and_denied_and_store_nothing() {
     refused(app.get("/api/tactical/comm/target", Some(&admin)).await, 403, "not_yourself").await;
 
     // Nothing was stored: no comm rows, no comm blobs.
-    assert_eq!(count(&app, "SELECT count(*) FROM tactical_comms"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM tactical_comms", []), 0);
     assert_eq!(comm_blobs(&app), Vec::<String>::new());
 }
 
@@ -273,8 +204,8 @@ async fn verification_rules_for_admins_verifiers_and_members() {
     let p = ok(verify(&app, &admin, "verifier1", json!({"status": "verified", "clearanceLevel": "secret", "verifier": true})).await).await;
     assert_eq!(p["verifier"], true, "{p}");
     let plain = member(&app, &admin, "plain1", DEPT, "top_secret").await;
-    registered(&app, &admin, "rookie", DEPT).await;
-    registered(&app, &admin, "sailor", OTHER_DEPT).await;
+    registered(&app, "rookie", DEPT).await;
+    registered(&app, "sailor", OTHER_DEPT).await;
     let granted = |level: &str| json!({"status": "verified", "clearanceLevel": level});
 
     // Nobody verifies themselves, not even an admin.
@@ -420,7 +351,7 @@ async fn visibility_matrix_of_clearance_classification_and_audience() {
     sent.push(Sent { id, from: "harbor-top_secret".into(), dept: OTHER_DEPT, audience: "department", recipients: vec![], classification: 0, content });
 
     // The refusals stored nothing: one row per comm sent, blobs only for the sealed ones.
-    assert_eq!(count(&app, "SELECT count(*) FROM tactical_comms"), sent.len() as i64);
+    assert_eq!(app.count("SELECT count(*) FROM tactical_comms", []), sent.len() as i64);
     let sealed: BTreeSet<String> = sent.iter().filter(|c| c.classification > 0).map(|c| c.id.clone()).collect();
     let folders: BTreeSet<String> = comm_blobs(&app).iter().map(|f| f.split('/').nth(3).unwrap().to_owned()).collect();
     assert_eq!(folders, sealed);
@@ -524,12 +455,12 @@ async fn tampered_swapped_or_reclassified_ciphertext_is_reported_per_item() {
     std::fs::write(&a, bytes_b).unwrap();
     std::fs::write(&b, bytes_a).unwrap();
     // The associated data binds the classification: editing the column breaks the seal.
-    let changed = db(&app)
+    let changed = app.db()
         .execute("UPDATE tactical_comms SET classification = 'confidential' WHERE comm_id = ?1", [reclassified])
         .unwrap();
     assert_eq!(changed, 1);
     // A wrapped key is bound to its row: moving keys between rows breaks both.
-    let c = db(&app);
+    let c = app.db();
     let wrapped = |id: &str| -> Vec<u8> { c.query_row("SELECT wrapped_key FROM tactical_comms WHERE comm_id = ?1", [id], |r| r.get(0)).unwrap() };
     let (wrapped_a, wrapped_b) = (wrapped(key_a), wrapped(key_b));
     let put = "UPDATE tactical_comms SET wrapped_key = ?2 WHERE comm_id = ?1";
@@ -611,9 +542,9 @@ async fn attachments_are_sealed_and_served_to_those_who_see_the_comm() {
     let resp = download(&app, &r, &open, info["fileId"].as_str().unwrap()).await;
     assert_eq!(ok_bytes(resp).await, b"plain notes");
     let wrapped: Option<Vec<u8>> =
-        db(&app).query_row("SELECT wrapped_key FROM tactical_comms WHERE comm_id = ?1", [&open], |row| row.get(0)).unwrap();
+        app.db().query_row("SELECT wrapped_key FROM tactical_comms WHERE comm_id = ?1", [&open], |row| row.get(0)).unwrap();
     assert!(wrapped.is_some());
-    assert_eq!(count(&app, "SELECT count(*) FROM tactical_attachments"), 2);
+    assert_eq!(app.count("SELECT count(*) FROM tactical_attachments", []), 2);
 }
 
 #[tokio::test]
@@ -627,11 +558,11 @@ async fn oversize_attachment_is_refused_and_leaves_no_blob() {
 
     client_error(attach(&app, &s, &comm, "big.bin", payload(2048, 1)).await, 413).await;
     assert_eq!(comm_blobs(&app), before, "no attachment blob left behind");
-    assert_eq!(count(&app, "SELECT count(*) FROM tactical_attachments"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM tactical_attachments", []), 0);
 
     // At the limit it is accepted.
     created(attach(&app, &s, &comm, "fits.bin", payload(1024, 1)).await).await;
-    assert_eq!(count(&app, "SELECT count(*) FROM tactical_attachments"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM tactical_attachments", []), 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -652,7 +583,7 @@ async fn secure_deletion_destroys_the_only_key() {
     let file_id = info["fileId"].as_str().unwrap().to_owned();
 
     // Before: the wrapped key, the blobs and the master key, copied aside.
-    let (wrapped, key_id): (Vec<u8>, String) = db(&app)
+    let (wrapped, key_id): (Vec<u8>, String) = app.db()
         .query_row("SELECT wrapped_key, key_id FROM tactical_comms WHERE comm_id = ?1", [&comm], |row| Ok((row.get(0)?, row.get(1)?)))
         .unwrap();
     let dir = comm_dir(&app, &comm);
@@ -676,17 +607,17 @@ async fn secure_deletion_destroys_the_only_key() {
     // Only the sender (or an admin) deletes, naming themselves; a stranger does not even learn
     // it exists.
     let path = |user: &str| format!("/api/tactical/comm/{user}/{comm}");
-    refused(delete(&app, &path("r1"), &r).await, 403, "not_sender").await;
-    refused(delete(&app, &path("x1"), &x).await, 404, "comm_not_found").await;
-    refused(delete(&app, &path("s1"), &r).await, 403, "not_yourself").await;
-    let deletion = ok(delete(&app, &path("s1"), &s).await).await;
+    refused(app.delete(&path("r1"), Some(&r)).await, 403, "not_sender").await;
+    refused(app.delete(&path("x1"), Some(&x)).await, 404, "comm_not_found").await;
+    refused(app.delete(&path("s1"), Some(&r)).await, 403, "not_yourself").await;
+    let deletion = ok(app.delete(&path("s1"), Some(&s)).await).await;
     assert_eq!(deletion["commId"], comm.as_str());
     assert_eq!(deletion["deletedBy"], "s1");
     assert_eq!(deletion["blobsDestroyed"], 3, "message, metadata and attachment: {deletion}");
 
     // The blobs are gone; the row is a tombstone without its key.
     assert_eq!(files_under(&dir), Vec::<String>::new());
-    let (key, key_id, deleted_by, deleted_at): (Option<Vec<u8>>, Option<String>, Option<String>, Option<String>) = db(&app)
+    let (key, key_id, deleted_by, deleted_at): (Option<Vec<u8>>, Option<String>, Option<String>, Option<String>) = app.db()
         .query_row("SELECT wrapped_key, key_id, deleted_by, deleted_at FROM tactical_comms WHERE comm_id = ?1", [&comm], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
         })
@@ -694,7 +625,7 @@ async fn secure_deletion_destroys_the_only_key() {
     assert_eq!((key, key_id), (None, None));
     assert_eq!(deleted_by.as_deref(), Some("s1"));
     assert!(deleted_at.is_some());
-    assert_eq!(count(&app, &format!("SELECT count(*) FROM tactical_attachments WHERE comm_id = '{comm}'")), 0);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM tactical_attachments WHERE comm_id = '{comm}'"), []), 0);
 
     // It lists for nobody, and nothing acts on it any more.
     for (token, user) in [(&s, "s1"), (&r, "r1")] {
@@ -703,9 +634,9 @@ async fn secure_deletion_destroys_the_only_key() {
         assert_eq!(page["total"], 1);
     }
     refused(download(&app, &r, &comm, &file_id).await, 404, "comm_not_found").await;
-    refused(delete(&app, &path("s1"), &s).await, 404, "comm_not_found").await;
+    refused(app.delete(&path("s1"), Some(&s)).await, 404, "comm_not_found").await;
     // The deprecated spelling with the comm id alone reaches the same rule.
-    refused(delete(&app, &format!("/api/tactical/comm/{comm}"), &s).await, 404, "comm_not_found").await;
+    refused(app.delete(&format!("/api/tactical/comm/{comm}"), Some(&s)).await, 404, "comm_not_found").await;
 
     // The wrapped key survives in no file of the data directory (database, WAL, shm, blobs)...
     let data = app.data_dir();
@@ -743,7 +674,7 @@ async fn rotate(app: &TestApp) -> Rotation {
 }
 
 fn key_ids(app: &TestApp) -> BTreeSet<String> {
-    let c = db(app);
+    let c = app.db();
     let mut stmt = c
         .prepare("SELECT key_id FROM tactical_comms WHERE wrapped_key IS NOT NULL UNION ALL SELECT key_id FROM tactical_documents")
         .unwrap();
@@ -757,7 +688,7 @@ async fn key_rotation_rewraps_every_key_while_the_server_runs() {
     let s = member(&app, &admin, "s1", DEPT, "secret").await;
 
     // A member registered with a verification document (multipart).
-    set_tier(&app, &admin, "r1", "unlimited").await;
+    set_tier(&app, "r1", "unlimited").await;
     let r = app.token("r1", Role::User);
     let document = payload(4000, 3);
     let form = Form::new()
@@ -783,7 +714,7 @@ async fn key_rotation_rewraps_every_key_while_the_server_runs() {
     let old_file = std::fs::read(&key_file).unwrap();
     let old_id = master_key(&app).id().to_owned();
     assert_eq!(key_ids(&app), BTreeSet::from([old_id.clone()]));
-    let wrapped_keys = count(&app, "SELECT (SELECT count(*) FROM tactical_comms WHERE wrapped_key IS NOT NULL) + (SELECT count(*) FROM tactical_documents)");
+    let wrapped_keys = app.count("SELECT (SELECT count(*) FROM tactical_comms WHERE wrapped_key IS NOT NULL) + (SELECT count(*) FROM tactical_documents)", []);
     assert_eq!(wrapped_keys, 4, "three sealed comms and one document");
 
     let report = rotate(&app).await;
@@ -811,7 +742,7 @@ async fn key_rotation_rewraps_every_key_while_the_server_runs() {
     // A comm sent after the rotation is wrapped under the new key.
     let content = "sealed after rotation".to_owned();
     let after = send_id(&app, &s, SECURE, json!({"fromUserId": "s1", "toUserId": "r1", "content": content})).await;
-    let key_id: String = db(&app).query_row("SELECT key_id FROM tactical_comms WHERE comm_id = ?1", [&after], |row| row.get(0)).unwrap();
+    let key_id: String = app.db().query_row("SELECT key_id FROM tactical_comms WHERE comm_id = ?1", [&after], |row| row.get(0)).unwrap();
     assert_eq!(key_id, report.key_id);
     sent.push((after, content));
     assert_readable(list(&app, &r, "r1").await, sent.clone());
@@ -852,7 +783,7 @@ async fn audit_records_every_action_and_every_refusal() {
     let r = member(&app, &admin, "r1", DEPT, "secret").await;
     let comm = send_id(&app, &s, SECURE, json!({"fromUserId": "s1", "toUserId": "r1", "content": "audited"})).await;
     list(&app, &r, "r1").await;
-    ok(delete(&app, &format!("/api/tactical/comm/s1/{comm}"), &s).await).await;
+    ok(app.delete(&format!("/api/tactical/comm/s1/{comm}"), Some(&s)).await).await;
 
     for (action, actor, target) in [
         ("member.register", "s1", "s1"),
@@ -874,7 +805,7 @@ async fn audit_records_every_action_and_every_refusal() {
     send_id(&app, &s, SECURE, json!({"fromUserId": "s1", "toUserId": "r1", "content": "é".repeat(5000)})).await;
 
     // Refusals, recorded with who tried and why; none stored a comm.
-    let rows = count(&app, "SELECT count(*) FROM tactical_comms");
+    let rows = app.count("SELECT count(*) FROM tactical_comms", []);
     let blobs = comm_blobs(&app);
     let as_other = json!({"fromUserId": "r1", "toUserId": "s1", "content": "it was r1"});
     refused(app.post_json(SECURE, Some(&s), &as_other).await, 403, "not_yourself").await;
@@ -895,11 +826,11 @@ async fn audit_records_every_action_and_every_refusal() {
     assert!(e["detail"].as_str().unwrap().starts_with("413"), "{e}");
 
     // Without a valid token there is no caller to record: counted, not chained.
-    let chained = count(&app, "SELECT count(*) FROM audit_log");
+    let chained = app.count("SELECT count(*) FROM audit_log", []);
     client_error(app.post_json(SEND, None, &json!({"fromUserId": "s1", "content": "who am I"})).await, 401).await;
-    assert_eq!(count(&app, "SELECT count(*) FROM audit_log"), chained);
+    assert_eq!(app.count("SELECT count(*) FROM audit_log", []), chained);
 
-    assert_eq!(count(&app, "SELECT count(*) FROM tactical_comms"), rows);
+    assert_eq!(app.count("SELECT count(*) FROM tactical_comms", []), rows);
     assert_eq!(comm_blobs(&app), blobs);
 
     // The log is for admins; a member asking is refused (and that is recorded too).
@@ -914,7 +845,7 @@ async fn refusals_anyone_can_send_are_counted_and_targets_are_bounded() {
     let app = TestApp::spawn().await;
     let admin = admin(&app);
     let long_id = "A".repeat(60_000);
-    let before = count(&app, "SELECT count(*) FROM audit_log");
+    let before = app.count("SELECT count(*) FROM audit_log", []);
     for token in [None, Some("not-a-token"), Some(&app.token("ghost", Role::User)[..40])] {
         let mut req = app.client.get(app.url(&format!("/api/tactical/comm/{long_id}")));
         if let Some(t) = token {
@@ -924,7 +855,7 @@ async fn refusals_anyone_can_send_are_counted_and_targets_are_bounded() {
         let trpc = app.client.get(app.url("/api/trpc/r3al.tactical.getComms?input=%7B%22json%22%3A%7B%7D%7D")).send().await.unwrap();
         assert_eq!(trpc.status(), 401);
     }
-    assert_eq!(count(&app, "SELECT count(*) FROM audit_log"), before, "nothing was chained");
+    assert_eq!(app.count("SELECT count(*) FROM audit_log", []), before, "nothing was chained");
     let metrics = app.get("/metrics", None).await.text().await.unwrap();
     assert!(metrics.contains("optima_tactical_unauthenticated_refused_total{status=\"401\"}"), "counted instead");
 
@@ -962,15 +893,15 @@ async fn audit_chain_is_append_only_and_detects_edits() {
     }
 
     // The database refuses edits...
-    let seq: i64 = db(&app).query_row("SELECT seq FROM audit_log WHERE action = 'comm.send_secure' ORDER BY seq LIMIT 1", [], |r| r.get(0)).unwrap();
-    let err = db(&app).execute("UPDATE audit_log SET outcome = 'denied' WHERE seq = ?1", [seq]).unwrap_err();
+    let seq: i64 = app.db().query_row("SELECT seq FROM audit_log WHERE action = 'comm.send_secure' ORDER BY seq LIMIT 1", [], |r| r.get(0)).unwrap();
+    let err = app.db().execute("UPDATE audit_log SET outcome = 'denied' WHERE seq = ?1", [seq]).unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
-    let err = db(&app).execute("DELETE FROM audit_log WHERE seq = ?1", [seq]).unwrap_err();
+    let err = app.db().execute("DELETE FROM audit_log WHERE seq = ?1", [seq]).unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
     assert_eq!(ok(app.get("/api/tactical/audit/verify", Some(&admin)).await).await["intact"], true);
 
     // ... and the chain catches whoever removes the trigger first.
-    let c = db(&app);
+    let c = app.db();
     c.execute_batch("DROP TRIGGER audit_log_no_update").unwrap();
     assert_eq!(c.execute("UPDATE audit_log SET outcome = 'denied' WHERE seq = ?1", [seq]).unwrap(), 1);
     drop(c);
@@ -989,7 +920,7 @@ async fn report(app: &TestApp, token: &str, title: &str, severity: &str) -> Valu
 }
 
 async fn set_incident(app: &TestApp, token: &str, id: &str, status: &str) -> reqwest::Response {
-    put_json(app, &format!("/api/tactical/incident/{id}/status"), token, &json!({"status": status})).await
+    app.put_json(&format!("/api/tactical/incident/{id}/status"), Some(token), &json!({"status": status})).await
 }
 
 fn incident_ids(page: &Value) -> BTreeSet<String> {
@@ -1060,10 +991,10 @@ async fn dashboard_reflects_incidents_team_and_comms() {
     let b = member(&app, &admin, "b1", DEPT, "secret").await;
     let team_id = team(&app, &a, "Bravo").await;
     add_to_team(&app, &a, &team_id, "b1").await;
-    let p = ok(put_json(&app, "/api/tactical/status/a1", &a, &json!({"operationalStatus": "on_duty"})).await).await;
+    let p = ok(app.put_json("/api/tactical/status/a1", Some(&a), &json!({"operationalStatus": "on_duty"})).await).await;
     assert_eq!(p["operationalStatus"], "on_duty");
-    client_error(put_json(&app, "/api/tactical/status/a1", &a, &json!({"operationalStatus": "napping"})).await, 400).await;
-    refused(put_json(&app, "/api/tactical/status/a1", &b, &json!({"operationalStatus": "off_duty"})).await, 403, "not_yourself").await;
+    client_error(app.put_json("/api/tactical/status/a1", Some(&a), &json!({"operationalStatus": "napping"})).await, 400).await;
+    refused(app.put_json("/api/tactical/status/a1", Some(&b), &json!({"operationalStatus": "off_duty"})).await, 403, "not_yourself").await;
 
     let fire = report(&app, &a, "Warehouse fire", "critical").await["incidentId"].as_str().unwrap().to_owned();
     let theft = report(&app, &a, "Bike theft", "low").await["incidentId"].as_str().unwrap().to_owned();
@@ -1085,7 +1016,7 @@ async fn dashboard_reflects_incidents_team_and_comms() {
     assert!(d["aiInsights"].as_array().is_some_and(|i| !i.is_empty() && i.iter().all(|s| s.as_str().is_some_and(|s| !s.is_empty()))), "{d}");
 
     ok(app.post_json(&format!("/api/tactical/comm/{broadcast}/read"), Some(&b), &json!({})).await).await;
-    ok(put_json(&app, "/api/tactical/status/b1", &b, &json!({"operationalStatus": "deployed"})).await).await;
+    ok(app.put_json("/api/tactical/status/b1", Some(&b), &json!({"operationalStatus": "deployed"})).await).await;
     let d = ok(app.get("/api/tactical/dashboard/b1", Some(&b)).await).await;
     assert_eq!(d["unreadComms"], 1, "{d}");
     assert_eq!(d["team"]["activeMemberCount"], 2, "{d}");
@@ -1135,7 +1066,7 @@ async fn situation_report_and_stress_check_ins() {
     let bad = json!({"userId": "u1", "sessionType": "crisis", "stressIndicators": {"sleepQuality": 11}});
     let err = refused(app.post_json("/api/tactical/analysis/sr", Some(&u), &bad).await, 400, "invalid_field").await;
     assert_eq!(err["error"]["details"]["field"], "stressIndicators.sleepQuality", "{err}");
-    assert_eq!(count(&app, "SELECT count(*) FROM tactical_sr_checkins"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM tactical_sr_checkins", []), 1);
 
     let mine = ok(app.get("/api/tactical/analysis/sr/checkins/u1", Some(&u)).await).await;
     let mine = mine.as_array().unwrap();
@@ -1154,7 +1085,7 @@ async fn deleting_a_public_comm_erases_its_text() {
     let marker = unique("PUBLIC-BUT-DELETED");
     let comm = send_id(&app, &s, SEND, json!({"fromUserId": "s1", "toUserId": "r1", "content": marker})).await;
     assert!(!files_containing(&app.data_dir(), marker.as_bytes()).is_empty(), "stored as text while it exists");
-    ok(delete(&app, &format!("/api/tactical/comm/{comm}"), &s).await).await;
+    ok(app.delete(&format!("/api/tactical/comm/{comm}"), Some(&s)).await).await;
     assert_eq!(files_containing(&app.data_dir(), marker.as_bytes()), Vec::<String>::new());
 }
 
@@ -1167,8 +1098,8 @@ async fn review_documents_teams_acknowledgements_and_the_comms_alias() {
     let admin = admin(&app);
     let lead = member(&app, &admin, "lead1", DEPT, "secret").await;
     let m2 = member(&app, &admin, "m2", DEPT, "confidential").await;
-    let pending = registered(&app, &admin, "p3", DEPT).await;
-    registered(&app, &admin, "far", "Elsewhere Station").await;
+    let pending = registered(&app, "p3", DEPT).await;
+    registered(&app, "far", "Elsewhere Station").await;
 
     // Registrations: admins see every one, by status; members may not review.
     let pending_ids = |list: &Value| -> BTreeSet<String> {
@@ -1189,7 +1120,7 @@ async fn review_documents_teams_acknowledgements_and_the_comms_alias() {
     let docs = profile["documents"].as_array().unwrap();
     assert_eq!(docs.len(), 1, "{profile}");
     let doc_id = docs[0]["documentId"].as_str().unwrap();
-    assert!(files_containing(&bucket_dir(&app), &document[..64]).is_empty(), "sealed at rest");
+    assert!(files_containing(&app.bucket_dir(TACTICAL_BUCKET), &document[..64]).is_empty(), "sealed at rest");
     let back = ok_bytes(app.get(&format!("/api/tactical/members/p3/documents/{doc_id}"), Some(&admin)).await).await;
     assert_eq!(back, document);
     // Not for another user's registration.
@@ -1212,9 +1143,9 @@ async fn review_documents_teams_acknowledgements_and_the_comms_alias() {
     let elsewhere = refused(app.post_json(&members_path, Some(&lead), &elsewhere).await, 422, "not_in_department").await;
     assert_eq!(nobody["error"]["message"].as_str().unwrap().replace("no-such-user", "X"), elsewhere["error"]["message"].as_str().unwrap().replace("far", "X"));
     refused(app.post_json(&members_path, Some(&lead), &unverified).await, 422, "not_verified").await;
-    let after = ok(delete(&app, &format!("/api/tactical/teams/{team_id}/members/m2"), &m2).await).await;
+    let after = ok(app.delete(&format!("/api/tactical/teams/{team_id}/members/m2"), Some(&m2)).await).await;
     assert!(after["members"].as_array().unwrap().iter().all(|m| m["userId"] != "m2"), "{after}");
-    assert_eq!(delete(&app, &format!("/api/tactical/teams/{team_id}/members/m2"), &lead).await.status(), 404);
+    assert_eq!(app.delete(&format!("/api/tactical/teams/{team_id}/members/m2"), Some(&lead)).await.status(), 404);
 
     // Acknowledging a comm marks it read and acknowledged, for the recipient only.
     let comm = send_id(&app, &lead, SEND, json!({"fromUserId": "lead1", "toUserId": "m2", "content": "roll call"})).await;

@@ -2,15 +2,16 @@
 //! subscription), projects (tier gate, limit, enum, listing, ownership), manuscripts with their
 //! version history on disk (conflicts, diffs, restores, size limit), notes, exports in six
 //! formats, writing sessions (words written, one open session, idle close) and AI assistance
-//! with the local provider.
+//! with the local provider and against the fake OpenAI server (`fake_openai.rs`).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use optima::auth::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, files_under};
+use crate::blobs::contains;
+use crate::fake_openai::{FakeOpenAi, Scenario};
+use crate::helpers::{TestApp, client_error, expect, files_under, names_field, ok, refused, set_tier, user_on};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -19,61 +20,6 @@ const REGISTER: &str = "/api/writers/member/register";
 const CREATE: &str = "/api/writers/project/create";
 const START: &str = "/api/writers/session/start";
 const ASSIST: &str = "/api/writers/ai/assist";
-
-async fn expect(resp: reqwest::Response, status: u16) -> Value {
-    let got = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    assert_eq!(got, status, "expected {status}, got {got}: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("a JSON body: {text}"))
-}
-
-async fn ok(resp: reqwest::Response) -> Value {
-    expect(resp, 200).await
-}
-
-/// An error answer with `status` and `code` in our error shape; returns the body.
-async fn refused(resp: reqwest::Response, status: u16, code: &str) -> Value {
-    let body = client_error(resp, status).await;
-    assert_eq!(body["error"]["code"], code, "{body}");
-    body
-}
-
-/// An error in our shape with `status`, whatever its code.
-async fn client_error(resp: reqwest::Response, status: u16) -> Value {
-    let got = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    assert_eq!(got, status, "expected {status}, got {got}: {text}");
-    let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("an error body in JSON: {text}"));
-    assert!(body["error"]["code"].as_str().is_some_and(|c| !c.is_empty()), "error has a code: {text}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "error has a message: {text}");
-    body
-}
-
-/// A 400 that names `field` (in `details.field` or in the message).
-async fn names_field(resp: reqwest::Response, field: &str) -> Value {
-    let body = client_error(resp, 400).await;
-    let named = body["error"]["details"]["field"] == field || body["error"]["message"].as_str().is_some_and(|m| m.contains(field));
-    assert!(named, "the error names `{field}`: {body}");
-    body
-}
-
-async fn set_tier(app: &TestApp, user: &str, tier: &str) {
-    let admin = app.token("ops", Role::Admin);
-    let body = ok(app.post_json("/api/subscription/upgrade", Some(&admin), &json!({"userId": user, "newTier": tier})).await).await;
-    assert_eq!(body["tier"], tier, "{body}");
-}
-
-/// A user's token, after an admin moved the user to `tier` (unless it is `free`).
-async fn user_on(app: &TestApp, user: &str, tier: &str) -> String {
-    if tier != "free" {
-        set_tier(app, user, tier).await;
-    }
-    app.token(user, Role::User)
-}
-
-async fn put_json(app: &TestApp, path: &str, token: &str, body: &Value) -> reqwest::Response {
-    app.client.put(app.url(path)).bearer_auth(token).json(body).send().await.expect("request")
-}
 
 async fn register(app: &TestApp, token: &str, user: &str) -> Value {
     expect(app.post_json(REGISTER, Some(token), &json!({"userId": user, "penName": format!("{user} pen")})).await, 201).await
@@ -96,7 +42,7 @@ fn project_path(pid: &str) -> String {
 }
 
 async fn save_resp(app: &TestApp, token: &str, pid: &str, body: Value) -> reqwest::Response {
-    put_json(app, &project_path(pid), token, &body).await
+    app.put_json(&project_path(pid), Some(token), &body).await
 }
 
 /// Saves `text` as the manuscript; returns the `Saved` answer.
@@ -119,25 +65,15 @@ async fn start(app: &TestApp, token: &str, user: &str, pid: &str) -> Value {
 }
 
 async fn end(app: &TestApp, token: &str, sid: &str) -> reqwest::Response {
-    put_json(app, &format!("/api/writers/session/{sid}/end"), token, &json!({})).await
+    app.put_json(&format!("/api/writers/session/{sid}/end"), Some(token), &json!({})).await
 }
 
 fn project_dir(app: &TestApp, user: &str, pid: &str) -> PathBuf {
-    app.data_dir().join("blobs").join("r3al-writers-guild").join("users").join(user).join("projects").join(pid)
-}
-
-fn db(app: &TestApp) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(app.data_dir().join("optima.db")).expect("open the database");
-    c.busy_timeout(Duration::from_secs(10)).unwrap();
-    c
-}
-
-fn count(app: &TestApp, sql: &str, param: &str) -> i64 {
-    db(app).query_row(sql, [param], |r| r.get(0)).unwrap()
+    app.bucket_dir("r3al-writers-guild").join("users").join(user).join("projects").join(pid)
 }
 
 fn version_rows(app: &TestApp, pid: &str) -> i64 {
-    count(app, "SELECT count(*) FROM writing_versions WHERE project_id = ?1", pid)
+    app.count("SELECT count(*) FROM writing_versions WHERE project_id = ?1", [pid])
 }
 
 fn words(n: usize) -> String {
@@ -168,11 +104,11 @@ async fn members_register_read_update_and_access() {
     }
     assert!(m["memberSince"].as_str().is_some_and(|s| s.len() >= 10), "{m}");
     assert!(m["memberId"].as_str().is_some_and(|s| !s.is_empty()));
-    assert_eq!(count(&app, "SELECT count(*) FROM guild_members WHERE user_id = ?1", "a1"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM guild_members WHERE user_id = ?1", ["a1"]), 1);
 
     // Twice: 409, and still one row.
     refused(app.post_json(REGISTER, Some(&a1), &body).await, 409, "already_member").await;
-    assert_eq!(count(&app, "SELECT count(*) FROM guild_members WHERE user_id = ?1", "a1"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM guild_members WHERE user_id = ?1", ["a1"]), 1);
 
     // Stats follow projects and sessions.
     let pid = new_project(&app, &a1, "a1", "Storms").await;
@@ -185,26 +121,26 @@ async fn members_register_read_update_and_access() {
 
     // Update.
     let upd = json!({"penName": "A. Quill", "bio": "Now writes calm seas.", "specialties": ["essays"]});
-    let u = ok(put_json(&app, "/api/writers/member/a1", &a1, &upd).await).await;
+    let u = ok(app.put_json("/api/writers/member/a1", Some(&a1), &upd).await).await;
     assert_eq!(u["penName"], "A. Quill");
     assert_eq!(u["bio"], "Now writes calm seas.");
     assert_eq!(u["specialties"], json!(["essays"]));
     let again = member(&app, &a1, "a1").await;
     assert_eq!(again["penName"], "A. Quill");
     assert_eq!(again["specialties"], json!(["essays"]));
-    names_field(put_json(&app, "/api/writers/member/a1", &a1, &json!({"penName": "   "})).await, "penName").await;
+    names_field(app.put_json("/api/writers/member/a1", Some(&a1), &json!({"penName": "   "})).await, "penName").await;
 
     // Another user: 403 on reading, editing, registering for a1.
     let b1 = app.token("b1", Role::User);
     refused(app.get("/api/writers/member/a1", Some(&b1)).await, 403, "forbidden").await;
-    refused(put_json(&app, "/api/writers/member/a1", &b1, &upd).await, 403, "forbidden").await;
+    refused(app.put_json("/api/writers/member/a1", Some(&b1), &upd).await, 403, "forbidden").await;
     refused(app.post_json(REGISTER, Some(&b1), &json!({"userId": "a1", "penName": "Thief"})).await, 403, "forbidden").await;
     assert_eq!(member(&app, &a1, "a1").await["penName"], "A. Quill");
 
     // A non-member: 404.
     refused(app.get("/api/writers/member/b1", Some(&b1)).await, 404, "member_not_found").await;
     let c1 = user_on(&app, "c1", "premium").await;
-    refused(put_json(&app, "/api/writers/member/c1", &c1, &json!({"bio": "x"})).await, 404, "member_not_found").await;
+    refused(app.put_json("/api/writers/member/c1", Some(&c1), &json!({"bio": "x"})).await, 404, "member_not_found").await;
     // An admin reads anyone; no token is 401.
     assert_eq!(member(&app, &app.token("ops", Role::Admin), "a1").await["userId"], "a1");
     assert_eq!(app.get("/api/writers/member/a1", None).await.status(), 401);
@@ -218,38 +154,38 @@ async fn tier_upgrades_by_subscription_and_admin() {
     // A premium user with no words: not eligible for master, and told why.
     let f1 = user_on(&app, "f1", "premium").await;
     register(&app, &f1, "f1").await;
-    let body = refused(put_json(&app, &up("f1"), &f1, &json!({"tier": "master"})).await, 403, "not_eligible").await;
+    let body = refused(app.put_json(&up("f1"), Some(&f1), &json!({"tier": "master"})).await, 403, "not_eligible").await;
     let msg = body["error"]["message"].as_str().unwrap();
     assert!(msg.contains("100000") && msg.contains("unlimited") && msg.contains("premium"), "the message says what is missing: {msg}");
     assert_eq!(body["error"]["details"]["wordsNeeded"], 100000, "{body}");
     assert_eq!(body["error"]["details"]["wordsWritten"], 0, "{body}");
     assert_eq!(member(&app, &f1, "f1").await["tier"], "novice");
     // Unknown tier.
-    names_field(put_json(&app, &up("f1"), &f1, &json!({"tier": "grandmaster"})).await, "tier").await;
+    names_field(app.put_json(&up("f1"), Some(&f1), &json!({"tier": "grandmaster"})).await, "tier").await;
     // Not for someone else.
-    refused(put_json(&app, &up("f1"), &app.token("x1", Role::User), &json!({"tier": "novice"})).await, 403, "forbidden").await;
+    refused(app.put_json(&up("f1"), Some(&app.token("x1", Role::User)), &json!({"tier": "novice"})).await, 403, "forbidden").await;
 
     // Premium: wordsmith yes, master no.
     let p1 = user_on(&app, "p1", "premium").await;
     register(&app, &p1, "p1").await;
-    assert_eq!(ok(put_json(&app, &up("p1"), &p1, &json!({"tier": "wordsmith"})).await).await["tier"], "wordsmith");
-    let body = refused(put_json(&app, &up("p1"), &p1, &json!({"tier": "master"})).await, 403, "not_eligible").await;
+    assert_eq!(ok(app.put_json(&up("p1"), Some(&p1), &json!({"tier": "wordsmith"})).await).await["tier"], "wordsmith");
+    let body = refused(app.put_json(&up("p1"), Some(&p1), &json!({"tier": "master"})).await, 403, "not_eligible").await;
     let msg = body["error"]["message"].as_str().unwrap();
     assert!(msg.contains("100000") && msg.contains("unlimited"), "{msg}");
     assert_eq!(member(&app, &p1, "p1").await["tier"], "wordsmith");
     // The same tier again: 409.
-    refused(put_json(&app, &up("p1"), &p1, &json!({"tier": "wordsmith"})).await, 409, "already_on_tier").await;
+    refused(app.put_json(&up("p1"), Some(&p1), &json!({"tier": "wordsmith"})).await, 409, "already_on_tier").await;
 
     // Unlimited: master straight away (the app's name for it works too).
     let u1 = user_on(&app, "u1", "unlimited").await;
     register(&app, &u1, "u1").await;
-    assert_eq!(ok(put_json(&app, &up("u1"), &u1, &json!({"tier": "unlimited"})).await).await["tier"], "master");
+    assert_eq!(ok(app.put_json(&up("u1"), Some(&u1), &json!({"tier": "unlimited"})).await).await["tier"], "master");
 
     // An admin sets any tier for a member; the member may step down.
     let admin = app.token("ops", Role::Admin);
-    assert_eq!(ok(put_json(&app, &up("f1"), &admin, &json!({"tier": "master"})).await).await["tier"], "master");
-    assert_eq!(db(&app).query_row("SELECT tier FROM guild_members WHERE user_id = 'f1'", [], |r| r.get::<_, String>(0)).unwrap(), "master");
-    assert_eq!(ok(put_json(&app, &up("f1"), &f1, &json!({"tier": "novice"})).await).await["tier"], "novice");
+    assert_eq!(ok(app.put_json(&up("f1"), Some(&admin), &json!({"tier": "master"})).await).await["tier"], "master");
+    assert_eq!(app.db().query_row("SELECT tier FROM guild_members WHERE user_id = 'f1'", [], |r| r.get::<_, String>(0)).unwrap(), "master");
+    assert_eq!(ok(app.put_json(&up("f1"), Some(&f1), &json!({"tier": "novice"})).await).await["tier"], "novice");
 }
 
 async fn guild_access(app: &TestApp, token: &str) -> Value {
@@ -266,7 +202,7 @@ async fn a_tier_without_the_guild_can_neither_join_nor_edit_a_membership() {
     // Not for an admin acting for the user either: the gate is the user's plan.
     let admin = app.token("ops", Role::Admin);
     refused(app.post_json(REGISTER, Some(&admin), &json!({"userId": "g1", "penName": "Nope"})).await, 403, "upgrade_required").await;
-    assert_eq!(count(&app, "SELECT count(*) FROM guild_members WHERE user_id = ?1", "g1"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM guild_members WHERE user_id = ?1", ["g1"]), 0);
 
     // A member who moves down to free keeps the profile to read, but no longer edits it.
     set_tier(&app, "g1", "premium").await;
@@ -274,8 +210,8 @@ async fn a_tier_without_the_guild_can_neither_join_nor_edit_a_membership() {
     register(&app, &g1, "g1").await;
     set_tier(&app, "g1", "free").await;
     assert_eq!(member(&app, &g1, "g1").await["penName"], "g1 pen");
-    refused(put_json(&app, "/api/writers/member/g1", &g1, &json!({"penName": "Changed"})).await, 403, "upgrade_required").await;
-    refused(put_json(&app, "/api/writers/member/g1/upgrade", &g1, &json!({"tier": "wordsmith"})).await, 403, "upgrade_required").await;
+    refused(app.put_json("/api/writers/member/g1", Some(&g1), &json!({"penName": "Changed"})).await, 403, "upgrade_required").await;
+    refused(app.put_json("/api/writers/member/g1/upgrade", Some(&g1), &json!({"tier": "wordsmith"})).await, 403, "upgrade_required").await;
     assert_eq!(member(&app, &g1, "g1").await["penName"], "g1 pen");
 }
 
@@ -285,7 +221,7 @@ async fn master_by_words_written() {
     let up = "/api/writers/member/w1/upgrade";
     let w1 = user_on(&app, "w1", "premium").await;
     register(&app, &w1, "w1").await;
-    let body = refused(put_json(&app, up, &w1, &json!({"tier": "master"})).await, 403, "not_eligible").await;
+    let body = refused(app.put_json(up, Some(&w1), &json!({"tier": "master"})).await, 403, "not_eligible").await;
     assert!(body["error"]["message"].as_str().unwrap().contains("20 words"), "{body}");
 
     let pid = new_project(&app, &w1, "w1", "Words").await;
@@ -294,7 +230,7 @@ async fn master_by_words_written() {
     let ended = ok(end(&app, &w1, s["sessionId"].as_str().unwrap()).await).await;
     assert_eq!(ended["wordsWritten"], 22, "{ended}");
     assert_eq!(member(&app, &w1, "w1").await["totalWordsWritten"], 22);
-    assert_eq!(ok(put_json(&app, up, &w1, &json!({"tier": "master"})).await).await["tier"], "master");
+    assert_eq!(ok(app.put_json(up, Some(&w1), &json!({"tier": "master"})).await).await["tier"], "master");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -305,7 +241,7 @@ async fn projects_gate_limit_enum_listing_and_ownership() {
     let app = TestApp::spawn().await;
     let f1 = user_on(&app, "f1", "free").await;
     refused(app.post_json(CREATE, Some(&f1), &json!({"userId": "f1", "title": "No", "contentType": "novel"})).await, 403, "upgrade_required").await;
-    assert_eq!(count(&app, "SELECT count(*) FROM writing_projects WHERE user_id = ?1", "f1"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM writing_projects WHERE user_id = ?1", ["f1"]), 0);
 
     let p1 = user_on(&app, "p1", "premium").await;
     // contentType is an enum.
@@ -327,10 +263,10 @@ async fn projects_gate_limit_enum_listing_and_ownership() {
     }
     refused(app.post_json(CREATE, Some(&p1), &json!({"userId": "p1", "title": "Eleventh", "contentType": "poetry"})).await, 403, "project_limit_reached")
         .await;
-    assert_eq!(count(&app, "SELECT count(*) FROM writing_projects WHERE user_id = ?1", "p1"), 10);
+    assert_eq!(app.count("SELECT count(*) FROM writing_projects WHERE user_id = ?1", ["p1"]), 10);
 
     // Archiving frees a place.
-    let archived = ok(app.client.delete(app.url(&project_path(&ids[3]))).bearer_auth(&p1).send().await.unwrap()).await;
+    let archived = ok(app.delete(&project_path(&ids[3]), Some(&p1)).await).await;
     assert_eq!(archived["project"]["status"], "archived");
     ok(save_resp(&app, &p1, &ids[4], json!({"status": "completed"})).await).await;
     new_project(&app, &p1, "p1", "Eleventh").await;
@@ -403,7 +339,7 @@ async fn manuscript_versions_conflicts_diffs_and_restore() {
     let v2 = s2["versionId"].as_str().unwrap().to_owned();
     assert_ne!(v1, v2);
     assert_eq!(s2["project"]["wordCount"], 15);
-    assert_eq!(db(&app).query_row("SELECT word_count FROM writing_projects WHERE project_id = ?1", [&pid], |r| r.get::<_, i64>(0)).unwrap(), 15);
+    assert_eq!(app.db().query_row("SELECT word_count FROM writing_projects WHERE project_id = ?1", [&pid], |r| r.get::<_, i64>(0)).unwrap(), 15);
 
     // One based on the stale version: 409, nothing changes.
     refused(save_resp(&app, &m1, &pid, json!({"content": "Overwritten.", "baseVersionId": v1})).await, 409, "version_conflict").await;
@@ -488,12 +424,12 @@ async fn oversized_manuscript_and_notes_are_refused() {
     let notes = format!("{}/notes", project_path(&pid));
     assert_eq!(ok(app.get(&notes, Some(&m1)).await).await, json!({}));
     let doc = json!({"characters": [{"name": "Ada"}], "plot": "storm"});
-    assert_eq!(ok(put_json(&app, &notes, &m1, &doc).await).await, doc);
+    assert_eq!(ok(app.put_json(&notes, Some(&m1), &doc).await).await, doc);
     assert_eq!(ok(app.get(&notes, Some(&m1)).await).await, doc);
     let on_disk: Value = serde_json::from_slice(&std::fs::read(dir.join("notes.json")).unwrap()).unwrap();
     assert_eq!(on_disk, doc);
-    client_error(put_json(&app, &notes, &m1, &json!("just a string")).await, 400).await;
-    client_error(put_json(&app, &notes, &m1, &json!({"long": "y".repeat(200)})).await, 413).await;
+    client_error(app.put_json(&notes, Some(&m1), &json!("just a string")).await, 400).await;
+    client_error(app.put_json(&notes, Some(&m1), &json!({"long": "y".repeat(200)})).await, 413).await;
     assert_eq!(ok(app.get(&notes, Some(&m1)).await).await, doc);
 }
 
@@ -501,7 +437,7 @@ async fn oversized_manuscript_and_notes_are_refused() {
 // 4. Exports
 
 fn zip_has_name(bytes: &[u8], name: &str) -> bool {
-    bytes.windows(name.len()).any(|w| w == name.as_bytes())
+    contains(bytes, name.as_bytes())
 }
 
 #[tokio::test]
@@ -602,15 +538,15 @@ async fn sessions_count_words_and_end_once() {
     save(&app, &s1, &pid, &words(5)).await;
     assert_eq!(ok(end(&app, &s1, &b).await).await["wordsWritten"], 0);
     assert_eq!(member(&app, &s1, "s1").await["totalWordsWritten"], 15);
-    assert_eq!(db(&app).query_row("SELECT words_written FROM writing_sessions WHERE session_id = ?1", [&b], |r| r.get::<_, i64>(0)).unwrap(), 0);
+    assert_eq!(app.db().query_row("SELECT words_written FROM writing_sessions WHERE session_id = ?1", [&b], |r| r.get::<_, i64>(0)).unwrap(), 0);
 
     // A second session on the same project ends the first.
     let c = start(&app, &s1, "s1", &pid).await["sessionId"].as_str().unwrap().to_owned();
     let d = start(&app, &s1, "s1", &pid).await["sessionId"].as_str().unwrap().to_owned();
-    let c_end: Option<String> = db(&app).query_row("SELECT ended_at FROM writing_sessions WHERE session_id = ?1", [&c], |r| r.get(0)).unwrap();
+    let c_end: Option<String> = app.db().query_row("SELECT ended_at FROM writing_sessions WHERE session_id = ?1", [&c], |r| r.get(0)).unwrap();
     assert!(c_end.is_some(), "the first session was ended");
     refused(end(&app, &s1, &c).await, 409, "session_ended").await;
-    assert_eq!(count(&app, "SELECT count(*) FROM writing_sessions WHERE user_id = ?1 AND ended_at IS NULL", "s1"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM writing_sessions WHERE user_id = ?1 AND ended_at IS NULL", ["s1"]), 1);
 
     // Someone else's session or project.
     let o1 = user_on(&app, "o1", "premium").await;
@@ -632,7 +568,7 @@ async fn idle_sessions_are_closed_at_their_last_activity() {
     save(&app, &s1, &pid, &words(7)).await;
 
     let (started, last) = ("2020-01-01T10:00:00.000Z", "2020-01-01T10:10:00.000Z");
-    let changed = db(&app)
+    let changed = app.db()
         .execute("UPDATE writing_sessions SET started_at = ?2, last_activity_at = ?3 WHERE session_id = ?1", [sid.as_str(), started, last])
         .unwrap();
     assert_eq!(changed, 1);
@@ -642,7 +578,7 @@ async fn idle_sessions_are_closed_at_their_last_activity() {
 
     let closed = app.server.as_ref().unwrap().state.writers.close_idle_sessions().await.expect("closes");
     assert_eq!(closed, 1);
-    let (ended, words_written, duration): (Option<String>, i64, Option<i64>) = db(&app)
+    let (ended, words_written, duration): (Option<String>, i64, Option<i64>) = app.db()
         .query_row("SELECT ended_at, words_written, duration_seconds FROM writing_sessions WHERE session_id = ?1", [&sid], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
@@ -650,7 +586,7 @@ async fn idle_sessions_are_closed_at_their_last_activity() {
     assert_eq!(ended.as_deref(), Some(last));
     assert_eq!(words_written, 7);
     assert_eq!(duration, Some(600));
-    let busy_end: Option<String> = db(&app).query_row("SELECT ended_at FROM writing_sessions WHERE session_id = ?1", [&busy], |r| r.get(0)).unwrap();
+    let busy_end: Option<String> = app.db().query_row("SELECT ended_at FROM writing_sessions WHERE session_id = ?1", [&busy], |r| r.get(0)).unwrap();
     assert!(busy_end.is_none());
     assert_eq!(member(&app, &s1, "s1").await["totalWordsWritten"], 7);
     refused(end(&app, &s1, &sid).await, 409, "session_ended").await;
@@ -748,55 +684,13 @@ async fn ai_assist_gates_analysis_ratings_and_usage() {
 // ---------------------------------------------------------------------------------------------
 // AI assistance with an OpenAI-compatible provider, and a body that is not UTF-8
 
-/// What the fake provider was sent: method, path, Authorization header and JSON body.
-type Calls = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Option<String>, Value)>>>;
-
 const FAKE_REPLY: &str = "The gulls returned before the fishermen did.";
-const FAKE_OK: &str = r#"{"id":"x","object":"chat.completion","model":"test-model","choices":[{"index":0,"message":{"role":"assistant","content":"The gulls returned before the fishermen did."},"finish_reason":"stop"}],"usage":{"prompt_tokens":21,"completion_tokens":9,"total_tokens":30}}"#;
-
-/// A fake OpenAI chat endpoint on 127.0.0.1: records every request; answers `FAKE_OK`, or a 500
-/// once `fail` is set. Returns its address, the recorded calls and the switch.
-async fn fake_openai() -> (std::net::SocketAddr, Calls, std::sync::Arc<std::sync::atomic::AtomicBool>) {
-    use poem::listener::{Acceptor, Listener, TcpListener};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("fake binds");
-    let addr = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).expect("fake address");
-    let calls: Calls = Default::default();
-    let fail = std::sync::Arc::new(AtomicBool::new(false));
-    let (c, f) = (calls.clone(), fail.clone());
-    let endpoint = poem::endpoint::make(move |mut req: poem::Request| {
-        let (c, f) = (c.clone(), f.clone());
-        async move {
-            let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
-            let (method, path) = (req.method().to_string(), req.uri().path().to_owned());
-            let raw = req.take_body().into_string().await.unwrap_or_default();
-            let body = serde_json::from_str(&raw).unwrap_or(Value::String(raw));
-            c.lock().unwrap().push((method, path, auth, body));
-            let (status, text) = if f.load(Ordering::SeqCst) {
-                (poem::http::StatusCode::INTERNAL_SERVER_ERROR, r#"{"error":{"message":"boom"}}"#)
-            } else {
-                (poem::http::StatusCode::OK, FAKE_OK)
-            };
-            poem::Response::builder().status(status).content_type("application/json").body(text)
-        }
-    });
-    tokio::spawn(async move {
-        let _ = poem::Server::new_with_acceptor(acceptor).run(endpoint).await;
-    });
-    (addr, calls, fail)
-}
 
 #[tokio::test]
 async fn ai_assist_with_an_openai_compatible_provider_sends_the_mode_and_excerpt() {
-    let (addr, calls, fail) = fake_openai().await;
-    let app = TestApp::spawn_with(move |config| {
-        config.ai.text_provider = optima::config::TextProviderKind::Openai;
-        config.ai.openai.base_url = format!("http://{addr}/v1");
-        config.ai.openai.api_key = "sk-test".into();
-        config.ai.openai.chat_model = "test-model".into();
-        config.ai.openai.timeout_secs = 2;
-    })
-    .await;
+    let fake = FakeOpenAi::start().await;
+    fake.reply(FAKE_REPLY, 21, 9);
+    let app = fake.app(|config| config.ai.openai.timeout_secs = 2).await;
     let u = user_on(&app, "a1", "premium").await;
     let pid = new_project(&app, &u, "a1", "Lighthouse Keeper").await;
     let distinctive = "The lamp at Carrow Point burned green for exactly one night.";
@@ -812,12 +706,12 @@ async fn ai_assist_with_an_openai_compatible_provider_sends_the_mode_and_excerpt
     assert_eq!(a["usage"]["completionTokens"], 9, "{a}");
     assert_eq!(a["usage"]["totalTokens"], 30, "{a}");
 
-    let sent = calls.lock().unwrap().clone();
+    let sent = fake.requests();
     assert_eq!(sent.len(), 1, "one call to the provider: {sent:?}");
-    let (method, path, auth, body) = &sent[0];
-    assert_eq!(method, "POST");
-    assert_eq!(path, "/v1/chat/completions");
-    assert_eq!(auth.as_deref(), Some("Bearer sk-test"));
+    let body = &sent[0].body;
+    assert_eq!(sent[0].method, "POST");
+    assert_eq!(sent[0].path, "/v1/chat/completions");
+    assert_eq!(sent[0].authorization.as_deref(), Some("Bearer sk-test"));
     assert_eq!(body["model"], "test-model", "{body}");
     assert_eq!(body["max_tokens"], 800, "premium is the standard level: {body}");
     let msgs = body["messages"].as_array().expect("messages");
@@ -830,9 +724,9 @@ async fn ai_assist_with_an_openai_compatible_provider_sends_the_mode_and_excerpt
     assert_eq!(used, 1);
 
     // The provider fails: a 502, and the session is not charged.
-    fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    fake.set(Scenario::ServerError);
     refused(app.post_json(ASSIST, Some(&u), &json!({"userId": "a1", "projectId": pid, "mode": "continue"})).await, 502, "provider_failed").await;
-    assert_eq!(calls.lock().unwrap().len(), 2, "the provider was called once more");
+    assert_eq!(fake.requests().len(), 2, "the provider was called once more");
     let after = ok(usage().await).await;
     assert_eq!(after["aiWriting"]["sessionsUsed"], used, "a failed call is not charged: {after}");
 }

@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { TRPCClientError, createTRPCUntypedClient, httpBatchLink, httpLink } from '@trpc/client';
 import superjson from 'superjson';
 
+import { check, finish } from './check.mjs';
+
 const [base, token] = process.argv.slice(2);
 if (!base || !token) {
   console.error('usage: node forwarded.mjs <optima-base-url> <bearer-token>');
@@ -22,19 +24,6 @@ const options = {
 };
 const single = createTRPCUntypedClient({ links: [httpLink(options)] });
 const batched = createTRPCUntypedClient({ links: [httpBatchLink(options)] });
-
-let passed = 0;
-let failed = 0;
-async function check(name, fn) {
-  try {
-    await fn();
-    passed += 1;
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    failed += 1;
-    console.log(`FAIL ${name}: ${e?.stack ?? e}`);
-  }
-}
 
 await check('a forwarded query answers with the upstream\'s Dates', async () => {
   const feed = await single.query('r3al.feed.getFeed', { limit: 3 });
@@ -72,5 +61,4 @@ await check('a batch mixing optima\'s and the upstream\'s procedures resolves ea
   assert.equal(me.success, true);
 });
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish();

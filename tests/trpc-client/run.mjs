@@ -25,6 +25,8 @@ import { randomBytes } from 'node:crypto';
 import { TRPCClientError, createTRPCClient, createTRPCUntypedClient, httpBatchLink, httpLink } from '@trpc/client';
 import superjson from 'superjson';
 
+import { check, finish } from './check.mjs';
+
 const [
   base = process.env.TRPC_BASE_URL,
   userToken = process.env.TRPC_USER_TOKEN,
@@ -72,21 +74,6 @@ const admin = createTRPCClient({ links: [httpLink(linkOptions(adminToken))] });
 const anonymous = createTRPCClient({ links: [httpLink(linkOptions(null))] });
 const batch = createTRPCClient({ links: [httpBatchLink(linkOptions(userToken))] });
 const untyped = createTRPCUntypedClient({ links: [httpLink(linkOptions(userToken))] });
-
-let passed = 0;
-let failed = 0;
-
-async function check(name, fn) {
-  try {
-    await fn();
-    passed += 1;
-    console.log(`ok   ${name}`);
-  } catch (err) {
-    failed += 1;
-    const detail = err instanceof TRPCClientError ? ` (data: ${JSON.stringify(err.data)})` : '';
-    console.log(`FAIL ${name}: ${err?.stack ?? err}${detail}`);
-  }
-}
 
 /** Awaits a call that must fail with a TRPCClientError of the given tRPC code and HTTP status. */
 async function expectTrpcError(promise, code, httpStatus, path) {
@@ -1914,5 +1901,4 @@ if (demoArg && guestArg) {
   });
 }
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish();
