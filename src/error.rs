@@ -169,6 +169,11 @@ impl AppError {
     /// Maps a poem error raised outside our handlers (a body that does not parse, a missing
     /// bearer, an unknown route) to the same error shape.
     pub fn from_poem(err: &poem::Error) -> Self {
+        // A query parameter that fails to parse or its documented bounds names itself, as the
+        // services' own checks do.
+        if let Some(param) = err.downcast_ref::<poem_openapi::error::ParseParamError>() {
+            return Self::invalid_field(param.name, param.reason.clone());
+        }
         let message = err.to_string();
         match err.status() {
             StatusCode::UNAUTHORIZED => Self::unauthorized("unauthorized", "missing or malformed bearer token"),

@@ -16,3 +16,11 @@ pub fn trimmed(field: &str, value: Option<String>, max: usize) -> AppResult<Opti
 pub fn required(field: &str, value: String, max: usize) -> AppResult<String> {
     trimmed(field, Some(value), max)?.ok_or_else(|| AppError::invalid_field(field, "must not be empty"))
 }
+
+/// 400 naming `field` when `value` is longer than `max` characters (whitespace counts).
+pub fn at_most(field: &str, value: Option<&str>, max: usize) -> AppResult<()> {
+    match value {
+        Some(v) if v.chars().count() > max => Err(AppError::invalid_field(field, format!("is longer than {max} characters"))),
+        _ => Ok(()),
+    }
+}

@@ -103,21 +103,19 @@ impl<T: Type> Payload for JsonBody<T> {
     }
 }
 
-/// Where serde fails on the input: the field path and what is wrong with it.
-fn locate<T: DeserializeOwned>(value: serde_json::Value) -> Option<AppError> {
-    match serde_path_to_error::deserialize::<_, T>(value) {
-        Ok(_) => None,
-        Err(e) => {
-            let path = e.path().to_string();
-            let inner = e.into_inner().to_string();
-            // serde names a missing field in its message; report it as the field itself.
-            if let Some(name) = inner.strip_prefix("missing field `").and_then(|s| s.split('`').next()) {
-                let field = if path == "." { name.to_owned() } else { format!("{path}.{name}") };
-                return Some(AppError::invalid_field(&field, "is required"));
-            }
-            Some(if path == "." { AppError::bad_request("invalid_body", inner) } else { AppError::invalid_field(&path, inner) })
+/// A JSON value as `T`; when serde fails, a 400 naming the field path and what is wrong with
+/// it. REST bodies and tRPC inputs are read by it alike.
+pub fn from_json<T: DeserializeOwned>(value: serde_json::Value) -> AppResult<T> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // serde names a missing field in its message; report it as the field itself.
+        if let Some(name) = inner.strip_prefix("missing field `").and_then(|s| s.split('`').next()) {
+            let field = if path == "." { name.to_owned() } else { format!("{path}.{name}") };
+            return AppError::invalid_field(&field, "is required");
         }
-    }
+        if path == "." { AppError::bad_request("invalid_body", inner) } else { AppError::invalid_field(&path, inner) }
+    })
 }
 
 impl<T: ParseFromJSON + DeserializeOwned> ParsePayload for JsonBody<T> {
@@ -139,13 +137,25 @@ impl<T: ParseFromJSON + DeserializeOwned> ParsePayload for JsonBody<T> {
             .map_err(|e| AppError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")))?;
         // serde is strict about types (poem-openapi turns a number into a string); poem-openapi
         // then applies the documented validators.
-        if let Some(err) = locate::<T>(value.clone()) {
-            return Err(err.into());
-        }
-        T::parse_from_json(Some(value))
-            .map(Self)
-            .map_err(|err| AppError::bad_request("invalid_body", err.into_message()).into())
+        from_json::<T>(value.clone())?;
+        T::parse_from_json(Some(value)).map(Self).map_err(|err| {
+            let message = err.into_message();
+            match validated_field(&message) {
+                Some(field) => AppError::invalid_field(field, message.clone()),
+                None => AppError::bad_request("invalid_body", message),
+            }
+            .into()
+        })
     }
+}
+
+/// The field a documented bound refused (poem-openapi says `failed to parse "Type": field
+/// `name` verification failed. maxLength(…)`), so that the answer names it as the services'
+/// own checks do.
+fn validated_field(message: &str) -> Option<&str> {
+    let (_, rest) = message.split_once("field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    rest.starts_with(" verification failed").then_some(field)
 }
 
 impl<'a, T: ParseFromJSON + DeserializeOwned> ApiExtractor<'a> for JsonBody<T> {
@@ -180,7 +190,20 @@ impl<'a, T: ParseFromJSON + DeserializeOwned> ApiExtractor<'a> for JsonBody<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_json_depth;
+    use poem_openapi::types::ParseFromJSON;
+
+    use super::{check_json_depth, validated_field};
+    use crate::features::storage::model::SignedUrlRequest;
+
+    #[test]
+    fn a_refused_bound_names_its_field() {
+        let refused = |body: serde_json::Value| SignedUrlRequest::parse_from_json(Some(body)).unwrap_err().into_message();
+        let number = refused(serde_json::json!({"bucket": "media", "path": "a", "expiresIn": 0}));
+        assert_eq!(validated_field(&number), Some("expiresIn"), "{number}");
+        let text = refused(serde_json::json!({"bucket": "b".repeat(65), "path": "a"}));
+        assert_eq!(validated_field(&text), Some("bucket"), "{text}");
+        assert_eq!(validated_field("expected object"), None);
+    }
 
     #[test]
     fn depth_counts_arrays_and_objects_but_not_brackets_in_strings() {

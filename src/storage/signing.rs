@@ -13,9 +13,10 @@ use crate::error::{AppError, AppResult};
 /// The longest lifetime a signed URL may be given: 7 days.
 pub const MAX_EXPIRES_IN_SECS: u64 = 7 * 24 * 3600;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, poem_openapi::Enum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, poem_openapi::Enum)]
 pub enum SignedMethod {
     /// Download (also allows `HEAD`).
+    #[default]
     #[serde(rename = "GET")]
     #[oai(rename = "GET")]
     Get,

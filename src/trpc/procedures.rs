@@ -5,15 +5,15 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use futures_util::future::BoxFuture;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::features::accounts::model::{Credentials, EmailCredentials, Login, Session};
-use crate::storage::signing::SignedMethod;
+use crate::features::storage::model::{DeleteRequest, SignedUrlRequest};
 
 use super::{chat, premium, studio, subscription, tactical, writers};
 
@@ -110,17 +110,9 @@ fn entries() -> [(&'static str, Kind, Handler); 35] {
     ]
 }
 
-/// Deserialises a procedure's input, naming the field that is wrong.
+/// Deserialises a procedure's input, naming the field that is wrong, as REST bodies are read.
 pub(super) fn input<T: DeserializeOwned>(value: Option<Value>) -> AppResult<T> {
-    let value = value.unwrap_or(Value::Null);
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let field = e.path().to_string();
-        if field == "." {
-            AppError::bad_request("invalid_input", format!("invalid input: {}", e.inner()))
-        } else {
-            AppError::invalid_field(&field, e.inner().to_string())
-        }
-    })
+    crate::api::body::from_json(value.unwrap_or(Value::Null))
 }
 
 pub(super) fn signed_in(caller: Option<Caller>) -> AppResult<Caller> {
@@ -128,8 +120,8 @@ pub(super) fn signed_in(caller: Option<Caller>) -> AppResult<Caller> {
 }
 
 /// Serialises an output object and puts `success: true` first, as the app expects.
-pub(super) fn success(output: impl serde::Serialize) -> AppResult<Value> {
-    let mut map = serde_json::Map::new();
+pub(super) fn success(output: impl Serialize) -> AppResult<Value> {
+    let mut map = Map::new();
     map.insert("success".into(), Value::Bool(true));
     match serde_json::to_value(output).map_err(AppError::internal)? {
         Value::Object(fields) => map.extend(fields),
@@ -138,6 +130,57 @@ pub(super) fn success(output: impl serde::Serialize) -> AppResult<Value> {
         }
     }
     Ok(Value::Object(map))
+}
+
+/// `{success: true, <key>: output}`.
+pub(super) fn success_in(key: &str, output: impl Serialize) -> AppResult<Value> {
+    success(Map::from_iter([(key.to_owned(), serde_json::to_value(output).map_err(AppError::internal)?)]))
+}
+
+/// A model's fields as a JSON object, to be shaped into the app's where its names differ.
+pub(super) fn object(output: impl Serialize) -> AppResult<Map<String, Value>> {
+    match serde_json::to_value(output).map_err(AppError::internal)? {
+        Value::Object(fields) => Ok(fields),
+        other => Err(AppError::internal(format!("expected an object, got {other}"))),
+    }
+}
+
+/// Moves each field `(model's name, app's name)` to the app's name, replacing a field the model
+/// has under that name.
+pub(super) fn rename(fields: &mut Map<String, Value>, names: &[(&str, &str)]) {
+    for (model, app) in names {
+        if let Some(value) = fields.remove(*model) {
+            fields.insert((*app).to_owned(), value);
+        }
+    }
+}
+
+/// A service's answer with the app's `message` beside its fields.
+#[derive(Serialize)]
+pub(super) struct WithMessage<T> {
+    #[serde(flatten)]
+    pub output: T,
+    pub message: String,
+}
+
+/// `{userId}`: the input of a procedure about one user (other fields are read by the model
+/// type that takes them).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct UserInput {
+    pub user_id: String,
+}
+
+/// `{userId, status?, limit?, offset?}`: a page of a user's items. The service checks the page
+/// (`Page`); an absent `limit` is the feature's `PER_PAGE`, as in REST.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct UserPage<S = serde::de::IgnoredAny> {
+    pub user_id: String,
+    pub status: Option<S>,
+    pub limit: Option<u32>,
+    #[serde(default)]
+    pub offset: u32,
 }
 
 async fn system_health(state: &AppState) -> AppResult<Value> {
@@ -153,7 +196,7 @@ async fn auth_login(state: &AppState, raw: Option<Value>) -> AppResult<Value> {
 }
 
 /// The app's answer to sign-up and sign-in: the session, with the username as its `email`.
-#[derive(serde::Serialize)]
+#[derive(Serialize)]
 struct AppSession {
     email: String,
     #[serde(flatten)]
@@ -174,39 +217,13 @@ async fn auth_me(state: &AppState, caller: Option<Caller>) -> AppResult<Value> {
     success(state.accounts.me(&signed_in(caller)?).await?)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SignedUrlInput {
-    bucket: String,
-    path: String,
-    #[serde(default = "default_method")]
-    method: SignedMethod,
-    #[serde(default = "default_expires_in")]
-    expires_in: u64,
-}
-
-fn default_method() -> SignedMethod {
-    SignedMethod::Get
-}
-
-fn default_expires_in() -> u64 {
-    3600
-}
-
 async fn storage_signed_url(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
-    let i: SignedUrlInput = input(raw)?;
-    success(state.storage.signed_url(&caller, &i.bucket, &i.path, i.method, i.expires_in).await?)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DeleteInput {
-    url: String,
+    let r: SignedUrlRequest = input(raw)?;
+    success(state.storage.signed_url(&caller, &r.bucket, &r.path, r.method, r.expires_in).await?)
 }
 
 async fn storage_delete(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
-    let i: DeleteInput = input(raw)?;
-    success(state.storage.delete(&caller, &i.url).await?)
+    success(state.storage.delete(&caller, &input::<DeleteRequest>(raw)?.url).await?)
 }

@@ -3,25 +3,19 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::procedures::{input, signed_in, success};
+use super::procedures::{UserInput, input, object, rename, signed_in, success, success_in};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::features::tactical::NewFile;
-use crate::features::tactical::model::{CheckIn, Comm, CommFilter, Register, SendComm, StressIndicators};
+use crate::features::tactical::model::{CheckIn, Comm, CommFilter, PER_PAGE, Register, SendComm};
 
+/// The documents of the app's registration: `data:` URLs (`data:application/pdf;base64,…`).
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RegisterInput {
-    user_id: String,
-    service_branch: String,
-    rank: Option<String>,
-    badge_number: Option<String>,
-    department: Option<String>,
-    clearance_level: Option<String>,
-    /// `data:` URLs (`data:application/pdf;base64,…`).
+#[serde(rename_all = "camelCase")]
+struct Documents {
     verification_documents: Option<Vec<String>>,
 }
 
@@ -39,204 +33,95 @@ fn data_url(index: usize, url: &str) -> AppResult<NewFile> {
 
 pub async fn register(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
-    let i: RegisterInput = input(raw)?;
-    let documents =
-        i.verification_documents.unwrap_or_default().iter().enumerate().map(|(n, url)| data_url(n, url)).collect::<AppResult<Vec<_>>>()?;
-    let register = Register {
-        user_id: i.user_id,
-        service_branch: i.service_branch,
-        rank: i.rank,
-        department: i.department,
-        badge_number: i.badge_number,
-        requested_clearance: None,
-        clearance_level: i.clearance_level,
-    };
-    let p = state.tactical.register(&caller, register, documents).await?;
+    let Documents { verification_documents } = input(raw.clone())?;
+    let documents = verification_documents.unwrap_or_default().iter().enumerate().map(|(n, url)| data_url(n, url)).collect::<AppResult<Vec<_>>>()?;
+    let profile = state.tactical.register(&caller, input::<Register>(raw)?, documents).await?;
     success(json!({
-        "tacticalUser": {
-            "tacticalUserId": p.tactical_user_id, "userId": p.user_id, "serviceBranch": p.service_branch, "rank": p.rank,
-            "badgeNumber": p.badge_number, "department": p.department, "verifiedStatus": p.verified_status,
-            "clearanceLevel": p.clearance_level, "requestedClearance": p.requested_clearance,
-            "operationalStatus": p.operational_status, "createdAt": p.created_at,
-        },
+        "tacticalUser": profile,
         "message": "Registration received: a verifier will review it before Tactical HQ opens",
     }))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct UserInput {
-    user_id: String,
-}
-
 pub async fn get_dashboard(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
-    let i: UserInput = input(raw)?;
-    let d = state.tactical.dashboard(&caller, &i.user_id).await?;
-    let incidents: Vec<Value> = d
-        .active_incidents
-        .iter()
-        .map(|i| json!({ "incidentId": i.incident_id, "title": i.title, "severity": i.severity, "status": i.status, "reportedAt": i.reported_at }))
-        .collect();
-    success(json!({
-        "dashboard": {
-            "user": d.user, "activeIncidents": incidents, "team": d.team, "recentComms": d.recent_comms,
-            "unreadComms": d.unread_comms, "threatLevel": d.threat_level, "aiInsights": d.ai_insights,
-        }
-    }))
+    let UserInput { user_id } = input(raw)?;
+    success_in("dashboard", state.tactical.dashboard(&caller, &user_id).await?)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SendInput {
-    from_user_id: String,
-    to_user_ids: Option<Vec<String>>,
-    to_team_id: Option<String>,
-    message_type: String,
-    message_content: String,
-    priority: Option<String>,
-    related_incident_id: Option<String>,
+/// A comm in the app's words (`names`: the model's name → the app's); `recipientId` is its
+/// first recipient.
+fn app_comm(c: &Comm, names: &[(&str, &str)]) -> AppResult<Map<String, Value>> {
+    let mut comm = object(c)?;
+    rename(&mut comm, names);
+    comm.insert("recipientId".into(), json!(c.to_user_ids.first()));
+    Ok(comm)
 }
+
+/// The comm the app's Tactical HQ screen sent: its type is the word it used.
+const SENT: &[(&str, &str)] = &[("teamId", "toTeamId"), ("label", "messageType"), ("content", "messageContent"), ("sentAt", "createdAt")];
+
+/// A comm as the app's secure comms screen reads it.
+const SECURE: &[(&str, &str)] = &[("fromUserId", "senderId"), ("label", "commType"), ("sentAt", "createdAt")];
+
+/// A comm in the app's list: its sender as `senderRole` and `senderOrg`, its recipients as
+/// `recipientIds`.
+const LISTED: &[(&str, &str)] = &[
+    ("fromUserId", "senderId"),
+    ("senderRank", "senderRole"),
+    ("senderDepartment", "senderOrg"),
+    ("toUserIds", "recipientIds"),
+    ("label", "commType"),
+    ("sentAt", "createdAt"),
+];
 
 pub async fn send_comm(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
-    let i: SendInput = input(raw)?;
-    if !matches!(i.message_type.as_str(), "alert" | "update" | "request" | "status") {
-        return Err(AppError::invalid_field("messageType", format!("unknown value `{}`: use alert, update, request or status", i.message_type)));
-    }
-    let send = SendComm {
-        from_user_id: i.from_user_id,
-        to_user_id: None,
-        to_user_ids: i.to_user_ids,
-        team_id: i.to_team_id,
-        message_type: Some(i.message_type),
-        content: Some(i.message_content),
-        encrypted_content: None,
-        priority: i.priority,
-        classification: None,
-        related_incident_id: i.related_incident_id,
-    };
-    let c = state.tactical.send(&caller, send, false).await?;
-    success(json!({
-        "comm": {
-            "commId": c.comm_id, "fromUserId": c.from_user_id, "toUserIds": c.to_user_ids, "toTeamId": c.team_id,
-            "messageType": c.label, "messageContent": c.content, "priority": c.priority,
-            "relatedIncidentId": c.related_incident_id, "acknowledgedBy": c.acknowledged_by, "encrypted": c.encrypted,
-            "createdAt": c.sent_at,
-        }
-    }))
+    let comm = state.tactical.send(&caller, input::<SendComm>(raw)?, false).await?;
+    success_in("comm", app_comm(&comm, SENT)?)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SecureInput {
-    sender_id: String,
-    recipient_id: Option<String>,
-    comm_type: String,
-    priority: Option<String>,
-    content: String,
-    /// Secure comms are always sealed at rest: the app's `encrypted` flag is accepted and
-    /// changes nothing.
-    #[serde(rename = "encrypted", default)]
-    _encrypted: Option<bool>,
-}
-
+/// Secure comms are always sealed at rest: the app's `encrypted` flag changes nothing.
 pub async fn send_secure_comm(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
-    let i: SecureInput = input(raw)?;
-    if !matches!(i.comm_type.as_str(), "message" | "alert" | "briefing" | "sitrep" | "request") {
-        return Err(AppError::invalid_field("commType", format!("unknown value `{}`: use message, alert, briefing, sitrep or request", i.comm_type)));
-    }
-    let send = SendComm {
-        from_user_id: i.sender_id,
-        to_user_id: i.recipient_id,
-        to_user_ids: None,
-        team_id: None,
-        message_type: Some(i.comm_type),
-        content: Some(i.content),
-        encrypted_content: None,
-        priority: i.priority,
-        classification: None,
-        related_incident_id: None,
-    };
-    let c = state.tactical.send(&caller, send, true).await?;
-    success(json!({
-        "comm": {
-            "commId": c.comm_id, "senderId": c.from_user_id, "recipientId": c.to_user_ids.first(), "commType": c.label,
-            "priority": c.priority, "encrypted": c.encrypted, "createdAt": c.sent_at,
-        }
-    }))
+    let comm = state.tactical.send(&caller, input::<SendComm>(raw)?, true).await?;
+    success_in("comm", app_comm(&comm, SECURE)?)
 }
 
-fn fifty() -> u32 {
-    50
-}
-
+/// The app's comms query: the REST route's path and query in one object.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct CommsInput {
     user_id: String,
     comm_type: Option<String>,
     priority: Option<String>,
-    #[serde(default = "fifty")]
-    limit: u32,
-}
-
-fn comm_json(c: &Comm) -> Value {
-    json!({
-        "commId": c.comm_id, "senderId": c.from_user_id, "senderRole": c.sender_rank, "senderOrg": c.sender_department,
-        "recipientId": c.to_user_ids.first(), "recipientIds": c.to_user_ids, "teamId": c.team_id, "commType": c.label,
-        "messageType": c.message_type, "priority": c.priority, "classification": c.classification, "content": c.content,
-        "encryptedContent": c.encrypted_content, "encrypted": c.encrypted, "integrityError": c.integrity_error,
-        "readAt": c.read_at, "createdAt": c.sent_at,
-    })
+    limit: Option<u32>,
 }
 
 pub async fn get_comms(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let i: CommsInput = input(raw)?;
-    let filter = CommFilter { message_type: i.comm_type, priority: i.priority, since: None, limit: i.limit, cursor: None };
+    let filter = CommFilter { message_type: i.comm_type, priority: i.priority, since: None, limit: i.limit.unwrap_or(PER_PAGE), cursor: None };
     let page = state.tactical.comms(&caller, &i.user_id, filter).await?;
-    success(json!({ "comms": page.comms.iter().map(comm_json).collect::<Vec<_>>(), "total": page.total }))
+    let comms = page.comms.iter().map(|c| app_comm(c, LISTED)).collect::<AppResult<Vec<_>>>()?;
+    success(json!({ "comms": comms, "total": page.total, "nextCursor": page.next_cursor }))
 }
 
+/// The app's situation report query (its free-form `context` is not used).
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CheckInInput {
-    user_id: String,
-    session_type: String,
-    #[serde(default)]
-    stress_indicators: StressIndicators,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct SituationInput {
     user_id: String,
     analysis_type: Option<String>,
-    /// The app's router allows free-form context; the report does not use it.
-    #[serde(default, rename = "context")]
-    _context: Option<serde::de::IgnoredAny>,
 }
 
 pub async fn situation_report(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let i: SituationInput = input(raw)?;
     let analysis_type = i.analysis_type.unwrap_or_else(|| "situational".to_owned());
-    success(json!({ "analysis": state.tactical.situation_report(&caller, &i.user_id, &analysis_type).await? }))
+    success_in("analysis", state.tactical.situation_report(&caller, &i.user_id, &analysis_type).await?)
 }
 
 pub async fn check_in(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
-    let i: CheckInInput = input(raw)?;
-    let r = state.tactical.check_in(&caller, CheckIn { user_id: i.user_id, session_type: i.session_type, stress_indicators: i.stress_indicators }).await?;
-    success(json!({
-        "session": {
-            "sessionId": r.session.session_id, "sessionType": r.session.session_type, "stressLevel": r.session.stress_level,
-            "band": r.session.band, "createdAt": r.session.created_at,
-        },
-        "analysis": r.analysis,
-        "recommendations": r.recommendations,
-        "supportResources": r.support_resources,
-    }))
+    success(state.tactical.check_in(&caller, input::<CheckIn>(raw)?).await?)
 }

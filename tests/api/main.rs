@@ -20,6 +20,7 @@ mod media;
 mod music;
 mod premium;
 mod probe;
+mod skins_agree;
 mod storage;
 mod storage_copy;
 mod subscription;

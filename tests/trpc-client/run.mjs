@@ -1151,10 +1151,10 @@ await check('r3al.studio.getProjects: both projects with full fields and Date ti
   assert.equal(defaults.projects.length, 2, 'status/limit/offset undefined take their defaults');
 });
 
-await check('r3al.studio.getProjects: bad input (limit 101, limit 0, unknown status) -> BAD_REQUEST 400', async () => {
+await check('r3al.studio.getProjects: bad input (limit 201, limit 0, unknown status) -> BAD_REQUEST 400', async () => {
   needStudioUser();
   const err = await expectTrpcError(
-    studio.r3al.studio.getProjects.query({ userId: studioUser, limit: 101, offset: 0 }),
+    studio.r3al.studio.getProjects.query({ userId: studioUser, limit: 201, offset: 0 }),
     'BAD_REQUEST',
     400,
     'r3al.studio.getProjects',
@@ -1537,20 +1537,20 @@ await check('r3al.writersGuild.getAssistance: contentRating undefined on a matur
   assert.equal(r.contentRating, 'mature');
 });
 
-await check('r3al.writersGuild.getAssistance: request over 1000 or context over 5000 chars -> BAD_REQUEST 400', async () => {
+await check('r3al.writersGuild.getAssistance: request over 5000 or context over 50000 chars -> BAD_REQUEST 400', async () => {
   needWriter();
   const base = { userId: writerUser, projectId: novel.projectId, context: 'ctx', contentRating: 'general' };
   const err = await expectTrpcError(
-    writer.r3al.writersGuild.getAssistance.mutate({ ...base, request: 'r'.repeat(1001) }),
+    writer.r3al.writersGuild.getAssistance.mutate({ ...base, request: 'r'.repeat(5001) }),
     'BAD_REQUEST',
     400,
     'r3al.writersGuild.getAssistance',
   );
   assert.equal(err.shape?.code, -32600);
-  await expectTrpcError(writer.r3al.writersGuild.getAssistance.mutate({ ...base, request: 'ok', context: 'c'.repeat(5001) }), 'BAD_REQUEST', 400);
+  await expectTrpcError(writer.r3al.writersGuild.getAssistance.mutate({ ...base, request: 'ok', context: 'c'.repeat(50001) }), 'BAD_REQUEST', 400);
   await expectTrpcError(writer.r3al.writersGuild.getAssistance.mutate({ ...base, request: 'ok', contentRating: 'spicy' }), 'BAD_REQUEST', 400);
   // exactly at the limits is fine
-  const ok = await writer.r3al.writersGuild.getAssistance.mutate({ ...base, request: 'r'.repeat(1000), context: 'c'.repeat(5000) });
+  const ok = await writer.r3al.writersGuild.getAssistance.mutate({ ...base, request: 'r'.repeat(5000), context: 'c'.repeat(50000) });
   assert.equal(typeof ok.assistance, 'string');
 });
 

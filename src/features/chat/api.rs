@@ -32,8 +32,8 @@ impl ChatApi {
         chat: Data<&Arc<ChatService>>,
         auth: BearerAuth,
         session_id: Path<String>,
-        /// 1 to 200
-        #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))]
+        /// 1 to 200 (`Page::MAX_LIMIT`, which the service checks)
+        #[oai(default = "per_page", validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<u32>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<ChatHistory>> {
@@ -47,8 +47,8 @@ impl ChatApi {
         chat: Data<&Arc<ChatService>>,
         auth: BearerAuth,
         user_id: Path<String>,
-        /// 1 to 200
-        #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))]
+        /// 1 to 200 (`Page::MAX_LIMIT`, which the service checks)
+        #[oai(default = "per_page", validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<u32>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<ChatSessions>> {
@@ -62,6 +62,6 @@ impl ChatApi {
     }
 }
 
-fn fifty() -> u32 {
-    50
+fn per_page() -> u32 {
+    PER_PAGE
 }

@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 /// Longest session id a client may give.
 pub const SESSION_ID_MAX: usize = 64;
 
+/// Items in a page of a history or a session list when the request names no `limit` (at most
+/// `Page::MAX_LIMIT`).
+pub const PER_PAGE: u32 = 50;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Enum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[oai(rename_all = "lowercase")]

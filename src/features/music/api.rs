@@ -44,8 +44,8 @@ struct StemForm {
     file: Upload,
 }
 
-fn fifty() -> u32 {
-    50
+fn per_page() -> u32 {
+    PER_PAGE
 }
 
 #[OpenApi(prefix_path = "/api/music", tag = "ApiTags::Music")]
@@ -85,8 +85,8 @@ impl MusicApi {
         auth: BearerAuth,
         user_id: Path<String>,
         status: Query<Option<ProjectStatus>>,
-        /// 1 to 200
-        #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))]
+        /// 1 to 200 (`Page::MAX_LIMIT`, which the service checks)
+        #[oai(default = "per_page", validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<u32>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<ProjectList>> {
@@ -101,7 +101,7 @@ impl MusicApi {
         auth: BearerAuth,
         user_id: Path<String>,
         status: Query<Option<ProjectStatus>>,
-        #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
+        #[oai(default = "per_page", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<ProjectList>> {
         Ok(Json(music.list(&auth.0, &user_id, status.0, limit.0, offset.0).await?))

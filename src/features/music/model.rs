@@ -1,6 +1,10 @@
 use poem_openapi::{Enum, Object};
 use serde::{Deserialize, Serialize};
 
+/// Projects in a page of a user's projects when the request names no `limit` (at most
+/// `Page::MAX_LIMIT`).
+pub const PER_PAGE: u32 = 50;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[oai(rename_all = "lowercase")]
@@ -266,6 +270,9 @@ pub struct MixRequest {
 #[oai(rename_all = "camelCase")]
 #[oai(rename = "MusicShareRequest")]
 pub struct ShareRequest {
+    /// The owner, as the app names it; when given, the project must be theirs (404 otherwise).
+    #[oai(validator(max_length = 255))]
+    pub user_id: Option<String>,
     /// One platform (the seed's form).
     #[oai(validator(max_length = 32))]
     pub platform: Option<String>,

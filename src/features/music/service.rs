@@ -662,7 +662,13 @@ impl MusicService {
     }
 
     pub async fn share(&self, caller: &Caller, project_id: &str, r: ShareRequest) -> AppResult<Shared> {
+        if let Some(user_id) = &r.user_id {
+            caller.ensure_acts_for(user_id)?;
+        }
         let project = self.owned(caller, project_id).await?;
+        if r.user_id.as_ref().is_some_and(|user_id| *user_id != project.user_id) {
+            return Err(not_found(project_id));
+        }
         let mut platforms: Vec<String> = r.platforms.unwrap_or_default();
         platforms.extend(r.platform);
         let platforms = share::parse_platforms(&platforms)?;

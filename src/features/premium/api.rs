@@ -21,8 +21,8 @@ enum Created {
     Created(Json<Generated>),
 }
 
-fn twenty() -> u32 {
-    20
+fn per_page() -> u32 {
+    PER_PAGE
 }
 
 #[OpenApi(prefix_path = "/api/premium/image", tag = "ApiTags::Premium")]
@@ -47,7 +47,9 @@ impl PremiumApi {
         premium: Data<&Arc<PremiumService>>,
         auth: BearerAuth,
         user_id: Path<String>,
-        #[oai(default = "twenty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
+        /// 1 to 200 (`Page::MAX_LIMIT`, which the service checks)
+        #[oai(default = "per_page", validator(minimum(value = "1"), maximum(value = "200")))]
+        limit: Query<u32>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<ImageHistory>> {
         Ok(Json(premium.history(&auth.0, &user_id, limit.0, offset.0).await?))

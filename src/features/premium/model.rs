@@ -1,9 +1,13 @@
 //! Premium image generation: requests and answers.
 
 use poem_openapi::Object;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::features::subscription::model::Usage;
+
+/// Images in a page of a user's history when the request names no `limit` (at most
+/// `Page::MAX_LIMIT`).
+pub const PER_PAGE: u32 = 20;
 
 #[derive(Debug, Clone, Object, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -26,7 +30,8 @@ pub struct GenerateImage {
     pub quality: Option<String>,
 }
 
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[oai(rename = "PremiumImage", rename_all = "camelCase")]
 pub struct ImageGeneration {
     pub generation_id: String,
@@ -56,16 +61,19 @@ pub struct ImageGeneration {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[oai(rename = "PremiumGenerated", rename_all = "camelCase")]
 pub struct Generated {
     #[oai(flatten)]
+    #[serde(flatten)]
     pub generation: ImageGeneration,
     /// The user's image generation quota after this one.
     pub usage: Usage,
 }
 
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[oai(rename = "PremiumImageHistory", rename_all = "camelCase")]
 pub struct ImageHistory {
     pub images: Vec<ImageGeneration>,

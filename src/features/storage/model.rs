@@ -35,6 +35,13 @@ pub struct Deleted {
     pub path: String,
 }
 
+/// A signed URL's lifetime when the request names none, in seconds.
+pub const DEFAULT_EXPIRES_IN_SECS: u64 = 3600;
+
+fn default_expires_in() -> u64 {
+    DEFAULT_EXPIRES_IN_SECS
+}
+
 #[derive(Debug, Clone, Object, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
@@ -44,9 +51,14 @@ pub struct SignedUrlRequest {
     pub bucket: String,
     #[oai(validator(min_length = 1, max_length = 1024))]
     pub path: String,
+    /// Default GET.
+    #[oai(default)]
+    #[serde(default)]
     pub method: SignedMethod,
-    /// Lifetime in seconds: 1 second to 7 days.
-    #[oai(validator(minimum(value = "1"), maximum(value = "604800")))]
+    /// Lifetime in seconds: 1 second to 7 days (`MAX_EXPIRES_IN_SECS`, checked by the
+    /// service); default an hour (`DEFAULT_EXPIRES_IN_SECS`).
+    #[oai(default = "default_expires_in", validator(minimum(value = "1"), maximum(value = "604800")))]
+    #[serde(default = "default_expires_in")]
     pub expires_in: u64,
 }
 

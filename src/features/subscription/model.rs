@@ -35,6 +35,20 @@ pub struct TierLimits {
     pub tactical: bool,
 }
 
+/// What a tier gives, in the facts the app's screens show (`unlimitedChat`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanFacts {
+    pub tier: Tier,
+    /// No chat quota.
+    pub unlimited_chat: bool,
+    /// No image generation quota.
+    pub unlimited_images: bool,
+    pub unrestricted_content: bool,
+    /// AI writing assistance is included.
+    pub ai_writing: bool,
+    pub ai_writing_level: AiWritingLevel,
+}
+
 #[derive(Debug, Clone, Object, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[oai(rename_all = "camelCase")]
@@ -152,10 +166,11 @@ pub struct TrackUsageRequest {
     pub user_id: String,
     /// A metered feature: ai_chat (or chat), image_generation, music_generation, ai_writing.
     #[oai(validator(min_length = 1, max_length = 64))]
+    #[serde(alias = "featureType")]
     pub feature: String,
     /// 1 to 1000; default 1.
     #[oai(default = "one", validator(minimum(value = "1"), maximum(value = "1000")))]
-    #[serde(default = "one")]
+    #[serde(default = "one", alias = "count")]
     pub amount: u64,
 }
 
@@ -205,6 +220,7 @@ pub struct UpgradeRequest {
     pub user_id: String,
     /// free, premium, unlimited (the app's `tactical` means unlimited).
     #[oai(validator(min_length = 1, max_length = 32))]
+    #[serde(alias = "targetTier")]
     pub new_tier: String,
     /// With Stripe: a PaymentMethod id (`pm_…`) to charge.
     #[oai(validator(max_length = 255))]

@@ -103,6 +103,25 @@ impl SubscriptionService {
         Ok(self.db.read(move |c| repo::subscription(c, &user)).await?.tier())
     }
 
+    /// What `tier` gives.
+    pub fn facts(&self, tier: Tier) -> PlanFacts {
+        let plan = self.plans.get(tier);
+        PlanFacts {
+            tier,
+            unlimited_chat: plan.ai_chat.limit.count().is_none(),
+            unlimited_images: plan.image_generation.limit.count().is_none(),
+            unrestricted_content: plan.includes(Feature::UnrestrictedContent),
+            ai_writing: plan.includes(Feature::AiWriting),
+            ai_writing_level: plan.ai_writing_level,
+        }
+    }
+
+    /// What the user's tier gives them.
+    pub async fn plan_facts(&self, caller: &Caller, user_id: &str) -> AppResult<PlanFacts> {
+        caller.ensure_acts_for(user_id)?;
+        Ok(self.facts(self.tier_of(user_id).await?))
+    }
+
     /// See [`quota::admit_count`]; `c` is the inserting transaction.
     pub fn admit_count(
         &self,

@@ -86,8 +86,8 @@ fn download(name: String, content_type: String, bytes: Vec<u8>) -> File {
     File::File(Attachment::new(bytes).attachment_type(AttachmentType::Attachment).filename(name), content_type)
 }
 
-fn fifty() -> u32 {
-    50
+fn per_page() -> u32 {
+    PER_PAGE
 }
 
 fn situational() -> String {
@@ -148,7 +148,7 @@ impl TacticalApi {
         auth: BearerAuth,
         /// pending, verified or denied.
         status: Query<Option<String>>,
-        #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
+        #[oai(default = "per_page", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<Vec<Profile>>> {
         Ok(Json(tactical.registrations(&auth.0, status.0, limit.0, offset.0).await?))
@@ -232,7 +232,9 @@ impl TacticalApi {
         priority: Query<Option<String>>,
         /// RFC 3339: comms sent at or after it.
         since: Query<Option<String>>,
-        #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<u32>,
+        /// 1 to 100 (`MAX_COMMS_PER_PAGE`, which the service checks)
+        #[oai(default = "per_page", validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<u32>,
         /// `nextCursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> AppResult<Json<CommPage>> {
@@ -251,7 +253,7 @@ impl TacticalApi {
         #[oai(name = "type")] message_type: Query<Option<String>>,
         priority: Query<Option<String>>,
         since: Query<Option<String>>,
-        #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<u32>,
+        #[oai(default = "per_page", validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<u32>,
         cursor: Query<Option<String>>,
     ) -> AppResult<Json<CommPage>> {
         self.comms(tactical, auth, user_id, message_type, priority, since, limit, cursor).await
@@ -327,7 +329,7 @@ impl TacticalApi {
         status: Query<Option<String>>,
         severity: Query<Option<String>>,
         since: Query<Option<String>>,
-        #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
+        #[oai(default = "per_page", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<IncidentPage>> {
         let filter = IncidentFilter { status: status.0, severity: severity.0, since: since.0, limit: limit.0, offset: offset.0 };
@@ -372,7 +374,7 @@ impl TacticalApi {
         tactical: Data<&Arc<TacticalService>>,
         auth: BearerAuth,
         user_id: Path<String>,
-        #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
+        #[oai(default = "per_page", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<Vec<CheckInSession>>> {
         Ok(Json(tactical.check_ins(&auth.0, &user_id, limit.0, offset.0).await?))
@@ -390,7 +392,7 @@ impl TacticalApi {
         /// ok, denied, not_found, rejected or error.
         outcome: Query<Option<String>>,
         since: Query<Option<String>>,
-        #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
+        #[oai(default = "per_page", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<AuditPage>> {
         let filter = AuditFilter { actor: actor.0, action: action.0, outcome: outcome.0, since: since.0, limit: limit.0, offset: offset.0 };

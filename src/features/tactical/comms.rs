@@ -245,8 +245,8 @@ impl TacticalService {
         audit::attempt("comm.list", user_id);
         ensure_self(caller, user_id)?;
         let me = self.member(caller).await?;
-        if !(1..=100).contains(&f.limit) {
-            return Err(AppError::invalid_field("limit", "must be 1 to 100"));
+        if !(1..=MAX_COMMS_PER_PAGE).contains(&f.limit) {
+            return Err(AppError::invalid_field("limit", format!("must be 1 to {MAX_COMMS_PER_PAGE}")));
         }
         let message_type = f.message_type.as_deref().map(|t| MessageType::field("type", t)).transpose()?;
         let label = f.message_type.as_deref().map(|t| t.trim().to_ascii_lowercase());

@@ -10,6 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, AppResult};
 
+/// Items in a page of a Tactical HQ list when the request names no `limit`.
+pub const PER_PAGE: u32 = 50;
+
+/// The most comms one page lists (other lists go to `Page::MAX_LIMIT`).
+pub const MAX_COMMS_PER_PAGE: u32 = 100;
+
 /// Parses `value` of `field` with `parse`, naming the allowed values when it fails.
 pub fn parse_field<T>(field: &str, value: &str, parse: fn(&str) -> Option<T>, allowed: &str) -> AppResult<T> {
     parse(value.trim()).ok_or_else(|| AppError::invalid_field(field, format!("unknown value `{value}`: use {allowed}")))
@@ -228,22 +234,29 @@ pub struct Team {
 #[serde(rename_all = "camelCase")]
 #[oai(rename = "TacticalSendComm", rename_all = "camelCase")]
 pub struct SendComm {
-    /// The caller.
+    /// The caller (the app's secure comms call it `senderId`).
     #[oai(validator(max_length = 255))]
+    #[serde(alias = "senderId")]
     pub from_user_id: String,
-    /// One recipient; or `toUserIds`; or `teamId`; none of them is a broadcast to the
-    /// sender's department.
+    /// One recipient (the app's `recipientId`); or `toUserIds`; or `teamId`; none of them is
+    /// a broadcast to the sender's department.
     #[oai(validator(max_length = 255))]
+    #[serde(alias = "recipientId")]
     pub to_user_id: Option<String>,
     #[oai(validator(max_items = 50))]
     pub to_user_ids: Option<Vec<String>>,
     #[oai(validator(max_length = 64))]
+    #[serde(alias = "toTeamId")]
     pub team_id: Option<String>,
-    /// standard, secure, emergency (the app's alert, update, request, status map onto these).
+    /// standard, secure, emergency, or a word that maps onto them (`MessageType::ACCEPTED`:
+    /// alert, update, request, status, message, briefing, sitrep); the app's `commType`.
     #[oai(validator(max_length = 32))]
+    #[serde(alias = "commType")]
     pub message_type: Option<String>,
-    /// The text; or `encryptedContent`, client-side ciphertext stored as opaque text. At most
-    /// `tactical.max_content_chars` characters (ciphertext: 4× that in bytes), else 413.
+    /// The text (the app's `messageContent`); or `encryptedContent`, client-side ciphertext
+    /// stored as opaque text. At most `tactical.max_content_chars` characters (ciphertext: 4×
+    /// that in bytes), else 413.
+    #[serde(alias = "messageContent")]
     pub content: Option<String>,
     pub encrypted_content: Option<String>,
     /// low, normal (default), high, urgent, flash (and the app's routine, priority, immediate).
@@ -517,6 +530,7 @@ pub struct CheckIn {
     /// stress_assessment, pre_deployment, post_incident, routine_check, crisis.
     #[oai(validator(max_length = 32))]
     pub session_type: String,
+    /// At least one indicator.
     pub stress_indicators: StressIndicators,
 }
 

@@ -34,8 +34,8 @@ enum Exported {
     File(Attachment<Vec<u8>>, #[oai(header = "Content-Type")] String),
 }
 
-fn fifty() -> u32 {
-    50
+fn per_page() -> u32 {
+    PER_PAGE
 }
 
 fn line() -> DiffGranularity {
@@ -114,7 +114,9 @@ impl WritersApi {
         auth: BearerAuth,
         user_id: Path<String>,
         status: Query<Option<WritingStatus>>,
-        #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
+        /// 1 to 200 (`Page::MAX_LIMIT`, which the service checks)
+        #[oai(default = "per_page", validator(minimum(value = "1"), maximum(value = "200")))]
+        limit: Query<u32>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<ProjectList>> {
         Ok(Json(writers.list(&auth.0, &user_id, status.0, limit.0, offset.0).await?))
@@ -128,7 +130,7 @@ impl WritersApi {
         auth: BearerAuth,
         user_id: Path<String>,
         status: Query<Option<WritingStatus>>,
-        #[oai(default = "fifty", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
+        #[oai(default = "per_page", validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<u32>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "4294967295")))] offset: Query<u32>,
     ) -> AppResult<Json<ProjectList>> {
         Ok(Json(writers.list(&auth.0, &user_id, status.0, limit.0, offset.0).await?))

@@ -3,6 +3,16 @@ use serde::{Deserialize, Serialize};
 
 use super::analysis::TextAnalysis;
 
+/// Projects in a page of a user's projects when the request names no `limit` (at most
+/// `Page::MAX_LIMIT`).
+pub const PER_PAGE: u32 = 50;
+
+/// The longest `prompt` or `request` of an assistance request, in characters.
+pub const MAX_ASSIST_REQUEST_CHARS: usize = 5_000;
+
+/// The longest `context` or `selection` of an assistance request, in characters.
+pub const MAX_ASSIST_TEXT_CHARS: usize = 50_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Enum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[oai(rename = "GuildTier", rename_all = "lowercase")]
@@ -357,15 +367,17 @@ pub struct AssistRequest {
     pub project_id: String,
     /// Default custom.
     pub mode: Option<AssistMode>,
-    /// What to do (the seed's `prompt`, the app's `request`).
+    /// What to do (the seed's `prompt`, the app's `request`): at most
+    /// `MAX_ASSIST_REQUEST_CHARS` (5,000) characters each.
     #[oai(validator(max_length = 5000))]
     pub prompt: Option<String>,
     #[oai(validator(max_length = 5000))]
     pub request: Option<String>,
-    /// Text to work on besides the manuscript (the app's `context`).
+    /// Text to work on besides the manuscript (the app's `context`): at most
+    /// `MAX_ASSIST_TEXT_CHARS` (50,000) characters.
     #[oai(validator(max_length = 50000))]
     pub context: Option<String>,
-    /// The part of the manuscript selected.
+    /// The part of the manuscript selected: at most `MAX_ASSIST_TEXT_CHARS` characters.
     #[oai(validator(max_length = 50000))]
     pub selection: Option<String>,
     /// Default: mature for projects marked mature, general otherwise; mature and above only

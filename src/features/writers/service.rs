@@ -13,7 +13,7 @@ use crate::config::WritersConfig;
 use crate::db::{Db, now_text};
 use crate::error::{AppError, AppResult};
 use crate::features::accounts::AccountsService;
-use crate::features::fields::{required, trimmed};
+use crate::features::fields::{at_most, required, trimmed};
 use crate::features::page::Page;
 use crate::features::storage::StorageService;
 use crate::features::subscription::SubscriptionService;
@@ -578,23 +578,22 @@ impl WritersService {
     // ---- sessions ----------------------------------------------------------------------------
 
     async fn capabilities(&self, user_id: &str, mature: bool) -> AppResult<Capabilities> {
-        let tier = self.subscriptions.tier_of(user_id).await?;
-        let plan = self.subscriptions.plans().get(tier);
-        let level = match plan.ai_writing_level {
+        let facts = self.subscriptions.facts(self.subscriptions.tier_of(user_id).await?);
+        let level = match facts.ai_writing_level {
             AiWritingLevel::None => "none",
             AiWritingLevel::Standard => "standard",
             AiWritingLevel::Advanced => "advanced",
         };
-        let rating = match (mature, plan.unrestricted_content) {
+        let rating = match (mature, facts.unrestricted_content) {
             (true, true) => ContentRating::Unrestricted,
             (true, false) => ContentRating::Mature,
             _ => ContentRating::General,
         };
         Ok(Capabilities {
-            tier: tier.as_str().into(),
+            tier: facts.tier.as_str().into(),
             ai_writing_level: level.into(),
-            unrestricted_ai: plan.unrestricted_content,
-            unlimited_chat: plan.ai_chat.limit.count().is_none(),
+            unrestricted_ai: facts.unrestricted_content,
+            unlimited_chat: facts.unlimited_chat,
             content_rating: rating.as_str().into(),
         })
     }
@@ -666,6 +665,10 @@ impl WritersService {
 
     pub async fn assist(&self, caller: &Caller, r: AssistRequest) -> AppResult<Assistance> {
         caller.ensure_acts_for(&r.user_id)?;
+        let prompt = trimmed("prompt", r.prompt, MAX_ASSIST_REQUEST_CHARS)?;
+        let request = trimmed("request", r.request, MAX_ASSIST_REQUEST_CHARS)?;
+        at_most("context", r.context.as_deref(), MAX_ASSIST_TEXT_CHARS)?;
+        at_most("selection", r.selection.as_deref(), MAX_ASSIST_TEXT_CHARS)?;
         let p = self.owned(caller, &r.project_id).await?;
         if p.user_id != r.user_id {
             return Err(project_not_found(&r.project_id));
@@ -685,7 +688,7 @@ impl WritersService {
             });
         }
         let mode = r.mode.unwrap_or_default();
-        let ask = r.prompt.or(r.request).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let ask = prompt.or(request);
         if mode == AssistMode::Custom && ask.is_none() {
             return Err(AppError::invalid_field("prompt", "say what you need (prompt or request) for the custom mode"));
         }
