@@ -112,7 +112,7 @@ fn entries() -> [(&'static str, Kind, Handler); 35] {
 
 /// Deserialises a procedure's input, naming the field that is wrong, as REST bodies are read.
 pub(super) fn input<T: DeserializeOwned>(value: Option<Value>) -> AppResult<T> {
-    crate::api::body::from_json(value.unwrap_or(Value::Null))
+    crate::rest::body::from_json(value.unwrap_or(Value::Null))
 }
 
 pub(super) fn signed_in(caller: Option<Caller>) -> AppResult<Caller> {
