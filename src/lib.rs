@@ -21,6 +21,7 @@ pub mod limits;
 pub mod media;
 pub mod private_fs;
 pub mod server;
+pub mod splitmix;
 pub mod storage;
 pub mod telemetry;
 pub mod trpc;
