@@ -272,7 +272,9 @@ fn progress_printer(verb: &str) -> impl FnMut(&crate::storage::transfer::Progres
 
 fn rotate_keys(common: &Common) -> Result<(), String> {
     let config = load(common, None)?;
-    let report = crate::features::tactical::rotation::rotate(&config)?;
+    let db = crate::db::Db::open(&config.database_path(), &config.database).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let report = runtime.block_on(crate::features::tactical::rotation::rotate(&db, &config))?;
     println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
     Ok(())
 }

@@ -23,6 +23,7 @@ pub mod plans;
 pub mod private_fs;
 pub mod rest;
 pub mod server;
+pub mod splitmix;
 pub mod storage;
 pub mod telemetry;
 pub mod trpc;

@@ -12,6 +12,8 @@ use rusqlite::{Connection, OpenFlags};
 use crate::config::{DatabaseConfig, Synchronous};
 use crate::error::{AppError, AppResult};
 
+mod constraint;
+
 mod embedded {
     refinery::embed_migrations!("migrations");
 }
@@ -188,18 +190,24 @@ impl Db {
     /// (destroyed keys) leave no older copy in the log. Best effort: busy readers may hold it
     /// back until the next checkpoint.
     pub async fn checkpoint(&self) {
+        match self.try_checkpoint().await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!("WAL checkpoint held back by readers; it completes at a later checkpoint"),
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+        }
+    }
+
+    /// [`Db::checkpoint`] that reports: `Ok(false)` when busy readers held part of the log
+    /// back, an error when the checkpoint could not run.
+    pub async fn try_checkpoint(&self) -> AppResult<bool> {
         let pool = self.writer.clone();
-        let done = tokio::task::spawn_blocking(move || {
+        let busy = tokio::task::spawn_blocking(move || {
             let conn = checkout(&pool)?;
             conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)).map_err(AppError::from)
         })
-        .await;
-        match done {
-            Ok(Ok(0)) => {}
-            Ok(Ok(_)) => tracing::warn!("WAL checkpoint held back by readers; it completes at a later checkpoint"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "WAL checkpoint failed"),
-            Err(e) => tracing::warn!(error = %e, "WAL checkpoint task failed"),
-        }
+        .await
+        .map_err(AppError::internal)??;
+        Ok(busy == 0)
     }
 
     /// A cheap liveness probe for `/health`.
@@ -226,16 +234,15 @@ where
     .map_err(AppError::internal)?
 }
 
+/// SQLite's errors as answers: a violated constraint names its field (see `constraint`), a busy
+/// database is a 503 to retry, anything else is internal.
 impl From<rusqlite::Error> for AppError {
     fn from(err: rusqlite::Error) -> Self {
         match &err {
             rusqlite::Error::SqliteFailure(e, msg)
                 if e.code == rusqlite::ErrorCode::ConstraintViolation =>
             {
-                AppError::Conflict {
-                    code: "conflict",
-                    message: msg.clone().unwrap_or_else(|| "constraint violated".into()),
-                }
+                constraint::violation(e.extended_code, msg.as_deref())
             }
             rusqlite::Error::SqliteFailure(e, _)
                 if matches!(

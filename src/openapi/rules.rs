@@ -14,7 +14,7 @@ use crate::ai::music::composer::Style;
 use crate::features::media::nft::{COLOR_SCHEMES, STYLES};
 use crate::features::music::share::Platform;
 use crate::features::subscription::plan::{Feature, Tier};
-use crate::features::tactical::assessment::SessionType;
+use crate::features::tactical::stress::SessionType;
 use crate::features::tactical::model::{Clearance, IncidentStatus, MessageType, OperationalStatus, Priority, ServiceBranch, Severity};
 use crate::features::writers::export::Format;
 use crate::storage::Bucket;

@@ -14,7 +14,8 @@ use std::f32::consts::TAU;
 use image::RgbaImage;
 use serde_json::{Value, json};
 
-use crate::ai::image::procedural::{BLACK, Canvas, Color, Hsl, Rng, WHITE, lerp, mix64};
+use crate::ai::image::procedural::{BLACK, Canvas, Color, Hsl, Rng, WHITE, lerp};
+use crate::splitmix::mix64;
 
 /// Width and height of every piece, in pixels.
 pub const SIZE: u32 = 1024;

@@ -14,12 +14,13 @@ use std::sync::Arc;
 
 use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, PathPattern, Request, Response};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 
-use super::model::{AuditEntry, AuditFilter, AuditVerification};
 use super::TacticalService;
+use super::audit_repo;
+use super::model::{AuditEntry, AuditVerification};
 use crate::auth::TokenService;
-use crate::db::{CachedSql, now_text};
+use crate::db::now_text;
 use crate::error::AppError;
 use crate::telemetry::metrics::TACTICAL_ANONYMOUS_REFUSED;
 
@@ -55,66 +56,40 @@ fn entry_hash(seq: i64, created_at: &str, actor: &str, action: &str, target: Opt
 /// Appends `r` after the newest entry. Run it inside the writing transaction (`BEGIN
 /// IMMEDIATE`), so no two appends read the same predecessor.
 pub fn append(c: &Connection, r: &Record) -> rusqlite::Result<()> {
-    let last: Option<(i64, String)> =
-        c.query_row_cached("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |row| Ok((row.get(0)?, row.get(1)?))).optional()?;
-    let (seq, prev) = match last {
+    let (seq, prev) = match audit_repo::newest_link(c)? {
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, GENESIS.to_owned()),
     };
     let created_at = now_text();
     let hash = entry_hash(seq, &created_at, &r.actor, r.action, r.target.as_deref(), r.outcome, r.detail.as_deref(), &prev);
-    c.execute_cached(
-        "INSERT INTO audit_log (seq, actor_id, action, target, outcome, detail, prev_hash, entry_hash, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![seq, r.actor, r.action, r.target, r.outcome, r.detail, prev, hash, created_at],
-    )?;
-    Ok(())
+    audit_repo::insert(
+        c,
+        &AuditEntry {
+            seq,
+            actor_id: r.actor.clone(),
+            action: r.action.to_owned(),
+            target: r.target.clone(),
+            outcome: r.outcome.to_owned(),
+            detail: r.detail.clone(),
+            prev_hash: prev,
+            entry_hash: hash,
+            created_at,
+        },
+    )
 }
-
-fn entry_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
-    Ok(AuditEntry {
-        seq: row.get(0)?,
-        actor_id: row.get(1)?,
-        action: row.get(2)?,
-        target: row.get(3)?,
-        outcome: row.get(4)?,
-        detail: row.get(5)?,
-        prev_hash: row.get(6)?,
-        entry_hash: row.get(7)?,
-        created_at: row.get(8)?,
-    })
-}
-
-const COLUMNS: &str = "seq, actor_id, action, target, outcome, detail, prev_hash, entry_hash, created_at";
 
 /// Walks the whole chain in order, recomputing every hash and link.
 pub fn verify(c: &Connection) -> rusqlite::Result<AuditVerification> {
-    let mut stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq"))?;
-    let mut rows = stmt.query([])?;
     let (mut prev, mut entries, mut first_broken_at) = (GENESIS.to_owned(), 0u64, None);
-    while let Some(row) = rows.next()? {
-        let e = entry_of(row)?;
+    audit_repo::each_in_order(c, |e| {
         entries += 1;
         let expected = entry_hash(e.seq, &e.created_at, &e.actor_id, &e.action, e.target.as_deref(), &e.outcome, e.detail.as_deref(), &e.prev_hash);
         if first_broken_at.is_none() && (e.prev_hash != prev || e.entry_hash != expected) {
             first_broken_at = Some(e.seq);
         }
         prev = e.entry_hash;
-    }
+    })?;
     Ok(AuditVerification { intact: first_broken_at.is_none(), entries, first_broken_at })
-}
-
-/// Entries matching `f`, newest first, and how many match.
-pub fn list(c: &Connection, f: &AuditFilter) -> rusqlite::Result<(Vec<AuditEntry>, u64)> {
-    let filter = "(?1 IS NULL OR actor_id = ?1) AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR outcome = ?3)
-                  AND (?4 IS NULL OR created_at >= ?4)";
-    let args = params![f.actor, f.action, f.outcome, f.since];
-    let total = c.query_row_cached(&format!("SELECT COUNT(*) FROM audit_log WHERE {filter}"), args, |r| r.get(0))?;
-    let mut stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM audit_log WHERE {filter} ORDER BY seq DESC LIMIT ?5 OFFSET ?6"))?;
-    let entries = stmt
-        .query_map(params![f.actor, f.action, f.outcome, f.since, f.limit, f.offset], entry_of)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok((entries, total))
 }
 
 // ---- recording refusals --------------------------------------------------------------------
@@ -265,7 +240,9 @@ pub async fn guard<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::model::AuditFilter;
     use super::*;
+    use crate::db::CachedSql;
 
     fn db() -> Connection {
         let c = Connection::open_in_memory().unwrap();
@@ -303,7 +280,7 @@ mod tests {
         let c = db();
         append(&c, &Record::ok("a", "x", "t")).unwrap();
         append(&c, &Record::ok("b", "y", "t")).unwrap();
-        let (entries, total) = list(&c, &AuditFilter { actor: None, action: None, outcome: None, since: None, limit: 10, offset: 0 }).unwrap();
+        let (entries, total) = audit_repo::entries(&c, &AuditFilter { actor: None, action: None, outcome: None, since: None, limit: 10, offset: 0 }).unwrap();
         assert_eq!(total, 2);
         assert_eq!(entries[1].prev_hash, GENESIS);
         assert_eq!(entries[0].prev_hash, entries[1].entry_hash);

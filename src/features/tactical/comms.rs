@@ -12,7 +12,7 @@ use super::sealing;
 use super::service::{BUCKET, Member, NewFile, TacticalService, department_folder, ensure_self};
 use crate::auth::{Caller, Role};
 use crate::crypto::envelope::DataKey;
-use crate::db::{CachedSql, now_text};
+use crate::db::now_text;
 use crate::error::{AppError, AppResult};
 use crate::storage::BlobPath;
 
@@ -570,13 +570,12 @@ pub(super) struct Extras {
 }
 
 fn comm_extras(c: &rusqlite::Connection, comm_id: &str) -> rusqlite::Result<Extras> {
-    let sender: Option<String> =
-        c.query_row_cached("SELECT u.rank FROM tactical_comms c JOIN tactical_users u ON u.user_id = c.from_user_id WHERE c.comm_id = ?1", [comm_id], |r| r.get(0))?;
+    let sender_rank = repo::sender_rank(c, comm_id)?;
     Ok(Extras {
         recipients: repo::recipients(c, comm_id)?,
         receipts: repo::receipts(c, comm_id)?,
         attachments: repo::attachments(c, comm_id)?,
-        sender_rank: sender,
+        sender_rank,
     })
 }
 

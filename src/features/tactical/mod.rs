@@ -3,8 +3,8 @@
 //! audit log of every action.
 
 pub mod api;
-pub mod assessment;
 pub mod audit;
+mod audit_repo;
 mod comms;
 pub mod model;
 mod operations;
@@ -12,5 +12,7 @@ mod repo;
 pub mod rotation;
 mod sealing;
 pub mod service;
+pub mod situation;
+pub mod stress;
 
 pub use service::{NewFile, TacticalService};

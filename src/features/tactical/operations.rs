@@ -3,8 +3,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::assessment::{self, CommFacts, IncidentFacts};
+use super::situation::{self, CommFacts, IncidentFacts, ThreatReport};
+use super::stress::{self, SessionType, StressReadings};
 use super::audit::{self, Record};
+use super::audit_repo;
 use super::comms::since_field;
 use super::model::*;
 use super::repo::{self, CheckInRow, IncidentRow};
@@ -128,7 +130,7 @@ impl TacticalService {
 
     /// The facts behind a situation report: the department's open and recent incidents and the
     /// emergency comms the member may see, over the last 48 hours.
-    async fn situation(&self, me: &Member, now: DateTime<Utc>) -> AppResult<assessment::SituationReport> {
+    async fn situation(&self, me: &Member, now: DateTime<Utc>) -> AppResult<ThreatReport> {
         let since = stored_time(now - Duration::hours(48));
         let (profile, clearance) = (me.profile.clone(), me.clearance);
         let (incidents, emergencies) = self
@@ -153,7 +155,7 @@ impl TacticalService {
             })
             .collect();
         let comms: Vec<CommFacts> = emergencies.iter().map(|t| CommFacts { sent_at: parse_time(t), emergency: true }).collect();
-        Ok(assessment::situation_report(now, &facts, &comms))
+        Ok(situation::situation_report(now, &facts, &comms))
     }
 
     pub async fn dashboard(&self, caller: &Caller, user_id: &str) -> AppResult<Dashboard> {
@@ -254,7 +256,7 @@ impl TacticalService {
     }
 
     /// A short narrative of the computed figures (titles and counts only, never comm content).
-    async fn narrative(&self, caller: &Caller, report: &assessment::SituationReport) -> Option<String> {
+    async fn narrative(&self, caller: &Caller, report: &ThreatReport) -> Option<String> {
         if self.text.model() == crate::ai::text::LOCAL_MODEL {
             return None;
         }
@@ -293,24 +295,24 @@ impl TacticalService {
         audit::attempt("analysis.checkin", &r.user_id);
         ensure_self(caller, &r.user_id)?;
         self.member(caller).await?;
-        let session_type = assessment::SessionType::parse(r.session_type.trim()).ok_or_else(|| {
+        let session_type = SessionType::parse(r.session_type.trim()).ok_or_else(|| {
             AppError::invalid_field(
                 "sessionType",
                 format!("unknown value `{}`: use stress_assessment, pre_deployment, post_incident, routine_check or crisis", r.session_type),
             )
         })?;
         let given = &r.stress_indicators;
-        let indicators = assessment::StressIndicators {
+        let indicators = StressReadings {
             heart_rate: given.heart_rate,
             sleep_quality: given.sleep_quality,
             mood_rating: given.mood_rating,
             recent_incidents: given.recent_incidents.clone().unwrap_or_default().iter().map(|s| s.trim().to_owned()).collect(),
         };
-        assessment::validate(&indicators).map_err(|(field, why)| match field {
+        stress::validate(&indicators).map_err(|(field, why)| match field {
             "stressIndicators" => AppError::invalid_field(field, why),
             field => AppError::invalid_field(&format!("stressIndicators.{field}"), why),
         })?;
-        let result = assessment::assess_stress(session_type, &indicators);
+        let result = stress::assess_stress(session_type, &indicators);
         let stored = StressIndicators { recent_incidents: Some(indicators.recent_incidents.clone()), ..r.stress_indicators };
         let row = CheckInRow {
             session_id: uuid::Uuid::now_v7().to_string(),
@@ -366,7 +368,7 @@ impl TacticalService {
         ensure_admin(caller)?;
         let page = Page::new(f.limit, f.offset)?;
         let filter = AuditFilter { since: since_field("since", f.since)?, limit: page.limit, offset: page.offset, ..f };
-        let (entries, total) = self.db.read(move |c| audit::list(c, &filter)).await?;
+        let (entries, total) = self.db.read(move |c| audit_repo::entries(c, &filter)).await?;
         let has_more = page.has_more(entries.len(), total);
         Ok(AuditPage { entries, total, has_more })
     }

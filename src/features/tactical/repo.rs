@@ -320,6 +320,15 @@ pub fn recipients(c: &Connection, comm_id: &str) -> rusqlite::Result<Vec<String>
     stmt.query_map([comm_id], |r| r.get(0))?.collect()
 }
 
+/// The rank of the comm's sender.
+pub fn sender_rank(c: &Connection, comm_id: &str) -> rusqlite::Result<Option<String>> {
+    c.query_row_cached(
+        "SELECT u.rank FROM tactical_comms c JOIN tactical_users u ON u.user_id = c.from_user_id WHERE c.comm_id = ?1",
+        [comm_id],
+        |r| r.get(0),
+    )
+}
+
 #[derive(Debug, Clone)]
 pub struct ReceiptRow {
     pub user_id: String,
