@@ -8,13 +8,12 @@ use poem::middleware::Cors;
 use poem::{EndpointExt, IntoResponse, Route};
 use tokio::task::JoinHandle;
 
-use crate::auth::{Caller, TokenService};
+use crate::auth::TokenService;
 use crate::clock::SharedClock;
 use crate::config::{Config, PaymentProviderKind};
 use crate::crypto::keyring::{Keyring, SharedKeyring};
 use crate::crypto::keys;
 use crate::db::Db;
-use crate::error::AppResult;
 use crate::features::accounts::AccountsService;
 use crate::features::chat::ChatService;
 use crate::features::music::MusicService;
@@ -27,7 +26,7 @@ use crate::features::subscription::payment::{ManualPayments, PaymentProvider, St
 use crate::features::storage::{StorageService, cdn};
 use crate::features::music::api as music_api;
 use crate::telemetry::metrics;
-use crate::features::tactical::audit;
+use crate::features::tactical::audit_guard;
 use crate::storage::signing::UrlSigner;
 
 /// Everything the handlers share, built once at start.
@@ -48,8 +47,8 @@ pub struct AppState {
     pub readiness: Arc<crate::features::system::readiness::ReadinessService>,
     pub work: Arc<crate::work_queue::WorkQueue>,
     pub limiter: Arc<crate::limits::Limiter>,
-    /// Where tRPC calls this server does not serve go; `None` when `trpc.upstream_url` is empty.
-    pub trpc_upstream: Option<crate::trpc::Upstream>,
+    /// What the tRPC skin calls.
+    pub trpc: Arc<crate::trpc::Services>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +144,22 @@ impl AppState {
         );
         let readiness = Arc::new(crate::features::system::readiness::ReadinessService::new(&config, db.clone(), storage.clone(), text, images, composer));
         let limiter = Arc::new(crate::limits::Limiter::new(&config.limits, tokens.clone()));
-        let trpc_upstream = crate::trpc::Upstream::from_config(&config.trpc);
+        let (chat, music, writers, tactical, premium) = (Arc::new(chat), Arc::new(music), Arc::new(writers), Arc::new(tactical), Arc::new(premium));
+        let trpc = Arc::new(crate::trpc::Services {
+            tokens: tokens.clone(),
+            limiter: limiter.clone(),
+            accounts: accounts.clone(),
+            storage: storage.clone(),
+            subscriptions: subscriptions.clone(),
+            chat: chat.clone(),
+            music: music.clone(),
+            writers: writers.clone(),
+            tactical: tactical.clone(),
+            premium: premium.clone(),
+            readiness: readiness.clone(),
+            trpc_upstream: crate::trpc::Upstream::from_config(&config.trpc),
+            bounds: crate::trpc::WireBounds::of(&config.limits),
+        });
         Ok(Arc::new(Self {
             config,
             db,
@@ -153,22 +167,19 @@ impl AppState {
             accounts,
             storage,
             subscriptions,
-            chat: Arc::new(chat),
-            music: Arc::new(music),
-            writers: Arc::new(writers),
-            tactical: Arc::new(tactical),
-            premium: Arc::new(premium),
+            chat,
+            music,
+            writers,
+            tactical,
+            premium,
             media: Arc::new(media),
             readiness,
             work,
             limiter,
-            trpc_upstream,
+            trpc,
         }))
     }
 
-    pub fn caller_from_token(&self, token: &str) -> AppResult<Caller> {
-        self.tokens.caller(token)
-    }
 }
 
 fn cors(origins: &[String]) -> Cors {
@@ -190,14 +201,14 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
         handler_timeout: Duration::from_secs(limits.handler_timeout_secs),
     };
     Route::new()
-        .nest("/", api.around(audit::guard))
+        .nest("/", api.around(audit_guard::guard))
         .at("/openapi.json", poem::endpoint::make_sync(move |_| {
             spec.clone().with_content_type("application/json; charset=utf-8")
         }))
         .nest("/docs", Route::new().at("/", poem::get(poem::endpoint::make_sync(move |_| poem::web::Html(docs.clone())))))
         .at("/metrics", poem::get(metrics::endpoint(state.config.server.metrics_public, state.tokens.clone())))
         .at("/cdn/:bucket/*path", poem::get(cdn::deliver).head(cdn::deliver).put(cdn::deliver))
-        .at("/api/trpc/*path", crate::trpc::endpoint.around(audit::guard))
+        .at("/api/trpc/*path", crate::trpc::endpoint.around(audit_guard::guard))
         .at("/api/subscription/webhook/stripe", poem::post(crate::features::subscription::api::stripe_webhook))
         .at("/s/:share_id", poem::get(music_api::share_page))
         .at("/s/:share_id/audio", poem::get(music_api::share_audio))
@@ -218,6 +229,7 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
         .data(state.premium.clone())
         .data(state.media.clone())
         .data(state.readiness.clone())
+        .data(state.trpc.clone())
         .data(crate::rest::body::JsonLimits::of(&state.config))
         .data(state)
         .around(crate::edge::observe)

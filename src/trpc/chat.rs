@@ -3,13 +3,13 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::procedures::{input, object, signed_in, success};
-use crate::app::AppState;
+use super::shape::{input, object, signed_in, success};
+use super::Services;
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::features::chat::model::{PER_PAGE, SendMessage};
 
-pub async fn send_message(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn send_message(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let message: SendMessage = input(raw)?;
     let user_id = message.user_id.clone();
@@ -32,7 +32,7 @@ struct HistoryInput {
     offset: u32,
 }
 
-pub async fn session_history(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn session_history(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let i: HistoryInput = input(raw)?;
     success(state.chat.history_of(&caller, &i.user_id, &i.session_id, i.limit.unwrap_or(PER_PAGE), i.offset).await?)

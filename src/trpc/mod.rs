@@ -9,6 +9,8 @@ mod procedures;
 mod studio;
 mod subscription;
 mod tactical;
+mod services;
+mod shape;
 mod upstream;
 pub(crate) mod wire;
 mod writers;
@@ -20,17 +22,17 @@ use poem::web::headers::{self, HeaderMapExt};
 use poem::{Body, Request, Response, handler};
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::limits::RouteClass;
 pub use procedures::{Kind, names};
+pub use services::{Services, WireBounds};
 pub use upstream::Upstream;
 use wire::{Answer, Call, TrpcError};
 
 #[handler]
 pub async fn endpoint(req: &Request, body: Body) -> Response {
-    let Some(state) = req.data::<Arc<AppState>>() else {
+    let Some(state) = req.data::<Arc<Services>>() else {
         return wire::error_response(&TrpcError::from_app(&AppError::internal("state missing"), ""));
     };
     let paths = req.raw_path_param("path").unwrap_or_default().to_owned();
@@ -41,7 +43,7 @@ pub async fn endpoint(req: &Request, body: Body) -> Response {
     }
 }
 
-async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch: bool) -> Result<Response, TrpcError> {
+async fn handle(state: &Services, req: &Request, body: Body, paths: &str, batch: bool) -> Result<Response, TrpcError> {
     // A call this server does not serve goes to the upstream when one is configured (and the
     // request did not come from an Optima already).
     let upstream = state.trpc_upstream.as_ref().filter(|_| !Upstream::already_forwarded(req));
@@ -50,7 +52,7 @@ async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch:
     // its calls would cost sent one by one, and a call over budget is refused in its own slot.
     let names: Vec<&str> = if batch { paths.split(',').collect() } else { vec![paths] };
     let client = state.limiter.client(req);
-    let max = state.config.limits.max_trpc_batch;
+    let max = state.bounds.max_batch;
     if names.len() > max {
         state.limiter.charge(&client, RouteClass::General).map_err(|e| TrpcError::from_app(&e, paths))?;
         return Err(TrpcError::new(
@@ -102,7 +104,7 @@ async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch:
         }
     };
     if let Some(input) = &raw_input {
-        crate::rest::body::check_json_depth(input.as_bytes(), state.config.limits.max_json_depth)
+        crate::rest::body::check_json_depth(input.as_bytes(), state.bounds.max_json_depth)
             .map_err(|e| TrpcError::from_app(&e, paths))?;
     }
     // Each call goes one way: refused by its rate budget, run here, or sent to the upstream.
@@ -129,7 +131,7 @@ async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch:
     // The token is ours to check only when we run a call ourselves.
     let caller = match req.headers().typed_get::<headers::Authorization<headers::authorization::Bearer>>() {
         Some(auth) if !own_calls.is_empty() => {
-            Some(state.caller_from_token(auth.token()).map_err(|e| TrpcError::from_app(&e, paths))?)
+            Some(state.tokens.caller(auth.token()).map_err(|e| TrpcError::from_app(&e, paths))?)
         }
         _ => None,
     };
@@ -175,8 +177,8 @@ async fn handle(state: &AppState, req: &Request, body: Body, paths: &str, batch:
 }
 
 /// A mutation's body, at most `limits.max_json_bytes` of it.
-async fn read_body(state: &AppState, body: Body, paths: &str) -> Result<bytes::Bytes, TrpcError> {
-    let max = state.config.limits.max_json_bytes;
+async fn read_body(state: &Services, body: Body, paths: &str) -> Result<bytes::Bytes, TrpcError> {
+    let max = state.bounds.max_json_bytes;
     body.into_bytes_limit(max as usize).await.map_err(|e| match e {
         poem::error::ReadBodyError::PayloadTooLarge => {
             TrpcError::new("PAYLOAD_TOO_LARGE", format!("the body is larger than {max} bytes"), paths)
@@ -204,7 +206,7 @@ fn mime_is_json(content_type: &str) -> bool {
     content_type.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
-async fn run(state: &AppState, kind: Kind, caller: Option<Caller>, call: Call) -> Result<Value, TrpcError> {
+async fn run(state: &Services, kind: Kind, caller: Option<Caller>, call: Call) -> Result<Value, TrpcError> {
     let Some(procedure) = procedures::find(&call.path) else {
         return Err(TrpcError::new("NOT_FOUND", format!("No procedure found on path \"{}\"", call.path), &call.path));
     };

@@ -2,8 +2,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::procedures::{UserPage, input, object, rename, signed_in, success};
-use crate::app::AppState;
+use super::shape::{UserPage, input, object, rename, signed_in, success};
+use super::Services;
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::features::premium::model::{GenerateImage, ImageGeneration, PER_PAGE};
@@ -15,13 +15,13 @@ fn app_image(g: &ImageGeneration) -> AppResult<Map<String, Value>> {
     Ok(image)
 }
 
-pub async fn generate_image(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn generate_image(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let made = state.premium.generate(&caller, input::<GenerateImage>(raw)?).await?;
     success(json!({ "image": app_image(&made.generation)?, "usage": made.usage }))
 }
 
-pub async fn get_image_history(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn get_image_history(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let page: UserPage = input(raw)?;
     let history = state.premium.history(&caller, &page.user_id, page.limit.unwrap_or(PER_PAGE), page.offset).await?;

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use futures_util::future::BoxFuture;
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use crate::app::AppState;
+use super::Services;
+use super::shape::{input, signed_in, success};
 use crate::auth::Caller;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::features::accounts::model::{Credentials, EmailCredentials, Login, Session};
 use crate::features::storage::model::{DeleteRequest, SignedUrlRequest};
 
@@ -23,7 +23,7 @@ pub enum Kind {
     Mutation,
 }
 
-pub type Handler = for<'a> fn(&'a AppState, Option<Caller>, Option<Value>) -> BoxFuture<'a, AppResult<Value>>;
+pub type Handler = for<'a> fn(&'a Services, Option<Caller>, Option<Value>) -> BoxFuture<'a, AppResult<Value>>;
 
 /// What a path serves: a query, a mutation, or (where the app calls one name both ways) both.
 #[derive(Default)]
@@ -110,88 +110,15 @@ fn entries() -> [(&'static str, Kind, Handler); 35] {
     ]
 }
 
-/// Deserialises a procedure's input, naming the field that is wrong, as REST bodies are read.
-pub(super) fn input<T: DeserializeOwned>(value: Option<Value>) -> AppResult<T> {
-    crate::rest::body::from_json(value.unwrap_or(Value::Null))
-}
-
-pub(super) fn signed_in(caller: Option<Caller>) -> AppResult<Caller> {
-    caller.ok_or_else(|| AppError::unauthorized("unauthorized", "this procedure needs a bearer token"))
-}
-
-/// Serialises an output object and puts `success: true` first, as the app expects.
-pub(super) fn success(output: impl Serialize) -> AppResult<Value> {
-    let mut map = Map::new();
-    map.insert("success".into(), Value::Bool(true));
-    match serde_json::to_value(output).map_err(AppError::internal)? {
-        Value::Object(fields) => map.extend(fields),
-        other => {
-            map.insert("data".into(), other);
-        }
-    }
-    Ok(Value::Object(map))
-}
-
-/// `{success: true, <key>: output}`.
-pub(super) fn success_in(key: &str, output: impl Serialize) -> AppResult<Value> {
-    success(Map::from_iter([(key.to_owned(), serde_json::to_value(output).map_err(AppError::internal)?)]))
-}
-
-/// A model's fields as a JSON object, to be shaped into the app's where its names differ.
-pub(super) fn object(output: impl Serialize) -> AppResult<Map<String, Value>> {
-    match serde_json::to_value(output).map_err(AppError::internal)? {
-        Value::Object(fields) => Ok(fields),
-        other => Err(AppError::internal(format!("expected an object, got {other}"))),
-    }
-}
-
-/// Moves each field `(model's name, app's name)` to the app's name, replacing a field the model
-/// has under that name.
-pub(super) fn rename(fields: &mut Map<String, Value>, names: &[(&str, &str)]) {
-    for (model, app) in names {
-        if let Some(value) = fields.remove(*model) {
-            fields.insert((*app).to_owned(), value);
-        }
-    }
-}
-
-/// A service's answer with the app's `message` beside its fields.
-#[derive(Serialize)]
-pub(super) struct WithMessage<T> {
-    #[serde(flatten)]
-    pub output: T,
-    pub message: String,
-}
-
-/// `{userId}`: the input of a procedure about one user (other fields are read by the model
-/// type that takes them).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct UserInput {
-    pub user_id: String,
-}
-
-/// `{userId, status?, limit?, offset?}`: a page of a user's items. The service checks the page
-/// (`Page`); an absent `limit` is the feature's `PER_PAGE`, as in REST.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct UserPage<S = serde::de::IgnoredAny> {
-    pub user_id: String,
-    pub status: Option<S>,
-    pub limit: Option<u32>,
-    #[serde(default)]
-    pub offset: u32,
-}
-
-async fn system_health(state: &AppState) -> AppResult<Value> {
+async fn system_health(state: &Services) -> AppResult<Value> {
     success(state.readiness.health().await)
 }
 
-async fn auth_register(state: &AppState, raw: Option<Value>) -> AppResult<Value> {
+async fn auth_register(state: &Services, raw: Option<Value>) -> AppResult<Value> {
     success(state.accounts.register(input::<Credentials>(raw)?).await?)
 }
 
-async fn auth_login(state: &AppState, raw: Option<Value>) -> AppResult<Value> {
+async fn auth_login(state: &Services, raw: Option<Value>) -> AppResult<Value> {
     success(state.accounts.login(input::<Login>(raw)?).await?)
 }
 
@@ -203,27 +130,27 @@ struct AppSession {
     session: Session,
 }
 
-async fn app_register(state: &AppState, raw: Option<Value>) -> AppResult<Value> {
+async fn app_register(state: &Services, raw: Option<Value>) -> AppResult<Value> {
     let session = state.accounts.register_email(input::<EmailCredentials>(raw)?).await?;
     success(AppSession { email: session.username.clone(), session })
 }
 
-async fn app_login(state: &AppState, raw: Option<Value>) -> AppResult<Value> {
+async fn app_login(state: &Services, raw: Option<Value>) -> AppResult<Value> {
     let session = state.accounts.login_email(input::<EmailCredentials>(raw)?).await?;
     success(AppSession { email: session.username.clone(), session })
 }
 
-async fn auth_me(state: &AppState, caller: Option<Caller>) -> AppResult<Value> {
+async fn auth_me(state: &Services, caller: Option<Caller>) -> AppResult<Value> {
     success(state.accounts.me(&signed_in(caller)?).await?)
 }
 
-async fn storage_signed_url(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+async fn storage_signed_url(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let r: SignedUrlRequest = input(raw)?;
     success(state.storage.signed_url(&caller, &r.bucket, &r.path, r.method, r.expires_in).await?)
 }
 
-async fn storage_delete(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+async fn storage_delete(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     success(state.storage.delete(&caller, &input::<DeleteRequest>(raw)?.url).await?)
 }

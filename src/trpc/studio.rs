@@ -3,18 +3,18 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::procedures::{UserPage, WithMessage, input, signed_in, success, success_in};
-use crate::app::AppState;
+use super::shape::{UserPage, WithMessage, input, signed_in, success, success_in};
+use super::Services;
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::features::music::model::{CreateProject, GenerateRequest, PER_PAGE, ProjectStatus, ShareRequest};
 
-pub async fn create_project(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn create_project(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     success_in("project", state.music.create(&caller, input::<CreateProject>(raw)?).await?)
 }
 
-pub async fn generate_music(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn generate_music(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let request: GenerateRequest = input(raw)?;
     let instrument = request.instrument.clone();
@@ -27,7 +27,7 @@ pub async fn generate_music(state: &AppState, caller: Option<Caller>, raw: Optio
     }))
 }
 
-pub async fn get_projects(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn get_projects(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let page: UserPage<ProjectStatus> = input(raw)?;
     success(state.music.list(&caller, &page.user_id, page.status, page.limit.unwrap_or(PER_PAGE), page.offset).await?)
@@ -40,7 +40,7 @@ struct ProjectInput {
     project_id: String,
 }
 
-pub async fn share_music(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn share_music(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let ProjectInput { project_id } = input(raw.clone())?;
     let shared = state.music.share(&caller, &project_id, input::<ShareRequest>(raw)?).await?;

@@ -2,8 +2,8 @@
 
 use serde_json::{Value, json};
 
-use super::procedures::{UserInput, WithMessage, input, object, rename, signed_in, success, success_in};
-use crate::app::AppState;
+use super::shape::{UserInput, WithMessage, input, object, rename, signed_in, success, success_in};
+use super::Services;
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::features::subscription::model::{CheckAccessRequest, TrackUsageRequest, UpgradeRequest};
@@ -17,7 +17,7 @@ fn app_tier_name(tier: Tier) -> &'static str {
     }
 }
 
-pub async fn get_user_tier(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn get_user_tier(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let UserInput { user_id } = input(raw)?;
     let info = state.subscriptions.tier_info(&caller, &user_id).await?;
@@ -53,7 +53,7 @@ pub async fn get_user_tier(state: &AppState, caller: Option<Caller>, raw: Option
     }))
 }
 
-pub async fn check_feature_access(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn check_feature_access(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let r: CheckAccessRequest = input(raw)?;
     let check = state.subscriptions.check_access(&caller, &r.user_id, &r.feature).await?;
@@ -63,7 +63,7 @@ pub async fn check_feature_access(state: &AppState, caller: Option<Caller>, raw:
     success(output)
 }
 
-pub async fn track_usage(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn track_usage(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let request: TrackUsageRequest = input(raw)?;
     let amount = request.amount;
@@ -72,7 +72,7 @@ pub async fn track_usage(state: &AppState, caller: Option<Caller>, raw: Option<V
     success(WithMessage { output, message })
 }
 
-pub async fn upgrade_tier(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn upgrade_tier(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let r = state.subscriptions.upgrade(&caller, input::<UpgradeRequest>(raw)?).await?;
     let mut output = object(&r)?;
@@ -80,7 +80,7 @@ pub async fn upgrade_tier(state: &AppState, caller: Option<Caller>, raw: Option<
     success(output)
 }
 
-pub async fn usage_summary(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn usage_summary(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let UserInput { user_id } = input(raw)?;
     let summary = state.subscriptions.usage_summary(&caller, &user_id).await?;

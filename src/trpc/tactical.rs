@@ -5,8 +5,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::procedures::{UserInput, input, object, rename, signed_in, success, success_in};
-use crate::app::AppState;
+use super::shape::{UserInput, input, object, rename, signed_in, success, success_in};
+use super::Services;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::features::tactical::NewFile;
@@ -31,7 +31,7 @@ fn data_url(index: usize, url: &str) -> AppResult<NewFile> {
     Ok(NewFile { file_name: format!("document-{}", index + 1), content_type: content_type.to_owned(), bytes })
 }
 
-pub async fn register(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn register(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let Documents { verification_documents } = input(raw.clone())?;
     let documents = verification_documents.unwrap_or_default().iter().enumerate().map(|(n, url)| data_url(n, url)).collect::<AppResult<Vec<_>>>()?;
@@ -42,7 +42,7 @@ pub async fn register(state: &AppState, caller: Option<Caller>, raw: Option<Valu
     }))
 }
 
-pub async fn get_dashboard(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn get_dashboard(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let UserInput { user_id } = input(raw)?;
     success_in("dashboard", state.tactical.dashboard(&caller, &user_id).await?)
@@ -74,14 +74,14 @@ const LISTED: &[(&str, &str)] = &[
     ("sentAt", "createdAt"),
 ];
 
-pub async fn send_comm(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn send_comm(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let comm = state.tactical.send(&caller, input::<SendComm>(raw)?, false).await?;
     success_in("comm", app_comm(&comm, SENT)?)
 }
 
 /// Secure comms are always sealed at rest: the app's `encrypted` flag changes nothing.
-pub async fn send_secure_comm(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn send_secure_comm(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let comm = state.tactical.send(&caller, input::<SendComm>(raw)?, true).await?;
     success_in("comm", app_comm(&comm, SECURE)?)
@@ -97,7 +97,7 @@ struct CommsInput {
     limit: Option<u32>,
 }
 
-pub async fn get_comms(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn get_comms(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let i: CommsInput = input(raw)?;
     let filter = CommFilter { message_type: i.comm_type, priority: i.priority, since: None, limit: i.limit.unwrap_or(PER_PAGE), cursor: None };
@@ -114,14 +114,14 @@ struct SituationInput {
     analysis_type: Option<String>,
 }
 
-pub async fn situation_report(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn situation_report(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let i: SituationInput = input(raw)?;
     let analysis_type = i.analysis_type.unwrap_or_else(|| "situational".to_owned());
     success_in("analysis", state.tactical.situation_report(&caller, &i.user_id, &analysis_type).await?)
 }
 
-pub async fn check_in(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn check_in(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     success(state.tactical.check_in(&caller, input::<CheckIn>(raw)?).await?)
 }

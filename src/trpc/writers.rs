@@ -2,26 +2,26 @@
 
 use serde_json::{Map, Value, json};
 
-use super::procedures::{UserInput, UserPage, input, object, rename, signed_in, success, success_in};
-use crate::app::AppState;
+use super::shape::{UserInput, UserPage, input, object, rename, signed_in, success, success_in};
+use super::Services;
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::features::writers::model::{
     AssistRequest, CreateProject, GuildTier, Member, PER_PAGE, StartSession, UpgradeMember, WritingStatus,
 };
 
-pub async fn create_project(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn create_project(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     success_in("project", state.writers.create_project(&caller, input::<CreateProject>(raw)?).await?)
 }
 
-pub async fn get_projects(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn get_projects(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let page: UserPage<WritingStatus> = input(raw)?;
     success(state.writers.list(&caller, &page.user_id, page.status, page.limit.unwrap_or(PER_PAGE), page.offset).await?)
 }
 
-pub async fn start_session(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn start_session(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let session = state.writers.start_session(&caller, input::<StartSession>(raw)?).await?;
     // The app reads the capabilities beside the session.
@@ -47,13 +47,13 @@ fn app_member(m: &Member) -> AppResult<Map<String, Value>> {
     Ok(member)
 }
 
-pub async fn get_member(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn get_member(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let UserInput { user_id } = input(raw)?;
     success_in("member", app_member(&state.writers.member_enrolling(&caller, &user_id).await?)?)
 }
 
-pub async fn get_assistance(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn get_assistance(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let assistance = state.writers.assist(&caller, input::<AssistRequest>(raw)?).await?;
     let mut output = object(&assistance)?;
@@ -61,7 +61,7 @@ pub async fn get_assistance(state: &AppState, caller: Option<Caller>, raw: Optio
     success(output)
 }
 
-pub async fn upgrade_member(state: &AppState, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
+pub async fn upgrade_member(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let UserInput { user_id } = input(raw.clone())?;
     let m = state.writers.upgrade_member(&caller, &user_id, &input::<UpgradeMember>(raw)?.tier).await?;

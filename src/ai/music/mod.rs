@@ -9,4 +9,16 @@ pub mod provider;
 pub mod render;
 pub mod synth;
 
-pub use provider::{GeneratedMusic, GeneratedStem, MusicProvider, from_config};
+pub use provider::{GeneratedMusic, GeneratedStem, MusicProvider};
+
+use std::sync::Arc;
+
+use crate::config::{AiConfig, MusicProviderKind};
+
+/// The music provider `ai.music_provider` names.
+pub fn from_config(config: &AiConfig) -> Arc<dyn MusicProvider> {
+    match config.music_provider {
+        MusicProviderKind::Local => Arc::new(local::LocalMusic),
+        MusicProviderKind::Huggingface => Arc::new(huggingface::HuggingFaceMusic::new(config.huggingface.clone())),
+    }
+}

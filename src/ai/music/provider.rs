@@ -1,13 +1,8 @@
 //! The `MusicProvider` trait and what a generation produces.
 
-use std::sync::Arc;
-
 use super::composer::MusicParams;
-use super::huggingface::HuggingFaceMusic;
-use super::local::LocalMusic;
 use crate::ai::readiness::Readiness;
 use crate::audio::AudioFormat;
-use crate::config::{AiConfig, MusicProviderKind};
 use crate::error::AppResult;
 
 pub struct GeneratedStem {
@@ -41,9 +36,4 @@ pub trait MusicProvider: Send + Sync {
     async fn ready(&self) -> Readiness;
 }
 
-pub fn from_config(config: &AiConfig) -> Arc<dyn MusicProvider> {
-    match config.music_provider {
-        MusicProviderKind::Local => Arc::new(LocalMusic),
-        MusicProviderKind::Huggingface => Arc::new(HuggingFaceMusic::new(config.huggingface.clone())),
-    }
-}
+

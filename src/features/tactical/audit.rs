@@ -6,23 +6,17 @@
 //!
 //! Successes are appended by the service inside the transaction that does the work. Everything
 //! refused, wherever it was refused (a bad token, a body that would not parse, a rule in the
-//! service), is appended by [`guard`], the middleware around the tactical routes: the service
-//! marks the request as recorded, and `guard` records what was not.
+//! service), is appended by `audit_guard::guard`, the middleware around the tactical routes: the
+//! service marks the request as recorded, and the guard records what was not.
 
 use std::cell::RefCell;
-use std::sync::Arc;
 
 use poem::http::StatusCode;
-use poem::{Endpoint, IntoResponse, PathPattern, Request, Response};
 use rusqlite::Connection;
 
-use super::TacticalService;
 use super::audit_repo;
 use super::model::{AuditEntry, AuditVerification};
-use crate::auth::TokenService;
 use crate::db::now_text;
-use crate::error::AppError;
-use crate::telemetry::metrics::TACTICAL_ANONYMOUS_REFUSED;
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -95,14 +89,14 @@ pub fn verify(c: &Connection) -> rusqlite::Result<AuditVerification> {
 // ---- recording refusals --------------------------------------------------------------------
 
 #[derive(Default)]
-struct RequestAudit {
-    action: Option<&'static str>,
-    target: Option<String>,
-    recorded: bool,
+pub(super) struct RequestAudit {
+    pub(super) action: Option<&'static str>,
+    pub(super) target: Option<String>,
+    pub(super) recorded: bool,
 }
 
 tokio::task_local! {
-    static CURRENT: RefCell<RequestAudit>;
+    pub(super) static CURRENT: RefCell<RequestAudit>;
 }
 
 /// Longest target, and longest id within a target, an entry keeps: callers choose ids and
@@ -119,7 +113,7 @@ fn bounded(text: &str, max: usize) -> String {
 
 /// What a refused request aimed at: its route template and the ids the template names, e.g.
 /// `GET /api/tactical/comm/:comm_id comm_id=c1`; without a matched route, the path itself.
-fn route_target(method: &str, path: &str, pattern: Option<&str>) -> String {
+pub(super) fn route_target(method: &str, path: &str, pattern: Option<&str>) -> String {
     let Some(pattern) = pattern.filter(|p| !p.contains('*')) else {
         return bounded(&format!("{method} {path}"), MAX_TARGET_CHARS);
     };
@@ -149,11 +143,11 @@ pub fn recorded() {
     let _ = CURRENT.try_with(|c| c.borrow_mut().recorded = true);
 }
 
-fn is_tactical(path: &str) -> bool {
+pub(super) fn is_tactical(path: &str) -> bool {
     path.starts_with("/api/tactical") || path.starts_with("/api/trpc/r3al.tactical.")
 }
 
-fn outcome_of(status: StatusCode) -> &'static str {
+pub(super) fn outcome_of(status: StatusCode) -> &'static str {
     match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "denied",
         StatusCode::NOT_FOUND => "not_found",
@@ -164,7 +158,7 @@ fn outcome_of(status: StatusCode) -> &'static str {
 
 /// The machine code of an error body: REST's `error.code`, or tRPC's `error.json.data.appCode`
 /// (else its tRPC `code`).
-fn error_code(body: &[u8]) -> Option<String> {
+pub(super) fn error_code(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let error = v.get("error")?;
     let code = error
@@ -173,69 +167,6 @@ fn error_code(body: &[u8]) -> Option<String> {
         .or_else(|| error.pointer("/json/data/appCode"))
         .or_else(|| error.pointer("/json/data/code"))?;
     code.as_str().map(str::to_owned)
-}
-
-/// Middleware: records every refused tactical request of an authenticated caller that the
-/// service did not record itself. Refusals of callers without a valid token are counted in
-/// `/metrics` and logged, not chained: anyone can send them, and the chain is never pruned.
-pub async fn guard<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
-    if !is_tactical(req.uri().path()) {
-        return ep.call(req).await.map(IntoResponse::into_response);
-    }
-    let tactical = req.data::<Arc<TacticalService>>().cloned();
-    let tokens = req.data::<Arc<TokenService>>().cloned();
-    let actor = req
-        .headers()
-        .get(poem::http::header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .and_then(|t| tokens.as_ref().and_then(|tokens| tokens.caller(t.trim()).ok()))
-        .map(|c| c.user_id);
-    let (method, path) = (req.method().to_string(), req.uri().path().to_owned());
-    let (result, audit) = CURRENT
-        .scope(RefCell::new(RequestAudit::default()), async move {
-            let result = ep.call(req).await.map(IntoResponse::into_response);
-            (result, CURRENT.with(|c| c.take()))
-        })
-        .await;
-    let refused = |status: StatusCode| status.is_client_error() || status.is_server_error();
-    let Some(actor) = actor else {
-        let status = match &result {
-            Ok(resp) => resp.status(),
-            Err(e) => e.status(),
-        };
-        if refused(status) {
-            metrics::counter!(TACTICAL_ANONYMOUS_REFUSED, "status" => status.as_u16().to_string()).increment(1);
-            tracing::info!(status = status.as_u16(), "tactical request without a valid token refused");
-        }
-        return result;
-    };
-    let (status, code, pattern, result) = match result {
-        Ok(mut resp) if refused(resp.status()) => {
-            let body = resp.take_body().into_bytes().await.unwrap_or_default();
-            let code = error_code(&body);
-            resp.set_body(body);
-            (resp.status(), code, resp.data::<PathPattern>().cloned(), Ok(resp))
-        }
-        Ok(resp) => (resp.status(), None, None, Ok(resp)),
-        Err(e) => (e.status(), e.downcast_ref::<AppError>().map(|a| a.code().to_owned()), e.data::<PathPattern>().cloned(), Err(e)),
-    };
-    if audit.recorded || !refused(status) {
-        return result;
-    }
-    let record = Record {
-        actor,
-        action: audit.action.unwrap_or("request"),
-        target: Some(audit.target.unwrap_or_else(|| route_target(&method, &path, pattern.as_ref().map(|p| &*p.0)))),
-        outcome: outcome_of(status),
-        detail: Some(format!("{} {}", status.as_u16(), code.unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_owned()))),
-    };
-    if let Some(tactical) = tactical
-        && let Err(e) = tactical.record(record).await
-    {
-        tracing::error!(error = %e, "could not audit a refused tactical request");
-    }
-    result
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod audit_guard;
 mod audit_repo;
 mod comms;
 pub mod model;

@@ -40,3 +40,12 @@ pub(super) fn smooth(t: f32) -> f32 {
     let t = t.clamp(0.0, 1.0);
     t * t * (3.0 - 2.0 * t)
 }
+
+/// A theme's palette after grading (`themes::Palette::graded`): what the motifs paint with.
+pub(super) struct Colors {
+    pub(super) top: Color,
+    pub(super) horizon: Color,
+    pub(super) accent: Color,
+    pub(super) far: Color,
+    pub(super) near: Color,
+}

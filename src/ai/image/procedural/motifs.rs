@@ -4,10 +4,9 @@
 use std::f32::consts::TAU;
 
 use super::canvas::Canvas;
-use super::color::{BLACK, WHITE, lerp, smooth};
+use super::color::{BLACK, Colors, WHITE, lerp, smooth};
 use super::noise::{Noise, profile};
 use super::random::Rng;
-use super::themes::Colors;
 
 /// Something drawn in the picture. The declaration order is the drawing order, back to front.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -2,7 +2,7 @@
 //! asks for; the palettes for prompts naming none; and the choice of motifs for a picture.
 
 use super::ImageStyle;
-use super::color::{Color, Hsl};
+use super::color::{Colors, Hsl};
 use super::motifs::Motif;
 use super::random::Rng;
 
@@ -32,15 +32,6 @@ impl Palette {
             near: style.grade(self.near),
         }
     }
-}
-
-/// A [`Palette`] after grading.
-pub(super) struct Colors {
-    pub(super) top: Color,
-    pub(super) horizon: Color,
-    pub(super) accent: Color,
-    pub(super) far: Color,
-    pub(super) near: Color,
 }
 
 /// Words that name a theme, the palette it brings and the motifs it asks for (most wanted
