@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use poem::middleware::Cors;
-use poem::{EndpointExt, IntoResponse, Route};
+use poem::{Endpoint, EndpointExt, IntoResponse, Route};
 use tokio::task::JoinHandle;
 
 use crate::auth::TokenService;
@@ -98,6 +98,24 @@ fn master_keys(config: &Config) -> Result<SharedKeyring, crate::crypto::keyring:
 }
 
 impl AppState {
+    /// Puts what the skins take from a request's data into `req`.
+    fn put_services(&self, req: &mut poem::Request) {
+        req.set_data(self.tokens.clone());
+        req.set_data(self.limiter.clone());
+        req.set_data(self.accounts.clone());
+        req.set_data(self.storage.clone());
+        req.set_data(self.subscriptions.clone());
+        req.set_data(self.chat.clone());
+        req.set_data(self.music.clone());
+        req.set_data(self.writers.clone());
+        req.set_data(self.tactical.clone());
+        req.set_data(self.premium.clone());
+        req.set_data(self.media.clone());
+        req.set_data(self.readiness.clone());
+        req.set_data(self.trpc.clone());
+        req.set_data(crate::rest::body::JsonLimits::of(&self.config));
+    }
+
     pub async fn build(config: Config, public_url: String, clock: SharedClock) -> Result<Arc<Self>, StartError> {
         let db = {
             let (path, db_config) = (config.database_path(), config.database.clone());
@@ -216,22 +234,13 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
         .around(move |ep, req| crate::limits::bound(ep, req, bounds))
         .around(crate::limits::enforce)
         .with(cors(&state.config.server.cors_allowed_origins))
-        .data(state.tokens.clone())
-        .data(state.limiter.clone())
-        // Each skin takes the services it calls from the request's data.
-        .data(state.accounts.clone())
-        .data(state.storage.clone())
-        .data(state.subscriptions.clone())
-        .data(state.chat.clone())
-        .data(state.music.clone())
-        .data(state.writers.clone())
-        .data(state.tactical.clone())
-        .data(state.premium.clone())
-        .data(state.media.clone())
-        .data(state.readiness.clone())
-        .data(state.trpc.clone())
-        .data(crate::rest::body::JsonLimits::of(&state.config))
-        .data(state)
+        // Each skin takes the services it calls from the request's data: one layer puts them all
+        // there (a layer per service would nest the endpoint's type past the compiler's limits).
+        .around(move |ep, mut req| {
+            state.put_services(&mut req);
+            async move { ep.call(req).await }
+        })
+        .boxed()
         .around(crate::edge::observe)
 }
 
