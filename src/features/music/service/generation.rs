@@ -1,0 +1,199 @@
+//! Generating a track: quota held, the provider run in the work queue, stems and a mix stored.
+
+use super::*;
+
+impl MusicService {
+    pub async fn generate(&self, caller: &Caller, r: GenerateRequest) -> AppResult<Generated> {
+        caller.ensure_acts_for(&r.user_id)?;
+        let project = self.owned(caller, &r.project_id).await?;
+        if project.user_id != r.user_id {
+            return Err(not_found(&r.project_id));
+        }
+        let prompt = required("prompt", r.prompt, 1000)?;
+        let duration = r.duration.unwrap_or(30);
+        if !(10..=180).contains(&duration) {
+            return Err(AppError::invalid_field("duration", "must be 10 to 180 seconds"));
+        }
+        let style = match r.style.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => parse_style(s)?,
+            None => project.genre.as_deref().and_then(|g| Style::parse(&g.to_ascii_lowercase())).unwrap_or(Style::Pop),
+        };
+        let instrument = trimmed("instrument", r.instrument, 50)?;
+        let mut params = MusicParams {
+            prompt: prompt.clone(),
+            style,
+            mood: project.mood.clone(),
+            bpm: project.bpm,
+            key: project.key.clone(),
+            duration_secs: duration,
+            instrument,
+            seed: 0,
+        };
+        params.seed = r.seed.unwrap_or_else(|| seed_for(&params));
+
+        let reservation = self.subscriptions.quotas().reserve(&project.user_id, Feature::MusicGeneration, 1).await?;
+        let id = project.project_id.clone();
+        let began = self
+            .db
+            .write(move |tx| {
+                let current = ensure_changeable(tx, &id, false)?;
+                repo::set_status(tx, &id, ProjectStatus::Generating, None)?;
+                Ok(ProjectStatus::parse(&current.status).unwrap_or(ProjectStatus::Draft))
+            })
+            .await;
+        let previous = match began {
+            Ok(previous) => previous,
+            Err(e) => {
+                reservation.release().await;
+                return Err(e);
+            }
+        };
+        self.sync_metadata(&project.project_id).await?;
+
+        let priority = match self.subscriptions.tier_of(&project.user_id).await {
+            Ok(tier) => Priority::of(tier),
+            Err(_) => Priority::Standard,
+        };
+        let outcome = match self.work.run("music", priority, self.provider.generate(params)).await.and_then(|made| made) {
+            Ok(music) => self.store_generation(&project, music, Some(&prompt), self.provider.name(), Some(reservation)).await,
+            Err(e) => {
+                reservation.release().await;
+                Err(e)
+            }
+        };
+        match outcome {
+            Ok(generated) => Ok(generated),
+            Err(e) => {
+                let (id, message) = (project.project_id.clone(), e.public_message());
+                self.db.write(move |tx| Ok(repo::set_status(tx, &id, previous, Some(&message))?)).await?;
+                self.sync_metadata(&project.project_id).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes a generation's files, then its rows (charging the reservation in the same
+    /// transaction). Files written before a failure are removed again.
+    pub(super) async fn store_generation(
+        &self,
+        project: &ProjectRow,
+        music: GeneratedMusic,
+        prompt: Option<&str>,
+        provider: &str,
+        reservation: Option<crate::features::subscription::Reservation>,
+    ) -> AppResult<Generated> {
+        let version_id = uuid::Uuid::now_v7().to_string();
+        let mix_path = format!("{}/mixed/{version_id}.mp3", project.storage_path);
+        let version_preview = format!("{}/mixed/{version_id}_preview.mp3", project.storage_path);
+        let preview_path = format!("{}/preview/{}_preview.mp3", project.storage_path, project.project_id);
+        let midi_path = music.midi.as_ref().map(|_| format!("{}/midi/{version_id}.mid", project.storage_path));
+        let created_at = now_text();
+        let stems: Vec<StemRow> = music
+            .stems
+            .iter()
+            .map(|s| {
+                let stem_id = uuid::Uuid::now_v7().to_string();
+                StemRow {
+                    path: format!("{}/stems/{stem_id}.{}", project.storage_path, s.format.extension()),
+                    stem_id,
+                    version_id: Some(version_id.clone()),
+                    instrument: s.instrument.clone(),
+                    source: "generated".into(),
+                    format: s.format.extension().into(),
+                    size_bytes: s.bytes.len() as u64,
+                    duration: s.duration_secs,
+                    created_at: created_at.clone(),
+                }
+            })
+            .collect();
+        let mut files: Vec<(String, Vec<u8>)> = stems.iter().zip(music.stems).map(|(row, s)| (row.path.clone(), s.bytes)).collect();
+        files.push((mix_path.clone(), music.mix_mp3));
+        files.push((version_preview.clone(), music.preview_mp3.clone()));
+        files.push((preview_path.clone(), music.preview_mp3));
+        if let (Some(path), Some(midi)) = (&midi_path, music.midi) {
+            files.push((path.clone(), midi));
+        }
+        let mut written = Vec::new();
+        for (path, bytes) in files {
+            let blob = BlobPath::parse(&path)?;
+            if let Err(e) = self.storage.blobs().put_bytes(BUCKET, &blob, bytes).await {
+                self.remove_files(&written).await;
+                if let Some(r) = reservation {
+                    r.release().await;
+                }
+                return Err(e.into());
+            }
+            written.push(blob);
+        }
+        let hold = reservation.as_ref().map(|r| r.hold());
+        let (project_id, vid, stem_rows) = (project.project_id.clone(), version_id.clone(), stems.clone());
+        let (mix, vprev, midi, prompt_text, provider_name, duration) =
+            (mix_path.clone(), version_preview.clone(), midi_path.clone(), prompt.map(str::to_owned), provider.to_owned(), music.duration_secs);
+        let own_generation = reservation.is_some();
+        let stored = self
+            .db
+            .write(move |tx| {
+                ensure_changeable(tx, &project_id, own_generation)?;
+                repo::insert_version(
+                    tx,
+                    &NewVersion {
+                        version_id: &vid,
+                        project_id: &project_id,
+                        mix_path: &mix,
+                        preview_path: &vprev,
+                        midi_path: midi.as_deref(),
+                        prompt: prompt_text.as_deref(),
+                        provider: &provider_name,
+                        duration,
+                    },
+                )?;
+                for stem in &stem_rows {
+                    repo::insert_stem(tx, &project_id, stem)?;
+                }
+                repo::make_current(tx, &project_id, &vid, duration)?;
+                if let Some(hold) = &hold {
+                    hold.commit_in(tx)?;
+                }
+                Ok(())
+            })
+            .await;
+        match stored {
+            Ok(()) => {
+                if let Some(r) = reservation {
+                    r.committed();
+                }
+            }
+            Err(e) => {
+                self.remove_files(&written).await;
+                if let Some(r) = reservation {
+                    r.release().await;
+                }
+                return Err(e);
+            }
+        }
+        self.sync_metadata(&project.project_id).await?;
+        let stems: Vec<Stem> = stems.iter().map(|s| self.stem_view(s)).collect();
+        Ok(Generated {
+            status: ProjectStatus::Completed,
+            project_id: project.project_id.clone(),
+            version_id,
+            stem_urls: stems.iter().map(|s| s.url.clone()).collect(),
+            stems,
+            mix_url: self.url(&mix_path),
+            preview_url: self.url(&preview_path),
+            midi_url: midi_path.as_deref().map(|p| self.url(p)),
+            duration_seconds: music.duration_secs,
+            model: music.model,
+            bpm: music.bpm,
+            key: music.key,
+        })
+    }
+
+    pub(super) async fn remove_files(&self, paths: &[BlobPath]) {
+        for path in paths {
+            if let Err(e) = self.storage.blobs().delete(BUCKET, path).await {
+                tracing::warn!(%path, error = %e, "could not remove a file of a failed generation");
+            }
+        }
+    }
+}

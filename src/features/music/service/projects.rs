@@ -1,0 +1,108 @@
+//! Music projects: create, read, change, archive or purge, list.
+
+use super::*;
+
+impl MusicService {
+    pub async fn create(&self, caller: &Caller, r: CreateProject) -> AppResult<Project> {
+        caller.ensure_acts_for(&r.user_id)?;
+        let title = required("title", r.title, 500)?;
+        let project_id = uuid::Uuid::now_v7().to_string();
+        let row = ProjectRow {
+            storage_path: format!("users/{}/projects/{project_id}", r.user_id),
+            project_id,
+            user_id: r.user_id,
+            title,
+            genre: trimmed("genre", r.genre, 100)?,
+            bpm: check_bpm(r.bpm)?,
+            mood: trimmed("mood", r.mood, 100)?,
+            key: check_key(r.key)?,
+            status: ProjectStatus::Draft.as_str().into(),
+            visibility: Visibility::Private.as_str().into(),
+            stem_count: 0,
+            total_plays: 0,
+            duration: None,
+            current_version_id: None,
+            last_error: None,
+            share_slug: None,
+            created_at: now_text(),
+            updated_at: now_text(),
+        };
+        BlobPath::parse(&format!("{}/metadata.json", row.storage_path))
+            .map_err(|_| AppError::invalid_field("userId", "cannot be used in a storage path"))?;
+        let subscriptions = self.subscriptions.clone();
+        let inserted = row.clone();
+        self.db
+            .write(move |tx| {
+                subscriptions.admit_count(tx, &inserted.user_id, Counted::MusicProjects, || repo::count_active(tx, &inserted.user_id))?;
+                repo::insert_project(tx, &inserted)?;
+                Ok(())
+            })
+            .await?;
+        // A new project has no stems or versions yet: no need to read them back.
+        if let Err(e) = self.write_metadata(&row, &[], &[]).await {
+            let id = row.project_id.clone();
+            self.db.write(move |tx| Ok(repo::delete_project(tx, &id)?)).await?;
+            return Err(e);
+        }
+        Ok(self.view(&row))
+    }
+
+    pub async fn get(&self, caller: &Caller, project_id: &str) -> AppResult<Project> {
+        Ok(self.view(&self.owned(caller, project_id).await?))
+    }
+
+    pub async fn update(&self, caller: &Caller, project_id: &str, u: UpdateProject) -> AppResult<Project> {
+        self.owned(caller, project_id).await?;
+        let (id, subscriptions) = (project_id.to_owned(), self.subscriptions.clone());
+        // Read, check and write in one transaction, so a generation finishing meanwhile is not undone.
+        self.db
+            .write(move |tx| {
+                let mut p = repo::project(tx, &id)?.ok_or_else(|| not_found(&id))?;
+                let restoring = apply_update(&mut p, u)?;
+                if restoring {
+                    subscriptions.admit_count(tx, &p.user_id, Counted::MusicProjects, || repo::count_active(tx, &p.user_id))?;
+                }
+                Ok(repo::save_fields(tx, &p)?)
+            })
+            .await?;
+        self.sync_metadata(project_id).await?;
+        self.get(caller, project_id).await
+    }
+
+    /// Archives the project; with `purge`, removes its files and rows for good.
+    pub async fn delete(&self, caller: &Caller, project_id: &str, purge: bool) -> AppResult<Deleted> {
+        let p = self.owned(caller, project_id).await?;
+        if p.status == ProjectStatus::Generating.as_str() {
+            return Err(AppError::Conflict { code: "generation_in_progress", message: "the project is being generated; try again when it finishes".into() });
+        }
+        if !purge {
+            let id = p.project_id.clone();
+            self.db.write(move |tx| Ok(repo::set_status(tx, &id, ProjectStatus::Archived, None)?)).await?;
+            self.sync_metadata(project_id).await?;
+            return Ok(Deleted { project_id: project_id.to_owned(), status: ProjectStatus::Archived, purged: false, files_removed: 0 });
+        }
+        // Rows go first: nothing may point at a file that is about to disappear.
+        let id = p.project_id.clone();
+        self.db.write(move |tx| Ok(repo::delete_project(tx, &id)?)).await?;
+        let mut removed = 0;
+        for object in self.storage.blobs().list(BUCKET, &format!("{}/", p.storage_path)).await? {
+            if self.storage.blobs().delete(BUCKET, &BlobPath::parse(&object.path)?).await? {
+                removed += 1;
+            }
+        }
+        Ok(Deleted { project_id: project_id.to_owned(), status: ProjectStatus::Archived, purged: true, files_removed: removed })
+    }
+
+    pub async fn list(&self, caller: &Caller, user_id: &str, status: Option<ProjectStatus>, limit: u32, offset: u32) -> AppResult<ProjectList> {
+        caller.ensure_acts_for(user_id)?;
+        let page = Page::new(limit, offset)?;
+        let user = user_id.to_owned();
+        let (rows, total) = self.db.read(move |c| repo::list(c, &user, status, page)).await?;
+        Ok(ProjectList {
+            user_id: user_id.to_owned(),
+            has_more: page.has_more(rows.len(), total),
+            projects: rows.iter().map(|p| self.view(p)).collect(),
+            total,
+        })
+    }
+}

@@ -1,0 +1,78 @@
+//! Sharing a track: publishing it, its public page and preview, play counts.
+
+use super::*;
+
+impl MusicService {
+    pub async fn share(&self, caller: &Caller, project_id: &str, r: ShareRequest) -> AppResult<Shared> {
+        if let Some(user_id) = &r.user_id {
+            caller.ensure_acts_for(user_id)?;
+        }
+        let project = self.owned(caller, project_id).await?;
+        if r.user_id.as_ref().is_some_and(|user_id| *user_id != project.user_id) {
+            return Err(not_found(project_id));
+        }
+        let mut platforms: Vec<String> = r.platforms.unwrap_or_default();
+        platforms.extend(r.platform);
+        let platforms = share::parse_platforms(&platforms)?;
+        let caption = trimmed("caption", r.caption, 500)?;
+        match ProjectStatus::parse(&project.status) {
+            Some(ProjectStatus::Completed | ProjectStatus::Published) => {}
+            _ => {
+                return Err(AppError::Conflict {
+                    code: "not_shareable",
+                    message: format!("only completed or published projects can be shared; this one is {}", project.status),
+                });
+            }
+        }
+        let public_url = self.storage.public_url().to_owned();
+        let (id, title, caption_row) = (project.project_id.clone(), project.title.clone(), caption.clone());
+        let (page, counts) = self
+            .db
+            .write(move |tx| {
+                let slug = repo::publish(tx, &id, &share::new_slug())?;
+                let page = share::page_url(&public_url, &slug);
+                let counts = platforms
+                    .iter()
+                    .map(|p| repo::record_share(tx, &id, p.as_str(), &page, caption_row.as_deref()).map(|n| (*p, n)))
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok((page, counts))
+            })
+            .await?;
+        self.sync_metadata(project_id).await?;
+        let text = caption.unwrap_or(title);
+        Ok(Shared {
+            project_id: project_id.to_owned(),
+            status: ProjectStatus::Published,
+            shares: counts
+                .into_iter()
+                .map(|(platform, count)| {
+                    let (external_url, note) = share::intent(platform, &page, &text);
+                    ShareEntry { platform: platform.as_str().into(), share_url: page.clone(), external_url, share_count: count, note }
+                })
+                .collect(),
+            share_url: page,
+        })
+    }
+
+    /// The published project behind a share page.
+    pub async fn shared_project(&self, slug: &str) -> AppResult<ProjectRow> {
+        let s = slug.to_owned();
+        match self.db.read(move |c| repo::project_by_slug(c, &s)).await? {
+            Some(p) if p.status == ProjectStatus::Published.as_str() && p.visibility == "public" && p.current_version_id.is_some() => Ok(p),
+            _ => Err(AppError::NotFound { code: "share_not_found", message: "this track is not shared (any more)".into() }),
+        }
+    }
+
+    pub fn preview_path(&self, p: &ProjectRow) -> AppResult<BlobPath> {
+        self.path(p, &format!("preview/{}_preview.mp3", p.project_id))
+    }
+
+    pub async fn count_play(&self, project_id: &str) -> AppResult<()> {
+        let id = project_id.to_owned();
+        self.db.write(move |tx| Ok(repo::add_play(tx, &id)?)).await
+    }
+
+    pub fn share_html(&self, p: &ProjectRow) -> String {
+        share::page_html(self.storage.public_url(), p)
+    }
+}
