@@ -23,8 +23,8 @@ use optima::app::AppState;
 use optima::auth::{Role, TokenService};
 use optima::config::Config;
 use optima::features::storage::service::{decode_path, parse_object_url};
-use optima::storage::signing::{Signature, SignedMethod, UrlSigner};
-use optima::storage::{BlobPath, Bucket};
+use optima::blobs::signing::{Signature, SignedMethod, UrlSigner};
+use optima::blobs::{BlobPath, Bucket};
 use poem::http::Method;
 use poem::{Endpoint, EndpointExt, Request, Route};
 

@@ -27,7 +27,7 @@ use crate::features::storage::{StorageService, cdn};
 use crate::features::music::api as music_api;
 use crate::telemetry::metrics;
 use crate::features::tactical::audit_guard;
-use crate::storage::signing::UrlSigner;
+use crate::blobs::signing::UrlSigner;
 
 /// Everything the handlers share, built once at start.
 pub struct AppState {
@@ -60,7 +60,7 @@ pub enum StartError {
     #[error("cannot bind {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
     #[error("blob store: {0}")]
-    Storage(#[from] crate::storage::StoreError),
+    Storage(#[from] crate::blobs::StoreError),
     #[error("cannot reset quota holds: {0}")]
     Quotas(String),
     #[error("cannot start background WAL checkpoints: {0}")]
@@ -124,7 +124,7 @@ impl AppState {
                 .expect("database open does not panic")?
         };
         let tokens = Arc::new(token_service(&config)?);
-        let blobs = crate::storage::open(&config, config.storage.backend)?;
+        let blobs = crate::blobs::open(&config, config.storage.backend)?;
         blobs.ensure_buckets().await?;
         let signing_key = keys::load_or_create(&config.storage.url_signing_key, &config.keys_dir(), URL_SIGNING_KEY_FILE)?;
         let storage = Arc::new(StorageService::new(blobs, UrlSigner::new(signing_key), public_url, &config.storage));
@@ -144,7 +144,7 @@ impl AppState {
             Arc::new(master_keys(&config)?),
             config.tactical.clone(),
         );
-        let decode_budget = Arc::new(crate::media::budget::DecodeBudget::new(
+        let decode_budget = Arc::new(crate::imaging::budget::DecodeBudget::new(
             config.media.decode_memory_mb * 1024 * 1024,
             std::time::Duration::from_secs(config.media.decode_wait_secs),
         ));

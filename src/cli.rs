@@ -259,7 +259,7 @@ where
 }
 
 /// Progress on stderr: the first and last lines, and one a second in between.
-fn progress_printer(verb: &str) -> impl FnMut(&crate::storage::transfer::Progress) + Send + '_ {
+fn progress_printer(verb: &str) -> impl FnMut(&crate::blobs::transfer::Progress) + Send + '_ {
     let mut last_line = std::time::Instant::now();
     move |p| {
         let first_or_last = p.objects_done == 0 || p.objects_done == p.objects_total;
@@ -280,8 +280,8 @@ fn rotate_keys(common: &Common) -> Result<(), String> {
 }
 
 fn storage_copy(args: &CopyArgs) -> Result<(), String> {
-    use crate::storage::Bucket;
-    use crate::storage::transfer::{CopyJob, copy};
+    use crate::blobs::Bucket;
+    use crate::blobs::transfer::{CopyJob, copy};
 
     let config = load(&args.common, None)?;
     if args.from == args.to {
@@ -294,8 +294,8 @@ fn storage_copy(args: &CopyArgs) -> Result<(), String> {
         None => Bucket::ALL.to_vec(),
     };
     with_interrupt(|stop| async move {
-        let from = crate::storage::open(&config, args.from).map_err(|e| e.to_string())?;
-        let to = crate::storage::open(&config, args.to).map_err(|e| e.to_string())?;
+        let from = crate::blobs::open(&config, args.from).map_err(|e| e.to_string())?;
+        let to = crate::blobs::open(&config, args.to).map_err(|e| e.to_string())?;
         to.ensure_buckets().await.map_err(|e| format!("target: {e}"))?;
         let verb = if args.dry_run { "would copy" } else { "copied" };
         let mut show = progress_printer(verb);
@@ -326,7 +326,7 @@ fn storage_copy(args: &CopyArgs) -> Result<(), String> {
     })
 }
 
-fn progress_line(p: &crate::storage::transfer::Progress, verb: &str) -> String {
+fn progress_line(p: &crate::blobs::transfer::Progress, verb: &str) -> String {
     let eta = p.eta().map_or_else(|| "-".to_owned(), |d| format!("{} s", d.as_secs()));
     format!(
         "{}/{} objects ({verb} {}, skipped {}, failed {}), {} of {}, {}/s, ETA {eta}",

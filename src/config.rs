@@ -104,7 +104,7 @@ impl BackupConfig {
         }
         if !self.gcs_bucket.is_empty() {
             let buckets = [("media".to_owned(), self.gcs_bucket.clone())].into();
-            if let Err(why) = crate::storage::gcs::locations::GcsLocations::resolve("", &buckets) {
+            if let Err(why) = crate::blobs::gcs::locations::GcsLocations::resolve("", &buckets) {
                 return bad("gcs_bucket", format!("is not a usable bucket: {why}"));
             }
         }
@@ -327,10 +327,10 @@ impl GcsConfig {
         if self.timeout_secs == 0 {
             return bad("timeout_secs", "must be at least 1");
         }
-        if !(1..=crate::storage::signing::MAX_EXPIRES_IN_SECS).contains(&self.redirect_ttl_secs) {
+        if !(1..=crate::blobs::signing::MAX_EXPIRES_IN_SECS).contains(&self.redirect_ttl_secs) {
             return bad("redirect_ttl_secs", "must be 1 to 604800 seconds");
         }
-        crate::storage::gcs::locations::GcsLocations::resolve(&self.bucket_prefix, &self.buckets).map(drop).map_err(ConfigError)
+        crate::blobs::gcs::locations::GcsLocations::resolve(&self.bucket_prefix, &self.buckets).map(drop).map_err(ConfigError)
     }
 }
 
@@ -736,7 +736,7 @@ impl Config {
             return bad("storage.max_upload_bytes", "must be at least 1");
         }
         for name in &self.storage.public_buckets {
-            if crate::storage::Bucket::parse(name).is_none() {
+            if crate::blobs::Bucket::parse(name).is_none() {
                 return bad("storage.public_buckets", &format!("names an unknown bucket `{name}`"));
             }
         }

@@ -16,8 +16,8 @@ use serde_json::Value;
 
 use crate::features::storage::cdn::{RangeAsked, byte_range, signature_from_query};
 use crate::features::storage::service::{decode_path, parse_object_url};
-use crate::storage::signing::{SignedMethod, UrlSigner};
-use crate::storage::{BlobPath, Bucket};
+use crate::blobs::signing::{SignedMethod, UrlSigner};
+use crate::blobs::{BlobPath, Bucket};
 use crate::trpc::wire::{self, TrpcError};
 
 /// The raw bytes as text, the way a server sees them after UTF-8 decoding.

@@ -21,8 +21,8 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Config, StorageBackend};
 use crate::db::DbOpenError;
-use crate::storage::transfer::{CopyJob, ObjectChecksum, Progress, copy};
-use crate::storage::{BlobPath, BlobStore, Bucket, LocalStore, StoreError};
+use crate::blobs::transfer::{CopyJob, ObjectChecksum, Progress, copy};
+use crate::blobs::{BlobPath, BlobStore, Bucket, LocalStore, StoreError};
 
 pub const MANIFEST: &str = "manifest.json";
 const FORMAT: &str = "optima-backup";
@@ -190,7 +190,7 @@ async fn fill(
     let mut files = vec![file_entry(staging, DATABASE)?];
     files.extend(copy_keys(&config.keys_dir(), &staging.join(KEYS))?);
 
-    let source = crate::storage::open(config, config.storage.backend)?;
+    let source = crate::blobs::open(config, config.storage.backend)?;
     let dest: Arc<dyn BlobStore> = match target {
         Target::Dir(_) => Arc::new(LocalStore::new(staging.join(BLOBS))),
         Target::Gcs { bucket, name } => Arc::new(gcs_folder(config, bucket, &format!("{name}/{BLOBS}"), true)?),
@@ -314,7 +314,7 @@ fn sync_dir(dir: &Path) -> Result<(), BackupError> {
 /// A GCS store whose buckets all live in the folder `folder` of `bucket` (`"bucket"` or
 /// `"bucket/prefix"`): with `per_bucket`, each in its own subfolder named after it (the blobs
 /// of a backup); without, all five are the folder itself, and any one of them addresses it.
-fn gcs_folder(config: &Config, bucket: &str, folder: &str, per_bucket: bool) -> Result<crate::storage::GcsStore, StoreError> {
+fn gcs_folder(config: &Config, bucket: &str, folder: &str, per_bucket: bool) -> Result<crate::blobs::GcsStore, StoreError> {
     let mut storage = config.storage.clone();
     let base = [bucket.trim_end_matches('/'), folder].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/");
     storage.gcs.bucket_prefix = String::new();
@@ -322,7 +322,7 @@ fn gcs_folder(config: &Config, bucket: &str, folder: &str, per_bucket: bool) -> 
         .iter()
         .map(|b| (b.name().to_owned(), if per_bucket { format!("{base}/{}", b.name()) } else { base.clone() }))
         .collect();
-    crate::storage::GcsStore::new(&storage, config.data_dir.join("tmp")).map_err(StoreError::Unsupported)
+    crate::blobs::GcsStore::new(&storage, config.data_dir.join("tmp")).map_err(StoreError::Unsupported)
 }
 
 /// The bucket of [`gcs_folder`] stores that stand for a plain folder.
@@ -336,7 +336,7 @@ async fn upload_files(config: &Config, bucket: &str, name: &str, staging: &Path,
     for entry in manifest.files.iter().chain([&manifest_entry]) {
         let path = BlobPath::parse(&entry.path).map_err(|e| BackupError::Invalid(e.to_string()))?;
         let file = tokio::fs::File::open(staging.join(&entry.path)).await.map_err(io(&staging.join(&entry.path)))?;
-        let written = folder.put(FOLDER, &path, Box::pin(file), u64::MAX, crate::storage::Durability::Synced).await?;
+        let written = folder.put(FOLDER, &path, Box::pin(file), u64::MAX, crate::blobs::Durability::Synced).await?;
         if written.size != entry.size {
             return Err(BackupError::Invalid(format!("{}: wrote {} bytes of {}", entry.path, written.size, entry.size)));
         }
@@ -451,7 +451,7 @@ pub async fn restore(
     let store = match config.storage.backend {
         StorageBackend::Local => None,
         StorageBackend::Gcs => {
-            let store = crate::storage::open(config, StorageBackend::Gcs)?;
+            let store = crate::blobs::open(config, StorageBackend::Gcs)?;
             for bucket in Bucket::ALL {
                 if !store.list(bucket, "").await?.is_empty() {
                     return Err(BackupError::Refused(format!("the GCS bucket of {bucket} is not empty: restore only into empty buckets")));

@@ -17,7 +17,7 @@ use crate::features::subscription::plan::{Feature, Tier};
 use crate::features::tactical::stress::SessionType;
 use crate::features::tactical::model::{Clearance, IncidentStatus, MessageType, OperationalStatus, Priority, ServiceBranch, Severity};
 use crate::features::writers::export::Format;
-use crate::storage::Bucket;
+use crate::blobs::Bucket;
 
 /// A key as the composer reads it: a letter, an accidental, a mode (`C`, `F#`, `Bb minor`,
 /// `Am`). Spaces only where the composer trims them; the composer also takes other cases.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use optima::auth::Role;
-use optima::storage::{BlobStore, LocalStore};
+use optima::blobs::{BlobStore, LocalStore};
 use serde_json::{Value, json};
 
 use crate::fake_gcs::{FakeGcs, credentials_file};
@@ -243,7 +243,7 @@ async fn scheduled_backups_keep_the_newest_and_leave_other_folders_alone() {
     assert!(metric(&app, "optima_backups_total", &[r#"outcome="ok""#]).await.unwrap_or(0.0) >= 4.0);
     let last = newest.iter().next_back().unwrap();
     let kept = LocalStore::new(dir.join(last).join("blobs"));
-    assert_eq!((&kept as &dyn BlobStore).get_bytes(optima::storage::Bucket::Media, &p("users/u1/kept.bin")).await.unwrap(), blob(5));
+    assert_eq!((&kept as &dyn BlobStore).get_bytes(optima::blobs::Bucket::Media, &p("users/u1/kept.bin")).await.unwrap(), blob(5));
 
     // Shutdown ends the schedule, a backup in progress included: nothing half-done remains.
     app.server.take().unwrap().shutdown().await.unwrap();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use futures_util::TryStreamExt;
 use optima::config::{Config, StorageBackend};
-use optima::storage::{BlobPath, BlobStore, Bucket, Durability, StoreError};
+use optima::blobs::{BlobPath, BlobStore, Bucket, Durability, StoreError};
 
 use crate::fake_gcs::{FakeGcs, use_gcs};
 
@@ -27,7 +27,7 @@ async fn open(backend: StorageBackend) -> Backend {
             Some(gcs)
         }
     };
-    let store = optima::storage::open(&config, backend).expect("store opens");
+    let store = optima::blobs::open(&config, backend).expect("store opens");
     store.ensure_buckets().await.expect("buckets exist");
     Backend { store, _dir: dir, _gcs: gcs }
 }
@@ -58,7 +58,7 @@ async fn read(store: &dyn BlobStore, path: &str, range: Option<std::ops::Range<u
     Ok(stream.map_ok(|b| b.to_vec()).try_concat().await?)
 }
 
-fn listed(metas: Vec<optima::storage::ObjectMeta>) -> Vec<String> {
+fn listed(metas: Vec<optima::blobs::ObjectMeta>) -> Vec<String> {
     metas.into_iter().map(|m| m.path).collect()
 }
 

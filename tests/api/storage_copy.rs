@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use optima::storage::{BlobPath, BlobStore, Bucket, LocalStore};
+use optima::blobs::{BlobPath, BlobStore, Bucket, LocalStore};
 
 use crate::fake_gcs::{FakeGcs, credentials_file};
 use crate::helpers::optima_cli;

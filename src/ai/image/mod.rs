@@ -13,7 +13,7 @@ pub use procedural::ImageStyle;
 use crate::ai::readiness::Readiness;
 use crate::config::{AiConfig, ImageProviderKind};
 use crate::error::AppResult;
-use crate::media::images::ImageLimits;
+use crate::imaging::images::ImageLimits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageQuality {

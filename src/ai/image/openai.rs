@@ -10,7 +10,7 @@ use crate::ai::openai_http::OpenAiHttp;
 use crate::ai::readiness::Readiness;
 use crate::config::OpenAiConfig;
 use crate::error::{AppError, AppResult};
-use crate::media::images::{self, ImageLimits};
+use crate::imaging::images::{self, ImageLimits};
 
 pub struct OpenAiImages {
     http: OpenAiHttp,

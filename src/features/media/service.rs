@@ -16,9 +16,9 @@ use crate::features::page::Page;
 use crate::features::storage::StorageService;
 use crate::features::subscription::SubscriptionService;
 use crate::work_queue::{Priority, WorkQueue};
-use crate::media::budget::DecodeBudget;
-use crate::media::images::{self, Decoded, Header, ImageError, ImageLimits};
-use crate::storage::{BlobPath, Bucket};
+use crate::imaging::budget::DecodeBudget;
+use crate::imaging::images::{self, Decoded, Header, ImageError, ImageLimits};
+use crate::blobs::{BlobPath, Bucket};
 
 const BUCKET: Bucket = Bucket::Media;
 const AVATAR_SIDE: u32 = 512;

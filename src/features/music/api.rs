@@ -16,7 +16,7 @@ use crate::auth::BearerAuth;
 use crate::error::AppResult;
 use crate::features::storage::cdn;
 use crate::features::storage::service::Access;
-use crate::storage::Bucket;
+use crate::blobs::Bucket;
 
 pub struct MusicApi;
 

@@ -18,8 +18,8 @@ use crate::work_queue::{Priority, WorkQueue};
 use crate::features::subscription::SubscriptionService;
 use crate::features::subscription::plan::Feature;
 use crate::features::subscription::service::usage_of;
-use crate::media::images;
-use crate::storage::{BlobPath, Bucket};
+use crate::imaging::images;
+use crate::blobs::{BlobPath, Bucket};
 
 const BUCKET: Bucket = Bucket::Images;
 const THUMBNAIL_SIDE: u32 = 256;

@@ -12,8 +12,8 @@ use poem::{Body, Request, Response, handler};
 use super::service::{Access, StorageService, parse_bucket};
 use crate::auth::{Caller, TokenService};
 use crate::error::{AppError, AppResult};
-use crate::storage::signing::{SignedMethod, Signature};
-use crate::storage::{BlobPath, Bucket, ObjectMeta};
+use crate::blobs::signing::{SignedMethod, Signature};
+use crate::blobs::{BlobPath, Bucket, ObjectMeta};
 
 /// Content types a browser may render inline from our origin; anything else (HTML, SVG,
 /// scripts) is sent as an attachment.

@@ -1,7 +1,7 @@
 use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
 
-use crate::storage::signing::SignedMethod;
+use crate::blobs::signing::SignedMethod;
 
 #[derive(Debug, Clone, Object, Serialize)]
 #[serde(rename_all = "camelCase")]

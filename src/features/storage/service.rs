@@ -5,8 +5,8 @@ use super::model::{Deleted, SignedUrl, StoredObject};
 use crate::auth::Caller;
 use crate::config::{GcsDelivery, StorageBackend, StorageConfig};
 use crate::error::{AppError, AppResult};
-use crate::storage::signing::{MAX_EXPIRES_IN_SECS, SignedMethod, Signature, UrlSigner};
-use crate::storage::{BlobPath, BlobStore, Bucket, ByteReader, Durability, ObjectMeta};
+use crate::blobs::signing::{MAX_EXPIRES_IN_SECS, SignedMethod, Signature, UrlSigner};
+use crate::blobs::{BlobPath, BlobStore, Bucket, ByteReader, Durability, ObjectMeta};
 
 /// How a delivery request was allowed: decides its `Cache-Control`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -69,7 +69,7 @@ struct AttachmentForm {
 async fn new_file(upload: Upload, limit: u64) -> AppResult<NewFile> {
     let file_name = upload.file_name().unwrap_or("file").to_owned();
     let content_type =
-        upload.content_type().map(str::to_owned).unwrap_or_else(|| crate::storage::content_type_for(&file_name));
+        upload.content_type().map(str::to_owned).unwrap_or_else(|| crate::blobs::content_type_for(&file_name));
     let bytes = read_upload(upload, limit, &format!("`{file_name}`")).await?;
     Ok(NewFile { file_name, content_type, bytes })
 }

@@ -14,7 +14,7 @@ use crate::auth::{Caller, Role};
 use crate::crypto::envelope::DataKey;
 use crate::db::now_text;
 use crate::error::{AppError, AppResult};
-use crate::storage::BlobPath;
+use crate::blobs::BlobPath;
 
 const MAX_RECIPIENTS: usize = 50;
 const MAX_ATTACHMENTS: usize = 20;
@@ -364,7 +364,7 @@ impl TacticalService {
         let dk = key.ok_or_else(|| missing_key(&row.comm_id))?;
         let path = row.blob_path.as_deref().ok_or_else(|| missing_key(&row.comm_id))?;
         let sealed = self.blobs().get_bytes(BUCKET, &BlobPath::parse(path)?).await.map_err(|e| match e {
-            crate::storage::StoreError::NotFound => AppError::Integrity { message: format!("comm {}: its message blob is missing", row.comm_id) },
+            crate::blobs::StoreError::NotFound => AppError::Integrity { message: format!("comm {}: its message blob is missing", row.comm_id) },
             other => other.into(),
         })?;
         dk.open(&sealing::message_aad(&row.comm_id, &row.classification), &sealed)

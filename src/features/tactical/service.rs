@@ -19,7 +19,7 @@ use crate::features::fields::{required, trimmed};
 use crate::features::storage::StorageService;
 use crate::features::subscription::SubscriptionService;
 use crate::features::subscription::plan::Feature;
-use crate::storage::{BlobPath, BlobStore, Bucket};
+use crate::blobs::{BlobPath, BlobStore, Bucket};
 
 pub(super) const BUCKET: Bucket = Bucket::Tactical;
 

@@ -17,7 +17,7 @@ use crate::features::storage::StorageService;
 use crate::features::subscription::SubscriptionService;
 use crate::features::subscription::plan::Feature;
 use crate::features::subscription::quota::Counted;
-use crate::storage::{BlobPath, Bucket, Durability};
+use crate::blobs::{BlobPath, Bucket, Durability};
 use crate::work_queue::{Priority, WorkQueue};
 
 mod generation;

@@ -19,7 +19,7 @@ use crate::features::storage::StorageService;
 use crate::features::subscription::SubscriptionService;
 use crate::features::subscription::plan::{AiWritingLevel, Feature, Tier};
 use crate::features::subscription::quota::{AI_WRITING_WORDS, Counted};
-use crate::storage::{BlobPath, Bucket};
+use crate::blobs::{BlobPath, Bucket};
 
 mod assistance;
 mod members;

@@ -250,7 +250,7 @@ impl WritersService {
                     .map_err(AppError::internal)?;
                 serde_json::from_slice(&bytes).map_err(|e| AppError::internal(format!("notes.json: {e}")))
             }
-            Err(crate::storage::StoreError::NotFound) => Ok(serde_json::json!({})),
+            Err(crate::blobs::StoreError::NotFound) => Ok(serde_json::json!({})),
             Err(e) => Err(e.into()),
         }
     }

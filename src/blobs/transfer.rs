@@ -199,7 +199,7 @@ pub async fn copy(job: CopyJob<'_>, on_progress: &mut (dyn FnMut(&Progress) + Se
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::LocalStore;
+    use crate::blobs::LocalStore;
 
     fn p(s: &str) -> BlobPath {
         BlobPath::parse(s).unwrap()

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::storage::bucket::Bucket;
-use crate::storage::path::BlobPath;
+use crate::blobs::bucket::Bucket;
+use crate::blobs::path::BlobPath;
 
 /// Where one logical bucket lives in GCS: a real bucket and an object prefix inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use object_store::gcp::GcpCredentialProvider;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 
-use crate::storage::StoreError;
+use crate::blobs::StoreError;
 
 pub struct JsonApi {
     http: reqwest::Client,

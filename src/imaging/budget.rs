@@ -91,7 +91,7 @@ fn max_units() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::images::{self, SourceFormat};
+    use crate::imaging::images::{self, SourceFormat};
 
     const HEADER: Header = Header {
         format: SourceFormat::Png,
