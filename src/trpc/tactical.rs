@@ -117,8 +117,7 @@ struct SituationInput {
 pub async fn situation_report(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let i: SituationInput = input(raw)?;
-    let analysis_type = i.analysis_type.unwrap_or_else(|| "situational".to_owned());
-    success_in("analysis", state.tactical.situation_report(&caller, &i.user_id, &analysis_type).await?)
+    success_in("analysis", state.tactical.situation_report(&caller, &i.user_id, i.analysis_type.as_deref()).await?)
 }
 
 pub async fn check_in(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {

@@ -90,10 +90,6 @@ fn per_page() -> u32 {
     PER_PAGE
 }
 
-fn situational() -> String {
-    "situational".into()
-}
-
 #[OpenApi(prefix_path = "/api/tactical", tag = "ApiTags::Tactical")]
 impl TacticalApi {
     /// Register for Tactical HQ (status `pending`)
@@ -353,9 +349,11 @@ impl TacticalApi {
         tactical: Data<&Arc<TacticalService>>,
         auth: BearerAuth,
         #[oai(name = "userId")] user_id: Query<String>,
-        #[oai(name = "analysisType", default = "situational")] analysis_type: Query<String>,
+        /// `situational` (the default, and the one type there is).
+        #[oai(name = "analysisType")]
+        analysis_type: Query<Option<String>>,
     ) -> AppResult<Json<SituationReport>> {
-        Ok(Json(tactical.situation_report(&auth.0, &user_id, &analysis_type).await?))
+        Ok(Json(tactical.situation_report(&auth.0, &user_id, analysis_type.0.as_deref()).await?))
     }
 
     /// Stress-resilience check-in (stored for you alone)

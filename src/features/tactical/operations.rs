@@ -219,8 +219,10 @@ impl TacticalService {
     }
 
     /// The situation report over what the member may see, with a narrative from a remote text
-    /// provider when one is configured (the figures never depend on it).
-    pub async fn situation_report(&self, caller: &Caller, user_id: &str, analysis_type: &str) -> AppResult<SituationReport> {
+    /// provider when one is configured (the figures never depend on it). The one analysis type
+    /// is `situational`, also when none is named.
+    pub async fn situation_report(&self, caller: &Caller, user_id: &str, analysis_type: Option<&str>) -> AppResult<SituationReport> {
+        let analysis_type = analysis_type.unwrap_or("situational");
         audit::attempt("analysis.situational", user_id);
         ensure_self(caller, user_id)?;
         if analysis_type != "situational" {
