@@ -27,28 +27,17 @@ use crate::features::storage::{StorageService, cdn};
 use crate::features::music::api as music_api;
 use crate::telemetry::metrics;
 use crate::features::tactical::audit_guard;
+use crate::services::Services;
 use crate::blobs::signing::UrlSigner;
 
-/// Everything the handlers share, built once at start.
+/// Everything the server shares, built once at start.
 pub struct AppState {
     pub config: Config,
     pub db: Db,
-    pub tokens: Arc<TokenService>,
-    pub accounts: Arc<AccountsService>,
-    pub storage: Arc<StorageService>,
-    pub subscriptions: Arc<SubscriptionService>,
-    pub chat: Arc<ChatService>,
-    pub music: Arc<MusicService>,
-    pub writers: Arc<WritersService>,
-    pub tactical: Arc<TacticalService>,
-    pub premium: Arc<PremiumService>,
-    pub media: Arc<MediaService>,
-    /// `GET /probe/gateway`: the database, the blob store and each AI provider.
-    pub readiness: Arc<crate::features::system::readiness::ReadinessService>,
+    pub services: Arc<Services>,
     pub work: Arc<crate::work_queue::WorkQueue>,
-    pub limiter: Arc<crate::limits::Limiter>,
-    /// What the tRPC skin calls.
-    pub trpc: Arc<crate::trpc::Services>,
+    /// What the tRPC endpoint works with.
+    pub trpc: Arc<crate::trpc::Context>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,18 +89,7 @@ fn master_keys(config: &Config) -> Result<SharedKeyring, crate::crypto::keyring:
 impl AppState {
     /// Puts what the skins take from a request's data into `req`.
     fn put_services(&self, req: &mut poem::Request) {
-        req.set_data(self.tokens.clone());
-        req.set_data(self.limiter.clone());
-        req.set_data(self.accounts.clone());
-        req.set_data(self.storage.clone());
-        req.set_data(self.subscriptions.clone());
-        req.set_data(self.chat.clone());
-        req.set_data(self.music.clone());
-        req.set_data(self.writers.clone());
-        req.set_data(self.tactical.clone());
-        req.set_data(self.premium.clone());
-        req.set_data(self.media.clone());
-        req.set_data(self.readiness.clone());
+        self.services.put_into(req);
         req.set_data(self.trpc.clone());
         req.set_data(crate::rest::body::JsonLimits::of(&self.config));
     }
@@ -162,40 +140,26 @@ impl AppState {
         );
         let readiness = Arc::new(crate::features::system::readiness::ReadinessService::new(&config, db.clone(), storage.clone(), text, images, composer));
         let limiter = Arc::new(crate::limits::Limiter::new(&config.limits, tokens.clone()));
-        let (chat, music, writers, tactical, premium) = (Arc::new(chat), Arc::new(music), Arc::new(writers), Arc::new(tactical), Arc::new(premium));
-        let trpc = Arc::new(crate::trpc::Services {
-            tokens: tokens.clone(),
-            limiter: limiter.clone(),
-            accounts: accounts.clone(),
-            storage: storage.clone(),
-            subscriptions: subscriptions.clone(),
-            chat: chat.clone(),
-            music: music.clone(),
-            writers: writers.clone(),
-            tactical: tactical.clone(),
-            premium: premium.clone(),
-            readiness: readiness.clone(),
-            trpc_upstream: crate::trpc::Upstream::from_config(&config.trpc),
-            bounds: crate::trpc::WireBounds::of(&config.limits),
-        });
-        Ok(Arc::new(Self {
-            config,
-            db,
+        let services = Arc::new(Services {
             tokens,
+            limiter,
             accounts,
             storage,
             subscriptions,
-            chat,
-            music,
-            writers,
-            tactical,
-            premium,
+            chat: Arc::new(chat),
+            music: Arc::new(music),
+            writers: Arc::new(writers),
+            tactical: Arc::new(tactical),
+            premium: Arc::new(premium),
             media: Arc::new(media),
             readiness,
-            work,
-            limiter,
-            trpc,
-        }))
+        });
+        let trpc = Arc::new(crate::trpc::Context {
+            services: services.clone(),
+            upstream: crate::trpc::Upstream::from_config(&config.trpc),
+            bounds: crate::trpc::WireBounds::of(&config.limits),
+        });
+        Ok(Arc::new(Self { config, db, services, work, trpc }))
     }
 
 }
@@ -224,7 +188,7 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
             spec.clone().with_content_type("application/json; charset=utf-8")
         }))
         .nest("/docs", Route::new().at("/", poem::get(poem::endpoint::make_sync(move |_| poem::web::Html(docs.clone())))))
-        .at("/metrics", poem::get(metrics::endpoint(state.config.server.metrics_public, state.tokens.clone())))
+        .at("/metrics", poem::get(metrics::endpoint(state.config.server.metrics_public, state.services.tokens.clone())))
         .at("/cdn/:bucket/*path", poem::get(cdn::deliver).head(cdn::deliver).put(cdn::deliver))
         .at("/api/trpc/*path", crate::trpc::endpoint.around(audit_guard::guard))
         .at("/api/subscription/webhook/stripe", poem::post(crate::features::subscription::api::stripe_webhook))
@@ -281,7 +245,7 @@ async fn close_idle_writing_sessions(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        match state.writers.close_idle_sessions().await {
+        match state.services.writers.close_idle_sessions().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(sessions = n, "closed idle writing sessions"),
             Err(e) => tracing::warn!(error = %e, "closing idle writing sessions failed"),
@@ -294,7 +258,7 @@ async fn forget_idle_clients(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        state.limiter.forget_idle();
+        state.services.limiter.forget_idle();
     }
 }
 
@@ -320,7 +284,7 @@ pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<Runn
     state.db.checkpoint_in_background(Duration::from_secs(1)).await.map_err(|e| StartError::Checkpoints(e.to_string()))?;
     metrics::handle();
     tokio::spawn(close_idle_writing_sessions(state.clone()));
-    if state.limiter.is_on() {
+    if state.services.limiter.is_on() {
         tokio::spawn(forget_idle_clients(state.clone()));
     }
     let backups = crate::backup::schedule::Scheduler::start(&state.config);
@@ -332,7 +296,7 @@ pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<Runn
     let connection_limits = crate::server::ConnectionLimits {
         total: state.config.limits.max_connections,
         per_ip: state.config.limits.max_connections_per_ip,
-        exempt: state.limiter.trusted_proxies().to_vec(),
+        exempt: state.services.limiter.trusted_proxies().to_vec(),
     };
     let task = tokio::spawn(crate::server::serve(listener, app, header_timeout, connection_limits, stop, grace));
     tracing::info!(%addr, "server ready");

@@ -24,6 +24,7 @@ pub mod plans;
 pub mod private_fs;
 pub mod rest;
 pub mod server;
+pub mod services;
 pub mod splitmix;
 pub mod telemetry;
 pub mod trpc;

@@ -42,18 +42,6 @@ impl Drop for Running {
     }
 }
 
-/// xorshift: reproducible from the seed printed by the test.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 fn token(data: &Path, user: &str, role: &str) -> String {
     let out = std::process::Command::new(BIN)
         .args(["token", "--user", user, "--role", role, "--data-dir"])
@@ -78,13 +66,13 @@ fn sha256(bytes: &[u8]) -> String {
 /// One writer: uploads, photos and projects for its own user until the server stops answering.
 async fn write_until_killed(base: String, user: String, token: String, seed: u64, acked: Arc<Mutex<Acknowledged>>) {
     let client = reqwest::Client::new();
-    let mut rng = Rng(seed | 1);
+    let mut rng = optima::splitmix::SplitMix64::new(seed);
     let photo = png();
     for i in 0.. {
         let result = match i % 3 {
             0 => {
-                let len = 1 + (rng.next() % (256 * 1024)) as usize;
-                let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+                let len = 1 + (rng.next_u64() % (256 * 1024)) as usize;
+                let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
                 let form = Form::new()
                     .part("file", Part::bytes(bytes.clone()).file_name("blob.bin"))
                     .text("bucket", "media")
@@ -183,7 +171,7 @@ async fn check_after_restart(base: &str, data: &Path, admin: &str, acked: &Ackno
 async fn kill_minus_nine_loses_no_acknowledged_write() {
     let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
     println!("seed {seed}");
-    let mut rng = Rng(seed | 1);
+    let mut rng = optima::splitmix::SplitMix64::new(seed);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let acked = Arc::new(Mutex::new(Acknowledged::default()));
@@ -216,9 +204,9 @@ async fn kill_minus_nine_loses_no_acknowledged_write() {
         }
         let tasks: Vec<_> = writers
             .into_iter()
-            .map(|(user, token)| tokio::spawn(write_until_killed(base.clone(), user, token, rng.next(), acked.clone())))
+            .map(|(user, token)| tokio::spawn(write_until_killed(base.clone(), user, token, rng.next_u64(), acked.clone())))
             .collect();
-        let kill_after = Duration::from_millis(150 + rng.next() % 900);
+        let kill_after = Duration::from_millis(150 + rng.next_u64() % 900);
         tokio::time::sleep(kill_after).await;
         server.0.kill().expect("SIGKILL");
         server.0.wait().unwrap();

@@ -53,6 +53,26 @@ impl CachedSql for Connection {
     }
 }
 
+/// One page of `user_id`'s rows of `table` (only those in `status` when one is given), the most
+/// recently changed first, and how many such rows there are in all. `table` and `columns` are
+/// a repo's own constants, never input.
+#[allow(clippy::too_many_arguments)]
+pub fn owned_page<T>(
+    c: &Connection,
+    table: &str,
+    columns: &str,
+    user_id: &str,
+    status: Option<&str>,
+    (limit, offset): (u32, u32),
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<(Vec<T>, u64)> {
+    let filter = format!("FROM {table} WHERE user_id = ?1 AND (?2 IS NULL OR status = ?2)");
+    let total = c.query_row_cached(&format!("SELECT count(*) {filter}"), rusqlite::params![user_id, status], |r| r.get(0))?;
+    let mut stmt = c.prepare_cached(&format!("SELECT {columns} {filter} ORDER BY updated_at DESC, project_id DESC LIMIT ?3 OFFSET ?4"))?;
+    let rows = stmt.query_map(rusqlite::params![user_id, status, limit, offset], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((rows, total))
+}
+
 #[derive(Clone)]
 pub struct Db {
     readers: Pool<Manager>,

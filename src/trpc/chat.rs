@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::shape::{input, object, signed_in, success};
-use super::Services;
+use crate::services::Services;
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::features::chat::model::{PER_PAGE, SendMessage};

@@ -9,7 +9,7 @@ mod procedures;
 mod studio;
 mod subscription;
 mod tactical;
-mod services;
+mod context;
 mod shape;
 mod upstream;
 pub(crate) mod wire;
@@ -26,13 +26,13 @@ use crate::auth::Caller;
 use crate::error::AppError;
 use crate::limits::RouteClass;
 pub use procedures::{Kind, names};
-pub use services::{Services, WireBounds};
+pub use context::{Context, WireBounds};
 pub use upstream::Upstream;
 use wire::{Answer, Call, TrpcError};
 
 #[handler]
 pub async fn endpoint(req: &Request, body: Body) -> Response {
-    let Some(state) = req.data::<Arc<Services>>() else {
+    let Some(state) = req.data::<Arc<Context>>() else {
         return wire::error_response(&TrpcError::from_app(&AppError::internal("state missing"), ""));
     };
     let paths = req.raw_path_param("path").unwrap_or_default().to_owned();
@@ -43,18 +43,18 @@ pub async fn endpoint(req: &Request, body: Body) -> Response {
     }
 }
 
-async fn handle(state: &Services, req: &Request, body: Body, paths: &str, batch: bool) -> Result<Response, TrpcError> {
+async fn handle(state: &Context, req: &Request, body: Body, paths: &str, batch: bool) -> Result<Response, TrpcError> {
     // A call this server does not serve goes to the upstream when one is configured (and the
     // request did not come from an Optima already).
-    let upstream = state.trpc_upstream.as_ref().filter(|_| !Upstream::already_forwarded(req));
+    let upstream = state.upstream.as_ref().filter(|_| !Upstream::already_forwarded(req));
     let forwarded = |name: &str| upstream.is_some() && procedures::find(name).is_none();
     // Rate budgets are charged before the body is read, one call at a time: a batch costs what
     // its calls would cost sent one by one, and a call over budget is refused in its own slot.
     let names: Vec<&str> = if batch { paths.split(',').collect() } else { vec![paths] };
-    let client = state.limiter.client(req);
+    let client = state.services.limiter.client(req);
     let max = state.bounds.max_batch;
     if names.len() > max {
-        state.limiter.charge(&client, RouteClass::General).map_err(|e| TrpcError::from_app(&e, paths))?;
+        state.services.limiter.charge(&client, RouteClass::General).map_err(|e| TrpcError::from_app(&e, paths))?;
         return Err(TrpcError::new(
             "BAD_REQUEST",
             format!("a batch may hold at most {max} calls (limits.max_trpc_batch); this one has {}", names.len()),
@@ -65,7 +65,7 @@ async fn handle(state: &Services, req: &Request, body: Body, paths: &str, batch:
         .iter()
         .map(|name| {
             let class = if forwarded(name) { upstream::CLASS } else { crate::limits::procedure_class(name) };
-            state.limiter.charge(&client, class)
+            state.services.limiter.charge(&client, class)
         })
         .collect();
     let retry_after = charges.iter().filter_map(|c| c.as_ref().err().and_then(AppError::retry_after_secs)).max();
@@ -84,7 +84,7 @@ async fn handle(state: &Services, req: &Request, body: Body, paths: &str, batch:
             Kind::Query => Default::default(),
             Kind::Mutation => read_body(state, body, paths).await?,
         };
-        return Ok(upstream.relay(req, state.limiter.trusted_proxies(), paths, bytes).await);
+        return Ok(upstream.relay(req, state.services.limiter.trusted_proxies(), paths, bytes).await);
     }
     let raw_input = match kind {
         Kind::Query => wire::query_param(req.uri().query(), "input"),
@@ -131,7 +131,7 @@ async fn handle(state: &Services, req: &Request, body: Body, paths: &str, batch:
     // The token is ours to check only when we run a call ourselves.
     let caller = match req.headers().typed_get::<headers::Authorization<headers::authorization::Bearer>>() {
         Some(auth) if !own_calls.is_empty() => {
-            Some(state.tokens.caller(auth.token()).map_err(|e| TrpcError::from_app(&e, paths))?)
+            Some(state.services.tokens.caller(auth.token()).map_err(|e| TrpcError::from_app(&e, paths))?)
         }
         _ => None,
     };
@@ -146,7 +146,7 @@ async fn handle(state: &Services, req: &Request, body: Body, paths: &str, batch:
     let remote = async {
         match upstream {
             Some(upstream) if !to_forward.is_empty() => {
-                upstream.batch(req, state.limiter.trusted_proxies(), &to_forward, raw_input.is_some()).await
+                upstream.batch(req, state.services.limiter.trusted_proxies(), &to_forward, raw_input.is_some()).await
             }
             _ => Vec::new(),
         }
@@ -177,7 +177,7 @@ async fn handle(state: &Services, req: &Request, body: Body, paths: &str, batch:
 }
 
 /// A mutation's body, at most `limits.max_json_bytes` of it.
-async fn read_body(state: &Services, body: Body, paths: &str) -> Result<bytes::Bytes, TrpcError> {
+async fn read_body(state: &Context, body: Body, paths: &str) -> Result<bytes::Bytes, TrpcError> {
     let max = state.bounds.max_json_bytes;
     body.into_bytes_limit(max as usize).await.map_err(|e| match e {
         poem::error::ReadBodyError::PayloadTooLarge => {
@@ -206,7 +206,7 @@ fn mime_is_json(content_type: &str) -> bool {
     content_type.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
-async fn run(state: &Services, kind: Kind, caller: Option<Caller>, call: Call) -> Result<Value, TrpcError> {
+async fn run(state: &Context, kind: Kind, caller: Option<Caller>, call: Call) -> Result<Value, TrpcError> {
     let Some(procedure) = procedures::find(&call.path) else {
         return Err(TrpcError::new("NOT_FOUND", format!("No procedure found on path \"{}\"", call.path), &call.path));
     };
@@ -221,7 +221,7 @@ async fn run(state: &Services, kind: Kind, caller: Option<Caller>, call: Call) -
             &call.path,
         ));
     };
-    let output = handler(state, caller, call.input).await.map_err(|e| {
+    let output = handler(&state.services, caller, call.input).await.map_err(|e| {
         if let AppError::Internal(cause) | AppError::Integrity { message: cause } = &e {
             tracing::error!(%cause, path = %call.path, "tRPC procedure failed");
         }

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use super::shape::{UserPage, input, object, rename, signed_in, success};
-use super::Services;
+use crate::services::Services;
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::features::premium::model::{GenerateImage, ImageGeneration, PER_PAGE};

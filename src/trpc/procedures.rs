@@ -8,7 +8,7 @@ use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::Services;
+use crate::services::Services;
 use super::shape::{input, signed_in, success};
 use crate::auth::Caller;
 use crate::error::AppResult;

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::shape::{UserPage, WithMessage, input, signed_in, success, success_in};
-use super::Services;
+use crate::services::Services;
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::features::music::model::{CreateProject, GenerateRequest, PER_PAGE, ProjectStatus, ShareRequest};

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::shape::{UserInput, WithMessage, input, object, rename, signed_in, success, success_in};
-use super::Services;
+use crate::services::Services;
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::features::subscription::model::{CheckAccessRequest, TrackUsageRequest, UpgradeRequest};

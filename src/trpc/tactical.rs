@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::shape::{UserInput, input, object, rename, signed_in, success, success_in};
-use super::Services;
+use crate::services::Services;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::features::tactical::NewFile;

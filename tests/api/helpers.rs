@@ -122,7 +122,7 @@ impl TestApp {
     /// A token minted the way `optima token` mints it.
     pub fn token(&self, user: &str, role: Role) -> String {
         let state = &self.server.as_ref().expect("running").state;
-        state.tokens.mint(user, role, 3600).expect("mint").0
+        state.services.tokens.mint(user, role, 3600).expect("mint").0
     }
 
     /// Any claims, signed with this server's own key: for tokens `optima token` would never

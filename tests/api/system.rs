@@ -147,7 +147,7 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     let mut app = TestApp::spawn().await;
     let server = app.server.take().unwrap();
     // A slow upload is in flight when shutdown starts; it must still complete.
-    let token = server.state.tokens.mint("u", optima::auth::Role::User, 60).unwrap().0;
+    let token = server.state.services.tokens.mint("u", optima::auth::Role::User, 60).unwrap().0;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let body = reqwest::Body::wrap_stream(tokio_stream_from(rx));
     let url = app.url("/cdn/r3al-user-media/users/u/slow.bin");

@@ -576,7 +576,7 @@ async fn idle_sessions_are_closed_at_their_last_activity() {
     let other = new_project(&app, &s1, "s1", "Busy").await;
     let busy = start(&app, &s1, "s1", &other).await["sessionId"].as_str().unwrap().to_owned();
 
-    let closed = app.server.as_ref().unwrap().state.writers.close_idle_sessions().await.expect("closes");
+    let closed = app.server.as_ref().unwrap().state.services.writers.close_idle_sessions().await.expect("closes");
     assert_eq!(closed, 1);
     let (ended, words_written, duration): (Option<String>, i64, Option<i64>) = app.db()
         .query_row("SELECT ended_at, words_written, duration_seconds FROM writing_sessions WHERE session_id = ?1", [&sid], |r| {

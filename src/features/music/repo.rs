@@ -81,18 +81,7 @@ pub fn insert_project(tx: &Transaction, p: &ProjectRow) -> rusqlite::Result<()> 
 }
 
 pub fn list(c: &Connection, user_id: &str, status: Option<ProjectStatus>, page: Page) -> rusqlite::Result<(Vec<ProjectRow>, u64)> {
-    let status = status.map(ProjectStatus::as_str);
-    let total = c.query_row_cached(
-        "SELECT count(*) FROM music_projects WHERE user_id = ?1 AND (?2 IS NULL OR status = ?2)",
-        params![user_id, status],
-        |r| r.get(0),
-    )?;
-    let mut stmt = c.prepare_cached(&format!(
-        "SELECT {PROJECT_COLUMNS} FROM music_projects WHERE user_id = ?1 AND (?2 IS NULL OR status = ?2)
-         ORDER BY updated_at DESC, project_id DESC LIMIT ?3 OFFSET ?4"
-    ))?;
-    let rows = stmt.query_map(params![user_id, status, page.limit, page.offset], project_of)?.collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok((rows, total))
+    crate::db::owned_page(c, "music_projects", PROJECT_COLUMNS, user_id, status.map(ProjectStatus::as_str), (page.limit, page.offset), project_of)
 }
 
 /// Writes the editable fields of `p` back.

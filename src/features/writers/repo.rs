@@ -145,18 +145,7 @@ pub fn insert_project(tx: &Transaction, p: &ProjectRow) -> rusqlite::Result<()> 
 }
 
 pub fn list(c: &Connection, user_id: &str, status: Option<WritingStatus>, page: Page) -> rusqlite::Result<(Vec<ProjectRow>, u64)> {
-    let status = status.map(WritingStatus::as_str);
-    let total = c.query_row_cached(
-        "SELECT count(*) FROM writing_projects WHERE user_id = ?1 AND (?2 IS NULL OR status = ?2)",
-        params![user_id, status],
-        |r| r.get(0),
-    )?;
-    let mut stmt = c.prepare_cached(&format!(
-        "SELECT {PROJECT_COLUMNS} FROM writing_projects WHERE user_id = ?1 AND (?2 IS NULL OR status = ?2)
-         ORDER BY updated_at DESC, project_id DESC LIMIT ?3 OFFSET ?4"
-    ))?;
-    let rows = stmt.query_map(params![user_id, status, page.limit, page.offset], project_of)?.collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok((rows, total))
+    crate::db::owned_page(c, "writing_projects", PROJECT_COLUMNS, user_id, status.map(WritingStatus::as_str), (page.limit, page.offset), project_of)
 }
 
 pub fn save_fields(tx: &Transaction, p: &ProjectRow) -> rusqlite::Result<()> {

@@ -1,13 +1,11 @@
-//! What the tRPC skin calls: the same services REST calls, and the bounds of its own wire.
-//! The route table puts one of these in every request's data.
+//! The services the skins call, built once at start and shared by REST and tRPC alike.
 
 use std::sync::Arc;
 
-use super::Upstream;
 use crate::auth::TokenService;
-use crate::config::LimitsConfig;
 use crate::features::accounts::AccountsService;
 use crate::features::chat::ChatService;
+use crate::features::media::MediaService;
 use crate::features::music::MusicService;
 use crate::features::premium::PremiumService;
 use crate::features::storage::StorageService;
@@ -28,22 +26,25 @@ pub struct Services {
     pub writers: Arc<WritersService>,
     pub tactical: Arc<TacticalService>,
     pub premium: Arc<PremiumService>,
+    pub media: Arc<MediaService>,
+    /// `GET /probe/gateway`: the database, the blob store and each AI provider.
     pub readiness: Arc<ReadinessService>,
-    /// Where calls this server does not serve go; `None` when `trpc.upstream_url` is empty.
-    pub trpc_upstream: Option<Upstream>,
-    pub bounds: WireBounds,
 }
 
-/// What one request may carry.
-#[derive(Debug, Clone, Copy)]
-pub struct WireBounds {
-    pub max_batch: usize,
-    pub max_json_bytes: u64,
-    pub max_json_depth: usize,
-}
-
-impl WireBounds {
-    pub fn of(limits: &LimitsConfig) -> Self {
-        Self { max_batch: limits.max_trpc_batch, max_json_bytes: limits.max_json_bytes, max_json_depth: limits.max_json_depth }
+impl Services {
+    /// Puts each service into `req`'s data, where a REST operation takes the one it calls.
+    pub fn put_into(&self, req: &mut poem::Request) {
+        req.set_data(self.tokens.clone());
+        req.set_data(self.limiter.clone());
+        req.set_data(self.accounts.clone());
+        req.set_data(self.storage.clone());
+        req.set_data(self.subscriptions.clone());
+        req.set_data(self.chat.clone());
+        req.set_data(self.music.clone());
+        req.set_data(self.writers.clone());
+        req.set_data(self.tactical.clone());
+        req.set_data(self.premium.clone());
+        req.set_data(self.media.clone());
+        req.set_data(self.readiness.clone());
     }
 }
