@@ -48,7 +48,7 @@ wait_for_url "$ENDPOINT/storage/v1/b" "$!" fake-gcs-server || exit 1
 for b in r3al-studio-music r3al-writers-guild r3al-premium-images r3al-tactical-secure r3al-user-media; do
     curl -fsS -o /dev/null -X POST -H 'content-type: application/json' -d "{\"name\":\"$b\"}" "$ENDPOINT/storage/v1/b?project=bench"
 done
-export OPTIMA_STORAGE__BACKEND=gcs OPTIMA_STORAGE__GCS__ENDPOINT=$ENDPOINT OPTIMA_LOG__LEVEL=warn
+export OPTIMA_STORAGE__BACKEND=gcs OPTIMA_STORAGE__GCS__ENDPOINT=$ENDPOINT OPTIMA_LOG__LEVEL=warn OPTIMA_LIMITS__RATE_LIMITING=false
 export OPTIMA_STORAGE__GCS__CREDENTIALS_FILE=$ROOT/tests/api/fixtures/fake-gcs-service-account.json
 echo "# defaults only" >"$WORK/optima.toml"
 

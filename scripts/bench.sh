@@ -134,6 +134,8 @@ PORT=$(free_port)
 BASE="http://127.0.0.1:$PORT"
 DATA="$WORK/data"
 echo "==> starting the server at $BASE (data dir $DATA)" >&2
+# The figures measure the server, not the per-client rate budget (every request comes from one address).
+export OPTIMA_LIMITS__RATE_LIMITING=false
 "$BIN" serve --config "$CONFIG" --bind "127.0.0.1:$PORT" --data-dir "$DATA" </dev/null >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 wait_for_url "$BASE/health" "$SERVER_PID" || exit 1

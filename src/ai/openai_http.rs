@@ -117,7 +117,11 @@ impl OpenAiHttp {
                 message: format!("the {what} is busy: {detail}"),
                 retry_after_secs: Some(f.retry_after.unwrap_or(5).clamp(1, 3600)),
             },
-            401 | 403 => AppError::unavailable("provider_unconfigured", format!("the {what} refused this server's credentials: {detail}")),
+            // The upstream's text is not passed on: OpenAI's 401 quotes part of the key it refused.
+            401 | 403 => AppError::unavailable(
+                "provider_unconfigured",
+                format!("the {what} refused this server's credentials (HTTP {}): check ai.openai.api_key", f.status),
+            ),
             404 => AppError::unavailable("provider_unconfigured", format!("the {what} does not know the model or endpoint: {detail}")),
             _ => self.failed(format_args!("failed: {detail}")),
         }

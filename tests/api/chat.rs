@@ -528,7 +528,10 @@ async fn openai_provider_failures_store_nothing_and_charge_nothing() {
                 retry_after,
                 "{scenario:?}: Retry-After"
             );
-            assert_eq!(error_code(resp).await, code, "{scenario:?}");
+            let answer: serde_json::Value = resp.json().await.expect("an error body");
+            assert_eq!(answer["error"]["code"], code, "{scenario:?}");
+            // OpenAI's 401 quotes the key it refused: none of it may reach a client.
+            assert!(!answer.to_string().contains("sk-test"), "{scenario:?}: the key leaked: {answer}");
             assert_eq!(fake.requests().len(), calls + 1, "{scenario:?}: the provider was called once");
             assert_eq!(settled_usage(&app, "u1").await, (1, 0), "{scenario:?}: the hold is released, nothing charged");
             assert_eq!(snapshot(&app).await, before, "{scenario:?}: nothing stored");
