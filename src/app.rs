@@ -28,6 +28,7 @@ use crate::features::music::api as music_api;
 use crate::telemetry::metrics;
 use crate::features::tactical::audit_guard;
 use crate::services::Services;
+use crate::features::system::api::TrpcProcedures;
 use crate::blobs::signing::UrlSigner;
 
 /// Everything the server shares, built once at start.
@@ -38,6 +39,7 @@ pub struct AppState {
     pub work: Arc<crate::work_queue::WorkQueue>,
     /// What the tRPC endpoint works with.
     pub trpc: Arc<crate::trpc::Context>,
+    procedures: Arc<TrpcProcedures>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +93,7 @@ impl AppState {
     fn put_services(&self, req: &mut poem::Request) {
         self.services.put_into(req);
         req.set_data(self.trpc.clone());
+        req.set_data(self.procedures.clone());
         req.set_data(crate::rest::body::JsonLimits::of(&self.config));
     }
 
@@ -159,7 +162,10 @@ impl AppState {
             upstream: crate::trpc::Upstream::from_config(&config.trpc),
             bounds: crate::trpc::WireBounds::of(&config.limits),
         });
-        Ok(Arc::new(Self { config, db, services, work, trpc }))
+        let mut procedures: Vec<String> = crate::trpc::names().into_iter().map(|(path, _)| path.to_owned()).collect();
+        procedures.dedup();
+        let procedures = Arc::new(TrpcProcedures(procedures));
+        Ok(Arc::new(Self { config, db, services, work, trpc, procedures }))
     }
 
 }

@@ -303,7 +303,7 @@ impl LimitsConfig {
             }
         }
         for proxy in &self.trusted_proxies {
-            if crate::limits::ProxyNet::parse(proxy).is_none() {
+            if crate::limits::client_ip::ProxyNet::parse(proxy).is_none() {
                 return bad("trusted_proxies", &format!("has `{proxy}`, which is neither an IP address nor a CIDR range"));
             }
         }
@@ -736,7 +736,7 @@ impl Config {
             return bad("storage.max_upload_bytes", "must be at least 1");
         }
         for name in &self.storage.public_buckets {
-            if crate::blobs::Bucket::parse(name).is_none() {
+            if crate::blobs::bucket::Bucket::parse(name).is_none() {
                 return bad("storage.public_buckets", &format!("names an unknown bucket `{name}`"));
             }
         }

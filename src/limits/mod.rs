@@ -3,7 +3,7 @@
 
 mod bounds;
 mod class;
-mod client_ip;
+pub mod client_ip;
 mod rate;
 
 use std::sync::Arc;

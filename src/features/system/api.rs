@@ -7,6 +7,10 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use crate::rest::ApiTags;
 use super::readiness::{Health, ReadinessService};
 
+/// The paths of the tRPC procedures this server serves, each once, as the route table hands
+/// them to `GET /api/routes` (the REST skin does not reach into the tRPC one).
+pub struct TrpcProcedures(pub Vec<String>);
+
 pub struct SystemApi;
 
 #[derive(ApiResponse)]
@@ -103,9 +107,8 @@ impl SystemApi {
     /// What the app's diagnostic screens list. Procedures forwarded to `[trpc] upstream_url` are
     /// not among them.
     #[oai(path = "/api/routes", method = "get")]
-    async fn routes(&self) -> Json<RouteList> {
-        let mut routes: Vec<String> = crate::trpc::names().into_iter().map(|(path, _)| path.to_owned()).collect();
-        routes.dedup();
+    async fn routes(&self, procedures: Data<&Arc<TrpcProcedures>>) -> Json<RouteList> {
+        let routes = procedures.0.0.clone();
         let r3al_routes: Vec<String> = routes.iter().filter(|p| p.starts_with("r3al.")).cloned().collect();
         Json(RouteList {
             status: "ok".into(),
