@@ -69,7 +69,8 @@ fn subscription_service(config: &Config, db: Db, clock: SharedClock) -> Subscrip
             (stripe.clone(), Some(stripe))
         }
     };
-    SubscriptionService::new(db, sub.tiers.clone(), payments, stripe, clock)
+    let store = Arc::new(crate::features::subscription::store::sqlite::SqliteSubscriptionStore::new(db));
+    SubscriptionService::new(store, sub.tiers.clone(), payments, stripe, clock)
 }
 
 pub const JWT_KEY_FILE: &str = "jwt.key";

@@ -12,7 +12,6 @@ use crate::error::{AppError, AppResult};
 use crate::features::page::Page;
 use crate::features::subscription::SubscriptionService;
 use crate::features::subscription::plan::{Feature, Tier};
-use crate::features::subscription::quota::standing;
 
 pub struct ChatService {
     db: Db,
@@ -70,12 +69,12 @@ impl ChatService {
     /// context needs a feature their tier lacks. `chat_remaining` counts what is left after this
     /// message.
     async fn caller_facts(&self, user_id: &str, context: ChatContext) -> AppResult<CallerFacts> {
-        let (user, subscriptions) = (user_id.to_owned(), self.subscriptions.clone());
+        let (user, admission) = (user_id.to_owned(), self.subscriptions.admission(user_id, Feature::AiChat, 0));
         let (tier, sessions, standing) = self
             .db
             .read(move |c| {
-                let tier = subscriptions.tier_in(c, &user)?;
-                let standing = standing(c, subscriptions.plans(), &user, tier, Feature::AiChat, Utc::now())?;
+                let tier = crate::features::subscription::store::sqlite::tier_in(c, &user)?;
+                let standing = crate::features::subscription::store::sqlite::standing_in(c, &admission)?;
                 Ok((tier, repo::session_count(c, &user)?, standing))
             })
             .await?;
@@ -166,7 +165,7 @@ impl ChatService {
         let answered_at = Utc::now();
         let hold = reservation.as_ref().map(|r| r.hold());
         let stored = {
-            let subscriptions = self.subscriptions.clone();
+            let admission = self.subscriptions.admission(&request.user_id, Feature::AiChat, 1);
             let (session_id, user_id, reply, new_client_id) = (session_id.clone(), request.user_id.clone(), reply.clone(), new_client_id.clone());
             let (user_message_id, reply_id, message) = (user_message_id.clone(), reply_id.clone(), message.clone());
             let answered = answered_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -196,10 +195,10 @@ impl ChatService {
                     // What is left, as this charge leaves it.
                     let standing = match hold {
                         Some(hold) => {
-                            hold.commit_in(tx)?;
-                            subscriptions.standing_in(tx, &user_id, Feature::AiChat)?
+                            crate::features::subscription::store::sqlite::commit_hold_in(tx, &hold)?;
+                            crate::features::subscription::store::sqlite::standing_in(tx, &admission)?
                         }
-                        None => subscriptions.quotas().charge_in(tx, &user_id, Feature::AiChat, 1)?,
+                        None => crate::features::subscription::store::sqlite::charge_in(tx, &admission)?,
                     };
                     Ok(standing.remaining)
                 })

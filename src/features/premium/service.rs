@@ -183,7 +183,7 @@ impl PremiumService {
         let recorded = self
             .db
             .write(move |tx| {
-                hold.commit_in(tx)?;
+                crate::features::subscription::store::sqlite::commit_hold_in(tx, &hold)?;
                 repo::insert(tx, &row, &image_url, &thumbnail_url)?;
                 Ok(())
             })

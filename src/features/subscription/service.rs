@@ -5,15 +5,16 @@ use chrono::{DateTime, Months, Utc};
 use super::model::*;
 use super::payment::{MANUAL_REFUSAL, PaymentProvider, PaymentRequest, StripePayments};
 use super::plan::{Feature, Tier, TierPlan, TierPlans, Window};
-use super::quota::{self, AI_WRITING_WORDS, Counted, Quotas, UsageLine, standing, upgrade_required, window_key};
-use super::repo::{self, TierChange};
+use super::quota::{AI_WRITING_WORDS, Admission, CountAdmission, Counted, Quotas, UsageLine, upgrade_required, window_key};
+use super::store::{
+    CounterKey, EventApplied, NewPayment, PaymentEvent, PaymentOutcome, SubscriptionRow, SubscriptionSnapshot, SubscriptionStore, TierChange,
+};
 use crate::auth::Caller;
 use crate::clock::SharedClock;
-use crate::db::Db;
 use crate::error::{AppError, AppResult};
 
 pub struct SubscriptionService {
-    db: Db,
+    store: Arc<dyn SubscriptionStore>,
     plans: Arc<TierPlans>,
     quotas: Quotas,
     payments: Arc<dyn PaymentProvider>,
@@ -77,17 +78,23 @@ fn period_from(now: DateTime<Utc>, period: BillingPeriod) -> (String, String) {
 
 /// A user's subscription and the standing of every metered feature, read together.
 struct Snapshot {
-    row: repo::SubscriptionRow,
+    row: SubscriptionRow,
     pending: Option<Tier>,
     lines: Vec<UsageLine>,
     words: u64,
 }
 
 impl SubscriptionService {
-    pub fn new(db: Db, plans: TierPlans, payments: Arc<dyn PaymentProvider>, stripe: Option<Arc<StripePayments>>, clock: SharedClock) -> Self {
+    pub fn new(
+        store: Arc<dyn SubscriptionStore>,
+        plans: TierPlans,
+        payments: Arc<dyn PaymentProvider>,
+        stripe: Option<Arc<StripePayments>>,
+        clock: SharedClock,
+    ) -> Self {
         let plans = Arc::new(plans);
-        let quotas = Quotas::new(db.clone(), plans.clone(), clock.clone());
-        Self { db, plans, quotas, payments, stripe, clock }
+        let quotas = Quotas::new(store.clone(), plans.clone(), clock.clone());
+        Self { store, plans, quotas, payments, stripe, clock }
     }
 
     pub fn quotas(&self) -> &Quotas {
@@ -99,8 +106,7 @@ impl SubscriptionService {
     }
 
     pub async fn tier_of(&self, user_id: &str) -> AppResult<Tier> {
-        let user = user_id.to_owned();
-        Ok(self.db.read(move |c| repo::subscription(c, &user)).await?.tier())
+        Ok(self.store.subscription(user_id).await?.tier())
     }
 
     /// What `tier` gives.
@@ -122,32 +128,20 @@ impl SubscriptionService {
         Ok(self.facts(self.tier_of(user_id).await?))
     }
 
-    /// See [`quota::admit_count`]; `c` is the inserting transaction.
-    pub fn admit_count(
-        &self,
-        c: &rusqlite::Connection,
-        user_id: &str,
-        counted: Counted,
-        owned: impl FnOnce() -> rusqlite::Result<u64>,
-    ) -> AppResult<()> {
-        quota::admit_count(c, &self.plans, user_id, counted, owned)
+    /// The rule for owning one more of `counted`, for the store operation that inserts it.
+    pub fn count_admission(&self, counted: Counted) -> CountAdmission {
+        CountAdmission { plans: self.plans.clone(), counted }
+    }
+
+    /// The rule for using `amount` of `feature` now, for a store operation that charges it
+    /// together with the work's result.
+    pub fn admission(&self, user_id: &str, feature: Feature, amount: u64) -> Admission {
+        self.quotas.admission(user_id, feature, amount)
     }
 
     /// Where a user stands with a metered feature now.
     pub async fn tier_standing(&self, user_id: &str, feature: Feature) -> AppResult<UsageLine> {
-        let (user, plans, now) = (user_id.to_owned(), self.plans.clone(), self.clock.now());
-        self.db.read(move |c| standing_at(c, &plans, &user, feature, now)).await
-    }
-
-    /// [`Self::tier_standing`] on a connection the caller already holds (e.g. inside the
-    /// transaction that just charged the feature).
-    pub fn standing_in(&self, c: &rusqlite::Connection, user_id: &str, feature: Feature) -> rusqlite::Result<UsageLine> {
-        standing_at(c, &self.plans, user_id, feature, self.clock.now())
-    }
-
-    /// [`Self::tier_of`] on a connection the caller already holds.
-    pub fn tier_in(&self, c: &rusqlite::Connection, user_id: &str) -> rusqlite::Result<Tier> {
-        Ok(repo::subscription(c, user_id)?.tier())
+        self.store.standing(self.admission(user_id, feature, 0)).await
     }
 
     /// Refuses (403 `upgrade_required`) when the user's tier does not include `feature`.
@@ -163,21 +157,24 @@ impl SubscriptionService {
     }
 
     async fn snapshot(&self, user_id: &str) -> AppResult<Snapshot> {
-        let (user, plans, now) = (user_id.to_owned(), self.plans.clone(), self.clock.now());
-        self.db
-            .read(move |c| {
-                let row = repo::subscription(c, &user)?;
-                let tier = row.tier();
-                let lines = Feature::METERED
-                    .into_iter()
-                    .map(|f| standing(c, &plans, &user, tier, f, now))
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                let writing_window = plans.get(tier).ai_writing.window.bounds(now).0;
-                let words = repo::usage(c, &user, AI_WRITING_WORDS, &window_key(writing_window))?.0;
-                let pending = repo::pending_tier(c, &user)?;
-                Ok(Snapshot { row, pending, lines, words })
-            })
-            .await
+        let (plans, now) = (self.plans.clone(), self.clock.now());
+        let counters = move |tier: Tier| {
+            let plan = plans.get(tier);
+            let mut keys: Vec<CounterKey> = Feature::METERED
+                .into_iter()
+                .map(|f| CounterKey {
+                    counter: f.as_str().to_owned(),
+                    window_start: window_key(plan.quota(f).expect("metered").window.bounds(now).0),
+                })
+                .collect();
+            keys.push(CounterKey { counter: AI_WRITING_WORDS.to_owned(), window_start: window_key(plan.ai_writing.window.bounds(now).0) });
+            keys
+        };
+        let SubscriptionSnapshot { row, pending, counters } = self.store.snapshot(user_id, Box::new(counters)).await?;
+        let tier = row.tier();
+        let lines = Feature::METERED.into_iter().zip(&counters).map(|(f, usage)| self.admission(user_id, f, 0).line(tier, *usage)).collect();
+        let words = counters.last().map_or(0, |u| u.used);
+        Ok(Snapshot { row, pending, lines, words })
     }
 
     pub async fn tier_info(&self, caller: &Caller, user_id: &str) -> AppResult<TierInfo> {
@@ -290,23 +287,17 @@ impl SubscriptionService {
         let payment_id = uuid::Uuid::now_v7().to_string();
         let amount_cents = price_cents(plan, period);
         let (provider, currency) = (self.payments.name(), self.payments.currency().to_owned());
-        {
-            let (id, user, currency) = (payment_id.clone(), request.user_id.clone(), currency.clone());
-            self.db
-                .write(move |tx| {
-                    let payment = repo::NewPayment {
-                        payment_id: &id,
-                        user_id: &user,
-                        tier: target,
-                        billing_period: period.as_str(),
-                        amount_cents,
-                        currency: &currency,
-                        provider,
-                    };
-                    Ok(repo::insert_payment(tx, &payment)?)
-                })
-                .await?;
-        }
+        self.store
+            .insert_payment(NewPayment {
+                payment_id: payment_id.clone(),
+                user_id: request.user_id.clone(),
+                tier: target,
+                billing_period: period.as_str().to_owned(),
+                amount_cents,
+                currency: currency.clone(),
+                provider: provider.to_owned(),
+            })
+            .await?;
         let started = self
             .payments
             .start_payment(PaymentRequest {
@@ -318,15 +309,13 @@ impl SubscriptionService {
                 payment_method: method,
             })
             .await;
-        let id = payment_id.clone();
         let started = match started {
             Ok(started) => {
-                let external = started.external_id.clone();
-                self.db.write(move |tx| Ok(repo::set_payment_external_id(tx, &id, &external)?)).await?;
+                self.store.set_payment_external_id(&payment_id, &started.external_id).await?;
                 started
             }
             Err(e) => {
-                self.db.write(move |tx| Ok(repo::delete_payment(tx, &id)?)).await?;
+                self.store.delete_payment(&payment_id).await?;
                 return Err(e);
             }
         };
@@ -367,24 +356,18 @@ impl SubscriptionService {
     ) -> AppResult<UpgradeResult> {
         let receipt_id = format!("rcpt_{}", uuid::Uuid::now_v7().simple());
         let paid = to != Tier::Free;
-        let (user, changed_by, receipt) = (user_id.to_owned(), caller.user_id.clone(), receipt_id.clone());
         let subscription_id = self
-            .db
-            .write(move |tx| {
-                Ok(repo::apply_tier_change(
-                    tx,
-                    &TierChange {
-                        user_id: &user,
-                        changed_by: &changed_by,
-                        from,
-                        to,
-                        provider,
-                        receipt_id: &receipt,
-                        billing_period: paid.then_some(period.as_str()),
-                        external_id: None,
-                        period: paid.then(|| period_from(now, period)),
-                    },
-                )?)
+            .store
+            .change_tier(TierChange {
+                user_id: user_id.to_owned(),
+                changed_by: caller.user_id.clone(),
+                from,
+                to,
+                provider: provider.to_owned(),
+                receipt_id: receipt_id.clone(),
+                billing_period: paid.then(|| period.as_str().to_owned()),
+                external_id: None,
+                period: paid.then(|| period_from(now, period)),
             })
             .await?;
         tracing::info!(user = user_id, from = from.as_str(), to = to.as_str(), by = %caller.user_id, "tier changed");
@@ -457,52 +440,50 @@ impl SubscriptionService {
         let event: StripeEvent = serde_json::from_slice(body)
             .map_err(|e| AppError::bad_request("invalid_event", format!("the event is not a Stripe event: {e}")))?;
         let now = self.clock.now();
-        self.db
-            .write(move |tx| {
-                let object = &event.data.object;
-                let ours = object.metadata.as_ref().and_then(|m| m.payment_id.as_deref());
-                let payment = match ours {
-                    Some(id) => repo::payment(tx, id)?,
-                    None => None,
-                }
-                .or(repo::payment(tx, &object.id)?);
-                let Some(payment) = payment else {
-                    return Ok(WebhookAck { received: true, duplicate: false, effect: "none: not a payment of this server".into() });
-                };
-                if !repo::first_sight_of_event(tx, &event.id, "stripe", &event.kind)? {
-                    return Ok(WebhookAck { received: true, duplicate: true, effect: "none: event already applied".into() });
-                }
-                let effect = match (event.kind.as_str(), payment.status.as_str()) {
-                    ("payment_intent.succeeded", "pending") => {
-                        let from = repo::subscription(tx, &payment.user_id)?.tier();
-                        let period = if payment.billing_period == "yearly" { BillingPeriod::Yearly } else { BillingPeriod::Monthly };
-                        repo::set_payment_status(tx, &payment.payment_id, "succeeded")?;
-                        repo::apply_tier_change(
-                            tx,
-                            &TierChange {
-                                user_id: &payment.user_id,
-                                changed_by: "stripe",
-                                from,
-                                to: payment.tier,
-                                provider: "stripe",
-                                receipt_id: &object.id,
-                                billing_period: Some(payment.billing_period.as_str()),
-                                external_id: Some(&object.id),
-                                period: Some(period_from(now, period)),
-                            },
-                        )?;
-                        format!("activated {} for {}", payment.tier.as_str(), payment.user_id)
-                    }
-                    ("payment_intent.payment_failed" | "payment_intent.canceled", "pending") => {
-                        repo::set_payment_status(tx, &payment.payment_id, "failed")?;
-                        format!("payment for {} failed; the tier is unchanged", payment.user_id)
-                    }
-                    (kind, status) => format!("none: `{kind}` for a payment that is {status}"),
+        let object = event.data.object;
+        let ours = object.metadata.and_then(|m| m.payment_id);
+        let kind = event.kind.clone();
+        let object_id = object.id.clone();
+        // What the event does to a payment still pending: the rule, applied by the store
+        // atomically with recording the event.
+        let decide = move |payment: &super::store::PaymentRow, from: Tier| match (kind.as_str(), payment.status.as_str()) {
+            ("payment_intent.succeeded", "pending") => {
+                let period = if payment.billing_period == "yearly" { BillingPeriod::Yearly } else { BillingPeriod::Monthly };
+                PaymentOutcome::Succeeded(Box::new(TierChange {
+                    user_id: payment.user_id.clone(),
+                    changed_by: "stripe".into(),
+                    from,
+                    to: payment.tier,
+                    provider: "stripe".into(),
+                    receipt_id: object_id.clone(),
+                    billing_period: Some(payment.billing_period.clone()),
+                    external_id: Some(object_id.clone()),
+                    period: Some(period_from(now, period)),
+                }))
+            }
+            ("payment_intent.payment_failed" | "payment_intent.canceled", "pending") => PaymentOutcome::Failed,
+            _ => PaymentOutcome::Nothing,
+        };
+        let payment_event = PaymentEvent {
+            event_id: event.id.clone(),
+            provider: "stripe".into(),
+            kind: event.kind.clone(),
+            payment_ids: ours.into_iter().chain([object.id]).collect(),
+        };
+        let ack = match self.store.apply_payment_event(payment_event, Box::new(decide)).await? {
+            EventApplied::NotOurs => WebhookAck { received: true, duplicate: false, effect: "none: not a payment of this server".into() },
+            EventApplied::Duplicate => WebhookAck { received: true, duplicate: true, effect: "none: event already applied".into() },
+            EventApplied::Applied { payment, outcome } => {
+                let effect = match outcome {
+                    PaymentOutcome::Succeeded(change) => format!("activated {} for {}", change.to.as_str(), change.user_id),
+                    PaymentOutcome::Failed => format!("payment for {} failed; the tier is unchanged", payment.user_id),
+                    PaymentOutcome::Nothing => format!("none: `{}` for a payment that is {}", event.kind, payment.status),
                 };
                 tracing::info!(event = %event.id, %effect, "stripe webhook");
-                Ok(WebhookAck { received: true, duplicate: false, effect })
-            })
-            .await
+                WebhookAck { received: true, duplicate: false, effect }
+            }
+        };
+        Ok(ack)
     }
 }
 
@@ -528,9 +509,4 @@ struct StripeObject {
 #[derive(serde::Deserialize)]
 struct StripeMetadata {
     payment_id: Option<String>,
-}
-
-fn standing_at(c: &rusqlite::Connection, plans: &TierPlans, user_id: &str, feature: Feature, now: DateTime<Utc>) -> rusqlite::Result<UsageLine> {
-    let tier = repo::subscription(c, user_id)?.tier();
-    standing(c, plans, user_id, tier, feature, now)
 }

@@ -152,7 +152,7 @@ impl MusicService {
                 }
                 repo::make_current(tx, &project_id, &vid, duration)?;
                 if let Some(hold) = &hold {
-                    hold.commit_in(tx)?;
+                    crate::features::subscription::store::sqlite::commit_hold_in(tx, hold)?;
                 }
                 Ok(())
             })

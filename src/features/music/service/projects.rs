@@ -29,11 +29,11 @@ impl MusicService {
         };
         BlobPath::parse(&format!("{}/metadata.json", row.storage_path))
             .map_err(|_| AppError::invalid_field("userId", "cannot be used in a storage path"))?;
-        let subscriptions = self.subscriptions.clone();
+        let admission = self.subscriptions.count_admission(Counted::MusicProjects);
         let inserted = row.clone();
         self.db
             .write(move |tx| {
-                subscriptions.admit_count(tx, &inserted.user_id, Counted::MusicProjects, || repo::count_active(tx, &inserted.user_id))?;
+                crate::features::subscription::store::sqlite::admit_count_in(tx, &admission, &inserted.user_id, || repo::count_active(tx, &inserted.user_id))?;
                 repo::insert_project(tx, &inserted)?;
                 Ok(())
             })
@@ -53,14 +53,14 @@ impl MusicService {
 
     pub async fn update(&self, caller: &Caller, project_id: &str, u: UpdateProject) -> AppResult<Project> {
         self.owned(caller, project_id).await?;
-        let (id, subscriptions) = (project_id.to_owned(), self.subscriptions.clone());
+        let (id, admission) = (project_id.to_owned(), self.subscriptions.count_admission(Counted::MusicProjects));
         // Read, check and write in one transaction, so a generation finishing meanwhile is not undone.
         self.db
             .write(move |tx| {
                 let mut p = repo::project(tx, &id)?.ok_or_else(|| not_found(&id))?;
                 let restoring = apply_update(&mut p, u)?;
                 if restoring {
-                    subscriptions.admit_count(tx, &p.user_id, Counted::MusicProjects, || repo::count_active(tx, &p.user_id))?;
+                    crate::features::subscription::store::sqlite::admit_count_in(tx, &admission, &p.user_id, || repo::count_active(tx, &p.user_id))?;
                 }
                 Ok(repo::save_fields(tx, &p)?)
             })

@@ -81,8 +81,8 @@ impl WritersService {
         let stored = self
             .db
             .write(move |tx| {
-                hold.commit_in(tx)?;
-                Ok(hold.add_to_counter_in(tx, AI_WRITING_WORDS, words)?)
+                crate::features::subscription::store::sqlite::commit_hold_in(tx, &hold)?;
+                Ok(crate::features::subscription::store::sqlite::add_to_hold_window_in(tx, &hold, AI_WRITING_WORDS, words)?)
             })
             .await;
         match stored {

@@ -44,10 +44,10 @@ impl WritersService {
         };
         BlobPath::parse(&format!("{}/metadata.json", row.storage_path))
             .map_err(|_| AppError::invalid_field("userId", "cannot be used in a storage path"))?;
-        let (subscriptions, inserted) = (self.subscriptions.clone(), row.clone());
+        let (admission, inserted) = (self.subscriptions.count_admission(Counted::WritingProjects), row.clone());
         self.db
             .write(move |tx| {
-                subscriptions.admit_count(tx, &inserted.user_id, Counted::WritingProjects, || repo::count_active(tx, &inserted.user_id))?;
+                crate::features::subscription::store::sqlite::admit_count_in(tx, &admission, &inserted.user_id, || repo::count_active(tx, &inserted.user_id))?;
                 Ok(repo::insert_project(tx, &inserted)?)
             })
             .await?;
@@ -94,11 +94,11 @@ impl WritersService {
             }
             None => false,
         };
-        let (subscriptions, saved) = (self.subscriptions.clone(), p.clone());
+        let (admission, saved) = (self.subscriptions.count_admission(Counted::WritingProjects), p.clone());
         self.db
             .write(move |tx| {
                 if restoring {
-                    subscriptions.admit_count(tx, &saved.user_id, Counted::WritingProjects, || repo::count_active(tx, &saved.user_id))?;
+                    crate::features::subscription::store::sqlite::admit_count_in(tx, &admission, &saved.user_id, || repo::count_active(tx, &saved.user_id))?;
                 }
                 Ok(repo::save_fields(tx, &saved)?)
             })
