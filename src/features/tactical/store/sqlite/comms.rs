@@ -53,10 +53,10 @@ pub(super) fn insert_comm(c: &Connection, m: &CommRow, recipients: &[String]) ->
     Ok(())
 }
 
-/// Who may see a comm, as SQL over `c` (the comm) for the reader `:me`: sender, listed
-/// recipient, member of its team, or member of its department for a broadcast; never above the
-/// reader's clearance; never once deleted. The one definition of visibility: the list, the single
-/// read and every action on a comm go through it.
+/// Who may see a comm ([`Reader`]'s rule), as SQL over `c` (the comm) for the reader `:me`:
+/// sender, listed recipient, member of its team, or member of its department for a broadcast;
+/// never above the reader's clearance; never once deleted. The list, the single read, the counts
+/// and every action on a comm go through it.
 const VISIBLE: &str = "c.deleted_at IS NULL
     AND (CASE c.classification WHEN 'public' THEN 0 WHEN 'confidential' THEN 1 WHEN 'secret' THEN 2 ELSE 3 END) <= :rank
     AND (c.from_user_id = :me
