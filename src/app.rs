@@ -119,7 +119,7 @@ impl AppState {
         let chat = ChatService::new(db.clone(), subscriptions.clone(), text.clone(), config.chat.clone());
         let writers = WritersService::new(db.clone(), storage.clone(), subscriptions.clone(), accounts.clone(), text.clone(), config.writers.clone());
         let tactical = TacticalService::new(
-            db.clone(),
+            Arc::new(crate::features::tactical::store::sqlite::SqliteTacticalStore::new(db.clone())),
             storage.clone(),
             subscriptions.clone(),
             text.clone(),

@@ -274,7 +274,8 @@ fn rotate_keys(common: &Common) -> Result<(), String> {
     let config = load(common, None)?;
     let db = crate::db::Db::open(&config.database_path(), &config.database).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    let report = runtime.block_on(crate::features::tactical::rotation::rotate(&db, &config))?;
+    let store = crate::features::tactical::store::sqlite::SqliteTacticalStore::new(db);
+    let report = runtime.block_on(crate::features::tactical::rotation::rotate(&store, &config))?;
     println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
     Ok(())
 }

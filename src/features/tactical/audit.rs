@@ -2,23 +2,25 @@
 //!
 //! Each entry's hash is SHA-256 over its own fields and the previous entry's hash, so editing,
 //! removing or reordering any entry breaks every link after it. The database refuses UPDATE and
-//! DELETE on the table (triggers); `verify` detects what someone with the file does anyway.
+//! DELETE on the table (triggers); verification ([`ChainCheck`]) detects what someone with the file
+//! does anyway.
 //!
-//! Successes are appended by the service inside the transaction that does the work. Everything
-//! refused, wherever it was refused (a bad token, a body that would not parse, a rule in the
-//! service), is appended by `audit_guard::guard`, the middleware around the tactical routes: the
-//! service marks the request as recorded, and the guard records what was not.
+//! Successes are appended by the service inside the transaction that does the work (each write
+//! of the store takes its entry). Everything refused, wherever it was refused (a bad token, a
+//! body that would not parse, a rule in the service), is appended by `audit_guard::guard`, the
+//! middleware around the tactical routes: the service marks the request as recorded, and the
+//! guard records what was not.
+//!
+//! The chain itself is pure and lives here: [`next_entry`] makes the entry that follows the
+//! newest one, [`ChainCheck`] checks entries in order. The stores call them.
 
 use std::cell::RefCell;
 
 use poem::http::StatusCode;
-use rusqlite::Connection;
 
-use super::audit_repo;
 use super::model::{AuditEntry, AuditVerification};
-use crate::db::now_text;
 
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One entry to append.
 #[derive(Debug, Clone)]
@@ -47,43 +49,54 @@ fn entry_hash(seq: i64, created_at: &str, actor: &str, action: &str, target: Opt
     crate::crypto::sha256_hex(canonical.as_bytes())
 }
 
-/// Appends `r` after the newest entry. Run it inside the writing transaction (`BEGIN
-/// IMMEDIATE`), so no two appends read the same predecessor.
-pub fn append(c: &Connection, r: &Record) -> rusqlite::Result<()> {
-    let (seq, prev) = match audit_repo::newest_link(c)? {
+/// The entry recording `r` at `created_at` after the newest entry, given as its `seq` and
+/// `entry_hash` (`None` for an empty log). The caller inserts it in the same atomic step in
+/// which it read the newest entry, so no two entries share a predecessor.
+pub fn next_entry(newest: Option<(i64, String)>, r: &Record, created_at: String) -> AuditEntry {
+    let (seq, prev) = match newest {
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, GENESIS.to_owned()),
     };
-    let created_at = now_text();
     let hash = entry_hash(seq, &created_at, &r.actor, r.action, r.target.as_deref(), r.outcome, r.detail.as_deref(), &prev);
-    audit_repo::insert(
-        c,
-        &AuditEntry {
-            seq,
-            actor_id: r.actor.clone(),
-            action: r.action.to_owned(),
-            target: r.target.clone(),
-            outcome: r.outcome.to_owned(),
-            detail: r.detail.clone(),
-            prev_hash: prev,
-            entry_hash: hash,
-            created_at,
-        },
-    )
+    AuditEntry {
+        seq,
+        actor_id: r.actor.clone(),
+        action: r.action.to_owned(),
+        target: r.target.clone(),
+        outcome: r.outcome.to_owned(),
+        detail: r.detail.clone(),
+        prev_hash: prev,
+        entry_hash: hash,
+        created_at,
+    }
 }
 
-/// Walks the whole chain in order, recomputing every hash and link.
-pub fn verify(c: &Connection) -> rusqlite::Result<AuditVerification> {
-    let (mut prev, mut entries, mut first_broken_at) = (GENESIS.to_owned(), 0u64, None);
-    audit_repo::each_in_order(c, |e| {
-        entries += 1;
+/// Checks a chain one entry at a time, oldest first, recomputing every hash and link.
+pub struct ChainCheck {
+    prev: String,
+    entries: u64,
+    first_broken_at: Option<i64>,
+}
+
+impl Default for ChainCheck {
+    fn default() -> Self {
+        Self { prev: GENESIS.to_owned(), entries: 0, first_broken_at: None }
+    }
+}
+
+impl ChainCheck {
+    pub fn push(&mut self, e: AuditEntry) {
+        self.entries += 1;
         let expected = entry_hash(e.seq, &e.created_at, &e.actor_id, &e.action, e.target.as_deref(), &e.outcome, e.detail.as_deref(), &e.prev_hash);
-        if first_broken_at.is_none() && (e.prev_hash != prev || e.entry_hash != expected) {
-            first_broken_at = Some(e.seq);
+        if self.first_broken_at.is_none() && (e.prev_hash != self.prev || e.entry_hash != expected) {
+            self.first_broken_at = Some(e.seq);
         }
-        prev = e.entry_hash;
-    })?;
-    Ok(AuditVerification { intact: first_broken_at.is_none(), entries, first_broken_at })
+        self.prev = e.entry_hash;
+    }
+
+    pub fn finish(self) -> AuditVerification {
+        AuditVerification { intact: self.first_broken_at.is_none(), entries: self.entries, first_broken_at: self.first_broken_at }
+    }
 }
 
 // ---- recording refusals --------------------------------------------------------------------
@@ -171,50 +184,36 @@ pub(super) fn error_code(body: &[u8]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::model::AuditFilter;
     use super::*;
-    use crate::db::CachedSql;
 
-    fn db() -> Connection {
-        let c = Connection::open_in_memory().unwrap();
-        c.execute_batch(
-            "CREATE TABLE audit_log (seq INTEGER PRIMARY KEY, actor_id TEXT, action TEXT, target TEXT, outcome TEXT,
-             detail TEXT, prev_hash TEXT, entry_hash TEXT, created_at TEXT);",
-        )
-        .unwrap();
-        c
+    fn chain(n: usize) -> Vec<AuditEntry> {
+        let mut out: Vec<AuditEntry> = Vec::new();
+        for i in 0..n {
+            let newest = out.last().map(|e| (e.seq, e.entry_hash.clone()));
+            out.push(next_entry(newest, &Record::ok("u1", "comm.send", format!("c{i}")).detail("x"), format!("2026-01-01T00:00:0{i}.000Z")));
+        }
+        out
+    }
+
+    fn check(entries: Vec<AuditEntry>) -> AuditVerification {
+        let mut check = ChainCheck::default();
+        entries.into_iter().for_each(|e| check.push(e));
+        check.finish()
     }
 
     #[test]
     fn chain_verifies_and_detects_an_edit_and_a_removal() {
-        let c = db();
-        for i in 0..5 {
-            append(&c, &Record::ok("u1", "comm.send", format!("c{i}")).detail("x")).unwrap();
-        }
-        assert_eq!(verify(&c).unwrap().first_broken_at, None);
-        assert_eq!(verify(&c).unwrap().entries, 5);
-        c.execute_cached("UPDATE audit_log SET outcome = 'denied' WHERE seq = 3", []).unwrap();
-        let report = verify(&c).unwrap();
-        assert!(!report.intact);
-        assert_eq!(report.first_broken_at, Some(3));
-
-        let c = db();
-        for i in 0..4 {
-            append(&c, &Record::ok("u1", "comm.read", format!("c{i}"))).unwrap();
-        }
-        c.execute_cached("DELETE FROM audit_log WHERE seq = 2", []).unwrap();
-        assert_eq!(verify(&c).unwrap().first_broken_at, Some(3));
-    }
-
-    #[test]
-    fn entries_link_to_their_predecessor() {
-        let c = db();
-        append(&c, &Record::ok("a", "x", "t")).unwrap();
-        append(&c, &Record::ok("b", "y", "t")).unwrap();
-        let (entries, total) = audit_repo::entries(&c, &AuditFilter { actor: None, action: None, outcome: None, since: None, limit: 10, offset: 0 }).unwrap();
-        assert_eq!(total, 2);
-        assert_eq!(entries[1].prev_hash, GENESIS);
-        assert_eq!(entries[0].prev_hash, entries[1].entry_hash);
+        let entries = chain(5);
+        assert_eq!(entries[0].prev_hash, GENESIS);
+        assert_eq!(entries[1].prev_hash, entries[0].entry_hash);
+        let report = check(entries.clone());
+        assert_eq!((report.intact, report.entries, report.first_broken_at), (true, 5, None));
+        let mut edited = entries.clone();
+        edited[2].outcome = "denied".into();
+        assert_eq!(check(edited).first_broken_at, Some(3));
+        let mut removed = entries;
+        removed.remove(1);
+        assert_eq!(check(removed).first_broken_at, Some(3));
     }
 
     #[test]

@@ -7,12 +7,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::audit::{self, Record};
 use super::model::*;
-use super::repo::{self, CommQuery, CommRow, FileRow};
 use super::sealing;
-use super::service::{BUCKET, Member, NewFile, TacticalService, department_folder, ensure_self};
+use super::service::{BUCKET, Member, NewFile, TacticalService, department_folder, ensure_self, now_text};
+use super::store::{AudienceFacts, CommExtras, CommQuery, CommRow, FileRow, KeyHolder, VisibleComms};
 use crate::auth::{Caller, Role};
 use crate::crypto::envelope::DataKey;
-use crate::db::now_text;
 use crate::error::{AppError, AppResult};
 use crate::blobs::BlobPath;
 
@@ -183,60 +182,47 @@ impl TacticalService {
             }
             None
         };
-        let (keys, saved, list, actor) = (self.keys.clone(), row.clone(), recipients.clone(), caller.user_id.clone());
-        let outcome = self
-            .db
-            .write(move |tx| {
-                let mut saved = saved;
-                check_audience(tx, &saved, &list, classification)?;
-                if let Some(dk) = &data_key {
-                    let (wrapped, key_id) = sealing::wrap_current(tx, &keys, dk, &sealing::key_aad("tactical_comms", &saved.comm_id))?;
-                    saved.wrapped_key = Some(wrapped);
-                    saved.key_id = Some(key_id);
-                }
-                repo::insert_comm(tx, &saved, &list)?;
-                let detail = format!(
-                    "audience={} recipients={} classification={} type={} encrypted={}",
-                    saved.audience, list.len(), saved.classification, saved.message_type, saved.is_encrypted
-                );
-                audit::append(tx, &Record::ok(&actor, action, &saved.comm_id).detail(detail))?;
-                Ok(saved)
-            })
-            .await;
-        let saved = match outcome {
-            Ok(saved) => saved,
-            Err(e) => {
-                self.discard(written).await;
-                return Err(e);
-            }
+        let detail = format!(
+            "audience={} recipients={} classification={} type={} encrypted={}",
+            row.audience, recipients.len(), row.classification, row.message_type, row.is_encrypted
+        );
+        let record = Record::ok(&caller.user_id, action, &row.comm_id).detail(detail);
+        let key = data_key.map(|dk| sealing::wrap_current(self.keys.clone(), dk, sealing::key_aad(KeyHolder::Comm.aad_name(), &comm_id)));
+        let check = {
+            let row = row.clone();
+            Box::new(move |facts: &AudienceFacts| check_audience(facts, &row, classification))
         };
+        if let Err(e) = self.store.send_comm(row.clone(), recipients.clone(), check, key, record).await {
+            self.discard(written).await;
+            return Err(e);
+        }
         audit::recorded();
         let (text, ciphertext) = match body {
             Body::Text(t) => (Some(t), None),
             Body::ClientCiphertext(c) => (None, Some(c)),
         };
         Ok(Comm {
-            comm_id: saved.comm_id,
-            from_user_id: saved.from_user_id,
+            comm_id: row.comm_id,
+            from_user_id: row.from_user_id,
             sender_rank: me.profile.rank.clone(),
-            sender_department: saved.department,
+            sender_department: row.department,
             audience,
             to_user_ids: recipients,
-            team_id: saved.team_id,
+            team_id: row.team_id,
             message_type,
-            label: saved.label,
+            label: row.label,
             priority,
             classification,
             encrypted,
             content: text,
             encrypted_content: ciphertext,
-            related_incident_id: saved.related_incident_id,
+            related_incident_id: row.related_incident_id,
             attachments: Vec::new(),
             read_at: None,
             acknowledged_at: None,
             acknowledged_by: Vec::new(),
             integrity_error: None,
-            sent_at: saved.sent_at,
+            sent_at: row.sent_at,
         })
     }
 
@@ -253,30 +239,18 @@ impl TacticalService {
         let priority = f.priority.as_deref().map(|p| Priority::field("priority", p)).transpose()?;
         let cursor = f.cursor.as_deref().map(decode_cursor).transpose()?;
         let filter = CommFilter { since: since_field("since", f.since.clone())?, ..f };
-        let profile = me.profile.clone();
-        let clearance = me.clearance;
-        let (rows, total, extras) = self
-            .db
-            .read(move |c| {
-                let me = Member { profile, clearance };
-                let q = CommQuery {
-                    filter: &filter,
-                    message_type: message_type.map(MessageType::as_str),
-                    label: label.as_deref(),
-                    priority: priority.map(Priority::as_str),
-                    cursor,
-                };
-                let (mut rows, total) = repo::visible_comms(c, &me.reader(), &q)?;
-                let more = rows.len() > filter.limit as usize;
-                rows.truncate(filter.limit as usize);
-                let extras = rows.iter().map(|r| comm_extras(c, &r.comm_id)).collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok((rows, total, (extras, more)))
-            })
-            .await?;
-        let (extras, more) = extras;
-        let next_cursor = if more { rows.last().map(encode_cursor) } else { None };
+        let query = CommQuery {
+            message_type: message_type.map(|t| t.as_str().to_owned()),
+            label,
+            priority: priority.map(|p| p.as_str().to_owned()),
+            since: filter.since,
+            cursor,
+            limit: filter.limit,
+        };
+        let VisibleComms { comms: rows, total, more } = self.store.visible_comms(&me.reader(), &query).await?;
+        let next_cursor = if more { rows.last().map(|(row, _)| encode_cursor(row)) } else { None };
         // Blobs are read a few at a time: a page is up to 100 sealed comms.
-        let comms: Vec<Comm> = futures_util::stream::iter(rows.into_iter().zip(extras))
+        let comms: Vec<Comm> = futures_util::stream::iter(rows)
             .map(|(row, extra)| self.comm_view(&me, row, extra))
             .buffered(8)
             .collect()
@@ -287,7 +261,7 @@ impl TacticalService {
 
     /// A comm for its reader: decrypted when sealed. A ciphertext that fails to open is
     /// reported on the item (and logged), not as garbage and not by failing the whole list.
-    async fn comm_view(&self, me: &Member, row: CommRow, extra: Extras) -> Comm {
+    async fn comm_view(&self, me: &Member, row: CommRow, extra: CommExtras) -> Comm {
         let mut integrity_error = None;
         let (mut content, mut ciphertext) = (row.content.clone(), None);
         let key = match self.comm_key(&row) {
@@ -353,7 +327,7 @@ impl TacticalService {
         match (&row.wrapped_key, &row.key_id) {
             (Some(wrapped), Some(key_id)) => {
                 let what = format!("data key of comm {}", row.comm_id);
-                sealing::unwrap(&self.keys, wrapped, key_id, &sealing::key_aad("tactical_comms", &row.comm_id), &what).map(Some)
+                sealing::unwrap(&self.keys, wrapped, key_id, &sealing::key_aad(KeyHolder::Comm.aad_name(), &row.comm_id), &what).map(Some)
             }
             _ if row.is_encrypted => Err(missing_key(&row.comm_id)),
             _ => Ok(None),
@@ -373,11 +347,7 @@ impl TacticalService {
 
     /// The comm if the caller may see it.
     async fn visible(&self, me: &Member, comm_id: &str) -> AppResult<CommRow> {
-        let (profile, clearance, id) = (me.profile.clone(), me.clearance, comm_id.to_owned());
-        self.db
-            .read(move |c| repo::visible_comm(c, &Member { profile, clearance }.reader(), &id))
-            .await?
-            .ok_or_else(|| comm_not_found(comm_id))
+        self.store.visible_comm(&me.reader(), comm_id).await?.ok_or_else(|| comm_not_found(comm_id))
     }
 
     /// Records that the caller read (and with `acknowledge`, acknowledged) a comm.
@@ -386,17 +356,10 @@ impl TacticalService {
         audit::attempt(action, comm_id);
         let me = self.member(caller).await?;
         let row = self.visible(&me, comm_id).await?;
-        let (actor, id) = (caller.user_id.clone(), row.comm_id.clone());
-        let (read_at, acknowledged_at) = self
-            .db
-            .write(move |tx| {
-                let times = repo::mark(tx, &id, &actor, acknowledge, &now_text())?;
-                audit::append(tx, &Record::ok(&actor, action, &id))?;
-                Ok(times)
-            })
-            .await?;
+        let record = Record::ok(&caller.user_id, action, &row.comm_id);
+        let receipt = self.store.record_receipt(&row.comm_id, &caller.user_id, acknowledge, &now_text(), record).await?;
         audit::recorded();
-        Ok(Receipt { comm_id: row.comm_id, user_id: caller.user_id.clone(), read_at, acknowledged_at })
+        Ok(Receipt { comm_id: row.comm_id, user_id: receipt.user_id, read_at: receipt.read_at, acknowledged_at: receipt.acknowledged_at })
     }
 
     /// Attaches a file to one of the caller's own comms, sealed with the comm's data key.
@@ -435,26 +398,20 @@ impl TacticalService {
             wrapped_key: None,
             key_id: None,
         };
-        let (keys, saved, actor) = (self.keys.clone(), attachment.clone(), caller.user_id.clone());
-        let outcome = self
-            .db
-            .write(move |tx| {
-                let current = repo::comm(tx, &saved.owner)?.filter(|c| c.deleted_at.is_none()).ok_or_else(|| comm_not_found(&saved.owner))?;
-                if repo::attachments(tx, &saved.owner)?.len() >= MAX_ATTACHMENTS {
-                    return Err(AppError::Conflict { code: "too_many_attachments", message: format!("a comm holds at most {MAX_ATTACHMENTS} attachments") });
-                }
-                if fresh {
-                    if current.wrapped_key.is_some() {
-                        return Err(AppError::Conflict { code: "concurrent_attachment", message: "another attachment was added at the same time: retry".into() });
-                    }
-                    let (wrapped, key_id) = sealing::wrap_current(tx, &keys, &existing, &sealing::key_aad("tactical_comms", &saved.owner))?;
-                    repo::set_comm_key(tx, &saved.owner, &wrapped, &key_id)?;
-                }
-                repo::insert_attachment(tx, &saved, &actor)?;
-                audit::append(tx, &Record::ok(&actor, "comm.attach", &saved.owner).detail(format!("file={} bytes={}", saved.id, saved.size_bytes)))?;
-                Ok(())
-            })
-            .await;
+        let id = comm_id.to_owned();
+        let check = Box::new(move |current: Option<&CommRow>, attachments: usize| {
+            let current = current.filter(|c| c.deleted_at.is_none()).ok_or_else(|| comm_not_found(&id))?;
+            if attachments >= MAX_ATTACHMENTS {
+                return Err(AppError::Conflict { code: "too_many_attachments", message: format!("a comm holds at most {MAX_ATTACHMENTS} attachments") });
+            }
+            if fresh && current.wrapped_key.is_some() {
+                return Err(AppError::Conflict { code: "concurrent_attachment", message: "another attachment was added at the same time: retry".into() });
+            }
+            Ok(())
+        });
+        let key = fresh.then(|| sealing::wrap_current(self.keys.clone(), existing, sealing::key_aad(KeyHolder::Comm.aad_name(), comm_id)));
+        let record = Record::ok(&caller.user_id, "comm.attach", comm_id).detail(format!("file={} bytes={}", attachment.id, attachment.size_bytes));
+        let outcome = self.store.insert_attachment(attachment.clone(), &caller.user_id, check, key, record).await;
         if let Err(e) = outcome {
             self.discard(vec![path]).await;
             return Err(e);
@@ -474,10 +431,9 @@ impl TacticalService {
         audit::attempt("comm.download", comm_id);
         let me = self.member(caller).await?;
         let row = self.visible(&me, comm_id).await?;
-        let (id, fid) = (comm_id.to_owned(), file_id.to_owned());
         let a = self
-            .db
-            .read(move |c| repo::attachment(c, &id, &fid))
+            .store
+            .attachment(comm_id, file_id)
             .await?
             .ok_or_else(|| AppError::NotFound { code: "attachment_not_found", message: format!("no attachment `{file_id}` on this comm") })?;
         let dk = self.comm_key(&row)?.ok_or_else(|| missing_key(comm_id))?;
@@ -504,8 +460,7 @@ impl TacticalService {
     /// blobs.
     pub async fn delete(&self, caller: &Caller, comm_id: &str) -> AppResult<Deletion> {
         audit::attempt("comm.delete", comm_id);
-        let id = comm_id.to_owned();
-        let row = self.db.read(move |c| repo::comm(c, &id)).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| comm_not_found(comm_id))?;
+        let row = self.store.comm(comm_id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| comm_not_found(comm_id))?;
         if row.from_user_id != caller.user_id && caller.role != Role::Admin {
             let may_see = match self.member(caller).await {
                 Ok(me) => self.visible(&me, comm_id).await.is_ok(),
@@ -517,23 +472,14 @@ impl TacticalService {
                 comm_not_found(comm_id)
             });
         }
-        let (id, actor) = (comm_id.to_owned(), caller.user_id.clone());
-        let (deleted_at, blobs) = self
-            .db
-            .write(move |tx| {
-                let mut blobs: Vec<String> = repo::attachments(tx, &id)?.into_iter().map(|a| a.blob_path).collect();
-                let current = repo::comm(tx, &id)?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| comm_not_found(&id))?;
-                if let Some(message) = current.blob_path {
-                    blobs.push(message);
-                }
-                let at = now_text();
-                repo::tombstone_comm(tx, &id, &actor, &at)?;
-                audit::append(tx, &Record::ok(&actor, "comm.delete", &id).detail(format!("blobs={}", blobs.len())))?;
-                Ok((at, blobs))
-            })
-            .await?;
+        let (id, actor, deleted_at) = (comm_id.to_owned(), caller.user_id.clone(), now_text());
+        let record = Box::new(move |blobs: &[String]| Record::ok(&actor, "comm.delete", &id).detail(format!("blobs={}", blobs.len())));
+        let blobs = self
+            .store
+            .delete_comm_securely(comm_id, &caller.user_id, &deleted_at, record)
+            .await?
+            .ok_or_else(|| comm_not_found(comm_id))?;
         audit::recorded();
-        self.db.checkpoint().await;
         let folder = comm_folder(&row.department, comm_id);
         let mut destroyed = 0;
         for path in blobs.into_iter().chain([format!("{folder}/metadata.json")]) {
@@ -561,31 +507,13 @@ fn attachment_name(dk: &DataKey, comm_id: &str, a: &FileRow) -> AppResult<String
     Ok(String::from_utf8_lossy(&name).into_owned())
 }
 
-/// Recipients, receipts, attachments and the sender's rank of a listed comm.
-pub(super) struct Extras {
-    recipients: Vec<String>,
-    receipts: Vec<repo::ReceiptRow>,
-    attachments: Vec<FileRow>,
-    sender_rank: Option<String>,
-}
-
-fn comm_extras(c: &rusqlite::Connection, comm_id: &str) -> rusqlite::Result<Extras> {
-    let sender_rank = repo::sender_rank(c, comm_id)?;
-    Ok(Extras {
-        recipients: repo::recipients(c, comm_id)?,
-        receipts: repo::receipts(c, comm_id)?,
-        attachments: repo::attachments(c, comm_id)?,
-        sender_rank,
-    })
-}
-
 /// Inside the sending transaction: every listed recipient is a verified member cleared for the
 /// classification; a team is the sender's own; a related incident is of the sender's department.
-fn check_audience(c: &rusqlite::Connection, row: &CommRow, recipients: &[String], classification: Clearance) -> AppResult<()> {
+fn check_audience(facts: &AudienceFacts, row: &CommRow, classification: Clearance) -> AppResult<()> {
     let mut unknown = Vec::new();
     let mut uncleared = Vec::new();
-    for id in recipients {
-        match repo::profile(c, id)? {
+    for (id, profile) in &facts.recipients {
+        match profile {
             Some(p) if p.verified_status == VerifiedStatus::Verified.as_str() => {
                 if Clearance::parse(&p.clearance).unwrap_or(Clearance::Public) < classification {
                     uncleared.push(id.clone());
@@ -609,13 +537,13 @@ fn check_audience(c: &rusqlite::Connection, row: &CommRow, recipients: &[String]
         });
     }
     if let Some(team) = &row.team_id {
-        let sender_team: Option<String> = repo::profile(c, &row.from_user_id)?.and_then(|p| p.team_id);
-        if sender_team.as_deref() != Some(team.as_str()) {
+        let sender_team: Option<&str> = facts.sender.as_ref().and_then(|p| p.team_id.as_deref());
+        if sender_team != Some(team.as_str()) {
             return Err(AppError::forbidden_code("not_team_member", format!("you are not a member of team `{team}`")));
         }
     }
     if let Some(incident) = &row.related_incident_id {
-        match repo::incident(c, incident)? {
+        match &facts.incident {
             Some(i) if i.department == row.department => {}
             _ => {
                 return Err(AppError::Unprocessable {

@@ -5,15 +5,14 @@
 pub mod api;
 pub mod audit;
 pub mod audit_guard;
-mod audit_repo;
 mod comms;
 pub mod model;
 mod operations;
-mod repo;
 pub mod rotation;
 mod sealing;
 pub mod service;
 pub mod situation;
+pub mod store;
 pub mod stress;
 
 pub use service::{NewFile, TacticalService};

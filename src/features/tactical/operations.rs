@@ -6,19 +6,20 @@ use chrono::{DateTime, Duration, Utc};
 use super::situation::{self, CommFacts, IncidentFacts, ThreatReport};
 use super::stress::{self, SessionType, StressReadings};
 use super::audit::{self, Record};
-use super::audit_repo;
 use super::comms::since_field;
 use super::model::*;
-use super::repo::{self, CheckInRow, IncidentRow};
-use super::service::{Member, TacticalService, ensure_self};
+use super::service::{Member, TacticalService, ensure_self, now_text};
+use super::store::{CheckInRow, IncidentRow, SituationFacts};
 use crate::ai::text::{CallerFacts, TextRequest};
 use crate::auth::{Caller, Role};
-use crate::db::now_text;
 use crate::error::{AppError, AppResult};
 use crate::features::fields::{required, trimmed};
 use crate::features::page::Page;
 
 const DASHBOARD_INCIDENTS: usize = 20;
+/// Escalated and active incidents each that the dashboard reads before choosing its
+/// [`DASHBOARD_INCIDENTS`].
+const OPEN_INCIDENTS_READ: u32 = 200;
 
 fn incident_view(i: IncidentRow) -> Incident {
     Incident {
@@ -68,15 +69,9 @@ impl TacticalService {
             updated_at: now,
             resolved_at: None,
         };
-        let saved = row.clone();
-        self.db
-            .write(move |tx| {
-                repo::insert_incident(tx, &saved)?;
-                let detail = format!("severity={} department={}", saved.severity, saved.department);
-                audit::append(tx, &Record::ok(&saved.reported_by, "incident.report", &saved.incident_id).detail(detail))?;
-                Ok(())
-            })
-            .await?;
+        let detail = format!("severity={} department={}", row.severity, row.department);
+        let record = Record::ok(&row.reported_by, "incident.report", &row.incident_id).detail(detail);
+        self.store.insert_incident(row.clone(), record).await?;
         audit::recorded();
         Ok(incident_view(row))
     }
@@ -88,21 +83,23 @@ impl TacticalService {
         let status = IncidentStatus::field("status", &u.status)?;
         let (id, department, actor) = (incident_id.to_owned(), me.profile.department.clone(), caller.user_id.clone());
         let row = self
-            .db
-            .write(move |tx| {
-                let mut row = repo::incident(tx, &id)?.filter(|i| i.department == department).ok_or_else(|| incident_not_found(&id))?;
-                let before = row.status.clone();
-                let now = now_text();
-                if status == IncidentStatus::Escalated {
-                    row.escalations += 1;
-                }
-                row.resolved_at = (status == IncidentStatus::Resolved).then(|| row.resolved_at.clone().unwrap_or_else(|| now.clone()));
-                row.status = status.as_str().into();
-                row.updated_at = now;
-                repo::save_incident_status(tx, &row)?;
-                audit::append(tx, &Record::ok(&actor, "incident.update", &id).detail(format!("{before} -> {}", row.status)))?;
-                Ok(row)
-            })
+            .store
+            .update_incident_status(
+                incident_id,
+                Box::new(move |current| {
+                    let mut row = current.filter(|i| i.department == department).ok_or_else(|| incident_not_found(&id))?;
+                    let before = row.status.clone();
+                    let now = now_text();
+                    if status == IncidentStatus::Escalated {
+                        row.escalations += 1;
+                    }
+                    row.resolved_at = (status == IncidentStatus::Resolved).then(|| row.resolved_at.clone().unwrap_or_else(|| now.clone()));
+                    row.status = status.as_str().into();
+                    row.updated_at = now;
+                    let record = Record::ok(&actor, "incident.update", &id).detail(format!("{before} -> {}", row.status));
+                    Ok((row, record))
+                }),
+            )
             .await?;
         audit::recorded();
         Ok(incident_view(row))
@@ -119,8 +116,7 @@ impl TacticalService {
             limit: page.limit,
             offset: page.offset,
         };
-        let department = me.profile.department.clone();
-        let (rows, total) = self.db.read(move |c| repo::incidents(c, &department, &filter)).await?;
+        let (rows, total) = self.store.incidents(&me.profile.department, &filter).await?;
         let has_more = page.has_more(rows.len(), total);
         let incidents: Vec<Incident> = rows.into_iter().map(incident_view).collect();
         self.record(Record::ok(&caller.user_id, "incident.list", &me.profile.department).detail(format!("returned={}", incidents.len())))
@@ -132,16 +128,7 @@ impl TacticalService {
     /// emergency comms the member may see, over the last 48 hours.
     async fn situation(&self, me: &Member, now: DateTime<Utc>) -> AppResult<ThreatReport> {
         let since = stored_time(now - Duration::hours(48));
-        let (profile, clearance) = (me.profile.clone(), me.clearance);
-        let (incidents, emergencies) = self
-            .db
-            .read(move |c| {
-                let me = Member { profile, clearance };
-                let incidents = repo::situation_incidents(c, &me.profile.department, &since)?;
-                let emergencies = repo::visible_emergencies(c, &me.reader(), &since)?;
-                Ok((incidents, emergencies))
-            })
-            .await?;
+        let SituationFacts { incidents, emergencies } = self.store.situation_facts(&me.reader(), &since).await?;
         let facts: Vec<IncidentFacts> = incidents
             .into_iter()
             .map(|i| IncidentFacts {
@@ -165,31 +152,18 @@ impl TacticalService {
         let now = Utc::now();
         let report = self.situation(&me, now).await?;
         let since = stored_time(now - Duration::hours(24));
-        let (profile, clearance, department, team_id) =
-            (me.profile.clone(), me.clearance, me.profile.department.clone(), me.profile.team_id.clone());
-        let (counts, open, team) = self
-            .db
-            .read(move |c| {
-                let me = Member { profile, clearance };
-                let counts = repo::visible_counts(c, &me.reader(), &since)?;
-                let filter = IncidentFilter { status: None, severity: None, since: None, limit: 200, offset: 0 };
-                let (rows, _) = repo::incidents(c, &department, &IncidentFilter { status: Some("escalated".into()), ..filter.clone() })?;
-                let (active, _) = repo::incidents(c, &department, &IncidentFilter { status: Some("active".into()), ..filter })?;
-                let team = team_id.map(|t| repo::team(c, &t)).transpose()?.flatten();
-                Ok((counts, rows.into_iter().chain(active).collect::<Vec<_>>(), team))
-            })
-            .await?;
-        let mut active_incidents: Vec<Incident> = open.into_iter().map(incident_view).collect();
+        let facts = self.store.dashboard_facts(&me.reader(), &since, OPEN_INCIDENTS_READ).await?;
+        let mut active_incidents: Vec<Incident> = facts.open_incidents.into_iter().map(incident_view).collect();
         active_incidents.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| b.reported_at.cmp(&a.reported_at)));
         active_incidents.truncate(DASHBOARD_INCIDENTS);
-        let team = match team {
+        let team = match facts.team {
             Some(t) => {
                 let view = self.team_view(t).await?;
                 Some(TeamSummary { team_id: view.team_id, team_name: view.team_name, team_type: view.team_type, active_member_count: view.active_member_count })
             }
             None => None,
         };
-        let (recent, unread) = counts;
+        let (recent, unread) = (facts.recent_comms, facts.unread_comms);
         let mut insights = vec![format!(
             "Threat level {} (score {:.2}) from {} active situation(s)",
             report.overall_threat_level.as_str(),
@@ -325,15 +299,9 @@ impl TacticalService {
             band: result.band.as_str().into(),
             created_at: now_text(),
         };
-        let saved = row.clone();
-        self.db
-            .write(move |tx| {
-                repo::insert_checkin(tx, &saved)?;
-                // The audit names the session only: levels are health data, for the member alone.
-                audit::append(tx, &Record::ok(&saved.user_id, "analysis.checkin", &saved.session_id))?;
-                Ok(())
-            })
-            .await?;
+        // The audit names the session only: levels are health data, for the member alone.
+        let record = Record::ok(&row.user_id, "analysis.checkin", &row.session_id);
+        self.store.insert_checkin(row.clone(), record).await?;
         audit::recorded();
         Ok(CheckInResult {
             session: checkin_view(row, stored),
@@ -350,8 +318,7 @@ impl TacticalService {
             return Err(AppError::forbidden_code("member_only", "check-ins are readable by their member only"));
         }
         let page = Page::new(limit, offset)?;
-        let user = user_id.to_owned();
-        let rows = self.db.read(move |c| repo::checkins(c, &user, page.limit, page.offset)).await?;
+        let rows = self.store.checkins(user_id, page.limit, page.offset).await?;
         let sessions = rows
             .into_iter()
             .map(|row| {
@@ -370,7 +337,7 @@ impl TacticalService {
         ensure_admin(caller)?;
         let page = Page::new(f.limit, f.offset)?;
         let filter = AuditFilter { since: since_field("since", f.since)?, limit: page.limit, offset: page.offset, ..f };
-        let (entries, total) = self.db.read(move |c| audit_repo::entries(c, &filter)).await?;
+        let (entries, total) = self.store.audit_entries(&filter).await?;
         let has_more = page.has_more(entries.len(), total);
         Ok(AuditPage { entries, total, has_more })
     }
@@ -378,7 +345,7 @@ impl TacticalService {
     pub async fn verify_audit(&self, caller: &Caller) -> AppResult<AuditVerification> {
         audit::attempt("audit.verify", "audit_log");
         ensure_admin(caller)?;
-        self.db.read(audit::verify).await
+        self.store.verify_audit().await
     }
 }
 

@@ -5,9 +5,9 @@
 //! its own comm at its own classification, a wrapped key only for its own row. A swapped blob,
 //! a copied row or an edited classification fails the integrity check instead of decrypting.
 
-use rusqlite::Connection;
+use std::sync::Arc;
 
-use super::repo;
+use super::store::{SealedKey, WrapKey};
 use crate::crypto::envelope::{CryptoError, DataKey};
 use crate::crypto::keyring::SharedKeyring;
 use crate::error::{AppError, AppResult};
@@ -43,21 +43,16 @@ pub fn integrity_error(what: &str, err: CryptoError) -> AppError {
     AppError::Integrity { message: format!("{what}: {err}") }
 }
 
-/// Wraps `dk` under the master key the database names as current (recording the keyring's
-/// current key when none is named yet). Run inside the writing transaction: a concurrent
-/// `optima keys rotate` changes the name in its own transaction, so a key wrapped here is
-/// either re-wrapped by it or already wrapped under the new key.
-pub fn wrap_current(c: &Connection, keys: &SharedKeyring, dk: &DataKey, aad: &[u8]) -> AppResult<(Vec<u8>, String)> {
-    let id = match repo::current_key_id(c)? {
-        Some(id) => id,
-        None => {
-            let id = keys.current_id();
-            repo::set_current_key_id(c, &id)?;
-            id
-        }
-    };
-    let master = keys.key(&id).map_err(AppError::internal)?;
-    Ok((master.wrap(dk, aad), id))
+/// Wraps `dk` under the master key the database names as current, or the keyring's current key
+/// when it names none yet (the store then names that one). The store runs it inside the writing
+/// transaction: a concurrent `optima keys rotate` changes the name in its own transaction, so a
+/// key wrapped here is either re-wrapped by it or already wrapped under the new key.
+pub fn wrap_current(keys: Arc<SharedKeyring>, dk: DataKey, aad: Vec<u8>) -> WrapKey {
+    Box::new(move |named: Option<&str>| {
+        let id = named.map_or_else(|| keys.current_id(), str::to_owned);
+        let master = keys.key(&id).map_err(AppError::internal)?;
+        Ok(SealedKey { wrapped: master.wrap(&dk, &aad), key_id: id })
+    })
 }
 
 /// The data key wrapped in a row.

@@ -6,14 +6,13 @@ use std::sync::Arc;
 
 use super::audit::{self, Record};
 use super::model::*;
-use super::repo::{self, FileRow, ProfileRow, Reader, TeamRow};
 use super::sealing;
+use super::store::{FileRow, KeyHolder, NewDocument, ProfileRow, Reader, TacticalStore, TeamRow, Verification};
 use crate::ai::text::TextProvider;
 use crate::auth::{Caller, Role};
 use crate::config::TacticalConfig;
 use crate::crypto::envelope::DataKey;
 use crate::crypto::keyring::SharedKeyring;
-use crate::db::{Db, now_text};
 use crate::error::{AppError, AppResult};
 use crate::features::fields::{required, trimmed};
 use crate::features::storage::StorageService;
@@ -32,7 +31,7 @@ pub struct NewFile {
 }
 
 pub struct TacticalService {
-    pub(super) db: Db,
+    pub(super) store: Arc<dyn TacticalStore>,
     pub(super) storage: Arc<StorageService>,
     pub(super) subscriptions: Arc<SubscriptionService>,
     pub(super) text: Arc<dyn TextProvider>,
@@ -47,14 +46,19 @@ pub(super) struct Member {
 }
 
 impl Member {
-    pub fn reader(&self) -> Reader<'_> {
+    pub fn reader(&self) -> Reader {
         Reader {
-            user_id: &self.profile.user_id,
+            user_id: self.profile.user_id.clone(),
             rank: self.clearance.rank(),
-            team_id: self.profile.team_id.as_deref(),
-            department: &self.profile.department,
+            team_id: self.profile.team_id.clone(),
+            department: self.profile.department.clone(),
         }
     }
+}
+
+/// The time now as stored: RFC 3339 in UTC, to the millisecond.
+pub(super) fn now_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 pub(super) fn member_not_found(user_id: &str) -> AppError {
@@ -94,14 +98,14 @@ impl TacticalService {
     }
 
     pub fn new(
-        db: Db,
+        store: Arc<dyn TacticalStore>,
         storage: Arc<StorageService>,
         subscriptions: Arc<SubscriptionService>,
         text: Arc<dyn TextProvider>,
         keys: Arc<SharedKeyring>,
         config: TacticalConfig,
     ) -> Self {
-        Self { db, storage, subscriptions, text, keys, config }
+        Self { store, storage, subscriptions, text, keys, config }
     }
 
     pub(super) fn blobs(&self) -> &Arc<dyn BlobStore> {
@@ -109,8 +113,7 @@ impl TacticalService {
     }
 
     pub(super) async fn profile_row(&self, user_id: &str) -> AppResult<Option<ProfileRow>> {
-        let user = user_id.to_owned();
-        self.db.read(move |c| repo::profile(c, &user)).await
+        self.store.profile(user_id).await
     }
 
     /// The caller as a member who may use Tactical HQ: an Unlimited subscription and a verified profile.
@@ -126,10 +129,9 @@ impl TacticalService {
         }
     }
 
-    /// Appends a successful read to the audit log.
-    /// Appends to the audit chain (one entry, its own transaction).
+    /// Appends to the audit chain (one entry, on its own).
     pub(super) async fn record(&self, record: Record) -> AppResult<()> {
-        self.db.write(move |tx| Ok(audit::append(tx, &record)?)).await?;
+        self.store.append_audit(record).await?;
         audit::recorded();
         Ok(())
     }
@@ -137,14 +139,13 @@ impl TacticalService {
     // ---- profiles ------------------------------------------------------------------------
 
     async fn documents_of(&self, user_id: &str) -> AppResult<Vec<Document>> {
-        let user = user_id.to_owned();
-        let rows = self.db.read(move |c| repo::documents(c, &user)).await?;
+        let rows = self.store.documents(user_id).await?;
         rows.iter().map(|row| self.document_view(user_id, row)).collect()
     }
 
     fn document_key(&self, user_id: &str, row: &FileRow) -> AppResult<DataKey> {
         let (wrapped, key_id) = (row.wrapped_key.as_deref().unwrap_or_default(), row.key_id.as_deref().unwrap_or_default());
-        sealing::unwrap(&self.keys, wrapped, key_id, &sealing::key_aad("tactical_documents", &row.id), "verification document key")
+        sealing::unwrap(&self.keys, wrapped, key_id, &sealing::key_aad(KeyHolder::Document.aad_name(), &row.id), "verification document key")
             .map_err(|e| self.named(e, user_id, &row.id))
     }
 
@@ -250,17 +251,6 @@ impl TacticalService {
         }
     }
 
-    /// Inserts sealed documents, wrapping each data key under the current master key.
-    fn insert_documents(c: &rusqlite::Connection, keys: &SharedKeyring, docs: Vec<(FileRow, DataKey)>) -> AppResult<()> {
-        for (mut row, dk) in docs {
-            let (wrapped, key_id) = sealing::wrap_current(c, keys, &dk, &sealing::key_aad("tactical_documents", &row.id))?;
-            row.wrapped_key = Some(wrapped);
-            row.key_id = Some(key_id);
-            repo::insert_document(c, &row)?;
-        }
-        Ok(())
-    }
-
     pub async fn register(&self, caller: &Caller, r: Register, documents: Vec<NewFile>) -> AppResult<Profile> {
         audit::attempt("member.register", &r.user_id);
         caller.ensure_acts_for(&r.user_id)?;
@@ -294,10 +284,7 @@ impl TacticalService {
         let row = profile.clone();
         let detail = format!("branch={} department={} documents={}", row.service_branch, row.department, documents.len());
         let record = Record::ok(&caller.user_id, "member.register", &r.user_id).detail(detail);
-        self.store_documents(&profile, documents, record, move |tx| {
-            if repo::insert_profile(tx, &row)? { Ok(()) } else { Err(already_registered(&row.user_id)) }
-        })
-        .await?;
+        self.store_documents(&profile, documents, record, Some(row)).await?;
         self.profile_view(profile).await
     }
 
@@ -310,31 +297,33 @@ impl TacticalService {
             return Err(AppError::invalid_field("documents", "attach at least one file"));
         }
         let record = Record::ok(&caller.user_id, "member.documents", user_id).detail(format!("documents={}", documents.len()));
-        self.store_documents(&profile, documents, record, |_| Ok(())).await?;
+        self.store_documents(&profile, documents, record, None).await?;
         self.profile_view(profile).await
     }
 
-    /// Seals and stores `documents`, then in one transaction runs `first` (a registration's
-    /// profile insert), inserts their rows and appends `record`. The blobs are removed when it fails.
-    async fn store_documents(
-        &self,
-        profile: &ProfileRow,
-        documents: Vec<NewFile>,
-        record: Record,
-        first: impl FnOnce(&rusqlite::Transaction) -> AppResult<()> + Send + 'static,
-    ) -> AppResult<()> {
+    /// Seals and stores `documents`, then in one transaction inserts `registration` (a new
+    /// member's profile) when given, their rows and `record`. The blobs are removed when it fails.
+    async fn store_documents(&self, profile: &ProfileRow, documents: Vec<NewFile>, record: Record, registration: Option<ProfileRow>) -> AppResult<()> {
         let sealed = self.seal_documents(profile, documents).await?;
         let paths: Vec<String> = sealed.iter().map(|(row, _)| row.blob_path.clone()).collect();
-        let keys = self.keys.clone();
-        let written = self
-            .db
-            .write(move |tx| {
-                first(tx)?;
-                Self::insert_documents(tx, &keys, sealed)?;
-                audit::append(tx, &record)?;
-                Ok(())
+        let documents: Vec<NewDocument> = sealed
+            .into_iter()
+            .map(|(row, dk)| {
+                let aad = sealing::key_aad(KeyHolder::Document.aad_name(), &row.id);
+                NewDocument { row, key: sealing::wrap_current(self.keys.clone(), dk, aad) }
             })
-            .await;
+            .collect();
+        let written = match registration {
+            Some(new) => {
+                let user_id = new.user_id.clone();
+                match self.store.register(new, documents, record).await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(already_registered(&user_id)),
+                    Err(e) => Err(e),
+                }
+            }
+            None => self.store.insert_documents(documents, record).await,
+        };
         if let Err(e) = written {
             self.discard(paths).await;
             return Err(e);
@@ -387,10 +376,7 @@ impl TacticalService {
             Some(me.profile.department)
         };
         let page = crate::features::page::Page::new(limit, offset)?;
-        let rows = self
-            .db
-            .read(move |c| repo::profiles(c, status.map(VerifiedStatus::as_str), department.as_deref(), page.limit, page.offset))
-            .await?;
+        let rows = self.store.profiles(status.map(VerifiedStatus::as_str), department.as_deref(), page.limit, page.offset).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             out.push(self.profile_view(row).await?);
@@ -406,10 +392,9 @@ impl TacticalService {
         if caller.user_id != user_id {
             self.reviewer(caller, &p).await?;
         }
-        let (user, id) = (user_id.to_owned(), document_id.to_owned());
         let row = self
-            .db
-            .read(move |c| repo::document(c, &user, &id))
+            .store
+            .document(user_id, document_id)
             .await?
             .ok_or_else(|| AppError::NotFound { code: "document_not_found", message: format!("no document `{document_id}`") })?;
         let info = self.document_view(user_id, &row)?;
@@ -454,14 +439,14 @@ impl TacticalService {
         let was_verified = target.verified_status == VerifiedStatus::Verified.as_str();
         let action = if was_verified && status == VerifiedStatus::Verified { "member.clearance_change" } else { "member.verify" };
         let detail = format!("status={} clearance={} (was {}/{}) verifier={verifier}", status.as_str(), clearance.as_str(), target.verified_status, target.clearance);
-        let (user, actor) = (user_id.to_owned(), caller.user_id.clone());
-        self.db
-            .write(move |tx| {
-                repo::set_verification(tx, &user, status.as_str(), clearance.as_str(), verifier, &actor, &now_text())?;
-                audit::append(tx, &Record::ok(&actor, action, &user).detail(detail))?;
-                Ok(())
-            })
-            .await?;
+        let verification = Verification {
+            status: status.as_str().into(),
+            clearance: clearance.as_str().into(),
+            verifier,
+            by: caller.user_id.clone(),
+            at: now_text(),
+        };
+        self.store.set_verification(user_id, verification, Record::ok(&caller.user_id, action, user_id).detail(detail)).await?;
         audit::recorded();
         let updated = self.profile_row(user_id).await?.ok_or_else(|| member_not_found(user_id))?;
         self.profile_view(updated).await
@@ -472,14 +457,8 @@ impl TacticalService {
         ensure_self(caller, user_id)?;
         let me = self.member(caller).await?;
         let status = OperationalStatus::field("operationalStatus", &u.operational_status)?;
-        let (user, actor) = (user_id.to_owned(), caller.user_id.clone());
-        self.db
-            .write(move |tx| {
-                repo::set_operational_status(tx, &user, status.as_str(), &now_text())?;
-                audit::append(tx, &Record::ok(&actor, "member.status", &user).detail(status.as_str()))?;
-                Ok(())
-            })
-            .await?;
+        let record = Record::ok(&caller.user_id, "member.status", user_id).detail(status.as_str());
+        self.store.set_operational_status(user_id, status.as_str(), &now_text(), record).await?;
         audit::recorded();
         let mut profile = me.profile;
         profile.operational_status = status.as_str().into();
@@ -489,8 +468,7 @@ impl TacticalService {
     // ---- teams ---------------------------------------------------------------------------
 
     pub(super) async fn team_view(&self, t: TeamRow) -> AppResult<Team> {
-        let id = t.team_id.clone();
-        let members = self.db.read(move |c| repo::team_members(c, &id)).await?;
+        let members = self.store.team_members(&t.team_id).await?;
         let members: Vec<TeamMember> = members
             .into_iter()
             .map(|m| TeamMember {
@@ -513,8 +491,7 @@ impl TacticalService {
     }
 
     async fn team_row(&self, team_id: &str) -> AppResult<TeamRow> {
-        let id = team_id.to_owned();
-        self.db.read(move |c| repo::team(c, &id)).await?.ok_or_else(|| team_not_found(team_id))
+        self.store.team(team_id).await?.ok_or_else(|| team_not_found(team_id))
     }
 
     /// The team, when the caller is an admin or a member of its department.
@@ -541,15 +518,8 @@ impl TacticalService {
             lead_user_id: Some(me.profile.user_id.clone()),
             created_at: now_text(),
         };
-        let (saved, actor) = (row.clone(), caller.user_id.clone());
-        self.db
-            .write(move |tx| {
-                repo::insert_team(tx, &saved)?;
-                repo::set_team(tx, &actor, Some(&saved.team_id), &saved.created_at)?;
-                audit::append(tx, &Record::ok(&actor, "team.create", &saved.team_id).detail(saved.team_name.clone()))?;
-                Ok(())
-            })
-            .await?;
+        let record = Record::ok(&caller.user_id, "team.create", &row.team_id).detail(row.team_name.clone());
+        self.store.create_team(row.clone(), record).await?;
         audit::recorded();
         self.team_view(row).await
     }
@@ -561,8 +531,7 @@ impl TacticalService {
         } else {
             self.member(caller).await?.profile.department
         };
-        let dept = department.clone();
-        let rows = self.db.read(move |c| repo::teams_of_department(c, &dept)).await?;
+        let rows = self.store.teams_of_department(&department).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             out.push(self.team_view(row).await?);
@@ -596,14 +565,8 @@ impl TacticalService {
         if target.verified_status != VerifiedStatus::Verified.as_str() {
             return Err(AppError::Unprocessable { code: "not_verified", message: format!("`{}` is not verified", a.user_id), details: None });
         }
-        let (user, actor, id) = (a.user_id.clone(), caller.user_id.clone(), team_id.to_owned());
-        self.db
-            .write(move |tx| {
-                repo::set_team(tx, &user, Some(&id), &now_text())?;
-                audit::append(tx, &Record::ok(&actor, "team.add_member", &id).detail(user))?;
-                Ok(())
-            })
-            .await?;
+        let record = Record::ok(&caller.user_id, "team.add_member", team_id).detail(a.user_id.clone());
+        self.store.join_team(&a.user_id, team_id, &now_text(), record).await?;
         audit::recorded();
         self.team_view(team).await
     }
@@ -620,19 +583,9 @@ impl TacticalService {
         if target.team_id.as_deref() != Some(team_id) {
             return Err(AppError::NotFound { code: "not_in_team", message: format!("`{user_id}` is not in this team") });
         }
-        let (user, actor, id) = (user_id.to_owned(), caller.user_id.clone(), team_id.to_owned());
         let lead_leaves = team.lead_user_id.as_deref() == Some(user_id);
-        self.db
-            .write(move |tx| {
-                let now = now_text();
-                repo::set_team(tx, &user, None, &now)?;
-                if lead_leaves {
-                    repo::set_team_lead(tx, &id, None)?;
-                }
-                audit::append(tx, &Record::ok(&actor, "team.remove_member", &id).detail(user))?;
-                Ok(())
-            })
-            .await?;
+        let record = Record::ok(&caller.user_id, "team.remove_member", team_id).detail(user_id);
+        self.store.leave_team(user_id, team_id, lead_leaves, &now_text(), record).await?;
         audit::recorded();
         if lead_leaves {
             team.lead_user_id = None;
