@@ -110,7 +110,7 @@ impl AppState {
         let signing_key = keys::load_or_create(&config.storage.url_signing_key, &config.keys_dir(), URL_SIGNING_KEY_FILE)?;
         let storage = Arc::new(StorageService::new(blobs, UrlSigner::new(signing_key), public_url, &config.storage));
         let passwords = crate::auth::password::Passwords::new(config.auth.password_hash_concurrency);
-        let accounts = Arc::new(AccountsService::new(db.clone(), tokens.clone(), passwords));
+        let accounts = Arc::new(AccountsService::new(Arc::new(crate::features::accounts::store::sqlite::SqliteAccountsStore::new(db.clone())), tokens.clone(), passwords));
         let subscriptions = Arc::new(subscription_service(&config, db.clone(), clock));
         subscriptions.quotas().clear_stale_holds().await.map_err(|e| StartError::Quotas(e.to_string()))?;
         let work = Arc::new(crate::work_queue::WorkQueue::new(config.limits.generation_workers, config.limits.generation_queue));
