@@ -129,7 +129,7 @@ impl AppState {
             config.media.decode_memory_mb * 1024 * 1024,
             std::time::Duration::from_secs(config.media.decode_wait_secs),
         ));
-        let media = MediaService::new(db.clone(), storage.clone(), subscriptions.clone(), work.clone(), decode_budget, config.media.clone());
+        let media = MediaService::new(Arc::new(crate::features::media::store::sqlite::SqliteMediaStore::new(db.clone())), storage.clone(), subscriptions.clone(), work.clone(), decode_budget, config.media.clone());
         let images = crate::ai::image::from_config(&config.ai, media.limits());
         let premium = PremiumService::new(db.clone(), storage.clone(), subscriptions.clone(), images.clone(), work.clone());
         let composer = crate::ai::music::from_config(&config.ai);
