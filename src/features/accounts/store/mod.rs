@@ -20,11 +20,13 @@ pub struct UserRow {
 #[async_trait::async_trait]
 pub trait AccountsStore: Send + Sync + 'static {
     /// Adds `user` unless its username is already registered, decided atomically (two
-    /// registrations of one name at once add one account). True when added; false, with
-    /// nothing written, when the username was taken.
+    /// registrations of one name at once add one account). Usernames are compared without
+    /// regard to ASCII case: `Ann` takes `ann`. True when added; false, with nothing written,
+    /// when the username was taken.
     async fn insert_user(&self, user: &UserRow) -> AppResult<bool>;
 
-    /// The account registered under exactly `username`; `None` when there is none.
+    /// The account registered under `username`, compared without regard to ASCII case (only
+    /// ASCII letters fold: `Ä` does not match `ä`); `None` when there is none.
     async fn user_by_username(&self, username: &str) -> AppResult<Option<UserRow>>;
 
     /// The account with id `user_id`; `None` when there is none (tokens minted by `optima
