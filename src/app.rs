@@ -111,7 +111,7 @@ impl AppState {
         let signing_key = keys::load_or_create(&config.storage.url_signing_key, &config.keys_dir(), URL_SIGNING_KEY_FILE)?;
         let storage = Arc::new(StorageService::new(blobs, UrlSigner::new(signing_key), public_url, &config.storage));
         let passwords = crate::auth::password::Passwords::new(config.auth.password_hash_concurrency);
-        let accounts = Arc::new(AccountsService::new(db.clone(), tokens.clone(), passwords));
+        let accounts = Arc::new(AccountsService::new(Arc::new(crate::features::accounts::store::sqlite::SqliteAccountsStore::new(db.clone())), tokens.clone(), passwords));
         let subscriptions = Arc::new(subscription_service(&config, db.clone(), clock));
         subscriptions.quotas().clear_stale_holds().await.map_err(|e| StartError::Quotas(e.to_string()))?;
         let work = Arc::new(crate::work_queue::WorkQueue::new(config.limits.generation_workers, config.limits.generation_queue));
@@ -130,7 +130,7 @@ impl AppState {
             config.media.decode_memory_mb * 1024 * 1024,
             std::time::Duration::from_secs(config.media.decode_wait_secs),
         ));
-        let media = MediaService::new(db.clone(), storage.clone(), subscriptions.clone(), work.clone(), decode_budget, config.media.clone());
+        let media = MediaService::new(Arc::new(crate::features::media::store::sqlite::SqliteMediaStore::new(db.clone())), storage.clone(), subscriptions.clone(), work.clone(), decode_budget, config.media.clone());
         let images = crate::ai::image::from_config(&config.ai, media.limits());
         let premium = PremiumService::new(db.clone(), storage.clone(), subscriptions.clone(), images.clone(), work.clone());
         let composer = crate::ai::music::from_config(&config.ai);

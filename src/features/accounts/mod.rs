@@ -2,7 +2,7 @@
 
 pub mod api;
 pub mod model;
-mod repo;
 pub mod service;
+pub mod store;
 
 pub use service::AccountsService;

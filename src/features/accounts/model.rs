@@ -77,13 +77,3 @@ pub struct Me {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
 }
-
-/// A stored account.
-pub(super) struct UserRow {
-    pub user_id: String,
-    pub username: String,
-    pub display_name: Option<String>,
-    pub password_hash: String,
-    pub role: Role,
-    pub created_at: String,
-}

@@ -1,14 +1,14 @@
 use std::sync::Arc;
 
-use super::model::{Credentials, EmailCredentials, Login, Me, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN, Session, USERNAME_MAX, UserRow};
-use super::repo;
+use super::model::{Credentials, EmailCredentials, Login, Me, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN, Session, USERNAME_MAX};
+use super::store::{AccountsStore, UserRow};
 use crate::auth::password::Passwords;
 use crate::auth::{Caller, Role, TokenService};
-use crate::db::{Db, now_text};
+use crate::clock::now_text;
 use crate::error::{AppError, AppResult};
 
 pub struct AccountsService {
-    db: Db,
+    store: Arc<dyn AccountsStore>,
     tokens: Arc<TokenService>,
     passwords: Passwords,
 }
@@ -47,8 +47,8 @@ fn email_username(email: &str) -> AppResult<String> {
 }
 
 impl AccountsService {
-    pub fn new(db: Db, tokens: Arc<TokenService>, passwords: Passwords) -> Self {
-        Self { db, tokens, passwords }
+    pub fn new(store: Arc<dyn AccountsStore>, tokens: Arc<TokenService>, passwords: Passwords) -> Self {
+        Self { store, tokens, passwords }
     }
 
     fn session(&self, user: &UserRow) -> AppResult<Session> {
@@ -67,18 +67,20 @@ impl AccountsService {
         validate(&credentials)?;
         let Credentials { username, password, name } = credentials;
         let password_hash = self.passwords.hash(password).await?;
-        let user = repo::insert(
-            &self.db,
-            UserRow {
-                user_id: uuid::Uuid::now_v7().to_string(),
-                username,
-                display_name: name.map(|n| n.trim().to_owned()),
-                password_hash,
-                role: Role::User,
-                created_at: now_text(),
-            },
-        )
-        .await?;
+        let user = UserRow {
+            user_id: uuid::Uuid::now_v7().to_string(),
+            username,
+            display_name: name.map(|n| n.trim().to_owned()),
+            password_hash,
+            role: Role::User,
+            created_at: now_text(),
+        };
+        if !self.store.insert_user(&user).await? {
+            return Err(AppError::Conflict {
+                code: "username_taken",
+                message: format!("the username `{}` is already registered", user.username),
+            });
+        }
         self.session(&user)
     }
 
@@ -100,7 +102,7 @@ impl AccountsService {
                 format!("a username has at most {USERNAME_MAX} characters and a password at most {PASSWORD_MAX}"),
             ));
         }
-        let user = repo::by_username(&self.db, &credentials.username).await?;
+        let user = self.store.user_by_username(&credentials.username).await?;
         let password = credentials.password;
         let matched = match user {
             Some(user) => {
@@ -120,11 +122,11 @@ impl AccountsService {
     /// The name an account shows: its display name, else its username; `None` for an id with
     /// no account here (tokens minted by `optima token` may name any id).
     pub async fn name_of(&self, user_id: &str) -> AppResult<Option<String>> {
-        Ok(repo::by_id(&self.db, user_id).await?.map(|u| u.display_name.unwrap_or(u.username)))
+        Ok(self.store.user_by_id(user_id).await?.map(|u| u.display_name.unwrap_or(u.username)))
     }
 
     pub async fn me(&self, caller: &Caller) -> AppResult<Me> {
-        let user = repo::by_id(&self.db, &caller.user_id).await?;
+        let user = self.store.user_by_id(&caller.user_id).await?;
         Ok(Me {
             user_id: caller.user_id.clone(),
             role: caller.role,

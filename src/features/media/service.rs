@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use super::model::*;
 use super::nft::{self, NftRequest};
-use super::repo::{self, NftRow, PhotoRow};
+use super::store::{MediaStore, NftRow, PhotoRow};
 use crate::auth::Caller;
 use crate::config::MediaConfig;
-use crate::db::{Db, now_text};
+use crate::clock::now_text;
 use crate::error::{AppError, AppResult};
 use crate::features::fields::trimmed;
 use crate::features::page::Page;
@@ -26,7 +26,7 @@ const AVATAR_SMALL_SIDE: u32 = 128;
 const THUMBNAIL_SIDE: u32 = 256;
 
 pub struct MediaService {
-    db: Db,
+    store: Arc<dyn MediaStore>,
     storage: Arc<StorageService>,
     subscriptions: Arc<SubscriptionService>,
     work: Arc<WorkQueue>,
@@ -63,8 +63,8 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ImageError> +
 }
 
 impl MediaService {
-    pub fn new(db: Db, storage: Arc<StorageService>, subscriptions: Arc<SubscriptionService>, work: Arc<WorkQueue>, decode_budget: Arc<DecodeBudget>, config: MediaConfig) -> Self {
-        Self { db, storage, subscriptions, work, decode_budget, config }
+    pub fn new(store: Arc<dyn MediaStore>, storage: Arc<StorageService>, subscriptions: Arc<SubscriptionService>, work: Arc<WorkQueue>, decode_budget: Arc<DecodeBudget>, config: MediaConfig) -> Self {
+        Self { store, storage, subscriptions, work, decode_budget, config }
     }
 
     pub fn limits(&self) -> ImageLimits {
@@ -180,16 +180,10 @@ impl MediaService {
             created_at: now_text(),
         };
         let written = self.put_all(vec![(row.path.clone(), photo), (row.thumbnail_path.clone(), thumbnail)]).await?;
-        let (saved, max) = (row.clone(), self.config.max_photos_per_user);
-        let recorded = self
-            .db
-            .write(move |tx| {
-                if repo::photo_count(tx, &saved.user_id)? >= max {
-                    return Err(AppError::Conflict { code: "photo_limit", message: format!("a user keeps at most {max} photos: delete one first") });
-                }
-                Ok(repo::insert_photo(tx, &saved)?)
-            })
-            .await;
+        let max = self.config.max_photos_per_user;
+        let recorded = self.store.insert_photo_within_limit(&row, max).await.and_then(|added| {
+            if added { Ok(()) } else { Err(AppError::Conflict { code: "photo_limit", message: format!("a user keeps at most {max} photos: delete one first") }) }
+        });
         if let Err(e) = recorded {
             self.remove(&written).await;
             return Err(e);
@@ -200,8 +194,7 @@ impl MediaService {
     pub async fn photos(&self, caller: &Caller, user_id: &str, limit: u32, offset: u32) -> AppResult<PhotoPage> {
         caller.ensure_acts_for(user_id)?;
         let page = Page::new(limit, offset)?;
-        let user = user_id.to_owned();
-        let (rows, total) = self.db.read(move |c| Ok((repo::photos(c, &user, page.limit, page.offset)?, repo::photo_count(c, &user)?))).await?;
+        let (rows, total) = self.store.photos_of(user_id, page.limit, page.offset).await?;
         let has_more = page.has_more(rows.len(), total);
         let photos = rows.into_iter().map(|p| self.photo_view(p)).collect::<AppResult<Vec<_>>>()?;
         Ok(PhotoPage { photos, total, has_more })
@@ -210,13 +203,11 @@ impl MediaService {
     /// Deletes a photo of `owner` (when the caller names one) that the caller may delete;
     /// any other photo reads as not found.
     pub async fn delete_photo(&self, caller: &Caller, owner: Option<&str>, photo_id: &str) -> AppResult<Deleted> {
-        let id = photo_id.to_owned();
-        let p = match self.db.read(move |c| repo::photo(c, &id)).await? {
+        let p = match self.store.photo(photo_id).await? {
             Some(p) if owner.is_none_or(|o| o == p.user_id) && (p.user_id == caller.user_id || caller.is_privileged()) => p,
             _ => return Err(AppError::NotFound { code: "photo_not_found", message: format!("no photo `{photo_id}`") }),
         };
-        let id = p.photo_id.clone();
-        self.db.write(move |tx| Ok(repo::delete_photo(tx, &id)?)).await?;
+        self.store.delete_photo(&p.photo_id).await?;
         self.remove(&[BlobPath::parse(&p.path)?, BlobPath::parse(&p.thumbnail_path)?]).await;
         Ok(Deleted { id: p.photo_id, deleted: true })
     }
@@ -293,8 +284,7 @@ impl MediaService {
         };
         let meta_bytes = serde_json::to_vec_pretty(&metadata).map_err(AppError::internal)?;
         let written = self.put_all(vec![(image_path, png), (metadata_path, meta_bytes)]).await?;
-        let saved = row.clone();
-        if let Err(e) = self.db.write(move |tx| Ok(repo::insert_nft(tx, &saved)?)).await {
+        if let Err(e) = self.store.insert_nft(&row).await {
             self.remove(&written).await;
             return Err(e);
         }
@@ -307,8 +297,7 @@ impl MediaService {
     }
 
     pub async fn nft(&self, caller: &Caller, nft_id: &str) -> AppResult<Nft> {
-        let id = nft_id.to_owned();
-        let n = match self.db.read(move |c| repo::nft(c, &id)).await? {
+        let n = match self.store.nft(nft_id).await? {
             Some(n) if n.user_id == caller.user_id || caller.is_privileged() => n,
             _ => return Err(AppError::NotFound { code: "nft_not_found", message: format!("no NFT `{nft_id}`") }),
         };
@@ -319,8 +308,7 @@ impl MediaService {
     pub async fn nfts(&self, caller: &Caller, user_id: &str, limit: u32, offset: u32) -> AppResult<NftPage> {
         caller.ensure_acts_for(user_id)?;
         let page = Page::new(limit, offset)?;
-        let user = user_id.to_owned();
-        let (rows, total) = self.db.read(move |c| repo::nfts(c, &user, page.limit, page.offset)).await?;
+        let (rows, total) = self.store.nfts_of(user_id, page.limit, page.offset).await?;
         let has_more = page.has_more(rows.len(), total);
         let mut nfts = Vec::with_capacity(rows.len());
         for n in rows {
