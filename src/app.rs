@@ -135,7 +135,7 @@ impl AppState {
         let premium = PremiumService::new(db.clone(), storage.clone(), subscriptions.clone(), images.clone(), work.clone());
         let composer = crate::ai::music::from_config(&config.ai);
         let music = MusicService::new(
-            db.clone(),
+            Arc::new(crate::features::music::store::sqlite::SqliteMusicStore::new(db.clone())),
             storage.clone(),
             subscriptions.clone(),
             composer.clone(),

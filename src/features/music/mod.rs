@@ -3,8 +3,8 @@
 
 pub mod api;
 pub mod model;
-mod repo;
 pub mod service;
 pub mod share;
+pub mod store;
 
 pub use service::MusicService;

@@ -32,17 +32,9 @@ impl MusicService {
         params.seed = r.seed.unwrap_or_else(|| seed_for(&params));
 
         let reservation = self.subscriptions.quotas().reserve(&project.user_id, Feature::MusicGeneration, 1).await?;
-        let id = project.project_id.clone();
-        let began = self
-            .db
-            .write(move |tx| {
-                let current = ensure_changeable(tx, &id, false)?;
-                repo::set_status(tx, &id, ProjectStatus::Generating, None)?;
-                Ok(ProjectStatus::parse(&current.status).unwrap_or(ProjectStatus::Draft))
-            })
-            .await;
-        let previous = match began {
-            Ok(previous) => previous,
+        let began = self.store.begin_generation(&project.project_id, changeable(false)).await;
+        let previous = match began.and_then(|before| before.ok_or_else(|| not_found(&project.project_id))) {
+            Ok(before) => ProjectStatus::parse(&before.status).unwrap_or(ProjectStatus::Draft),
             Err(e) => {
                 reservation.release().await;
                 return Err(e);
@@ -64,8 +56,7 @@ impl MusicService {
         match outcome {
             Ok(generated) => Ok(generated),
             Err(e) => {
-                let (id, message) = (project.project_id.clone(), e.public_message());
-                self.db.write(move |tx| Ok(repo::set_status(tx, &id, previous, Some(&message))?)).await?;
+                self.store.set_status(&project.project_id, previous, Some(e.public_message())).await?;
                 self.sync_metadata(&project.project_id).await?;
                 Err(e)
             }
@@ -125,40 +116,23 @@ impl MusicService {
             }
             written.push(blob);
         }
-        let hold = reservation.as_ref().map(|r| r.hold());
-        let (project_id, vid, stem_rows) = (project.project_id.clone(), version_id.clone(), stems.clone());
-        let (mix, vprev, midi, prompt_text, provider_name, duration) =
-            (mix_path.clone(), version_preview.clone(), midi_path.clone(), prompt.map(str::to_owned), provider.to_owned(), music.duration_secs);
-        let own_generation = reservation.is_some();
-        let stored = self
-            .db
-            .write(move |tx| {
-                ensure_changeable(tx, &project_id, own_generation)?;
-                repo::insert_version(
-                    tx,
-                    &NewVersion {
-                        version_id: &vid,
-                        project_id: &project_id,
-                        mix_path: &mix,
-                        preview_path: &vprev,
-                        midi_path: midi.as_deref(),
-                        prompt: prompt_text.as_deref(),
-                        provider: &provider_name,
-                        duration,
-                    },
-                )?;
-                for stem in &stem_rows {
-                    repo::insert_stem(tx, &project_id, stem)?;
-                }
-                repo::make_current(tx, &project_id, &vid, duration)?;
-                if let Some(hold) = &hold {
-                    crate::features::subscription::store::sqlite::commit_hold_in(tx, hold)?;
-                }
-                Ok(())
-            })
-            .await;
-        match stored {
-            Ok(()) => {
+        let generation = FinishedGeneration {
+            project_id: project.project_id.clone(),
+            version: NewVersion {
+                version_id: version_id.clone(),
+                mix_path: mix_path.clone(),
+                preview_path: version_preview.clone(),
+                midi_path: midi_path.clone(),
+                prompt: prompt.map(str::to_owned),
+                provider: provider.to_owned(),
+                duration: music.duration_secs,
+            },
+            stems: stems.clone(),
+            hold: reservation.as_ref().map(|r| r.hold()),
+        };
+        let stored = self.store.finish_generation(generation, changeable(reservation.is_some())).await;
+        match stored.and_then(|before| before.ok_or_else(|| not_found(&project.project_id))) {
+            Ok(_) => {
                 if let Some(r) = reservation {
                     r.committed();
                 }

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use super::model::*;
-use super::repo::{self, NewVersion, ProjectRow, StemRow, VersionRow};
+use super::store::{FinishedGeneration, Guard, MusicStore, NewVersion, ProjectRow, StemRow, VersionRow};
 use super::share;
 use crate::ai::music::composer::{MusicParams, Style, parse_key, seed_for};
 use crate::ai::music::render::mix_and_encode;
@@ -9,7 +9,6 @@ use crate::ai::music::{GeneratedMusic, MusicProvider};
 use crate::audio::{self, MixTrack};
 use crate::auth::Caller;
 use crate::config::MusicConfig;
-use crate::db::{Db, now_text};
 use crate::error::{AppError, AppResult};
 use crate::features::fields::{required, trimmed};
 use crate::features::page::Page;
@@ -28,7 +27,7 @@ mod versions;
 const BUCKET: Bucket = Bucket::Music;
 
 pub struct MusicService {
-    db: Db,
+    store: Arc<dyn MusicStore>,
     storage: Arc<StorageService>,
     subscriptions: Arc<SubscriptionService>,
     provider: Arc<dyn MusicProvider>,
@@ -54,10 +53,14 @@ fn check_key(key: Option<String>) -> AppResult<Option<String>> {
     Ok(Some(key))
 }
 
+/// Now, as rows stamp it (RFC 3339, milliseconds, UTC).
+fn now_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// Refuses changes to a project that is archived or being generated (unless `generating` is
 /// the state the caller itself set).
-fn ensure_changeable(tx: &rusqlite::Connection, project_id: &str, own_generation: bool) -> AppResult<ProjectRow> {
-    let p = repo::project(tx, project_id)?.ok_or_else(|| not_found(project_id))?;
+fn ensure_changeable(p: &ProjectRow, own_generation: bool) -> AppResult<()> {
     match ProjectStatus::parse(&p.status) {
         Some(ProjectStatus::Archived) => {
             Err(AppError::Conflict { code: "project_archived", message: "the project is archived: restore it first".into() })
@@ -66,8 +69,13 @@ fn ensure_changeable(tx: &rusqlite::Connection, project_id: &str, own_generation
             code: "generation_in_progress",
             message: "the project is being generated; try again when it finishes".into(),
         }),
-        _ => Ok(p),
+        _ => Ok(()),
     }
+}
+
+/// [`ensure_changeable`] as a rule a store checks inside the operation that changes the project.
+fn changeable(own_generation: bool) -> Guard {
+    Box::new(move |p| ensure_changeable(p, own_generation))
 }
 
 /// Applies an edit to a project row; true when it brings the project back from the archive.
@@ -118,14 +126,14 @@ impl MusicService {
     }
 
     pub fn new(
-        db: Db,
+        store: Arc<dyn MusicStore>,
         storage: Arc<StorageService>,
         subscriptions: Arc<SubscriptionService>,
         provider: Arc<dyn MusicProvider>,
         work: Arc<WorkQueue>,
         config: MusicConfig,
     ) -> Self {
-        Self { db, storage, subscriptions, provider, work, config }
+        Self { store, storage, subscriptions, provider, work, config }
     }
 
     pub(super) fn path(&self, project: &ProjectRow, rest: &str) -> AppResult<BlobPath> {
@@ -179,22 +187,24 @@ impl MusicService {
 
     /// The project when the caller owns it (or is privileged); anyone else is told it does not exist.
     pub async fn owned(&self, caller: &Caller, project_id: &str) -> AppResult<ProjectRow> {
-        let id = project_id.to_owned();
-        match self.db.read(move |c| repo::project(c, &id)).await? {
+        match self.store.project(project_id).await? {
             Some(p) if p.user_id == caller.user_id || caller.is_privileged() => Ok(p),
             _ => Err(not_found(project_id)),
         }
     }
 
+    /// The project as it is now, when it may change (see [`ensure_changeable`]); the check is
+    /// made again by the operation that changes it.
+    pub(super) async fn changeable_now(&self, project_id: &str) -> AppResult<ProjectRow> {
+        let p = self.store.project(project_id).await?.ok_or_else(|| not_found(project_id))?;
+        ensure_changeable(&p, false)?;
+        Ok(p)
+    }
+
     /// Rewrites `metadata.json` from the rows, so the bucket describes itself.
     pub(super) async fn sync_metadata(&self, project_id: &str) -> AppResult<()> {
-        let id = project_id.to_owned();
-        let (project, stems, versions) = self
-            .db
-            .read(move |c| Ok((repo::project(c, &id)?, repo::stems(c, &id)?, repo::versions(c, &id)?)))
-            .await?;
-        let Some(project) = project else { return Ok(()) };
-        self.write_metadata(&project, &stems, &versions).await
+        let Some(parts) = self.store.project_parts(project_id).await? else { return Ok(()) };
+        self.write_metadata(&parts.project, &parts.stems, &parts.versions).await
     }
 
     pub(super) async fn write_metadata(&self, project: &ProjectRow, stems: &[StemRow], versions: &[VersionRow]) -> AppResult<()> {

@@ -29,19 +29,10 @@ impl MusicService {
         };
         BlobPath::parse(&format!("{}/metadata.json", row.storage_path))
             .map_err(|_| AppError::invalid_field("userId", "cannot be used in a storage path"))?;
-        let admission = self.subscriptions.count_admission(Counted::MusicProjects);
-        let inserted = row.clone();
-        self.db
-            .write(move |tx| {
-                crate::features::subscription::store::sqlite::admit_count_in(tx, &admission, &inserted.user_id, || repo::count_active(tx, &inserted.user_id))?;
-                repo::insert_project(tx, &inserted)?;
-                Ok(())
-            })
-            .await?;
+        self.store.insert_project(row.clone(), self.subscriptions.count_admission(Counted::MusicProjects)).await?;
         // A new project has no stems or versions yet: no need to read them back.
         if let Err(e) = self.write_metadata(&row, &[], &[]).await {
-            let id = row.project_id.clone();
-            self.db.write(move |tx| Ok(repo::delete_project(tx, &id)?)).await?;
+            self.store.delete_project(&row.project_id).await?;
             return Err(e);
         }
         Ok(self.view(&row))
@@ -53,18 +44,11 @@ impl MusicService {
 
     pub async fn update(&self, caller: &Caller, project_id: &str, u: UpdateProject) -> AppResult<Project> {
         self.owned(caller, project_id).await?;
-        let (id, admission) = (project_id.to_owned(), self.subscriptions.count_admission(Counted::MusicProjects));
-        // Read, check and write in one transaction, so a generation finishing meanwhile is not undone.
-        self.db
-            .write(move |tx| {
-                let mut p = repo::project(tx, &id)?.ok_or_else(|| not_found(&id))?;
-                let restoring = apply_update(&mut p, u)?;
-                if restoring {
-                    crate::features::subscription::store::sqlite::admit_count_in(tx, &admission, &p.user_id, || repo::count_active(tx, &p.user_id))?;
-                }
-                Ok(repo::save_fields(tx, &p)?)
-            })
-            .await?;
+        let admission = self.subscriptions.count_admission(Counted::MusicProjects);
+        // Read, check and write in one operation, so a generation finishing meanwhile is not undone;
+        // a project coming back from the archive counts against the tier's limit again.
+        let edit = Box::new(move |p: &mut ProjectRow| Ok(apply_update(p, u)?.then_some(admission)));
+        self.store.update_project(project_id, edit).await?.ok_or_else(|| not_found(project_id))?;
         self.sync_metadata(project_id).await?;
         self.get(caller, project_id).await
     }
@@ -76,14 +60,12 @@ impl MusicService {
             return Err(AppError::Conflict { code: "generation_in_progress", message: "the project is being generated; try again when it finishes".into() });
         }
         if !purge {
-            let id = p.project_id.clone();
-            self.db.write(move |tx| Ok(repo::set_status(tx, &id, ProjectStatus::Archived, None)?)).await?;
+            self.store.set_status(&p.project_id, ProjectStatus::Archived, None).await?;
             self.sync_metadata(project_id).await?;
             return Ok(Deleted { project_id: project_id.to_owned(), status: ProjectStatus::Archived, purged: false, files_removed: 0 });
         }
         // Rows go first: nothing may point at a file that is about to disappear.
-        let id = p.project_id.clone();
-        self.db.write(move |tx| Ok(repo::delete_project(tx, &id)?)).await?;
+        self.store.delete_project(&p.project_id).await?;
         let mut removed = 0;
         for object in self.storage.blobs().list(BUCKET, &format!("{}/", p.storage_path)).await? {
             if self.storage.blobs().delete(BUCKET, &BlobPath::parse(&object.path)?).await? {
@@ -96,8 +78,7 @@ impl MusicService {
     pub async fn list(&self, caller: &Caller, user_id: &str, status: Option<ProjectStatus>, limit: u32, offset: u32) -> AppResult<ProjectList> {
         caller.ensure_acts_for(user_id)?;
         let page = Page::new(limit, offset)?;
-        let user = user_id.to_owned();
-        let (rows, total) = self.db.read(move |c| repo::list(c, &user, status, page)).await?;
+        let (rows, total) = self.store.list_projects(user_id, status, page).await?;
         Ok(ProjectList {
             user_id: user_id.to_owned(),
             has_more: page.has_more(rows.len(), total),

@@ -25,26 +25,16 @@ impl MusicService {
             }
         }
         let public_url = self.storage.public_url().to_owned();
-        let (id, title, caption_row) = (project.project_id.clone(), project.title.clone(), caption.clone());
-        let (page, counts) = self
-            .db
-            .write(move |tx| {
-                let slug = repo::publish(tx, &id, &share::new_slug())?;
-                let page = share::page_url(&public_url, &slug);
-                let counts = platforms
-                    .iter()
-                    .map(|p| repo::record_share(tx, &id, p.as_str(), &page, caption_row.as_deref()).map(|n| (*p, n)))
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok((page, counts))
-            })
-            .await?;
+        let page_url = Box::new(move |slug: &str| share::page_url(&public_url, slug));
+        let names = platforms.iter().map(|p| p.as_str().to_owned()).collect();
+        let published = self.store.publish(project_id, share::new_slug(), page_url, names, caption.clone()).await?;
+        let (page, counts) = (published.page_url, platforms.into_iter().zip(published.share_counts));
         self.sync_metadata(project_id).await?;
-        let text = caption.unwrap_or(title);
+        let text = caption.unwrap_or(project.title);
         Ok(Shared {
             project_id: project_id.to_owned(),
             status: ProjectStatus::Published,
             shares: counts
-                .into_iter()
                 .map(|(platform, count)| {
                     let (external_url, note) = share::intent(platform, &page, &text);
                     ShareEntry { platform: platform.as_str().into(), share_url: page.clone(), external_url, share_count: count, note }
@@ -56,8 +46,7 @@ impl MusicService {
 
     /// The published project behind a share page.
     pub async fn shared_project(&self, slug: &str) -> AppResult<ProjectRow> {
-        let s = slug.to_owned();
-        match self.db.read(move |c| repo::project_by_slug(c, &s)).await? {
+        match self.store.project_by_share_slug(slug).await? {
             Some(p) if p.status == ProjectStatus::Published.as_str() && p.visibility == "public" && p.current_version_id.is_some() => Ok(p),
             _ => Err(AppError::NotFound { code: "share_not_found", message: "this track is not shared (any more)".into() }),
         }
@@ -68,8 +57,7 @@ impl MusicService {
     }
 
     pub async fn count_play(&self, project_id: &str) -> AppResult<()> {
-        let id = project_id.to_owned();
-        self.db.write(move |tx| Ok(repo::add_play(tx, &id)?)).await
+        self.store.count_play(project_id).await
     }
 
     pub fn share_html(&self, p: &ProjectRow) -> String {

@@ -33,8 +33,7 @@ impl MusicService {
         };
         let blob = BlobPath::parse(&row.path)?;
         self.storage.blobs().put_bytes(BUCKET, &blob, bytes).await?;
-        let (id, inserted) = (project.project_id.clone(), row.clone());
-        if let Err(e) = self.db.write(move |tx| Ok(repo::insert_stem(tx, &id, &inserted)?)).await {
+        if let Err(e) = self.store.add_stem(&project.project_id, row.clone()).await {
             self.remove_files(&[blob]).await;
             return Err(e);
         }
@@ -44,8 +43,7 @@ impl MusicService {
 
     pub async fn stems(&self, caller: &Caller, project_id: &str) -> AppResult<Vec<Stem>> {
         self.owned(caller, project_id).await?;
-        let id = project_id.to_owned();
-        Ok(self.db.read(move |c| repo::stems(c, &id)).await?.iter().map(|s| self.stem_view(s)).collect())
+        Ok(self.store.stems(project_id).await?.iter().map(|s| self.stem_view(s)).collect())
     }
 
     pub(super) fn version_view(&self, v: &VersionRow, current: Option<&str>) -> Version {
@@ -64,8 +62,7 @@ impl MusicService {
 
     pub async fn versions(&self, caller: &Caller, project_id: &str) -> AppResult<Versions> {
         let project = self.owned(caller, project_id).await?;
-        let id = project_id.to_owned();
-        let rows = self.db.read(move |c| repo::versions(c, &id)).await?;
+        let rows = self.store.versions(project_id).await?;
         let current = project.current_version_id.as_deref();
         Ok(Versions { project_id: project_id.to_owned(), versions: rows.iter().map(|v| self.version_view(v, current)).collect() })
     }
@@ -73,12 +70,10 @@ impl MusicService {
     /// Makes an earlier mix current again (its preview becomes the project's preview).
     pub async fn select_version(&self, caller: &Caller, project_id: &str, version_id: &str) -> AppResult<Project> {
         self.owned(caller, project_id).await?;
-        let id = project_id.to_owned();
-        let project = self.db.read(move |c| Ok(ensure_changeable(c, &id, false))).await??;
-        let id = project_id.to_owned();
+        let project = self.changeable_now(project_id).await?;
         let version = self
-            .db
-            .read(move |c| repo::versions(c, &id))
+            .store
+            .versions(project_id)
             .await?
             .into_iter()
             .find(|v| v.version_id == version_id)
@@ -86,13 +81,10 @@ impl MusicService {
         let (_, stream) = self.storage.blobs().get(BUCKET, &BlobPath::parse(&version.preview_path)?, None).await?;
         let preview = self.path(&project, &format!("preview/{}_preview.mp3", project.project_id))?;
         self.storage.blobs().put(BUCKET, &preview, Box::pin(tokio_util::io::StreamReader::new(stream)), u64::MAX, Durability::Synced).await?;
-        let (id, vid, duration) = (project.project_id.clone(), version.version_id.clone(), version.duration);
-        self.db
-            .write(move |tx| {
-                ensure_changeable(tx, &id, false)?;
-                Ok(repo::make_current(tx, &id, &vid, duration)?)
-            })
-            .await?;
+        self.store
+            .make_current(&project.project_id, &version.version_id, version.duration, changeable(false))
+            .await?
+            .ok_or_else(|| not_found(project_id))?;
         self.sync_metadata(project_id).await?;
         self.get(caller, project_id).await
     }
@@ -100,10 +92,8 @@ impl MusicService {
     /// Mixes stems (by default the current version's and every uploaded one) into a new version.
     pub async fn remix(&self, caller: &Caller, project_id: &str, r: MixRequest) -> AppResult<Generated> {
         self.owned(caller, project_id).await?;
-        let id = project_id.to_owned();
-        let project = self.db.read(move |c| Ok(ensure_changeable(c, &id, false))).await??;
-        let id = project_id.to_owned();
-        let all = self.db.read(move |c| repo::stems(c, &id)).await?;
+        let project = self.changeable_now(project_id).await?;
+        let all = self.store.stems(project_id).await?;
         let chosen: Vec<(StemRow, f32, f32)> = match r.stems {
             Some(list) if list.is_empty() => return Err(AppError::invalid_field("stems", "must name at least one stem")),
             Some(list) if list.len() > 32 => return Err(AppError::invalid_field("stems", "at most 32 stems")),
