@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres_rustls_improved::MakeRustlsConnect;
 
 pub use error::{BUSY_RETRY_SECS, UNAVAILABLE_RETRY_SECS};
 
@@ -33,7 +32,7 @@ pub struct PgDb {
     pool: Pool,
     /// For connections of their own, outside the pool (migrations hold one for their lock).
     config: tokio_postgres::Config,
-    tls: MakeRustlsConnect,
+    tls: tls::Connector,
     /// Where the database is, for messages: hosts, ports and database name, no credentials.
     target: String,
 }

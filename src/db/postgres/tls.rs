@@ -14,12 +14,14 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_platform_verifier::BuilderVerifierExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres_rustls_improved::MakeRustlsConnect;
 
 use crate::config::{DatabaseConfig, DatabaseTls};
 
 /// The connector for `config.tls`; the error says what is wrong with `database.ca_file`.
-pub(super) fn connector(config: &DatabaseConfig) -> Result<MakeRustlsConnect, String> {
+pub(super) fn connector(config: &DatabaseConfig) -> Result<Connector, String> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -44,7 +46,27 @@ pub(super) fn connector(config: &DatabaseConfig) -> Result<MakeRustlsConnect, St
             builder.with_root_certificates(roots).with_no_client_auth()
         }
     };
-    Ok(MakeRustlsConnect::new(client))
+    Ok(Connector(MakeRustlsConnect::new(client)))
+}
+
+/// rustls's connector for tokio-postgres, which also takes a Unix socket: tokio-postgres asks
+/// for a TLS session before it knows whether it will use one, with an empty host name for a
+/// socket, which is no DNS name. A socket is never encrypted (the mode is `Disable` for it),
+/// so any valid name does.
+#[derive(Clone)]
+pub struct Connector(MakeRustlsConnect);
+
+impl<S> MakeTlsConnect<S> for Connector
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Stream = <MakeRustlsConnect as MakeTlsConnect<S>>::Stream;
+    type TlsConnect = <MakeRustlsConnect as MakeTlsConnect<S>>::TlsConnect;
+    type Error = <MakeRustlsConnect as MakeTlsConnect<S>>::Error;
+
+    fn make_tls_connect(&mut self, hostname: &str) -> Result<Self::TlsConnect, Self::Error> {
+        MakeTlsConnect::<S>::make_tls_connect(&mut self.0, if hostname.is_empty() { "localhost" } else { hostname })
+    }
 }
 
 /// `tls = "require"`: any certificate is accepted, but the handshake must still be signed by
