@@ -185,7 +185,10 @@ impl PgCluster {
             if [ -n "$pid" ]; then
               kill -QUIT "$pid" 2>/dev/null
               i=0
-              while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+              # Gone, or a zombie its new parent has yet to reap.
+              while kill -0 "$pid" 2>/dev/null && ! grep -qs '^State:[[:space:]]*Z' "/proc/$pid/status" && [ $i -lt 100 ]; do
+                sleep 0.1; i=$((i+1))
+              done
               kill -KILL "$pid" 2>/dev/null
             fi
             rm -rf "$1"
