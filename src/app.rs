@@ -58,6 +58,12 @@ pub enum StartError {
     Checkpoints(String),
     #[error(transparent)]
     MasterKey(#[from] crate::crypto::keyring::KeyringError),
+    #[error(
+        "`database.url` names PostgreSQL, but the server does not run on it yet (its PostgreSQL stores are not \
+         built; `optima migrate` already prepares the database). Leave `database.url` empty to serve from the \
+         embedded SQLite database"
+    )]
+    PostgresNotServed,
 }
 
 fn subscription_service(config: &Config, db: Db, clock: SharedClock) -> SubscriptionService {
@@ -99,6 +105,10 @@ impl AppState {
     }
 
     pub async fn build(config: Config, public_url: String, clock: SharedClock) -> Result<Arc<Self>, StartError> {
+        // Never SQLite in place of the PostgreSQL the operator configured.
+        if config.database.is_postgres() {
+            return Err(StartError::PostgresNotServed);
+        }
         let db = {
             let (path, db_config) = (config.database_path(), config.database.clone());
             tokio::task::spawn_blocking(move || Db::open(&path, &db_config))

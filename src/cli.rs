@@ -178,11 +178,33 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
 
 fn migrate(common: &Common) -> Result<(), String> {
     let config = load(common, None)?;
+    if config.database.is_postgres() {
+        let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+        return runtime.block_on(async {
+            let db = crate::db::postgres::PgDb::connect(&config.database).await.map_err(|e| e.to_string())?;
+            let applied = db.migrate().await.map_err(|e| e.to_string())?;
+            if applied.is_empty() {
+                println!("{}: schema is up to date", db.target());
+            } else {
+                println!("{}: applied {}", db.target(), applied.join(", "));
+            }
+            Ok(())
+        });
+    }
     let applied = crate::db::migrate(&config.database_path(), &config.database).map_err(|e| e.to_string())?;
     if applied.is_empty() {
         println!("{}: schema is up to date", config.database_path().display());
     } else {
         println!("{}: applied {}", config.database_path().display(), applied.join(", "));
+    }
+    Ok(())
+}
+
+/// Verbs that so far work on the SQLite file only: refused while `database.url` names
+/// PostgreSQL, so that none of them quietly works on a file the server does not use.
+fn sqlite_only(config: &Config, verb: &str) -> Result<(), String> {
+    if config.database.is_postgres() {
+        return Err(format!("`optima {verb}` works on the embedded SQLite database only so far, and `database.url` names PostgreSQL"));
     }
     Ok(())
 }
@@ -199,6 +221,7 @@ fn token(args: &TokenArgs) -> Result<(), String> {
 fn backup(args: &BackupArgs) -> Result<(), String> {
     use crate::backup::{Target, Trigger, write};
     let config = load(&args.common, None)?;
+    sqlite_only(&config, "backup")?;
     let target = Target::Dir(args.out.clone());
     let manifest = with_interrupt(|stop| async move {
         let mut show = progress_printer("copied");
@@ -217,6 +240,7 @@ fn backup(args: &BackupArgs) -> Result<(), String> {
 
 fn restore(args: &RestoreArgs) -> Result<(), String> {
     let config = load(&args.common, None)?;
+    sqlite_only(&config, "restore")?;
     let from = args.from.clone();
     let data_dir = config.data_dir.clone();
     let manifest = with_interrupt(|stop| async move {
@@ -272,6 +296,7 @@ fn progress_printer(verb: &str) -> impl FnMut(&crate::blobs::transfer::Progress)
 
 fn rotate_keys(common: &Common) -> Result<(), String> {
     let config = load(common, None)?;
+    sqlite_only(&config, "keys rotate")?;
     let db = crate::db::Db::open(&config.database_path(), &config.database).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let store = crate::features::tactical::store::sqlite::SqliteTacticalStore::new(db);

@@ -150,14 +150,143 @@ pub enum LogFormat {
     Json,
 }
 
+/// The database: the embedded SQLite file (the default), or PostgreSQL when `url` is set. The
+/// SQLite settings (`file` … `synchronous`) are ignored with PostgreSQL, and the PostgreSQL ones
+/// (`pool_size` … `ca_file`) with SQLite.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
+    /// Empty: the embedded SQLite file below. `postgres://user:password@host[:port]/dbname` (or
+    /// `postgresql://`): PostgreSQL 14 or newer, shared by every instance. A Unix socket folder
+    /// goes in `host`: `postgres://user@/dbname?host=/cloudsql/project:region:instance`. It
+    /// holds the password: prefer `OPTIMA_DATABASE__URL` over writing it in a file; it is never
+    /// printed.
+    pub url: DatabaseUrl,
     /// File name inside `data_dir` (or an absolute path).
     pub file: PathBuf,
     pub read_connections: u32,
     pub busy_timeout_ms: u64,
     pub synchronous: Synchronous,
+    /// PostgreSQL: connections this instance keeps open at most. Mind the server's
+    /// `max_connections` across all instances.
+    pub pool_size: u32,
+    /// PostgreSQL: a statement running longer is cancelled (503 `database_busy`); 0 = no limit.
+    pub statement_timeout_ms: u64,
+    /// PostgreSQL: how long opening a connection, or waiting for a free one in the pool, may take
+    /// before the request gets 503 `database_unavailable`.
+    pub connect_timeout_secs: u64,
+    /// PostgreSQL over TCP: `disable` (plain), `require` (encrypted, the server's certificate not
+    /// checked) or `verify_full` (encrypted, the certificate checked against `ca_file` or the
+    /// system's roots, and the host name against it). A Unix socket is never encrypted.
+    pub tls: DatabaseTls,
+    /// PEM file of the certificate authorities for `tls = "verify_full"` (Cloud SQL: the
+    /// instance's server CA); empty = the system's roots.
+    pub ca_file: String,
+}
+
+/// A PostgreSQL URL. It carries the password, so `Debug` shows only whether one is set, and
+/// no error message quotes it.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// Empty: the embedded SQLite database.
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+
+    /// The URL itself, for the driver only: never log or show it.
+    pub fn expose(&self) -> &str {
+        self.0.trim()
+    }
+
+    /// The URL parsed by the driver; the error names the setting and never quotes the URL.
+    pub fn parse(&self) -> Result<tokio_postgres::Config, ConfigError> {
+        let bad = |why: String| Err(ConfigError(format!("`database.url` {why}")));
+        let url = self.expose();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return bad("must start with postgres:// or postgresql:// (or be empty for the embedded SQLite database)".into());
+        }
+        let parsed: tokio_postgres::Config = match url.parse() {
+            Ok(parsed) => parsed,
+            // The driver's parse errors name the option (`invalid value for option `port``),
+            // never its value; scrubbed all the same, should that ever change.
+            Err(e) => return bad(format!("is not a valid PostgreSQL URL: {}", self.scrub(&e.to_string()))),
+        };
+        if parsed.get_hosts().is_empty() {
+            return bad("names no host (postgres://user:password@host:5432/dbname)".into());
+        }
+        if url.split_once('?').is_some_and(|(_, query)| query.split('&').any(|kv| kv.starts_with("sslmode="))) {
+            return bad("sets sslmode: use `database.tls` (disable, require or verify_full) instead".into());
+        }
+        Ok(parsed)
+    }
+
+    /// `text` with the URL's password (as written, and percent-decoded) masked.
+    pub fn scrub(&self, text: &str) -> String {
+        let url = self.expose();
+        let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let authority = after_scheme.split(['/', '?']).next().unwrap_or_default();
+        let password = authority.rsplit_once('@').and_then(|(userinfo, _)| userinfo.split_once(':')).map(|(_, p)| p);
+        let mut out = text.to_owned();
+        if let Some(password) = password.filter(|p| !p.is_empty()) {
+            let decoded = percent_encoding::percent_decode_str(password).decode_utf8_lossy().into_owned();
+            for secret in [password.to_owned(), decoded] {
+                out = out.replace(&secret, "***");
+            }
+        }
+        out
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.is_empty() { "\"\"" } else { "\"<postgres url, redacted>\"" })
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DatabaseTls {
+    Disable,
+    Require,
+    VerifyFull,
+}
+
+impl DatabaseConfig {
+    /// PostgreSQL is configured.
+    pub fn is_postgres(&self) -> bool {
+        !self.url.is_empty()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("`database.{key}` {why}")));
+        if self.read_connections == 0 {
+            return bad("read_connections", "must be at least 1");
+        }
+        if !self.is_postgres() {
+            return Ok(());
+        }
+        self.url.parse()?;
+        if self.pool_size == 0 {
+            return bad("pool_size", "must be at least 1");
+        }
+        if self.connect_timeout_secs == 0 {
+            return bad("connect_timeout_secs", "must be at least 1");
+        }
+        if self.statement_timeout_ms > i32::MAX as u64 {
+            return bad("statement_timeout_ms", "must be at most 2147483647 (0 = no limit)");
+        }
+        if !self.ca_file.is_empty() && self.tls != DatabaseTls::VerifyFull {
+            return bad("ca_file", "is only used with tls = \"verify_full\"");
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -530,10 +659,16 @@ impl Default for Config {
             },
             log: LogConfig { level: "info".into(), format: LogFormat::Text },
             database: DatabaseConfig {
+                url: DatabaseUrl::default(),
                 file: PathBuf::from("optima.db"),
                 read_connections: 8,
                 busy_timeout_ms: 10_000,
                 synchronous: Synchronous::Normal,
+                pool_size: 16,
+                statement_timeout_ms: 30_000,
+                connect_timeout_secs: 5,
+                tls: DatabaseTls::VerifyFull,
+                ca_file: String::new(),
             },
             auth: AuthConfig {
                 jwt_secret: String::new(),
@@ -720,9 +855,7 @@ impl Config {
         if !url.is_empty() && !url.starts_with("http://") && !url.starts_with("https://") {
             return bad("server.public_url", "must start with http:// or https://");
         }
-        if self.database.read_connections == 0 {
-            return bad("database.read_connections", "must be at least 1");
-        }
+        self.database.validate()?;
         if self.auth.token_ttl_secs == 0 {
             return bad("auth.token_ttl_secs", "must be at least 1");
         }
@@ -838,4 +971,104 @@ fn describe_figment_error(err: figment::Error) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWORD: &str = "hunter2secret";
+
+    fn with_database(adjust: impl FnOnce(&mut DatabaseConfig)) -> Result<(), ConfigError> {
+        let mut config = Config::default();
+        adjust(&mut config.database);
+        config.validate()
+    }
+
+    fn postgres(url: &str) -> impl FnOnce(&mut DatabaseConfig) + '_ {
+        move |d| d.url = DatabaseUrl::new(url)
+    }
+
+    /// The error, which names `key` and never the password.
+    fn refused(result: Result<(), ConfigError>, key: &str) -> String {
+        let message = result.expect_err(key).to_string();
+        assert!(message.contains(&format!("`{key}`")), "{message}");
+        assert!(!message.contains(PASSWORD), "the password is echoed: {message}");
+        message
+    }
+
+    #[test]
+    fn an_empty_url_is_the_embedded_sqlite_database() {
+        assert!(!Config::default().database.is_postgres());
+        with_database(postgres("  ")).unwrap();
+        // PostgreSQL's settings are not checked for SQLite.
+        with_database(|d| d.pool_size = 0).unwrap();
+    }
+
+    #[test]
+    fn postgres_urls_in_both_spellings_and_with_a_socket_are_accepted() {
+        for url in [
+            "postgres://optima:hunter2secret@db.internal:5432/optima",
+            "postgresql://optima@10.0.0.3/optima?application_name=api",
+            "postgres://optima@/optima?host=/cloudsql/project:region:instance",
+            "postgres://optima:hunter2secret@a:5432,b:5433/optima",
+        ] {
+            with_database(postgres(url)).unwrap_or_else(|e| panic!("{url}: {e}"));
+        }
+    }
+
+    #[test]
+    fn a_url_that_is_not_postgres_is_refused_without_echoing_it() {
+        for url in [
+            "mysql://root:hunter2secret@localhost/optima",
+            "optima.db",
+            "postgres:/optima:hunter2secret@host/db",
+            "host=localhost password=hunter2secret",
+        ] {
+            let message = refused(with_database(postgres(url)), "database.url");
+            assert!(message.contains("postgres://"), "{message}");
+        }
+        refused(with_database(postgres("postgres://optima:hunter2secret@host:notaport/db")), "database.url");
+        refused(with_database(postgres("postgres://optima:hunter2secret@host/db?nosuchoption=1")), "database.url");
+        let message = refused(with_database(postgres("postgres://optima:hunter2secret@/db")), "database.url");
+        assert!(message.contains("no host"), "{message}");
+    }
+
+    #[test]
+    fn tls_is_set_by_its_own_setting_not_the_url() {
+        let message = refused(with_database(postgres("postgres://u:hunter2secret@h/db?sslmode=require")), "database.url");
+        assert!(message.contains("database.tls"), "{message}");
+        let url = "postgres://u:hunter2secret@h/db";
+        refused(with_database(|d| {
+            d.url = DatabaseUrl::new(url);
+            d.tls = DatabaseTls::Require;
+            d.ca_file = "/etc/ssl/server-ca.pem".into();
+        }), "database.ca_file");
+        with_database(|d| {
+            d.url = DatabaseUrl::new(url);
+            d.ca_file = "/etc/ssl/server-ca.pem".into();
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn pool_and_timeouts_are_checked_with_postgres() {
+        let url = "postgres://u:hunter2secret@h/db";
+        refused(with_database(|d| { d.url = DatabaseUrl::new(url); d.pool_size = 0; }), "database.pool_size");
+        refused(with_database(|d| { d.url = DatabaseUrl::new(url); d.connect_timeout_secs = 0; }), "database.connect_timeout_secs");
+        refused(with_database(|d| { d.url = DatabaseUrl::new(url); d.statement_timeout_ms = 1 << 40; }), "database.statement_timeout_ms");
+        with_database(|d| { d.url = DatabaseUrl::new(url); d.statement_timeout_ms = 0; }).unwrap();
+    }
+
+    #[test]
+    fn the_url_is_never_printed() {
+        let mut config = Config::default();
+        config.database.url = DatabaseUrl::new("postgres://optima:hunter2secret@db/optima");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains(PASSWORD) && debug.contains("redacted"), "{debug}");
+        let scrubbed = config.database.url.scrub("password hunter2secret, twice: hunter2secret");
+        assert!(!scrubbed.contains(PASSWORD), "{scrubbed}");
+        let encoded = DatabaseUrl::new("postgres://optima:p%40ss%2Fword@db/optima");
+        assert_eq!(encoded.scrub("auth failed for p@ss/word (p%40ss%2Fword)"), "auth failed for *** (***)");
+    }
 }

@@ -64,6 +64,37 @@ fn config_errors_name_the_key_and_stop_start_up() {
 }
 
 #[test]
+fn a_postgres_url_is_never_echoed_and_the_server_does_not_run_on_it_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], url: &str| {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("OPTIMA_DATABASE__URL", url)
+            .env("OPTIMA_DATABASE__TLS", "disable")
+            .env("OPTIMA_DATABASE__CONNECT_TIMEOUT_SECS", "2")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = stderr(&out);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(!stderr.contains("hunter2secret"), "the password is echoed: {stderr}");
+        stderr
+    };
+    let stderr = run(&["migrate", "--data-dir", "d"], "mysql://root:hunter2secret@localhost/optima");
+    assert!(stderr.contains("database.url") && stderr.contains("postgres://"), "{stderr}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let nobody_there = format!("postgres://optima:hunter2secret@127.0.0.1:{port}/optima");
+    let stderr = run(&["migrate", "--data-dir", "d"], &nobody_there);
+    assert!(stderr.contains(&format!("cannot connect to PostgreSQL at 127.0.0.1:{port}/optima")), "{stderr}");
+    let stderr = run(&["serve", "--data-dir", "d", "--bind", "127.0.0.1:0"], &nobody_there);
+    assert!(stderr.contains("`database.url` names PostgreSQL") && stderr.contains("not built"), "{stderr}");
+    assert!(!dir.path().join("d/optima.db").exists(), "no SQLite database in its place");
+    let stderr = run(&["backup", "--data-dir", "d", "--out", "b"], &nobody_there);
+    assert!(stderr.contains("SQLite database only"), "{stderr}");
+}
+
+#[test]
 fn the_shipped_config_file_is_valid_and_matches_the_defaults() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let file = optima::config::Config::load(Some(&repo.join("config.toml")), Default::default()).unwrap();

@@ -12,22 +12,51 @@
 //!
 //! Each of these means a rule the service should have checked first; reaching here is still a
 //! clear 4xx, never a 500.
+//!
+//! The answers are the same whichever database refused: each backend reads its own report into
+//! a [`Violation`] (SQLite here, PostgreSQL in `postgres::error`), and [`answer`] words it.
 
 use rusqlite::ffi;
 use serde_json::json;
 
 use crate::error::AppError;
 
+/// A refused write, as either database reports it: what the answer is made from. Column names
+/// are the schema's (`team_name`); the answer puts them in words.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Violation<'a> {
+    /// UNIQUE or PRIMARY KEY, with the key's columns when the database names them.
+    Unique(Vec<&'a str>),
+    /// NOT NULL, with the column when named.
+    NotNull(Option<&'a str>),
+    /// CHECK, with the column it is about when known.
+    Check(Option<&'a str>),
+    ForeignKey,
+    /// A trigger's refusal, or any other constraint.
+    Other,
+}
+
 /// The answer for a constraint violation with SQLite's `extended_code` and `message`.
 pub(super) fn violation(extended_code: i32, message: Option<&str>) -> AppError {
     let message = message.unwrap_or("");
     tracing::warn!(extended_code, sqlite = message, "a database constraint refused a write");
     let named = |prefix: &str| message.strip_prefix(prefix).map(str::trim).filter(|rest| !rest.is_empty());
-    match extended_code {
+    answer(match extended_code {
         ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
-            let columns: Vec<String> = named("UNIQUE constraint failed:")
-                .map(|list| list.split(',').map(|c| words(column(c))).collect())
-                .unwrap_or_default();
+            Violation::Unique(named("UNIQUE constraint failed:").map(|list| list.split(',').map(column).collect()).unwrap_or_default())
+        }
+        ffi::SQLITE_CONSTRAINT_NOTNULL => Violation::NotNull(named("NOT NULL constraint failed:").map(column)),
+        ffi::SQLITE_CONSTRAINT_CHECK => Violation::Check(named("CHECK constraint failed:").and_then(first_name)),
+        ffi::SQLITE_CONSTRAINT_FOREIGNKEY => Violation::ForeignKey,
+        _ => Violation::Other,
+    })
+}
+
+/// What a client is told about `violation`, in words, naming no table and quoting no value.
+pub(super) fn answer(violation: Violation<'_>) -> AppError {
+    match violation {
+        Violation::Unique(columns) => {
+            let columns: Vec<String> = columns.into_iter().map(words).collect();
             let message = match columns.as_slice() {
                 [] => "a record with these values already exists".to_owned(),
                 [one] => format!("{one} is already in use"),
@@ -35,19 +64,21 @@ pub(super) fn violation(extended_code: i32, message: Option<&str>) -> AppError {
             };
             AppError::Conflict { code: "conflict", message }
         }
-        ffi::SQLITE_CONSTRAINT_NOTNULL => match named("NOT NULL constraint failed:").map(column) {
-            Some(field) => unprocessable("missing_field", format!("{} is required", words(field)), field),
-            None => AppError::Unprocessable { code: "missing_field", message: "a required field is missing".into(), details: None },
-        },
-        ffi::SQLITE_CONSTRAINT_CHECK => match named("CHECK constraint failed:").and_then(first_name) {
-            Some(field) => unprocessable("invalid_field", format!("{} has a value that is not allowed", words(field)), field),
-            None => AppError::Unprocessable { code: "invalid_field", message: "a value is not allowed".into(), details: None },
-        },
-        ffi::SQLITE_CONSTRAINT_FOREIGNKEY => AppError::Conflict {
+        Violation::NotNull(Some(field)) => unprocessable("missing_field", format!("{} is required", words(field)), field),
+        Violation::NotNull(None) => {
+            AppError::Unprocessable { code: "missing_field", message: "a required field is missing".into(), details: None }
+        }
+        Violation::Check(Some(field)) => {
+            unprocessable("invalid_field", format!("{} has a value that is not allowed", words(field)), field)
+        }
+        Violation::Check(None) => {
+            AppError::Unprocessable { code: "invalid_field", message: "a value is not allowed".into(), details: None }
+        }
+        Violation::ForeignKey => AppError::Conflict {
             code: "conflict",
             message: "a record this refers to does not exist, or another record still refers to this one".into(),
         },
-        _ => AppError::Conflict { code: "conflict", message: "the change conflicts with the stored data".into() },
+        Violation::Other => AppError::Conflict { code: "conflict", message: "the change conflicts with the stored data".into() },
     }
 }
 

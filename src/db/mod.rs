@@ -13,9 +13,10 @@ use crate::config::{DatabaseConfig, Synchronous};
 use crate::error::{AppError, AppResult};
 
 mod constraint;
+pub mod postgres;
 
 mod embedded {
-    refinery::embed_migrations!("migrations");
+    refinery::embed_migrations!("migrations/sqlite");
 }
 
 type Manager = SqliteConnectionManager;

@@ -1,4 +1,5 @@
-//! Black-box tests over HTTP against the real server (real SQLite file, real blob store).
+//! Black-box tests over HTTP against the real server (real SQLite file, real blob store), and
+//! the PostgreSQL foundation against a real PostgreSQL server (`postgres`, `db_postgres`).
 
 mod blobs;
 mod fake_gcs;
@@ -6,6 +7,7 @@ mod fake_hf;
 mod fake_openai;
 mod fake_stripe;
 mod helpers;
+mod postgres;
 
 mod auth;
 mod authz_matrix;
@@ -13,6 +15,7 @@ mod authz_trpc;
 mod backup;
 mod blob_conformance;
 mod chat;
+mod db_postgres;
 mod gcs_http;
 mod gcs_signing;
 mod limits;
