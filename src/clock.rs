@@ -24,3 +24,8 @@ pub type SharedClock = Arc<dyn Clock>;
 pub fn system() -> SharedClock {
     Arc::new(SystemClock)
 }
+
+/// Current time as the RFC 3339 text (UTC, milliseconds) stored in every time column.
+pub fn now_text() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -333,10 +333,7 @@ pub fn backup(db_path: &Path, out: &Path, config: &DatabaseConfig) -> Result<u64
     Ok(size)
 }
 
-/// Current time as the RFC 3339 text (UTC, milliseconds) stored in every time column.
-pub fn now_text() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+pub use crate::clock::now_text;
 
 #[cfg(test)]
 mod tests {
