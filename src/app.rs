@@ -116,7 +116,7 @@ impl AppState {
         subscriptions.quotas().clear_stale_holds().await.map_err(|e| StartError::Quotas(e.to_string()))?;
         let work = Arc::new(crate::work_queue::WorkQueue::new(config.limits.generation_workers, config.limits.generation_queue));
         let text = crate::ai::text::from_config(&config.ai, work.clone());
-        let chat = ChatService::new(db.clone(), subscriptions.clone(), text.clone(), config.chat.clone());
+        let chat = ChatService::new(Arc::new(crate::features::chat::store::sqlite::SqliteChatStore::new(db.clone())), subscriptions.clone(), text.clone(), config.chat.clone());
         let writers = WritersService::new(db.clone(), storage.clone(), subscriptions.clone(), accounts.clone(), text.clone(), config.writers.clone());
         let tactical = TacticalService::new(
             db.clone(),
