@@ -132,7 +132,7 @@ impl AppState {
         ));
         let media = MediaService::new(db.clone(), storage.clone(), subscriptions.clone(), work.clone(), decode_budget, config.media.clone());
         let images = crate::ai::image::from_config(&config.ai, media.limits());
-        let premium = PremiumService::new(db.clone(), storage.clone(), subscriptions.clone(), images.clone(), work.clone());
+        let premium = PremiumService::new(Arc::new(crate::features::premium::store::sqlite::SqlitePremiumStore::new(db.clone())), storage.clone(), subscriptions.clone(), images.clone(), work.clone());
         let composer = crate::ai::music::from_config(&config.ai);
         let music = MusicService::new(
             db.clone(),
