@@ -126,7 +126,7 @@ impl AppState {
         subscriptions.quotas().clear_stale_holds().await.map_err(|e| StartError::Quotas(e.to_string()))?;
         let work = Arc::new(crate::work_queue::WorkQueue::new(config.limits.generation_workers, config.limits.generation_queue));
         let text = crate::ai::text::from_config(&config.ai, work.clone());
-        let chat = ChatService::new(db.clone(), subscriptions.clone(), text.clone(), config.chat.clone());
+        let chat = ChatService::new(Arc::new(crate::features::chat::store::sqlite::SqliteChatStore::new(db.clone())), subscriptions.clone(), text.clone(), config.chat.clone());
         let writers = WritersService::new(db.clone(), storage.clone(), subscriptions.clone(), accounts.clone(), text.clone(), config.writers.clone());
         let tactical = TacticalService::new(
             Arc::new(crate::features::tactical::store::sqlite::SqliteTacticalStore::new(db.clone())),
@@ -142,7 +142,7 @@ impl AppState {
         ));
         let media = MediaService::new(Arc::new(crate::features::media::store::sqlite::SqliteMediaStore::new(db.clone())), storage.clone(), subscriptions.clone(), work.clone(), decode_budget, config.media.clone());
         let images = crate::ai::image::from_config(&config.ai, media.limits());
-        let premium = PremiumService::new(db.clone(), storage.clone(), subscriptions.clone(), images.clone(), work.clone());
+        let premium = PremiumService::new(Arc::new(crate::features::premium::store::sqlite::SqlitePremiumStore::new(db.clone())), storage.clone(), subscriptions.clone(), images.clone(), work.clone());
         let composer = crate::ai::music::from_config(&config.ai);
         let music = MusicService::new(
             Arc::new(crate::features::music::store::sqlite::SqliteMusicStore::new(db.clone())),

@@ -3,7 +3,7 @@
 
 pub mod api;
 pub mod model;
-mod repo;
 pub mod service;
+pub mod store;
 
 pub use service::ChatService;

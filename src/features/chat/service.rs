@@ -3,18 +3,18 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::model::*;
-use super::repo::{self, NewExchange};
+use super::store::{ChatStore, ExchangeQuota, NewExchange, SessionRow};
 use crate::ai::text::{CallerFacts, LOCAL_MODEL, Speaker, TextProvider, TextRequest, Turn};
 use crate::auth::Caller;
+use crate::clock::now_text;
 use crate::config::ChatConfig;
-use crate::db::{Db, now_text};
 use crate::error::{AppError, AppResult};
 use crate::features::page::Page;
 use crate::features::subscription::SubscriptionService;
 use crate::features::subscription::plan::{Feature, Tier};
 
 pub struct ChatService {
-    db: Db,
+    store: Arc<dyn ChatStore>,
     subscriptions: Arc<SubscriptionService>,
     provider: Arc<dyn TextProvider>,
     config: ChatConfig,
@@ -51,15 +51,14 @@ fn fit_history(messages: Vec<ChatMessage>, budget: usize) -> Vec<Turn> {
 }
 
 impl ChatService {
-    pub fn new(db: Db, subscriptions: Arc<SubscriptionService>, provider: Arc<dyn TextProvider>, config: ChatConfig) -> Self {
-        Self { db, subscriptions, provider, config }
+    pub fn new(store: Arc<dyn ChatStore>, subscriptions: Arc<SubscriptionService>, provider: Arc<dyn TextProvider>, config: ChatConfig) -> Self {
+        Self { store, subscriptions, provider, config }
     }
 
     /// The session `session_id` names for `user_id` (its own id, or the id that user's client
     /// gave it), if the caller may use it. Another user's session is not found.
-    async fn owned_session(&self, caller: &Caller, user_id: &str, session_id: &str) -> AppResult<repo::SessionRow> {
-        let (user, id) = (user_id.to_owned(), session_id.to_owned());
-        match self.db.read(move |c| repo::session(c, &user, &id)).await? {
+    async fn owned_session(&self, caller: &Caller, user_id: &str, session_id: &str) -> AppResult<SessionRow> {
+        match self.store.session(user_id, session_id).await? {
             Some(s) if s.user_id == user_id && (caller.user_id == s.user_id || caller.is_privileged()) => Ok(s),
             _ => Err(AppError::NotFound { code: "session_not_found", message: format!("no chat session `{session_id}` for user `{user_id}`") }),
         }
@@ -69,15 +68,8 @@ impl ChatService {
     /// context needs a feature their tier lacks. `chat_remaining` counts what is left after this
     /// message.
     async fn caller_facts(&self, user_id: &str, context: ChatContext) -> AppResult<CallerFacts> {
-        let (user, admission) = (user_id.to_owned(), self.subscriptions.admission(user_id, Feature::AiChat, 0));
-        let (tier, sessions, standing) = self
-            .db
-            .read(move |c| {
-                let tier = crate::features::subscription::store::sqlite::tier_in(c, &user)?;
-                let standing = crate::features::subscription::store::sqlite::standing_in(c, &admission)?;
-                Ok((tier, repo::session_count(c, &user)?, standing))
-            })
-            .await?;
+        let snapshot = self.store.caller_snapshot(self.subscriptions.admission(user_id, Feature::AiChat, 0)).await?;
+        let (tier, sessions, standing) = (snapshot.tier, snapshot.sessions, snapshot.standing);
         if context == ChatContext::Tactical {
             self.subscriptions.ensure_includes(tier, Feature::Tactical)?;
         }
@@ -117,10 +109,7 @@ impl ChatService {
             return Err(AppError::invalid_field("sessionId", format!("must be 1 to {SESSION_ID_MAX} letters, digits, `_`, `-`, `.` or `:`")));
         }
         let existing = match client_id {
-            Some(id) => {
-                let (user, id) = (request.user_id.clone(), id.to_owned());
-                self.db.read(move |c| repo::session(c, &user, &id)).await?
-            }
+            Some(id) => self.store.session(&request.user_id, id).await?,
             None => None,
         };
         let (session_id, new_session) = match existing {
@@ -144,8 +133,7 @@ impl ChatService {
         let history = if new_session {
             Vec::new()
         } else {
-            let (id, max) = (session_id.clone(), self.config.max_history_messages);
-            fit_history(self.db.read(move |c| repo::recent_messages(c, &id, max)).await?, self.config.context_chars)
+            fit_history(self.store.recent_messages(&session_id, self.config.max_history_messages).await?, self.config.context_chars)
         };
         let asked_at = now_text();
         let user_message_id = uuid::Uuid::now_v7().to_string();
@@ -163,53 +151,36 @@ impl ChatService {
 
         let reply_id = uuid::Uuid::now_v7().to_string();
         let answered_at = Utc::now();
-        let hold = reservation.as_ref().map(|r| r.hold());
-        let stored = {
-            let admission = self.subscriptions.admission(&request.user_id, Feature::AiChat, 1);
-            let (session_id, user_id, reply, new_client_id) = (session_id.clone(), request.user_id.clone(), reply.clone(), new_client_id.clone());
-            let (user_message_id, reply_id, message) = (user_message_id.clone(), reply_id.clone(), message.clone());
-            let answered = answered_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            self.db
-                .write(move |tx| {
-                    let title: String = message.chars().take(80).collect();
-                    repo::insert_exchange(
-                        tx,
-                        &NewExchange {
-                            session_id: &session_id,
-                            new_session,
-                            client_id: new_client_id.as_deref(),
-                            user_id: &user_id,
-                            context,
-                            title: &title,
-                            user_message_id: &user_message_id,
-                            user_text: &message,
-                            asked_at: &asked_at,
-                            reply_id: &reply_id,
-                            reply_text: &reply.text,
-                            model: &reply.model,
-                            prompt_tokens: reply.prompt_tokens,
-                            completion_tokens: reply.completion_tokens,
-                            answered_at: &answered,
-                        },
-                    )?;
-                    // What is left, as this charge leaves it.
-                    let standing = match hold {
-                        Some(hold) => {
-                            crate::features::subscription::store::sqlite::commit_hold_in(tx, &hold)?;
-                            crate::features::subscription::store::sqlite::standing_in(tx, &admission)?
-                        }
-                        None => crate::features::subscription::store::sqlite::charge_in(tx, &admission)?,
-                    };
-                    Ok(standing.remaining)
-                })
-                .await
+        let admission = self.subscriptions.admission(&request.user_id, Feature::AiChat, 1);
+        let quota = match &reservation {
+            Some(reservation) => ExchangeQuota::CommitHold { hold: reservation.hold(), standing: admission },
+            None => ExchangeQuota::Charge(admission),
         };
+        let exchange = NewExchange {
+            session_id: session_id.clone(),
+            new_session,
+            client_id: new_client_id,
+            user_id: request.user_id.clone(),
+            context,
+            title: message.chars().take(80).collect(),
+            user_message_id: user_message_id.clone(),
+            user_text: message,
+            asked_at,
+            reply_id: reply_id.clone(),
+            reply_text: reply.text.clone(),
+            model: reply.model.clone(),
+            prompt_tokens: reply.prompt_tokens,
+            completion_tokens: reply.completion_tokens,
+            answered_at: answered_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        };
+        let stored = self.store.insert_exchange(exchange, quota).await;
         let remaining = match stored {
-            Ok(remaining) => {
+            Ok(stored) => {
                 if let Some(reservation) = reservation {
                     reservation.committed();
                 }
-                remaining
+                // What is left, as this charge leaves it.
+                stored.standing.remaining
             }
             Err(e) => {
                 if let Some(reservation) = reservation {
@@ -256,15 +227,13 @@ impl ChatService {
         if !caller.is_privileged() {
             return Ok(caller.user_id.clone());
         }
-        let (user, id) = (caller.user_id.clone(), session_id.to_owned());
-        Ok(self.db.read(move |c| repo::session(c, &user, &id)).await?.map_or(caller.user_id.clone(), |s| s.user_id))
+        Ok(self.store.session(&caller.user_id, session_id).await?.map_or(caller.user_id.clone(), |s| s.user_id))
     }
 
     /// A page of the stored session `stored_id`, answered under the id the caller used.
     async fn page(&self, stored_id: &str, shown_id: &str, limit: u32, offset: u32) -> AppResult<ChatHistory> {
         let page = Page::new(limit, offset)?;
-        let id = stored_id.to_owned();
-        let (messages, total) = self.db.read(move |c| repo::messages_page(c, &id, page)).await?;
+        let (messages, total) = self.store.messages_page(stored_id, page).await?;
         Ok(ChatHistory {
             session_id: shown_id.to_owned(),
             has_more: page.has_more(messages.len(), total),
@@ -276,8 +245,7 @@ impl ChatService {
     pub async fn sessions(&self, caller: &Caller, user_id: &str, limit: u32, offset: u32) -> AppResult<ChatSessions> {
         caller.ensure_acts_for(user_id)?;
         let page = Page::new(limit, offset)?;
-        let user = user_id.to_owned();
-        let (sessions, total) = self.db.read(move |c| repo::sessions_page(c, &user, page)).await?;
+        let (sessions, total) = self.store.sessions_page(user_id, page).await?;
         Ok(ChatSessions {
             user_id: user_id.to_owned(),
             has_more: page.has_more(sessions.len(), total),
@@ -289,7 +257,7 @@ impl ChatService {
     pub async fn delete(&self, caller: &Caller, session_id: &str) -> AppResult<SessionDeleted> {
         let owner = self.owner_of(caller, session_id).await?;
         let id = self.owned_session(caller, &owner, session_id).await?.session_id;
-        self.db.write(move |tx| Ok(repo::delete_session(tx, &id)?)).await?;
+        self.store.delete_session(&id).await?;
         Ok(SessionDeleted { deleted: true, session_id: session_id.to_owned() })
     }
 }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::model::*;
-use super::repo::{self, GenerationRow};
+use super::store::{GenerationRow, GenerationUrls, PremiumStore};
 use crate::ai::image::{ImageProvider, ImageQuality, ImageRequest, ImageStyle};
 use crate::auth::Caller;
-use crate::db::{Db, now_text};
+use crate::clock::now_text;
 use crate::error::{AppError, AppResult};
 use crate::features::fields::required;
 use crate::features::page::Page;
@@ -26,7 +26,7 @@ const THUMBNAIL_SIDE: u32 = 256;
 const MAX_PROMPT_CHARS: usize = 4_000;
 
 pub struct PremiumService {
-    db: Db,
+    store: Arc<dyn PremiumStore>,
     storage: Arc<StorageService>,
     subscriptions: Arc<SubscriptionService>,
     images: Arc<dyn ImageProvider>,
@@ -99,13 +99,13 @@ fn encode(image: &image::DynamicImage) -> Result<Encoded, images::ImageError> {
 
 impl PremiumService {
     pub fn new(
-        db: Db,
+        store: Arc<dyn PremiumStore>,
         storage: Arc<StorageService>,
         subscriptions: Arc<SubscriptionService>,
         images: Arc<dyn ImageProvider>,
         work: Arc<WorkQueue>,
     ) -> Self {
-        Self { db, storage, subscriptions, images, work }
+        Self { store, storage, subscriptions, images, work }
     }
 
     fn view(&self, g: GenerationRow) -> AppResult<ImageGeneration> {
@@ -177,17 +177,9 @@ impl PremiumService {
                 return Err(e);
             }
         };
-        let hold = reservation.hold();
         let view = self.view(row.clone())?;
-        let (image_url, thumbnail_url) = (view.image_url.clone(), view.thumbnail_url.clone());
-        let recorded = self
-            .db
-            .write(move |tx| {
-                crate::features::subscription::store::sqlite::commit_hold_in(tx, &hold)?;
-                repo::insert(tx, &row, &image_url, &thumbnail_url)?;
-                Ok(())
-            })
-            .await;
+        let urls = GenerationUrls { image_url: view.image_url.clone(), thumbnail_url: view.thumbnail_url.clone() };
+        let recorded = self.store.record_generation(row, urls, reservation.hold()).await;
         if let Err(e) = recorded {
             reservation.release().await;
             self.remove(&written).await;
@@ -229,8 +221,7 @@ impl PremiumService {
     }
 
     async fn owned(&self, caller: &Caller, generation_id: &str) -> AppResult<GenerationRow> {
-        let id = generation_id.to_owned();
-        match self.db.read(move |c| repo::get(c, &id)).await? {
+        match self.store.generation(generation_id).await? {
             Some(g) if g.user_id == caller.user_id || caller.is_privileged() => Ok(g),
             _ => Err(not_found(generation_id)),
         }
@@ -244,8 +235,7 @@ impl PremiumService {
     /// Removes the row, then the files (a failed file removal leaves an unreachable file, logged).
     pub async fn delete(&self, caller: &Caller, generation_id: &str) -> AppResult<Deleted> {
         let g = self.owned(caller, generation_id).await?;
-        let id = g.generation_id.clone();
-        self.db.write(move |tx| Ok(repo::delete(tx, &id)?)).await?;
+        self.store.delete_generation(&g.generation_id).await?;
         let paths = FILES.iter().map(|name| BlobPath::parse(&file_of(&g, name))).collect::<AppResult<Vec<_>>>()?;
         self.remove(&paths).await;
         Ok(Deleted { generation_id: g.generation_id, deleted: true })
@@ -254,8 +244,7 @@ impl PremiumService {
     pub async fn history(&self, caller: &Caller, user_id: &str, limit: u32, offset: u32) -> AppResult<ImageHistory> {
         caller.ensure_acts_for(user_id)?;
         let page = Page::new(limit, offset)?;
-        let user = user_id.to_owned();
-        let (rows, total) = self.db.read(move |c| repo::page(c, &user, page.limit, page.offset)).await?;
+        let (rows, total) = self.store.generations_of(user_id, page).await?;
         let has_more = page.has_more(rows.len(), total);
         let images = rows.into_iter().map(|g| self.view(g)).collect::<AppResult<Vec<_>>>()?;
         Ok(ImageHistory { images, total, has_more })

@@ -1,16 +1,82 @@
+//! The chat store on the embedded SQLite database.
+
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::model::{ChatContext, ChatMessage, ChatSession};
+use super::{CallerSnapshot, ChatStore, ExchangeQuota, NewExchange, SessionRow, StoredExchange};
+use crate::db::{CachedSql, Db};
+use crate::error::AppResult;
+use crate::features::chat::model::{ChatContext, ChatMessage, ChatSession};
 use crate::features::page::Page;
-use crate::db::CachedSql;
+use crate::features::subscription::quota::Admission;
+use crate::features::subscription::store::sqlite::{charge_in, commit_hold_in, standing_in, tier_in};
 
-pub struct SessionRow {
-    pub session_id: String,
-    pub user_id: String,
+pub struct SqliteChatStore {
+    db: Db,
+}
+
+impl SqliteChatStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait::async_trait]
+impl ChatStore for SqliteChatStore {
+    async fn session(&self, user_id: &str, id: &str) -> AppResult<Option<SessionRow>> {
+        let (user, id) = (user_id.to_owned(), id.to_owned());
+        self.db.read(move |c| session(c, &user, &id)).await
+    }
+
+    async fn caller_snapshot(&self, admission: Admission) -> AppResult<CallerSnapshot> {
+        self.db
+            .read(move |c| {
+                let tier = tier_in(c, &admission.user_id)?;
+                let standing = standing_in(c, &admission)?;
+                Ok(CallerSnapshot { tier, sessions: session_count(c, &admission.user_id)?, standing })
+            })
+            .await
+    }
+
+    async fn recent_messages(&self, session_id: &str, limit: usize) -> AppResult<Vec<ChatMessage>> {
+        let id = session_id.to_owned();
+        self.db.read(move |c| recent_messages(c, &id, limit)).await
+    }
+
+    async fn insert_exchange(&self, exchange: NewExchange, quota: ExchangeQuota) -> AppResult<StoredExchange> {
+        self.db
+            .write(move |tx| {
+                let session_id = insert_exchange(tx, &exchange)?;
+                // What is left, as this charge leaves it.
+                let standing = match &quota {
+                    ExchangeQuota::CommitHold { hold, standing } => {
+                        commit_hold_in(tx, hold)?;
+                        standing_in(tx, standing)?
+                    }
+                    ExchangeQuota::Charge(admission) => charge_in(tx, admission)?,
+                };
+                Ok(StoredExchange { session_id, standing })
+            })
+            .await
+    }
+
+    async fn messages_page(&self, session_id: &str, page: Page) -> AppResult<(Vec<ChatMessage>, u64)> {
+        let id = session_id.to_owned();
+        self.db.read(move |c| messages_page(c, &id, page)).await
+    }
+
+    async fn sessions_page(&self, user_id: &str, page: Page) -> AppResult<(Vec<ChatSession>, u64)> {
+        let user = user_id.to_owned();
+        self.db.read(move |c| sessions_page(c, &user, page)).await
+    }
+
+    async fn delete_session(&self, session_id: &str) -> AppResult<bool> {
+        let id = session_id.to_owned();
+        self.db.write(move |tx| Ok(tx.execute_cached("DELETE FROM chat_sessions WHERE session_id = ?1", [&id])? == 1)).await
+    }
 }
 
 /// The session `id` names: its own id (whoever owns it), or the id `user_id`'s client gave it.
-pub fn session(c: &Connection, user_id: &str, id: &str) -> rusqlite::Result<Option<SessionRow>> {
+fn session(c: &Connection, user_id: &str, id: &str) -> rusqlite::Result<Option<SessionRow>> {
     c.query_row_cached(
         "SELECT session_id, user_id FROM chat_sessions WHERE session_id = ?1 OR (user_id = ?2 AND client_id = ?1)
          ORDER BY session_id = ?1 DESC LIMIT 1",
@@ -34,7 +100,7 @@ fn message_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
 const MESSAGE_COLUMNS: &str = "message_id, role, content, context, model, created_at";
 
 /// The newest `limit` messages of a session, oldest first.
-pub fn recent_messages(c: &Connection, session_id: &str, limit: usize) -> rusqlite::Result<Vec<ChatMessage>> {
+fn recent_messages(c: &Connection, session_id: &str, limit: usize) -> rusqlite::Result<Vec<ChatMessage>> {
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ?1 ORDER BY created_at DESC, message_id DESC LIMIT ?2"
     ))?;
@@ -43,7 +109,7 @@ pub fn recent_messages(c: &Connection, session_id: &str, limit: usize) -> rusqli
     Ok(rows)
 }
 
-pub fn messages_page(c: &Connection, session_id: &str, page: Page) -> rusqlite::Result<(Vec<ChatMessage>, u64)> {
+fn messages_page(c: &Connection, session_id: &str, page: Page) -> rusqlite::Result<(Vec<ChatMessage>, u64)> {
     let total: u64 = c.query_row_cached("SELECT count(*) FROM chat_messages WHERE session_id = ?1", [session_id], |r| r.get(0))?;
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ?1 ORDER BY created_at, message_id LIMIT ?2 OFFSET ?3"
@@ -52,7 +118,7 @@ pub fn messages_page(c: &Connection, session_id: &str, page: Page) -> rusqlite::
     Ok((rows, total))
 }
 
-pub fn sessions_page(c: &Connection, user_id: &str, page: Page) -> rusqlite::Result<(Vec<ChatSession>, u64)> {
+fn sessions_page(c: &Connection, user_id: &str, page: Page) -> rusqlite::Result<(Vec<ChatSession>, u64)> {
     let total = session_count(c, user_id)?;
     let mut stmt = c.prepare_cached(
         "SELECT coalesce(s.client_id, s.session_id), coalesce(s.title, ''), s.context, s.created_at, s.updated_at,
@@ -74,50 +140,32 @@ pub fn sessions_page(c: &Connection, user_id: &str, page: Page) -> rusqlite::Res
     Ok((rows, total))
 }
 
-pub fn session_count(c: &Connection, user_id: &str) -> rusqlite::Result<u64> {
+/// Kept by triggers on `chat_sessions` (migration V4), so counting is not a scan.
+fn session_count(c: &Connection, user_id: &str) -> rusqlite::Result<u64> {
     let counted = c.query_row_cached("SELECT sessions FROM chat_session_counts WHERE user_id = ?1", [user_id], |r| r.get(0));
     Ok(counted.optional()?.unwrap_or(0))
-}
-
-pub struct NewExchange<'a> {
-    pub session_id: &'a str,
-    pub new_session: bool,
-    /// The id the client gave a new session, if it gave one.
-    pub client_id: Option<&'a str>,
-    pub user_id: &'a str,
-    pub context: ChatContext,
-    pub title: &'a str,
-    pub user_message_id: &'a str,
-    pub user_text: &'a str,
-    pub asked_at: &'a str,
-    pub reply_id: &'a str,
-    pub reply_text: &'a str,
-    pub model: &'a str,
-    pub prompt_tokens: u32,
-    pub completion_tokens: u32,
-    pub answered_at: &'a str,
 }
 
 /// Stores a question and its answer (and the session, when new) together. Returns the id of
 /// the session they went into: a client's new session id that a concurrent first message
 /// already took goes on in the session that message started.
-pub fn insert_exchange(tx: &Transaction, e: &NewExchange) -> rusqlite::Result<String> {
+fn insert_exchange(tx: &Transaction, e: &NewExchange) -> rusqlite::Result<String> {
     let session_id = if e.new_session {
         tx.execute_cached(
             "INSERT INTO chat_sessions (session_id, user_id, client_id, context, title, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT DO NOTHING",
             params![e.session_id, e.user_id, e.client_id, e.context.as_str(), e.title, e.asked_at],
         )?;
-        match e.client_id {
+        match &e.client_id {
             Some(client_id) => tx.query_row_cached(
                 "SELECT session_id FROM chat_sessions WHERE user_id = ?1 AND client_id = ?2",
-                [e.user_id, client_id],
+                [&e.user_id, client_id],
                 |r| r.get(0),
             )?,
-            None => e.session_id.to_owned(),
+            None => e.session_id.clone(),
         }
     } else {
-        e.session_id.to_owned()
+        e.session_id.clone()
     };
     tx.execute_cached("UPDATE chat_sessions SET updated_at = ?2 WHERE session_id = ?1", params![session_id, e.answered_at])?;
     let mut insert = tx.prepare_cached(
@@ -127,8 +175,4 @@ pub fn insert_exchange(tx: &Transaction, e: &NewExchange) -> rusqlite::Result<St
     insert.execute(params![e.user_message_id, session_id, "user", e.user_text, e.context.as_str(), None::<String>, e.prompt_tokens, None::<u32>, e.asked_at])?;
     insert.execute(params![e.reply_id, session_id, "assistant", e.reply_text, e.context.as_str(), e.model, None::<u32>, e.completion_tokens, e.answered_at])?;
     Ok(session_id)
-}
-
-pub fn delete_session(tx: &Transaction, session_id: &str) -> rusqlite::Result<bool> {
-    Ok(tx.execute_cached("DELETE FROM chat_sessions WHERE session_id = ?1", [session_id])? == 1)
 }
