@@ -129,13 +129,12 @@ impl WritersService {
             return Err(conflict(p.current_version_id.clone()));
         }
         let sha = crate::crypto::sha256_hex(text.as_bytes());
-        if let Some(current) = &p.current_version_id {
-            if let Some(v) = self.store.version(&p.project_id, current).await?
-                && v.sha256 == sha
-                && restored_from.is_none()
-            {
-                return Ok((Some(v.version_id), false));
-            }
+        if let Some(current) = &p.current_version_id
+            && let Some(v) = self.store.version(&p.project_id, current).await?
+            && v.sha256 == sha
+            && restored_from.is_none()
+        {
+            return Ok((Some(v.version_id), false));
         }
         let version = VersionRow {
             version_id: uuid::Uuid::now_v7().to_string(),
