@@ -194,3 +194,31 @@ pub trait WritersStore: Send + Sync + 'static {
     /// `ai_writing_words` counter of the hold's window, atomically.
     async fn commit_assistance(&self, hold: Hold, words: u64) -> AppResult<()>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(start_words: u64) -> SessionRow {
+        SessionRow {
+            session_id: "s".into(),
+            project_id: "p".into(),
+            user_id: "u".into(),
+            chapter_number: None,
+            start_word_count: start_words,
+            words_written: 0,
+            duration_seconds: None,
+            started_at: "2026-11-25T10:00:00.000Z".into(),
+            ended_at: None,
+        }
+    }
+
+    #[test]
+    fn an_ended_session_counts_words_gained_and_seconds_never_negative() {
+        let s = open(100).ended("2026-11-25T10:30:00.000Z", 250);
+        assert_eq!((s.words_written, s.duration_seconds, s.ended_at.as_deref()), (150, Some(1800), Some("2026-11-25T10:30:00.000Z")));
+        let s = open(100).ended("2026-11-25T09:00:00.000Z", 40);
+        assert_eq!((s.words_written, s.duration_seconds), (0, Some(0)));
+        assert_eq!(open(0).ended("not a time", 5).duration_seconds, Some(0));
+    }
+}
