@@ -127,7 +127,7 @@ impl AppState {
         let work = Arc::new(crate::work_queue::WorkQueue::new(config.limits.generation_workers, config.limits.generation_queue));
         let text = crate::ai::text::from_config(&config.ai, work.clone());
         let chat = ChatService::new(Arc::new(crate::features::chat::store::sqlite::SqliteChatStore::new(db.clone())), subscriptions.clone(), text.clone(), config.chat.clone());
-        let writers = WritersService::new(db.clone(), storage.clone(), subscriptions.clone(), accounts.clone(), text.clone(), config.writers.clone());
+        let writers = WritersService::new(Arc::new(crate::features::writers::store::sqlite::SqliteWritersStore::new(db.clone())), storage.clone(), subscriptions.clone(), accounts.clone(), text.clone(), config.writers.clone());
         let tactical = TacticalService::new(
             Arc::new(crate::features::tactical::store::sqlite::SqliteTacticalStore::new(db.clone())),
             storage.clone(),

@@ -6,7 +6,7 @@ pub mod api;
 pub mod diff;
 pub mod export;
 pub mod model;
-mod repo;
 pub mod service;
+pub mod store;
 
 pub use service::WritersService;

@@ -77,15 +77,7 @@ impl WritersService {
                 }
             }
         };
-        let hold = reservation.hold();
-        let stored = self
-            .db
-            .write(move |tx| {
-                crate::features::subscription::store::sqlite::commit_hold_in(tx, &hold)?;
-                Ok(crate::features::subscription::store::sqlite::add_to_hold_window_in(tx, &hold, AI_WRITING_WORDS, words)?)
-            })
-            .await;
-        match stored {
+        match self.store.commit_assistance(reservation.hold(), words).await {
             Ok(()) => reservation.committed(),
             Err(e) => {
                 reservation.release().await;

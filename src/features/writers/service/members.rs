@@ -4,8 +4,7 @@ use super::*;
 
 impl WritersService {
     pub(super) async fn member_view(&self, m: MemberRow) -> AppResult<Member> {
-        let user = m.user_id.clone();
-        let (projects, sessions, days) = self.db.read(move |c| repo::member_stats(c, &user)).await?;
+        let stats = self.store.member_stats(&m.user_id).await?;
         Ok(Member {
             member_id: m.member_id,
             user_id: m.user_id,
@@ -14,18 +13,17 @@ impl WritersService {
             specialties: m.specialties,
             tier: GuildTier::parse(&m.tier).unwrap_or(GuildTier::Novice),
             total_words_written: m.total_words_written,
-            total_projects: projects,
-            sessions,
-            streak_days: streak(&days, Utc::now().date_naive()),
+            total_projects: stats.projects,
+            sessions: stats.sessions,
+            streak_days: streak(&stats.session_days, Utc::now().date_naive()),
             member_since: m.joined_at,
             updated_at: m.updated_at,
         })
     }
 
     pub(super) async fn member_row(&self, user_id: &str) -> AppResult<MemberRow> {
-        let user = user_id.to_owned();
-        self.db
-            .read(move |c| repo::member(c, &user))
+        self.store
+            .member(user_id)
             .await?
             .ok_or_else(|| AppError::NotFound { code: "member_not_found", message: format!("`{user_id}` is not a member of the Writers Guild") })
     }
@@ -46,8 +44,7 @@ impl WritersService {
             joined_at: now.clone(),
             updated_at: now,
         };
-        let inserted = row.clone();
-        if !self.db.write(move |tx| Ok(repo::insert_member(tx, &inserted)?)).await? {
+        if !self.store.enrol_member(row.clone()).await? {
             return Err(AppError::Conflict { code: "already_member", message: format!("`{}` is already a member", r.user_id) });
         }
         self.member_view(row).await
@@ -65,8 +62,7 @@ impl WritersService {
     /// member changes it later. A tier without the guild is 403 `upgrade_required`.
     pub async fn member_enrolling(&self, caller: &Caller, user_id: &str) -> AppResult<Member> {
         caller.ensure_acts_for(user_id)?;
-        let user = user_id.to_owned();
-        if let Some(row) = self.db.read(move |c| repo::member(c, &user)).await? {
+        if let Some(row) = self.store.member(user_id).await? {
             return self.member_view(row).await;
         }
         self.subscriptions.require(user_id, Feature::WritersGuild).await?;
@@ -86,7 +82,7 @@ impl WritersService {
             updated_at: now,
         };
         // A concurrent first visit may have enrolled the member already: either row will do.
-        self.db.write(move |tx| Ok(repo::insert_member(tx, &row)?)).await?;
+        self.store.enrol_member(row).await?;
         self.member(caller, user_id).await
     }
 
@@ -103,8 +99,7 @@ impl WritersService {
         if let Some(list) = u.specialties {
             m.specialties = specialties(list)?;
         }
-        let saved = m.clone();
-        self.db.write(move |tx| Ok(repo::save_member(tx, &saved)?)).await?;
+        self.store.save_member(m).await?;
         self.member(caller, user_id).await
     }
 
@@ -143,8 +138,7 @@ impl WritersService {
             }
         }
         m.tier = target.as_str().into();
-        let saved = m.clone();
-        self.db.write(move |tx| Ok(repo::save_member(tx, &saved)?)).await?;
+        self.store.save_member(m).await?;
         self.member(caller, user_id).await
     }
 }

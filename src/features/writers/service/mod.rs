@@ -6,11 +6,10 @@ use super::analysis::{self, TextAnalysis};
 use super::diff::{self, DiffGranularity, TextDiff};
 use super::export::{self, Format, Manuscript};
 use super::model::*;
-use super::repo::{self, MemberRow, ProjectRow, SessionRow, VersionRow};
+use super::store::{MemberRow, ProjectRow, SessionRow, VersionRow, VersionSaved, WritersStore};
 use crate::ai::text::{CallerFacts, TextProvider, TextRequest};
 use crate::auth::Caller;
 use crate::config::WritersConfig;
-use crate::db::{Db, now_text};
 use crate::error::{AppError, AppResult};
 use crate::features::accounts::AccountsService;
 use crate::features::fields::{at_most, required, trimmed};
@@ -18,7 +17,7 @@ use crate::features::page::Page;
 use crate::features::storage::StorageService;
 use crate::features::subscription::SubscriptionService;
 use crate::features::subscription::plan::{AiWritingLevel, Feature, Tier};
-use crate::features::subscription::quota::{AI_WRITING_WORDS, Counted};
+use crate::features::subscription::quota::Counted;
 use crate::blobs::{BlobPath, Bucket};
 
 mod assistance;
@@ -29,12 +28,17 @@ mod sessions;
 const BUCKET: Bucket = Bucket::Writing;
 
 pub struct WritersService {
-    db: Db,
+    store: Arc<dyn WritersStore>,
     storage: Arc<StorageService>,
     subscriptions: Arc<SubscriptionService>,
     accounts: Arc<AccountsService>,
     text: Arc<dyn TextProvider>,
     config: WritersConfig,
+}
+
+/// Now as the RFC 3339 text (UTC, milliseconds) the rows keep.
+fn now_text() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn project_not_found(id: &str) -> AppError {
@@ -134,14 +138,14 @@ fn mode_instruction(mode: AssistMode) -> &'static str {
 
 impl WritersService {
     pub fn new(
-        db: Db,
+        store: Arc<dyn WritersStore>,
         storage: Arc<StorageService>,
         subscriptions: Arc<SubscriptionService>,
         accounts: Arc<AccountsService>,
         text: Arc<dyn TextProvider>,
         config: WritersConfig,
     ) -> Self {
-        Self { db, storage, subscriptions, accounts, text, config }
+        Self { store, storage, subscriptions, accounts, text, config }
     }
 
     fn path(&self, p: &ProjectRow, rest: &str) -> AppResult<BlobPath> {

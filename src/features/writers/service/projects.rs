@@ -4,8 +4,7 @@ use super::*;
 
 impl WritersService {
     pub async fn owned(&self, caller: &Caller, project_id: &str) -> AppResult<ProjectRow> {
-        let id = project_id.to_owned();
-        match self.db.read(move |c| repo::project(c, &id)).await? {
+        match self.store.project(project_id).await? {
             Some(p) if p.user_id == caller.user_id || caller.is_privileged() => Ok(p),
             _ => Err(project_not_found(project_id)),
         }
@@ -19,8 +18,7 @@ impl WritersService {
     }
 
     pub(super) async fn reload(&self, project_id: &str) -> AppResult<ProjectRow> {
-        let id = project_id.to_owned();
-        self.db.read(move |c| repo::project(c, &id)).await?.ok_or_else(|| project_not_found(project_id))
+        self.store.project(project_id).await?.ok_or_else(|| project_not_found(project_id))
     }
 
     pub async fn create_project(&self, caller: &Caller, r: CreateProject) -> AppResult<Project> {
@@ -44,13 +42,7 @@ impl WritersService {
         };
         BlobPath::parse(&format!("{}/metadata.json", row.storage_path))
             .map_err(|_| AppError::invalid_field("userId", "cannot be used in a storage path"))?;
-        let (admission, inserted) = (self.subscriptions.count_admission(Counted::WritingProjects), row.clone());
-        self.db
-            .write(move |tx| {
-                crate::features::subscription::store::sqlite::admit_count_in(tx, &admission, &inserted.user_id, || repo::count_active(tx, &inserted.user_id))?;
-                Ok(repo::insert_project(tx, &inserted)?)
-            })
-            .await?;
+        self.store.insert_project(row.clone(), self.subscriptions.count_admission(Counted::WritingProjects)).await?;
         self.sync_metadata(&row).await?;
         Ok(view(&row))
     }
@@ -62,8 +54,7 @@ impl WritersService {
     pub async fn list(&self, caller: &Caller, user_id: &str, status: Option<WritingStatus>, limit: u32, offset: u32) -> AppResult<ProjectList> {
         caller.ensure_acts_for(user_id)?;
         let page = Page::new(limit, offset)?;
-        let user = user_id.to_owned();
-        let (rows, total) = self.db.read(move |c| repo::list(c, &user, status, page)).await?;
+        let (rows, total) = self.store.projects(user_id, status, page).await?;
         Ok(ProjectList { user_id: user_id.to_owned(), has_more: page.has_more(rows.len(), total), projects: rows.iter().map(view).collect(), total })
     }
 
@@ -94,15 +85,8 @@ impl WritersService {
             }
             None => false,
         };
-        let (admission, saved) = (self.subscriptions.count_admission(Counted::WritingProjects), p.clone());
-        self.db
-            .write(move |tx| {
-                if restoring {
-                    crate::features::subscription::store::sqlite::admit_count_in(tx, &admission, &saved.user_id, || repo::count_active(tx, &saved.user_id))?;
-                }
-                Ok(repo::save_fields(tx, &saved)?)
-            })
-            .await?;
+        let restore = restoring.then(|| self.subscriptions.count_admission(Counted::WritingProjects));
+        self.store.save_project(p.clone(), restore).await?;
         let (version_id, new_version) = match content {
             Some(text) => self.save_manuscript(caller, &p, text, base.as_deref(), None).await?,
             None => (p.current_version_id.clone(), false),
@@ -145,14 +129,12 @@ impl WritersService {
             return Err(conflict(p.current_version_id.clone()));
         }
         let sha = crate::crypto::sha256_hex(text.as_bytes());
-        if let Some(current) = &p.current_version_id {
-            let (id, vid) = (p.project_id.clone(), current.clone());
-            if let Some(v) = self.db.read(move |c| repo::version(c, &id, &vid)).await?
-                && v.sha256 == sha
-                && restored_from.is_none()
-            {
-                return Ok((Some(v.version_id), false));
-            }
+        if let Some(current) = &p.current_version_id
+            && let Some(v) = self.store.version(&p.project_id, current).await?
+            && v.sha256 == sha
+            && restored_from.is_none()
+        {
+            return Ok((Some(v.version_id), false));
         }
         let version = VersionRow {
             version_id: uuid::Uuid::now_v7().to_string(),
@@ -165,20 +147,15 @@ impl WritersService {
         };
         let version_path = self.path(p, &format!("versions/{}.txt", version.version_id))?;
         self.storage.blobs().put_bytes(BUCKET, &version_path, text.clone().into_bytes()).await?;
-        let (id, expected, row) = (p.project_id.clone(), p.current_version_id.clone(), version.clone());
-        let stored = self
-            .db
-            .write(move |tx| {
-                let now = repo::project(tx, &id)?.ok_or_else(|| project_not_found(&id))?;
-                if now.current_version_id != expected {
-                    return Err(AppError::Conflict {
-                        code: "version_conflict",
-                        message: format!("another save landed first; the current version is `{}`", now.current_version_id.unwrap_or_default()),
-                    });
-                }
-                Ok(repo::insert_version(tx, &id, &row)?)
-            })
-            .await;
+        let stored = match self.store.insert_version(&p.project_id, p.current_version_id.clone(), version.clone()).await {
+            Ok(VersionSaved::Saved) => Ok(()),
+            Ok(VersionSaved::ProjectGone) => Err(project_not_found(&p.project_id)),
+            Ok(VersionSaved::Superseded { current }) => Err(AppError::Conflict {
+                code: "version_conflict",
+                message: format!("another save landed first; the current version is `{}`", current.unwrap_or_default()),
+            }),
+            Err(e) => Err(e),
+        };
         if let Err(e) = stored {
             let _ = self.storage.blobs().delete(BUCKET, &version_path).await;
             return Err(e);
@@ -196,9 +173,8 @@ impl WritersService {
     }
 
     pub(super) async fn version_row(&self, p: &ProjectRow, version_id: &str) -> AppResult<VersionRow> {
-        let (id, vid) = (p.project_id.clone(), version_id.to_owned());
-        self.db
-            .read(move |c| repo::version(c, &id, &vid))
+        self.store
+            .version(&p.project_id, version_id)
             .await?
             .ok_or_else(|| AppError::NotFound { code: "version_not_found", message: format!("no version `{version_id}` in this project") })
     }
@@ -210,8 +186,7 @@ impl WritersService {
 
     pub async fn versions(&self, caller: &Caller, project_id: &str) -> AppResult<Vec<Version>> {
         let p = self.owned(caller, project_id).await?;
-        let id = p.project_id.clone();
-        let rows = self.db.read(move |c| repo::versions(c, &id)).await?;
+        let rows = self.store.versions(&p.project_id).await?;
         Ok(rows.iter().map(|v| version_view(v, p.current_version_id.as_deref())).collect())
     }
 
@@ -274,8 +249,7 @@ impl WritersService {
             .ok_or_else(|| AppError::invalid_field("format", format!("unknown format `{format}`: use pdf, docx, epub, md, html or txt")))?;
         let p = self.owned(caller, project_id).await?;
         let text = self.text_of(&p, None).await?;
-        let user = p.user_id.clone();
-        let author = self.db.read(move |c| repo::member(c, &user)).await?.map(|m| m.pen_name).unwrap_or_else(|| p.user_id.clone());
+        let author = self.store.member(&p.user_id).await?.map(|m| m.pen_name).unwrap_or_else(|| p.user_id.clone());
         let (title, description) = (p.title.clone(), p.description.clone());
         let bytes = tokio::task::spawn_blocking(move || {
             export::export(&Manuscript { title: &title, author: &author, description: description.as_deref(), text: &text }, format)

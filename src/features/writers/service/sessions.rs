@@ -42,48 +42,25 @@ impl WritersService {
             started_at: now_text(),
             ended_at: None,
         };
-        let inserted = session.clone();
-        let started = self
-            .db
-            .write(move |tx| {
-                for open in repo::open_sessions(tx, &inserted.user_id, &inserted.project_id)? {
-                    repo::end_session(tx, &open, &inserted.started_at)?;
-                }
-                let words = repo::project(tx, &inserted.project_id)?.map_or(0, |p| p.word_count);
-                let row = SessionRow { start_word_count: words, ..inserted };
-                repo::insert_session(tx, &row)?;
-                Ok(row)
-            })
-            .await?;
+        let started = self.store.open_session(session).await?;
         Ok(session_view(&started, self.capabilities(&p.user_id, p.mature_content).await?))
     }
 
     pub async fn end_session(&self, caller: &Caller, session_id: &str) -> AppResult<Session> {
-        let id = session_id.to_owned();
-        let s = match self.db.read(move |c| repo::session(c, &id)).await? {
+        let s = match self.store.session(session_id).await? {
             Some(s) if s.user_id == caller.user_id || caller.is_privileged() => s,
             _ => return Err(AppError::NotFound { code: "session_not_found", message: format!("no writing session `{session_id}`") }),
         };
         if s.ended_at.is_some() {
             return Err(AppError::Conflict { code: "session_ended", message: "the session has ended already".into() });
         }
-        let open = s.clone();
-        let ended = self.db.write(move |tx| Ok(repo::end_session(tx, &open, &now_text())?)).await?;
+        let ended = self.store.close_session(s.clone(), &now_text()).await?;
         let mature = self.reload(&s.project_id).await.map(|p| p.mature_content).unwrap_or(false);
         Ok(session_view(&ended, self.capabilities(&s.user_id, mature).await?))
     }
 
     /// Ends sessions with no save for `writers.session_idle_minutes`, at their last activity.
     pub async fn close_idle_sessions(&self) -> AppResult<usize> {
-        let cutoff = (Utc::now() - Duration::minutes(self.config.session_idle_minutes as i64)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        self.db
-            .write(move |tx| {
-                let idle = repo::idle_sessions(tx, &cutoff)?;
-                for (session, last_activity) in &idle {
-                    repo::end_session(tx, session, last_activity)?;
-                }
-                Ok(idle.len())
-            })
-            .await
+        self.store.close_idle_sessions(Utc::now() - Duration::minutes(self.config.session_idle_minutes as i64)).await
     }
 }
