@@ -19,6 +19,7 @@ use crate::features::storage::StorageService;
 use crate::features::subscription::SubscriptionService;
 use crate::features::subscription::plan::Feature;
 use crate::blobs::{BlobPath, BlobStore, Bucket};
+pub(super) use crate::clock::now_text;
 
 pub(super) const BUCKET: Bucket = Bucket::Tactical;
 
@@ -56,10 +57,6 @@ impl Member {
     }
 }
 
-/// The time now as stored: RFC 3339 in UTC, to the millisecond.
-pub(super) fn now_text() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
 
 pub(super) fn member_not_found(user_id: &str) -> AppError {
     AppError::NotFound { code: "member_not_found", message: format!("`{user_id}` has no Tactical HQ profile") }

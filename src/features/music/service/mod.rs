@@ -18,6 +18,7 @@ use crate::features::subscription::plan::Feature;
 use crate::features::subscription::quota::Counted;
 use crate::blobs::{BlobPath, Bucket, Durability};
 use crate::work_queue::{Priority, WorkQueue};
+use crate::clock::now_text;
 
 mod generation;
 mod projects;
@@ -53,10 +54,6 @@ fn check_key(key: Option<String>) -> AppResult<Option<String>> {
     Ok(Some(key))
 }
 
-/// Now, as rows stamp it (RFC 3339, milliseconds, UTC).
-fn now_text() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
 
 /// Refuses changes to a project that is archived or being generated (unless `generating` is
 /// the state the caller itself set).

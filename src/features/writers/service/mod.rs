@@ -19,6 +19,7 @@ use crate::features::subscription::SubscriptionService;
 use crate::features::subscription::plan::{AiWritingLevel, Feature, Tier};
 use crate::features::subscription::quota::Counted;
 use crate::blobs::{BlobPath, Bucket};
+use crate::clock::now_text;
 
 mod assistance;
 mod members;
@@ -36,10 +37,6 @@ pub struct WritersService {
     config: WritersConfig,
 }
 
-/// Now as the RFC 3339 text (UTC, milliseconds) the rows keep.
-fn now_text() -> String {
-    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
 
 fn project_not_found(id: &str) -> AppError {
     AppError::NotFound { code: "project_not_found", message: format!("no writing project `{id}`") }
