@@ -76,7 +76,10 @@ fn subscription_service(config: &Config, db: Db, clock: SharedClock) -> Subscrip
         }
     };
     let store = Arc::new(crate::features::subscription::store::sqlite::SqliteSubscriptionStore::new(db));
-    SubscriptionService::new(store, sub.tiers.clone(), payments, stripe, clock)
+    // No request runs longer than the handler timeout, so a hold twice that old has no work
+    // left that could commit it.
+    let hold_expiry = Duration::from_secs(config.limits.handler_timeout_secs.saturating_mul(2));
+    SubscriptionService::new(store, sub.tiers.clone(), payments, stripe, clock, hold_expiry)
 }
 
 pub const JWT_KEY_FILE: &str = "jwt.key";
@@ -270,6 +273,21 @@ async fn close_idle_writing_sessions(state: Arc<AppState>) {
     }
 }
 
+/// Releases quota holds left by a server that stopped mid-work, once they are old enough that
+/// no running work can commit them.
+async fn release_stale_quota_holds(state: Arc<AppState>) {
+    let quotas = state.services.subscriptions.quotas();
+    let mut tick = tokio::time::interval((quotas.hold_expiry() / 4).clamp(Duration::from_secs(1), Duration::from_secs(60)));
+    loop {
+        tick.tick().await;
+        match quotas.release_stale_holds().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(holds = n, "released stale quota holds (left by a server that stopped mid-work)"),
+            Err(e) => tracing::warn!(error = %e, "releasing stale quota holds failed"),
+        }
+    }
+}
+
 /// Forgets the rate-limit state of quiet clients once a minute, so memory follows active ones.
 async fn forget_idle_clients(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -301,6 +319,7 @@ pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<Runn
     state.db.checkpoint_in_background(Duration::from_secs(1)).await.map_err(|e| StartError::Checkpoints(e.to_string()))?;
     metrics::handle();
     tokio::spawn(close_idle_writing_sessions(state.clone()));
+    tokio::spawn(release_stale_quota_holds(state.clone()));
     if state.services.limiter.is_on() {
         tokio::spawn(forget_idle_clients(state.clone()));
     }

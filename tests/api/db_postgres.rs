@@ -14,8 +14,8 @@ use crate::helpers::optima_cli;
 use crate::postgres::{PgCluster, database, shared, skipped};
 
 /// The migrations as refinery names them, in order.
-const MIGRATIONS: [&str; 6] =
-    ["V1__init", "V2__tactical", "V3__media", "V4__chat_session_counts", "V5__display_names", "V6__chat_client_session_ids"];
+const MIGRATIONS: [&str; 7] =
+    ["V1__init", "V2__tactical", "V3__media", "V4__chat_session_counts", "V5__display_names", "V6__chat_client_session_ids", "V7__quota_holds"];
 
 fn dbname(config: &DatabaseConfig) -> String {
     config.url.expose().rsplit('/').next().unwrap().to_owned()
@@ -311,7 +311,7 @@ async fn optima_migrate_applies_the_postgres_migrations_and_serve_refuses_postgr
     let (ok, stdout, stderr) = optima_cli(dir.path(), &["migrate", "--data-dir", "d"], &env);
     assert!(ok, "{stderr}");
     let target = format!("127.0.0.1:{}/{}", shared().unwrap().port, dbname(&config));
-    assert!(stdout.contains(&target) && stdout.contains("applied V1__init") && stdout.contains("V6__chat_client_session_ids"), "{stdout}");
+    assert!(stdout.contains(&target) && stdout.contains("applied V1__init") && stdout.contains("V7__quota_holds"), "{stdout}");
     let (ok, stdout, _) = optima_cli(dir.path(), &["migrate", "--data-dir", "d"], &env);
     assert!(ok && stdout.contains("up to date"), "{stdout}");
     assert!(!dir.path().join("d/optima.db").exists(), "no SQLite file is made");

@@ -3,6 +3,7 @@
 //! (against a fake Stripe served on 127.0.0.1), and Stripe's signed webhook.
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, NaiveTime, Utc};
+use std::time::{Duration, Instant};
 use optima::auth::Role;
 use optima::features::subscription::plan::Limit;
 use serde_json::{Value, json};
@@ -463,6 +464,46 @@ async fn holds_left_by_a_stopped_server_are_given_back_when_it_starts() {
     assert_eq!(counters(&app, "h1", "ai_chat"), vec![("2026-12-02T00:00:00Z".to_owned(), 1, 0)], "the holds are gone, the use stays");
     let after = ok(track(&app, &h1, "h1", "ai_chat", json!(2)).await).await;
     assert_eq!(after["newUsage"], 3, "the whole rest of the day's quota is usable again: {after}");
+}
+
+#[tokio::test]
+async fn a_hold_whose_server_stopped_is_given_back_by_age_while_the_others_run() {
+    let clock = TestClock::at("2026-12-02T12:00:00Z");
+    // Requests are cut after 2 s, so a hold older than 4 s has no work left that could commit it.
+    let app = TestApp::spawn_at(clock.clone(), |c| {
+        c.limits.handler_timeout_secs = 2;
+        c.trpc.upstream_timeout_secs = 1;
+    })
+    .await;
+    let h2 = app.token("h2", Role::User);
+    ok(track(&app, &h2, "h2", "ai_chat", json!(1)).await).await;
+    // What another server that stopped in the middle of two chat replies leaves behind: two holds.
+    let db = app.db();
+    db.execute("UPDATE usage_counters SET reserved = 2 WHERE user_id = 'h2' AND feature = 'ai_chat'", []).unwrap();
+    for id in ["0193a0e0-0000-7000-8000-000000000001", "0193a0e0-0000-7000-8000-000000000002"] {
+        db.execute(
+            "INSERT INTO quota_holds (hold_id, user_id, feature, window_start, amount, held_at)
+             VALUES (?1, 'h2', 'ai_chat', '2026-12-02T00:00:00Z', 1, '2026-12-02T12:00:00.000Z')",
+            [id],
+        )
+        .unwrap();
+    }
+    refused(track(&app, &h2, "h2", "ai_chat", json!(1)).await, 429, "quota_exceeded").await;
+
+    // While young, they may still be some running work's: the sweeps (every second) keep them.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(counters(&app, "h2", "ai_chat"), vec![("2026-12-02T00:00:00Z".to_owned(), 1, 2)], "young holds are kept");
+
+    // Once older than twice the handler timeout, a sweep gives them back, each once.
+    clock.set("2026-12-02T12:00:05Z");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while counters(&app, "h2", "ai_chat")[0].2 != 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(counters(&app, "h2", "ai_chat"), vec![("2026-12-02T00:00:00Z".to_owned(), 1, 0)], "the holds are gone, the use stays");
+    assert_eq!(app.count("SELECT count(*) FROM quota_holds", []), 0);
+    let after = ok(track(&app, &h2, "h2", "ai_chat", json!(2)).await).await;
+    assert_eq!(after["newUsage"], 3, "the rest of the day's quota is usable again: {after}");
 }
 
 // ---------------------------------------------------------------------------------------------

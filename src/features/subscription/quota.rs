@@ -4,6 +4,7 @@
 //! concurrent requests for the last unit of a quota cannot both win.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use super::admission::{AI_WRITING_WORDS, Admission, CountAdmission, Counted, UsageLine, upgrade_required, window_key};
 use super::plan::{Feature, TierPlans};
@@ -16,11 +17,27 @@ pub struct Quotas {
     store: Arc<dyn SubscriptionStore>,
     plans: Arc<TierPlans>,
     clock: SharedClock,
+    /// How old a hold is when no work can commit it any more.
+    hold_expiry: Duration,
 }
 
 impl Quotas {
-    pub fn new(store: Arc<dyn SubscriptionStore>, plans: Arc<TierPlans>, clock: SharedClock) -> Self {
-        Self { store, plans, clock }
+    pub fn new(store: Arc<dyn SubscriptionStore>, plans: Arc<TierPlans>, clock: SharedClock, hold_expiry: Duration) -> Self {
+        Self { store, plans, clock, hold_expiry }
+    }
+
+    /// How old a hold is when it is released as stale.
+    pub fn hold_expiry(&self) -> Duration {
+        self.hold_expiry
+    }
+
+    fn expired_before(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now() - chrono::Duration::from_std(self.hold_expiry).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// Releases holds older than [`Self::hold_expiry`]: left by a server that stopped mid-work.
+    pub async fn release_stale_holds(&self) -> AppResult<usize> {
+        self.store.release_stale_holds(self.expired_before()).await
     }
 
     /// The rule for using `amount` of `feature` now.
@@ -28,9 +45,9 @@ impl Quotas {
         Admission { plans: self.plans.clone(), user_id: user_id.to_owned(), feature, amount, now: self.clock.now() }
     }
 
-    /// Drops holds left by a previous process (work cannot survive a restart).
+    /// At start: drops the holds a stopped server left (see `SubscriptionStore::release_holds_at_start`).
     pub async fn clear_stale_holds(&self) -> AppResult<usize> {
-        self.store.release_stale_holds(self.clock.now()).await
+        self.store.release_holds_at_start(self.expired_before()).await
     }
 
     /// Holds `amount` of `feature` for work about to start.

@@ -91,9 +91,10 @@ impl SubscriptionService {
         payments: Arc<dyn PaymentProvider>,
         stripe: Option<Arc<StripePayments>>,
         clock: SharedClock,
+        hold_expiry: std::time::Duration,
     ) -> Self {
         let plans = Arc::new(plans);
-        let quotas = Quotas::new(store.clone(), plans.clone(), clock.clone());
+        let quotas = Quotas::new(store.clone(), plans.clone(), clock.clone(), hold_expiry);
         Self { store, plans, quotas, payments, stripe, clock }
     }
 

@@ -54,6 +54,7 @@ pub struct SubscriptionSnapshot {
 /// work's result, or released.
 #[derive(Debug, Clone)]
 pub struct Hold {
+    pub hold_id: String,
     pub user_id: String,
     pub feature: Feature,
     pub window_start: String,
@@ -149,9 +150,16 @@ pub trait SubscriptionStore: Send + Sync + 'static {
     /// Gives a hold back.
     async fn release(&self, hold: Hold) -> AppResult<()>;
 
-    /// Drops holds that work in progress can no longer commit: those older than `before`.
-    /// The counters keep no age yet, so every hold counts as old.
+    /// Gives back the holds made before `before`: work that old has ended one way or the other
+    /// (requests are cut at `limits.handler_timeout_secs`), so whatever still holds was left by
+    /// a server that stopped. Each hold is released once, however many servers sweep at once.
+    /// The number released.
     async fn release_stale_holds(&self, before: DateTime<Utc>) -> AppResult<usize>;
+
+    /// At start: what a starting server may release. A store that only this process uses (the
+    /// embedded file) releases every hold; a shared one only those made before `before`, since
+    /// other servers' work may still be running.
+    async fn release_holds_at_start(&self, before: DateTime<Utc>) -> AppResult<usize>;
 
     /// Sets the tier and records the change; the subscription's id.
     async fn change_tier(&self, change: TierChange) -> AppResult<String>;

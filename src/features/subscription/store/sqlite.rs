@@ -62,8 +62,20 @@ impl SubscriptionStore for SqliteSubscriptionStore {
         self.db.write(move |tx| Ok(settle_hold(tx, &hold, false)?)).await
     }
 
-    async fn release_stale_holds(&self, _before: DateTime<Utc>) -> AppResult<usize> {
-        self.db.write(|tx| Ok(tx.execute_cached("UPDATE usage_counters SET reserved = 0 WHERE reserved > 0", [])?)).await
+    async fn release_stale_holds(&self, before: DateTime<Utc>) -> AppResult<usize> {
+        let before = before.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        self.db.write(move |tx| Ok(release_holds_before(tx, &before)?)).await
+    }
+
+    async fn release_holds_at_start(&self, _before: DateTime<Utc>) -> AppResult<usize> {
+        // Only this process opens the file: no hold made before it started can still commit.
+        self.db
+            .write(|tx| {
+                let released = tx.execute_cached("DELETE FROM quota_holds", [])?;
+                tx.execute_cached("UPDATE usage_counters SET reserved = 0 WHERE reserved > 0", [])?;
+                Ok(released)
+            })
+            .await
     }
 
     async fn change_tier(&self, change: TierChange) -> AppResult<String> {
@@ -138,7 +150,25 @@ fn admit_in(tx: &Transaction, admission: &Admission) -> AppResult<(Tier, String,
 pub fn hold_in(tx: &Transaction, admission: &Admission) -> AppResult<Hold> {
     let (_, window_start, _) = admit_in(tx, admission)?;
     add_to_counter(tx, &admission.user_id, admission.feature.as_str(), &window_start, 0, admission.amount)?;
-    Ok(Hold { user_id: admission.user_id.clone(), feature: admission.feature, window_start, amount: admission.amount })
+    let hold = Hold {
+        hold_id: uuid::Uuid::now_v7().to_string(),
+        user_id: admission.user_id.clone(),
+        feature: admission.feature,
+        window_start,
+        amount: admission.amount,
+    };
+    tx.execute_cached(
+        "INSERT INTO quota_holds (hold_id, user_id, feature, window_start, amount, held_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            hold.hold_id,
+            hold.user_id,
+            hold.feature.as_str(),
+            hold.window_start,
+            hold.amount,
+            admission.now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        ],
+    )?;
+    Ok(hold)
 }
 
 /// Admits `admission` and charges its amount inside `tx`, the transaction that stores the
@@ -262,14 +292,34 @@ fn add_to_counter(tx: &Transaction, user_id: &str, counter: &str, window_start: 
     Ok(())
 }
 
-/// Turns a hold into use (`commit`) or drops it.
+/// Turns a hold into use (`commit`) or drops it. A hold already released as stale is not
+/// released twice; its work, if it did finish, is still charged.
 fn settle_hold(tx: &Transaction, hold: &Hold, commit: bool) -> rusqlite::Result<()> {
-    tx.execute_cached(
-        "UPDATE usage_counters SET reserved = max(reserved - ?4, 0), used = used + ?5
-         WHERE user_id = ?1 AND feature = ?2 AND window_start = ?3",
-        params![hold.user_id, hold.feature.as_str(), hold.window_start, hold.amount, if commit { hold.amount } else { 0 }],
-    )?;
+    let held = tx.execute_cached("DELETE FROM quota_holds WHERE hold_id = ?1", [&hold.hold_id])? == 1;
+    let (release, charge) = (if held { hold.amount } else { 0 }, if commit { hold.amount } else { 0 });
+    if release > 0 || charge > 0 {
+        tx.execute_cached(
+            "UPDATE usage_counters SET reserved = max(reserved - ?4, 0), used = used + ?5
+             WHERE user_id = ?1 AND feature = ?2 AND window_start = ?3",
+            params![hold.user_id, hold.feature.as_str(), hold.window_start, release, charge],
+        )?;
+    }
     Ok(())
+}
+
+/// Releases the holds made before `before`; how many.
+fn release_holds_before(tx: &Transaction, before: &str) -> rusqlite::Result<usize> {
+    let stale = tx
+        .prepare_cached("DELETE FROM quota_holds WHERE held_at < ?1 RETURNING user_id, feature, window_start, amount")?
+        .query_map([before], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, u64>(3)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for (user_id, feature, window_start, amount) in &stale {
+        tx.execute_cached(
+            "UPDATE usage_counters SET reserved = max(reserved - ?4, 0) WHERE user_id = ?1 AND feature = ?2 AND window_start = ?3",
+            params![user_id, feature, window_start, amount],
+        )?;
+    }
+    Ok(stale.len())
 }
 
 /// Recorded before the provider is asked, so its webhook can never arrive first.
