@@ -58,6 +58,8 @@ pub enum StartError {
     Checkpoints(String),
     #[error(transparent)]
     MasterKey(#[from] crate::crypto::keyring::KeyringError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error(
         "`database.url` names PostgreSQL, but the server does not run on it yet (its PostgreSQL stores are not \
          built; `optima migrate` already prepares the database). Leave `database.url` empty to serve from the \
@@ -108,6 +110,7 @@ impl AppState {
     }
 
     pub async fn build(config: Config, public_url: String, clock: SharedClock) -> Result<Arc<Self>, StartError> {
+        config.require_shared_secrets()?;
         // Never SQLite in place of the PostgreSQL the operator configured.
         if config.database.is_postgres() {
             return Err(StartError::PostgresNotServed);

@@ -211,6 +211,8 @@ fn sqlite_only(config: &Config, verb: &str) -> Result<(), String> {
 
 fn token(args: &TokenArgs) -> Result<(), String> {
     let config = load(&args.common, None)?;
+    // A token minted with a secret only this machine has would be refused by every server.
+    config.require_shared_secrets().map_err(|e| e.to_string())?;
     let tokens = crate::app::token_service(&config).map_err(|e| e.to_string())?;
     let ttl = args.ttl.unwrap_or(config.auth.token_ttl_secs);
     let (token, _) = tokens.mint(&args.user, args.role, ttl).map_err(|e| e.to_string())?;

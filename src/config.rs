@@ -846,6 +846,32 @@ impl Config {
         Ok(config)
     }
 
+    /// With PostgreSQL, several servers share one database: each must sign tokens and URLs and
+    /// unwrap Tactical keys with the same secrets, so none may be generated into this server's
+    /// own data folder. Refuses naming every secret not set.
+    pub fn require_shared_secrets(&self) -> Result<(), ConfigError> {
+        if !self.database.is_postgres() {
+            return Ok(());
+        }
+        let missing: Vec<&str> = [
+            ("auth.jwt_secret (OPTIMA_AUTH__JWT_SECRET)", &self.auth.jwt_secret),
+            ("storage.url_signing_key (OPTIMA_STORAGE__URL_SIGNING_KEY)", &self.storage.url_signing_key),
+            ("tactical.master_key (OPTIMA_TACTICAL__MASTER_KEY)", &self.tactical.master_key),
+        ]
+        .into_iter()
+        .filter(|(_, value)| value.is_empty())
+        .map(|(name, _)| name)
+        .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(ConfigError(format!(
+            "`database.url` names PostgreSQL, whose servers must all use the same secrets, so none is generated into this \
+             server's data folder: set {}",
+            missing.join(", ")
+        )))
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError(format!("`{key}` {why}")));
         if self.server.bind.parse::<SocketAddr>().is_err() {

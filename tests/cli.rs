@@ -64,7 +64,7 @@ fn config_errors_name_the_key_and_stop_start_up() {
 }
 
 #[test]
-fn a_postgres_url_is_never_echoed_and_the_server_does_not_run_on_it_yet() {
+fn a_postgres_url_is_never_echoed_its_shared_secrets_are_required_and_the_server_does_not_run_on_it_yet() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str], url: &str| {
         let out = Command::new(BIN)
@@ -87,8 +87,29 @@ fn a_postgres_url_is_never_echoed_and_the_server_does_not_run_on_it_yet() {
     let nobody_there = format!("postgres://optima:hunter2secret@127.0.0.1:{port}/optima");
     let stderr = run(&["migrate", "--data-dir", "d"], &nobody_there);
     assert!(stderr.contains(&format!("cannot connect to PostgreSQL at 127.0.0.1:{port}/optima")), "{stderr}");
+    // Secrets a cluster shares are never generated into one server's folder: each missing one is named.
     let stderr = run(&["serve", "--data-dir", "d", "--bind", "127.0.0.1:0"], &nobody_there);
-    assert!(stderr.contains("`database.url` names PostgreSQL") && stderr.contains("not built"), "{stderr}");
+    for setting in ["auth.jwt_secret", "storage.url_signing_key", "tactical.master_key"] {
+        assert!(stderr.contains(setting), "{setting} is not named: {stderr}");
+    }
+    let stderr = run(&["token", "--user", "u1", "--data-dir", "d"], &nobody_there);
+    assert!(stderr.contains("auth.jwt_secret"), "{stderr}");
+    assert!(!dir.path().join("d/keys").exists(), "no secret was generated: {stderr}");
+    let with_secrets = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("OPTIMA_DATABASE__URL", &nobody_there)
+            .env("OPTIMA_DATABASE__TLS", "disable")
+            .env("OPTIMA_AUTH__JWT_SECRET", "j".repeat(32))
+            .env("OPTIMA_STORAGE__URL_SIGNING_KEY", "s".repeat(32))
+            .env("OPTIMA_TACTICAL__MASTER_KEY", "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (served, stderr) = with_secrets(&["serve", "--data-dir", "d", "--bind", "127.0.0.1:0"]);
+    assert!(!served && stderr.contains("`database.url` names PostgreSQL") && stderr.contains("not built"), "{stderr}");
     assert!(!dir.path().join("d/optima.db").exists(), "no SQLite database in its place");
     let stderr = run(&["backup", "--data-dir", "d", "--out", "b"], &nobody_there);
     assert!(stderr.contains("SQLite database only"), "{stderr}");
