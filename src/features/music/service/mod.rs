@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use super::model::*;
-use super::store::{FinishedGeneration, Guard, MusicStore, NewVersion, ProjectRow, StemRow, VersionRow};
+use super::store::{Edit, FinishedGeneration, Guard, MusicStore, NewVersion, ProjectRow, StemRow, VersionRow};
 use super::share;
 use crate::ai::music::composer::{MusicParams, Style, parse_key, seed_for};
 use crate::ai::music::render::mix_and_encode;

@@ -56,11 +56,20 @@ impl MusicService {
     /// Archives the project; with `purge`, removes its files and rows for good.
     pub async fn delete(&self, caller: &Caller, project_id: &str, purge: bool) -> AppResult<Deleted> {
         let p = self.owned(caller, project_id).await?;
+        let in_progress = || AppError::Conflict { code: "generation_in_progress", message: "the project is being generated; try again when it finishes".into() };
         if p.status == ProjectStatus::Generating.as_str() {
-            return Err(AppError::Conflict { code: "generation_in_progress", message: "the project is being generated; try again when it finishes".into() });
+            return Err(in_progress());
         }
         if !purge {
-            self.store.set_status(&p.project_id, ProjectStatus::Archived, None).await?;
+            // Checked again where it is written: a generation starting meanwhile is not archived mid-way.
+            let archive: Edit = Box::new(move |p| {
+                if p.status == ProjectStatus::Generating.as_str() {
+                    return Err(in_progress());
+                }
+                p.status = ProjectStatus::Archived.as_str().into();
+                Ok(None)
+            });
+            self.store.update_project(&p.project_id, archive).await?.ok_or_else(|| not_found(project_id))?;
             self.sync_metadata(project_id).await?;
             return Ok(Deleted { project_id: project_id.to_owned(), status: ProjectStatus::Archived, purged: false, files_removed: 0 });
         }

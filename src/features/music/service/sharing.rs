@@ -2,6 +2,17 @@
 
 use super::*;
 
+/// Only a finished track is shared: completed, or published already.
+fn shareable(project: &ProjectRow) -> AppResult<()> {
+    match ProjectStatus::parse(&project.status) {
+        Some(ProjectStatus::Completed | ProjectStatus::Published) => Ok(()),
+        _ => Err(AppError::Conflict {
+            code: "not_shareable",
+            message: format!("only completed or published projects can be shared; this one is {}", project.status),
+        }),
+    }
+}
+
 impl MusicService {
     pub async fn share(&self, caller: &Caller, project_id: &str, r: ShareRequest) -> AppResult<Shared> {
         if let Some(user_id) = &r.user_id {
@@ -15,19 +26,15 @@ impl MusicService {
         platforms.extend(r.platform);
         let platforms = share::parse_platforms(&platforms)?;
         let caption = trimmed("caption", r.caption, 500)?;
-        match ProjectStatus::parse(&project.status) {
-            Some(ProjectStatus::Completed | ProjectStatus::Published) => {}
-            _ => {
-                return Err(AppError::Conflict {
-                    code: "not_shareable",
-                    message: format!("only completed or published projects can be shared; this one is {}", project.status),
-                });
-            }
-        }
+        shareable(&project)?;
         let public_url = self.storage.public_url().to_owned();
         let page_url = Box::new(move |slug: &str| share::page_url(&public_url, slug));
         let names = platforms.iter().map(|p| p.as_str().to_owned()).collect();
-        let published = self.store.publish(project_id, share::new_slug(), page_url, names, caption.clone()).await?;
+        let published = self
+            .store
+            .publish(project_id, Box::new(shareable), share::new_slug(), page_url, names, caption.clone())
+            .await?
+            .ok_or_else(|| not_found(project_id))?;
         let (page, counts) = (published.page_url, platforms.into_iter().zip(published.share_counts));
         self.sync_metadata(project_id).await?;
         let text = caption.unwrap_or(project.title);

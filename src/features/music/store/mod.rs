@@ -177,18 +177,19 @@ pub trait MusicStore: Send + Sync + 'static {
     /// Adds a stem to the project and updates its stem count, atomically.
     async fn add_stem(&self, project_id: &str, stem: StemRow) -> AppResult<()>;
 
-    /// Publishes the project (status `published`, visibility public), gives it the share id
-    /// `new_slug` unless it has one, and counts one more share to each platform with the page
-    /// `page_url` makes of the project's share id and the caption, atomically. Fails when there
-    /// is no such project.
+    /// Checks `guard` on the project, publishes it (status `published`, visibility public),
+    /// gives it the share id `new_slug` unless it has one, and counts one more share to each
+    /// platform with the page `page_url` makes of the project's share id and the caption,
+    /// atomically. `None` (nothing written) when there is no such project.
     async fn publish(
         &self,
         project_id: &str,
+        guard: Guard,
         new_slug: String,
         page_url: PageUrl,
         platforms: Vec<String>,
         caption: Option<String>,
-    ) -> AppResult<Published>;
+    ) -> AppResult<Option<Published>>;
 
     /// Counts one more play of the project (nothing when there is none).
     async fn count_play(&self, project_id: &str) -> AppResult<()>;

@@ -162,21 +162,24 @@ impl MusicStore for SqliteMusicStore {
     async fn publish(
         &self,
         project_id: &str,
+        guard: Guard,
         new_slug: String,
         page_url: PageUrl,
         platforms: Vec<String>,
         caption: Option<String>,
-    ) -> AppResult<Published> {
+    ) -> AppResult<Option<Published>> {
         let id = project_id.to_owned();
         self.db
             .write(move |tx| {
+                let Some(p) = project(tx, &id)? else { return Ok(None) };
+                guard(&p)?;
                 let slug = publish(tx, &id, &new_slug)?;
                 let page_url = page_url(&slug);
                 let share_counts = platforms
                     .iter()
                     .map(|platform| record_share(tx, &id, platform, &page_url, caption.as_deref()))
                     .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(Published { page_url, share_counts })
+                Ok(Some(Published { page_url, share_counts }))
             })
             .await
     }
