@@ -158,7 +158,7 @@ impl AppState {
             work.clone(),
             config.music.clone(),
         );
-        let readiness = Arc::new(crate::features::system::readiness::ReadinessService::new(&config, db.clone(), storage.clone(), text, images, composer));
+        let readiness = Arc::new(crate::features::system::readiness::ReadinessService::new(&config, Arc::new(db.clone()), storage.clone(), text, images, composer));
         let limiter = Arc::new(crate::limits::Limiter::new(&config.limits, tokens.clone()));
         let services = Arc::new(Services {
             tokens,

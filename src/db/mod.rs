@@ -74,6 +74,28 @@ pub fn owned_page<T>(
     Ok((rows, total))
 }
 
+/// What `/health` and the readiness probe ask of the database, whichever backend it is.
+#[async_trait::async_trait]
+pub trait Reachable: Send + Sync + 'static {
+    /// A cheap round trip that reads the database itself; 503 `database_unavailable` when it
+    /// cannot be reached.
+    async fn ping(&self) -> AppResult<()>;
+}
+
+#[async_trait::async_trait]
+impl Reachable for Db {
+    async fn ping(&self) -> AppResult<()> {
+        Db::ping(self).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Reachable for postgres::PgDb {
+    async fn ping(&self) -> AppResult<()> {
+        postgres::PgDb::ping(self).await
+    }
+}
+
 #[derive(Clone)]
 pub struct Db {
     readers: Pool<Manager>,

@@ -16,7 +16,7 @@ use crate::ai::music::MusicProvider;
 use crate::ai::readiness::{READY_TIMEOUT, Readiness, no_answer};
 use crate::ai::text::TextProvider;
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::Reachable;
 use crate::features::storage::StorageService;
 
 /// What `/health` answers: the server's own dependencies, the database and the blob store.
@@ -54,7 +54,7 @@ pub struct Report {
 const MIN_SCRUBBED_SECRET: usize = 8;
 
 pub struct ReadinessService {
-    db: Db,
+    db: Arc<dyn Reachable>,
     storage: Arc<StorageService>,
     providers: [ProviderCheck; 3],
     cache_for: Duration,
@@ -102,7 +102,7 @@ impl ProviderCheck {
 impl ReadinessService {
     pub fn new(
         config: &Config,
-        db: Db,
+        db: Arc<dyn Reachable>,
         storage: Arc<StorageService>,
         text: Arc<dyn TextProvider>,
         image: Arc<dyn ImageProvider>,
