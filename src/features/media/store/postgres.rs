@@ -1,6 +1,7 @@
 //! The media store on PostgreSQL.
 //!
-//! Ids are uuid columns: an id that is not a UUID names no row (`None`, `false`). A photo's
+//! Ids are uuid columns: an id that is not a UUID as the service writes them (hyphenated,
+//! lowercase) names no row (`None`, `false`), as in SQLite's text column. A photo's
 //! insertion under its user's limit takes a transaction-scoped advisory lock on the user
 //! (`pg_advisory_xact_lock`), so that servers inserting for one user at once count one after
 //! the other: READ COMMITTED gives each statement after the lock a snapshot with the previous
@@ -37,9 +38,16 @@ fn parse_time(text: &str) -> AppResult<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|e| AppError::internal(format!("a time that is not RFC 3339 ({text:?}): {e}")))
 }
 
-/// A server-made id for a write; one that is not a UUID is a bug in the caller.
+/// The uuid an id names: only a UUID written as SQLite holds it (hyphenated, lowercase) names a
+/// row there, so only that form does here (`Uuid::parse_str` also takes upper case, braces and
+/// URNs).
+fn row_id(id: &str) -> Option<Uuid> {
+    Uuid::parse_str(id).ok().filter(|uuid| uuid.to_string() == id)
+}
+
+/// A server-made id for a write; any other text is a bug in the caller.
 fn write_id(id: &str) -> AppResult<Uuid> {
-    Uuid::parse_str(id).map_err(|e| AppError::internal(format!("an id that is not a UUID ({id:?}): {e}")))
+    row_id(id).ok_or_else(|| AppError::internal(format!("an id that is not a lowercase hyphenated UUID: {id:?}")))
 }
 
 fn unsigned(r: &Row, index: usize) -> AppResult<u64> {
@@ -136,7 +144,7 @@ impl MediaStore for PgMediaStore {
     }
 
     async fn photo(&self, photo_id: &str) -> AppResult<Option<PhotoRow>> {
-        let Ok(id) = Uuid::parse_str(photo_id) else { return Ok(None) };
+        let Some(id) = row_id(photo_id) else { return Ok(None) };
         let client = self.db.client().await?;
         let stmt = client.prepare_cached(&format!("SELECT {PHOTO_COLUMNS} FROM media_photos WHERE photo_id = $1")).await?;
         client.query_opt(&stmt, &[&id]).await?.as_ref().map(photo_of).transpose()
@@ -147,7 +155,7 @@ impl MediaStore for PgMediaStore {
     }
 
     async fn delete_photo(&self, photo_id: &str) -> AppResult<bool> {
-        let Ok(id) = Uuid::parse_str(photo_id) else { return Ok(false) };
+        let Some(id) = row_id(photo_id) else { return Ok(false) };
         let client = self.db.client().await?;
         let stmt = client.prepare_cached("DELETE FROM media_photos WHERE photo_id = $1").await?;
         Ok(client.execute(&stmt, &[&id]).await? == 1)
@@ -169,7 +177,7 @@ impl MediaStore for PgMediaStore {
     }
 
     async fn nft(&self, nft_id: &str) -> AppResult<Option<NftRow>> {
-        let Ok(id) = Uuid::parse_str(nft_id) else { return Ok(None) };
+        let Some(id) = row_id(nft_id) else { return Ok(None) };
         let client = self.db.client().await?;
         let stmt = client.prepare_cached(&format!("SELECT {NFT_COLUMNS} FROM media_nfts WHERE nft_id = $1")).await?;
         client.query_opt(&stmt, &[&id]).await?.as_ref().map(nft_of).transpose()
