@@ -164,3 +164,40 @@ async fn futures_ids(store: &PgAccountsStore, n: usize) -> Vec<bool> {
     }
     found
 }
+
+/// In a database whose locale folds more than ASCII (`C.utf8`: the Kelvin sign `K` lowers to
+/// `k`), citext alone would let `Kelvin` sign in as `kelvin`; the store still folds ASCII only.
+#[tokio::test]
+async fn postgres_accounts_lookups_fold_only_ascii_letters_whatever_the_databases_locale() {
+    let Some(cluster) = crate::postgres::shared() else {
+        crate::postgres::skipped("postgres_accounts_lookups_fold_only_ascii_letters_whatever_the_databases_locale");
+        return;
+    };
+    let name = format!("optima_{}_utf8_locale", std::process::id());
+    let created = cluster
+        .admin("postgres")
+        .await
+        .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.utf8' LC_CTYPE 'C.utf8'"))
+        .await;
+    if let Err(e) = created {
+        eprintln!("SKIPPED: no C.utf8 locale for PostgreSQL here: {e}");
+        return;
+    }
+    let config = cluster.settings_for(&name);
+    let pg = PgAccountsStore::new(migrated(&config).await);
+    let dir = tempfile::tempdir().unwrap();
+    let lite = sqlite(&dir);
+    let admin = cluster.admin(&name).await;
+    let citext_folds: bool = admin.query_one("SELECT 'Kelvin'::citext = 'kelvin'::citext", &[]).await.unwrap().get(0);
+    let citext_folds_umlaut: bool = admin.query_one("SELECT 'Änn'::citext = 'änn'::citext", &[]).await.unwrap().get(0);
+    eprintln!("citext folds the Kelvin sign here: {citext_folds}; Ä: {citext_folds_umlaut}");
+    for store in [&pg as &dyn AccountsStore, &lite] {
+        assert!(store.insert_user(&user("u-kelvin", "kelvin")).await.unwrap());
+        assert!(!store.insert_user(&user("u-kelvin-2", "KELVIN")).await.unwrap());
+    }
+    for lookup in ["kelvin", "KELVIN", "Kelvin", "\u{212A}elvin", "kelvın", "KELVİN"] {
+        let (on_pg, on_lite) = (seen(pg.user_by_username(lookup).await.unwrap()), seen(lite.user_by_username(lookup).await.unwrap()));
+        assert_eq!(on_pg, on_lite, "{lookup}");
+        assert_eq!(on_pg.is_some(), lookup.is_ascii(), "{lookup}");
+    }
+}
