@@ -26,6 +26,8 @@ mod probe;
 mod skins_agree;
 mod storage;
 mod storage_copy;
+mod store_accounts_postgres;
+mod store_media_postgres;
 mod subscription;
 mod system;
 mod tactical;

@@ -1,6 +1,7 @@
 //! What the accounts service keeps: the registered users. The rules (what a username may be,
 //! who may sign in) are the service's; a store guarantees that each operation here is atomic.
 
+pub mod postgres;
 pub mod sqlite;
 
 use crate::auth::Role;

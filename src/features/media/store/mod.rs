@@ -2,6 +2,7 @@
 //! themselves are in the blob store). The rules (who may, how many photos a user keeps) are the
 //! service's; a store guarantees that each operation here is atomic.
 
+pub mod postgres;
 pub mod sqlite;
 
 use crate::error::AppResult;
