@@ -3,6 +3,7 @@
 //! store guarantees that each operation here is atomic, also with several servers on one
 //! database.
 
+pub mod postgres;
 pub mod sqlite;
 
 use chrono::{DateTime, Utc};
