@@ -194,6 +194,9 @@ async fn postgres_subscription_store_main_paths() {
     };
     let failed = || -> optima::features::subscription::store::DecidePayment { Box::new(|_, _| PaymentOutcome::Failed) };
     assert!(matches!(store.apply_payment_event(event("ev_0", vec!["junk", "pi_unknown"]), failed()).await.unwrap(), EventApplied::NotOurs));
+    // Only the form SQLite holds names a row: not upper case, not braces.
+    let (upper, braces) = (pid.to_uppercase(), format!("{{{pid}}}"));
+    assert!(matches!(store.apply_payment_event(event("ev_0", vec![&upper, &braces]), failed()).await.unwrap(), EventApplied::NotOurs));
     match store.apply_payment_event(event("ev_1", vec!["not-a-uuid", "pi_1"]), failed()).await.unwrap() {
         EventApplied::Applied { payment, outcome: PaymentOutcome::Failed } => {
             assert_eq!((payment.payment_id.as_str(), payment.user_id.as_str(), payment.status.as_str()), (pid.as_str(), "eve", "pending"))
@@ -405,6 +408,8 @@ async fn postgres_subscription_store_answers_as_sqlite_does() {
         let pid = uuid::Uuid::now_v7().to_string();
         store.insert_payment(NewPayment { tier: Tier::Unlimited, ..payment(&pid, "ann") }).await.unwrap();
         seen.push(picture(store, &plans, "ann", now).await);
+        let event = PaymentEvent { event_id: "ev_up".into(), provider: "stripe".into(), kind: "x".into(), payment_ids: vec![pid.to_uppercase()] };
+        seen.push(format!("{:?}", store.apply_payment_event(event, Box::new(|_, _| PaymentOutcome::Nothing)).await.unwrap()));
         let refused = store.charge(admission(&plans, "ann", Feature::AiChat, 200, now)).await.unwrap_err();
         seen.push(format!("{} {} {:?}", refused.status(), refused.code(), refused.details()));
         let standing = store.standing(admission(&plans, "ann", Feature::AiChat, 0, now)).await.unwrap();
@@ -413,4 +418,44 @@ async fn postgres_subscription_store_answers_as_sqlite_does() {
         pictures.push(seen);
     }
     assert_eq!(pictures[0], pictures[1]);
+}
+
+#[tokio::test]
+async fn postgres_subscription_concurrent_count_admissions_admit_exactly_the_limit() {
+    let Some(mut config) = database("postgres_subscription_concurrent_count_admissions_admit_exactly_the_limit").await else { return };
+    config.pool_size = 1;
+    let db = migrated(&config).await;
+    let store = PgSubscriptionStore::new(db.clone());
+    store.change_tier(change("ann", Tier::Premium)).await.unwrap();
+    // Something the user owns, counted and inserted in the transaction that admits it.
+    db.client().await.unwrap().batch_execute("CREATE TABLE owned (user_id text NOT NULL)").await.unwrap();
+    let plans = plans(3);
+    let limit = plans.premium.music_projects.count().unwrap() as usize;
+    let tasks = 12;
+    let barrier = Arc::new(Barrier::new(tasks));
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let (config, plans, barrier) = (config.clone(), plans.clone(), barrier.clone());
+        handles.push(tokio::spawn(async move {
+            let db = PgDb::connect(&config).await.unwrap();
+            let mut client = db.client().await.unwrap();
+            barrier.wait().await;
+            let tx = client.transaction().await.unwrap();
+            let admission = CountAdmission { plans, counted: Counted::MusicProjects };
+            let owned = async { Ok(tx.query_one("SELECT count(*) FROM owned WHERE user_id = 'ann'", &[]).await?.get::<_, i64>(0) as u64) };
+            admit_count_in(&tx, &admission, "ann", owned).await?;
+            tx.execute("INSERT INTO owned (user_id) VALUES ('ann')", &[]).await?;
+            tx.commit().await?;
+            Ok::<_, AppError>(())
+        }));
+    }
+    let mut admitted = 0;
+    for h in handles {
+        match h.await.unwrap() {
+            Ok(()) => admitted += 1,
+            Err(e) => assert_eq!(e.code(), "project_limit_reached"),
+        }
+    }
+    let owned: i64 = db.client().await.unwrap().query_one("SELECT count(*) FROM owned", &[]).await.unwrap().get(0);
+    assert_eq!((admitted, owned as usize), (limit, limit));
 }

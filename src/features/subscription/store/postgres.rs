@@ -38,6 +38,13 @@ impl PgSubscriptionStore {
     }
 }
 
+/// The uuid an id names: only a UUID written as SQLite holds it (hyphenated, lower case) names a
+/// row there, so only that form does here (`Uuid::parse_str` also takes upper case, braces and
+/// the simple form); anything else names no row.
+fn row_id(id: &str) -> Option<Uuid> {
+    Uuid::parse_str(id).ok().filter(|uuid| uuid.to_string() == id)
+}
+
 /// A timestamptz as the RFC 3339 text the row types carry (what SQLite stores).
 fn text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -124,7 +131,7 @@ impl SubscriptionStore for PgSubscriptionStore {
     }
 
     async fn insert_payment(&self, p: NewPayment) -> AppResult<()> {
-        let payment_id = Uuid::parse_str(&p.payment_id).map_err(|e| AppError::internal(format!("payment id `{}` is not a UUID: {e}", p.payment_id)))?;
+        let payment_id = row_id(&p.payment_id).ok_or_else(|| AppError::internal(format!("payment id `{}` is not a UUID", p.payment_id)))?;
         let client = self.db.client().await?;
         let statement = client
             .prepare_cached(
@@ -139,7 +146,7 @@ impl SubscriptionStore for PgSubscriptionStore {
     }
 
     async fn set_payment_external_id(&self, payment_id: &str, external_id: &str) -> AppResult<()> {
-        let Ok(payment_id) = Uuid::parse_str(payment_id) else { return Ok(()) };
+        let Some(payment_id) = row_id(payment_id) else { return Ok(()) };
         let client = self.db.client().await?;
         let statement = client.prepare_cached("UPDATE payments SET external_id = $2, updated_at = now() WHERE payment_id = $1").await?;
         client.execute(&statement, &[&payment_id, &external_id]).await?;
@@ -147,7 +154,7 @@ impl SubscriptionStore for PgSubscriptionStore {
     }
 
     async fn delete_payment(&self, payment_id: &str) -> AppResult<()> {
-        let Ok(payment_id) = Uuid::parse_str(payment_id) else { return Ok(()) };
+        let Some(payment_id) = row_id(payment_id) else { return Ok(()) };
         let client = self.db.client().await?;
         let statement = client.prepare_cached("DELETE FROM payments WHERE payment_id = $1").await?;
         client.execute(&statement, &[&payment_id]).await?;
@@ -369,9 +376,9 @@ async fn usage(c: &impl GenericClient, user_id: &str, counter: &str, window_star
 /// Turns a hold into use (`commit`) or drops it. A hold already released as stale is not
 /// released twice; its work, if it did finish, is still charged.
 async fn settle_hold(tx: &Transaction<'_>, hold: &Hold, commit: bool) -> AppResult<()> {
-    let held = match Uuid::parse_str(&hold.hold_id) {
-        Ok(id) => tx.execute("DELETE FROM quota_holds WHERE hold_id = $1", &[&id]).await? == 1,
-        Err(_) => false,
+    let held = match row_id(&hold.hold_id) {
+        Some(id) => tx.execute("DELETE FROM quota_holds WHERE hold_id = $1", &[&id]).await? == 1,
+        None => false,
     };
     let (release, charge) = (if held { hold.amount } else { 0 }, if commit { hold.amount } else { 0 });
     if release > 0 || charge > 0 {
@@ -412,7 +419,7 @@ async fn release_holds_before(tx: &Transaction<'_>, before: DateTime<Utc>) -> Ap
 
 /// A payment by our id or by the provider's, locked until `tx` ends.
 async fn payment_for_update(tx: &Transaction<'_>, id: &str) -> AppResult<Option<PaymentRow>> {
-    let ours = Uuid::parse_str(id).ok();
+    let ours = row_id(id);
     let row = tx
         .query_opt(
             "SELECT payment_id, user_id, tier, billing_period, status FROM payments
@@ -438,7 +445,7 @@ async fn pending_tier(c: &impl GenericClient, user_id: &str) -> AppResult<Option
 }
 
 async fn set_payment_status(tx: &Transaction<'_>, payment_id: &str, status: &str) -> AppResult<()> {
-    let Ok(id) = Uuid::parse_str(payment_id) else { return Ok(()) };
+    let Some(id) = row_id(payment_id) else { return Ok(()) };
     tx.execute("UPDATE payments SET status = $2, updated_at = now() WHERE payment_id = $1", &[&id, &status]).await?;
     Ok(())
 }
