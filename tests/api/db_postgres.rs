@@ -11,7 +11,7 @@ use optima::db::postgres::PgDb;
 use optima::error::AppError;
 
 use crate::helpers::optima_cli;
-use crate::postgres::{PgCluster, database, shared, skipped};
+use crate::postgres::{PgCluster, database, migrated, shared, skipped};
 
 /// The migrations as refinery names them, in order.
 const MIGRATIONS: [&str; 7] =
@@ -19,12 +19,6 @@ const MIGRATIONS: [&str; 7] =
 
 fn dbname(config: &DatabaseConfig) -> String {
     config.url.expose().rsplit('/').next().unwrap().to_owned()
-}
-
-async fn migrated(config: &DatabaseConfig) -> PgDb {
-    let db = PgDb::connect(config).await.expect("connects");
-    db.migrate().await.expect("migrates");
-    db
 }
 
 /// Status, code, message, details and Retry-After of what a client would get for `err`.

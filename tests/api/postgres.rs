@@ -313,3 +313,16 @@ impl Drop for PgCluster {
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }
+
+/// A connection pool on `config`'s database, migrated.
+pub async fn migrated(config: &DatabaseConfig) -> optima::db::postgres::PgDb {
+    let db = optima::db::postgres::PgDb::connect(config).await.expect("connects");
+    db.migrate().await.expect("migrates");
+    db
+}
+
+/// A fresh embedded SQLite database in `dir`, migrated: what a PostgreSQL store's answers are
+/// compared with.
+pub fn sqlite_db(dir: &tempfile::TempDir) -> optima::db::Db {
+    optima::db::Db::open(&dir.path().join("optima.db"), &Config::default().database).expect("SQLite opens")
+}

@@ -5,24 +5,16 @@
 use std::sync::Arc;
 
 use optima::auth::Role;
-use optima::config::{Config, DatabaseConfig};
-use optima::db::Db;
 use optima::db::postgres::PgDb;
 use optima::error::AppResult;
 use optima::features::accounts::store::postgres::PgAccountsStore;
 use optima::features::accounts::store::sqlite::SqliteAccountsStore;
 use optima::features::accounts::store::{AccountsStore, UserRow};
 
-use crate::postgres::database;
-
-async fn migrated(config: &DatabaseConfig) -> PgDb {
-    let db = PgDb::connect(config).await.expect("connects");
-    db.migrate().await.expect("migrates");
-    db
-}
+use crate::postgres::{database, migrated, sqlite_db};
 
 fn sqlite(dir: &tempfile::TempDir) -> SqliteAccountsStore {
-    SqliteAccountsStore::new(Db::open(&dir.path().join("optima.db"), &Config::default().database).expect("SQLite opens"))
+    SqliteAccountsStore::new(sqlite_db(dir))
 }
 
 fn user(id: &str, username: &str) -> UserRow {

@@ -4,24 +4,16 @@
 
 use std::sync::Arc;
 
-use optima::config::{Config, DatabaseConfig};
-use optima::db::Db;
 use optima::db::postgres::PgDb;
 use optima::error::AppResult;
 use optima::features::media::store::postgres::PgMediaStore;
 use optima::features::media::store::sqlite::SqliteMediaStore;
 use optima::features::media::store::{MediaStore, NftRow, PhotoRow};
 
-use crate::postgres::database;
-
-async fn migrated(config: &DatabaseConfig) -> PgDb {
-    let db = PgDb::connect(config).await.expect("connects");
-    db.migrate().await.expect("migrates");
-    db
-}
+use crate::postgres::{database, migrated, sqlite_db};
 
 fn sqlite(dir: &tempfile::TempDir) -> SqliteMediaStore {
-    SqliteMediaStore::new(Db::open(&dir.path().join("optima.db"), &Config::default().database).expect("SQLite opens"))
+    SqliteMediaStore::new(sqlite_db(dir))
 }
 
 /// A UUID ending in `n`, as the service's `Uuid::now_v7` ids are written.

@@ -7,8 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
-use optima::config::{Config, DatabaseConfig};
-use optima::db::Db;
 use optima::db::postgres::PgDb;
 use optima::error::AppError;
 use optima::features::subscription::admission::{AI_WRITING_WORDS, Admission, CountAdmission, Counted, window_key};
@@ -22,13 +20,7 @@ use optima::features::subscription::store::{
 };
 use tokio::sync::Barrier;
 
-use crate::postgres::database;
-
-async fn migrated(config: &DatabaseConfig) -> PgDb {
-    let db = PgDb::connect(config).await.expect("connects");
-    db.migrate().await.expect("migrates");
-    db
-}
+use crate::postgres::{database, migrated, sqlite_db};
 
 /// The default plans with the free tier allowed `limit` AI chats a day.
 fn plans(limit: u64) -> Arc<TierPlans> {
@@ -72,7 +64,7 @@ fn payment(id: &str, user: &str) -> NewPayment {
 }
 
 fn sqlite_store(dir: &tempfile::TempDir) -> SqliteSubscriptionStore {
-    SqliteSubscriptionStore::new(Db::open(&dir.path().join("sub.db"), &Config::default().database).expect("sqlite opens"))
+    SqliteSubscriptionStore::new(sqlite_db(dir))
 }
 
 async fn reserved(db: &PgDb, user: &str) -> i64 {
