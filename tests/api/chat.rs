@@ -39,21 +39,22 @@ fn chat_usage(app: &TestApp, user: &str) -> (i64, i64) {
 
 /// Every row of `usage_counters`, to compare before and after.
 fn all_usage(app: &TestApp) -> Vec<(String, String, String, i64, i64)> {
-    let c = app.db();
-    let mut stmt = c.prepare("SELECT user_id, feature, window_start, used, reserved FROM usage_counters ORDER BY 1, 2, 3").unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).unwrap().collect::<Result<_, _>>().unwrap()
+    app.rows("SELECT user_id, feature, window_start, used, reserved FROM usage_counters ORDER BY 1, 2, 3", &[])
+        .iter()
+        .map(|r| (r.text(0).unwrap(), r.text(1).unwrap(), r.text(2).unwrap(), r.int(3), r.int(4)))
+        .collect()
 }
 
 fn messages_total(app: &TestApp) -> i64 {
-    app.count("SELECT count(*) FROM chat_messages", [])
+    app.count("SELECT count(*) FROM chat_messages", &[])
 }
 
 fn sessions_total(app: &TestApp) -> i64 {
-    app.count("SELECT count(*) FROM chat_sessions", [])
+    app.count("SELECT count(*) FROM chat_sessions", &[])
 }
 
 fn messages_of(app: &TestApp, session_id: &str) -> i64 {
-    app.count("SELECT count(*) FROM chat_messages WHERE session_id = ?1", [session_id])
+    app.count("SELECT count(*) FROM chat_messages WHERE session_id = ?1", &[&session_id])
 }
 
 /// Waits (briefly) until the user's `ai_chat` holds are given back; returns `(used, reserved)`.
@@ -79,7 +80,7 @@ struct Snapshot {
 async fn snapshot(app: &TestApp) -> Snapshot {
     // Holds are released right after a failed call; let them settle before comparing.
     let deadline = Instant::now() + Duration::from_secs(3);
-    while app.count("SELECT coalesce(sum(reserved), 0) FROM usage_counters", []) != 0 && Instant::now() < deadline {
+    while app.count("SELECT coalesce(sum(reserved), 0) FROM usage_counters", &[]) != 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     Snapshot { usage: all_usage(app), messages: messages_total(app), sessions: sessions_total(app) }
@@ -159,7 +160,7 @@ async fn local_provider_answers_from_server_data_and_counts_down_the_free_quota(
     assert_eq!(chat_usage(&app, "u1"), (3, 0));
     assert_eq!(messages_total(&app), 6);
     assert_eq!(sessions_total(&app), 3);
-    assert_eq!(app.count("SELECT count(*) FROM chat_messages WHERE content = 'one more?'", []), 0);
+    assert_eq!(app.count("SELECT count(*) FROM chat_messages WHERE content = 'one more?'", &[]), 0);
 }
 
 #[tokio::test]
@@ -301,7 +302,7 @@ async fn sessions_history_pagination_ownership_and_delete() {
     let gone: Value = resp.json().await.unwrap();
     assert_eq!(gone, json!({ "deleted": true, "sessionId": session }));
     assert_eq!(messages_of(&app, &session), 0);
-    assert_eq!(app.count("SELECT count(*) FROM chat_sessions WHERE session_id = ?1", [&session]), 0);
+    assert_eq!(app.count("SELECT count(*) FROM chat_sessions WHERE session_id = ?1", &[&session]), 0);
     assert_eq!(messages_of(&app, &second), 2);
     let resp = app.get(&format!("/api/ai/chat/history/{session}"), Some(&u1)).await;
     assert_eq!(resp.status(), 404);
@@ -440,14 +441,11 @@ async fn openai_provider_sends_the_conversation_and_reports_the_usage() {
     );
     assert_eq!(msgs[1]["model"], "test-model");
     assert_eq!(chat_usage(&app, "u1"), (2, 0));
-    let (prompt, completion): (i64, i64) = app.db()
-        .query_row(
-            "SELECT (SELECT prompt_tokens FROM chat_messages WHERE message_id = ?1), (SELECT completion_tokens FROM chat_messages WHERE message_id = ?2)",
-            [first["userMessageId"].as_str().unwrap(), first["messageId"].as_str().unwrap()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!((prompt, completion), (12, 5));
+    let tokens = app.row(
+        "SELECT (SELECT prompt_tokens FROM chat_messages WHERE message_id = ?1), (SELECT completion_tokens FROM chat_messages WHERE message_id = ?2)",
+        &[&first["userMessageId"].as_str().unwrap(), &first["messageId"].as_str().unwrap()],
+    );
+    assert_eq!((tokens.int(0), tokens.int(1)), (12, 5));
 }
 
 #[tokio::test]

@@ -480,7 +480,7 @@ async fn emulator_stopped_mid_test_gives_503_and_recovers() {
     gcs.resume().await;
 
     assert_eq!(
-        app.count("SELECT count(*) FROM media_photos", []),
+        app.count("SELECT count(*) FROM media_photos", &[]),
         0,
         "no photo row for a photo that was never stored"
     );
@@ -512,7 +512,7 @@ async fn emulator_stopped_mid_test_gives_503_and_recovers() {
         "{}",
         resp.text().await.unwrap_or_default()
     );
-    assert_eq!(app.count("SELECT count(*) FROM media_photos", []), 1);
+    assert_eq!(app.count("SELECT count(*) FROM media_photos", &[]), 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -557,7 +557,7 @@ async fn gcs_5xx_is_502_with_bounded_retries() {
         proxy.failed.load(Ordering::SeqCst) > baseline,
         "the photo upload reached the proxy"
     );
-    assert_eq!(app.count("SELECT count(*) FROM media_photos", []), 0);
+    assert_eq!(app.count("SELECT count(*) FROM media_photos", &[]), 0);
 
     proxy.set(Fault::Pass);
     assert_eq!(gcs.object(MEDIA, "users/u1/failing.bin").await, None);

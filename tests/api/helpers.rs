@@ -53,6 +53,39 @@ pub fn test_config(data_dir: &Path) -> Config {
     config
 }
 
+/// Which database a test binary's servers run on: `tests/api` on SQLite, `tests/api_postgres`
+/// (the same test files) on PostgreSQL.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Secrets a server on PostgreSQL must be given (a cluster shares them); any fixed values do.
+const CLUSTER_SECRETS: [&str; 3] = [
+    "dGVzdC1qd3Qtc2VjcmV0LW9mLWF0LWxlYXN0LTMyLWJ5dGVzIQ==",
+    "dGVzdC11cmwtc2lnbmluZy1rZXktb2YtMzItYnl0ZXMhIQ==",
+    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+];
+
+/// Points `config` at a fresh database of the test backend, with the secrets that backend
+/// requires. On SQLite it stays as it is (the file in the data folder).
+pub async fn on_backend(config: &mut Config) {
+    if crate::BACKEND == Backend::Sqlite {
+        return;
+    }
+    let Some(cluster) = crate::postgres::shared() else {
+        crate::postgres::skipped("the PostgreSQL run of tests/api (every test of this binary)");
+        // Nothing else of this binary can run either: stop here rather than fail each test.
+        std::process::exit(0);
+    };
+    config.database = cluster.create_database().await;
+    let [jwt, signing, master] = CLUSTER_SECRETS;
+    config.auth.jwt_secret = jwt.into();
+    config.storage.url_signing_key = signing.into();
+    config.tactical.master_key = master.into();
+}
+
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
@@ -66,6 +99,7 @@ impl TestApp {
     pub async fn spawn_at(clock: SharedClock, adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config(&dir.path().join("data"));
+        on_backend(&mut config).await;
         adjust(&mut config);
         let server = optima::app::start_with_clock(config, clock.clone()).await.expect("server starts");
         let base = server.base_url();
@@ -87,27 +121,99 @@ impl TestApp {
         self.dir.path().join("data")
     }
 
-    /// The server's database, opened beside it (WAL lets both read and write).
-    pub fn db(&self) -> rusqlite::Connection {
-        let c = rusqlite::Connection::open(self.data_dir().join("optima.db")).expect("open the database");
-        c.busy_timeout(Duration::from_secs(10)).unwrap();
-        c
+    /// The rows `sql` selects from the server's database, with `params` bound to `?1`, `?2`, …
+    /// Each value comes back as text, the one form both backends give: integers in decimal,
+    /// blobs as PostgreSQL prints bytea (`\x` and hex), NULL as `None`.
+    pub fn rows(&self, sql: &str, params: &[&dyn ToString]) -> Vec<Row> {
+        let params: Vec<String> = params.iter().map(|p| p.to_string()).collect();
+        match self.backend_url() {
+            None => {
+                let c = self.sqlite();
+                let mut stmt = c.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+                let columns = stmt.column_count();
+                let rows = stmt
+                    .query_map(rusqlite::params_from_iter(&params), |r| {
+                        (0..columns).map(|i| Ok(sqlite_text(r.get_ref(i)?))).collect::<rusqlite::Result<Vec<_>>>().map(Row)
+                    })
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                rows.collect::<rusqlite::Result<Vec<_>>>().unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+            Some(url) => {
+                let messages = postgres_simple_query(url, with_literals(sql, &params)).unwrap_or_else(|e| panic!("{sql}: {e}"));
+                messages
+                    .into_iter()
+                    .filter_map(|m| match m {
+                        tokio_postgres::SimpleQueryMessage::Row(r) => {
+                            Some(Row((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect()))
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// The one row `sql` selects.
+    pub fn row(&self, sql: &str, params: &[&dyn ToString]) -> Row {
+        let mut rows = self.rows(sql, params);
+        assert_eq!(rows.len(), 1, "{sql} selects one row");
+        rows.remove(0)
     }
 
     /// The one value `sql` selects (a count, a sum), with `params` bound.
-    pub fn count(&self, sql: &str, params: impl rusqlite::Params) -> i64 {
-        self.db().query_row(sql, params, |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    pub fn count(&self, sql: &str, params: &[&dyn ToString]) -> i64 {
+        self.row(sql, params).int(0)
+    }
+
+    /// Runs a statement that changes the database behind the server's back (what a fault or a
+    /// tamperer would do): the rows it changed, or the database's refusal.
+    pub fn execute(&self, sql: &str, params: &[&dyn ToString]) -> Result<u64, String> {
+        let params: Vec<String> = params.iter().map(|p| p.to_string()).collect();
+        match self.backend_url() {
+            None => self.sqlite().execute(sql, rusqlite::params_from_iter(&params)).map(|n| n as u64).map_err(|e| e.to_string()),
+            Some(url) => postgres_simple_query(url, with_literals(sql, &params)).map(|messages| {
+                messages
+                    .iter()
+                    .map(|m| match m {
+                        tokio_postgres::SimpleQueryMessage::CommandComplete(n) => *n,
+                        _ => 0,
+                    })
+                    .sum()
+            }),
+        }
     }
 
     /// `(used, reserved)` of `feature` for `user` in `usage_counters`, summed over windows.
     pub fn usage(&self, user: &str, feature: &str) -> (i64, i64) {
-        self.db()
-            .query_row(
-                "SELECT coalesce(sum(used), 0), coalesce(sum(reserved), 0) FROM usage_counters WHERE user_id = ?1 AND feature = ?2",
-                [user, feature],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .expect("the usage counters")
+        let row = self.row(
+            "SELECT CAST(coalesce(sum(used), 0) AS BIGINT), CAST(coalesce(sum(reserved), 0) AS BIGINT) FROM usage_counters \
+             WHERE user_id = ?1 AND feature = ?2",
+            &[&user, &feature],
+        );
+        (row.int(0), row.int(1))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.backend_url().is_some()
+    }
+
+    /// `bytes` as an SQL literal of this backend.
+    pub fn blob(&self, bytes: &[u8]) -> String {
+        let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+        if self.is_postgres() { format!("'\\x{hex}'::bytea") } else { format!("X'{hex}'") }
+    }
+
+    /// The PostgreSQL database's URL when the server runs on one; `None` on SQLite.
+    fn backend_url(&self) -> Option<&str> {
+        let config = &self.server.as_ref().expect("running").state.config;
+        config.database.is_postgres().then(|| config.database.url.expose())
+    }
+
+    /// The server's SQLite file, opened beside it (WAL lets both read and write).
+    fn sqlite(&self) -> rusqlite::Connection {
+        let c = rusqlite::Connection::open(self.data_dir().join("optima.db")).expect("open the database");
+        c.busy_timeout(Duration::from_secs(10)).unwrap();
+        c
     }
 
     /// Where the local store keeps `bucket` (its full name, e.g. `r3al-user-media`).
@@ -216,6 +322,83 @@ impl TestApp {
 
 /// The `optima` executable, as operators run it.
 pub const BIN: &str = env!("CARGO_BIN_EXE_optima");
+
+/// One row of [`TestApp::rows`]: its values as text.
+#[derive(Debug)]
+pub struct Row(Vec<Option<String>>);
+
+impl Row {
+    pub fn text(&self, column: usize) -> Option<String> {
+        self.0[column].clone()
+    }
+
+    pub fn int(&self, column: usize) -> i64 {
+        let text = self.0[column].as_deref().unwrap_or_else(|| panic!("column {column} is NULL"));
+        text.parse().unwrap_or_else(|_| panic!("column {column} is not an integer: {text}"))
+    }
+
+    /// A time column: RFC 3339 text on SQLite, `timestamptz` on PostgreSQL.
+    pub fn time(&self, column: usize) -> Option<DateTime<Utc>> {
+        self.0[column].as_deref().map(|text| {
+            DateTime::parse_from_rfc3339(text)
+                .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%#z"))
+                .unwrap_or_else(|e| panic!("column {column} is not a time ({e}): {text}"))
+                .with_timezone(&Utc)
+        })
+    }
+
+    /// A blob (bytea) column's bytes.
+    pub fn bytes(&self, column: usize) -> Option<Vec<u8>> {
+        self.0[column].as_deref().map(|text| {
+            let hex = text.strip_prefix("\\x").unwrap_or_else(|| panic!("column {column} is not a blob: {text}"));
+            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect()
+        })
+    }
+}
+
+/// A SQLite value in the text form PostgreSQL's simple protocol gives.
+fn sqlite_text(value: rusqlite::types::ValueRef<'_>) -> Option<String> {
+    use rusqlite::types::ValueRef;
+    match value {
+        ValueRef::Null => None,
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(f) => Some(f.to_string()),
+        ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Some(format!("\\x{}", b.iter().map(|byte| format!("{byte:02x}")).collect::<String>())),
+    }
+}
+
+/// `sql` with each `?N` replaced by its parameter as a quoted literal (tests' own values only).
+fn with_literals(sql: &str, params: &[String]) -> String {
+    let mut sql = sql.to_owned();
+    for (i, param) in params.iter().enumerate().rev() {
+        sql = sql.replace(&format!("?{}", i + 1), &format!("'{}'", param.replace('\'', "''")));
+    }
+    sql
+}
+
+/// Runs `sql` on its own connection, on a thread of its own: the helpers above are called from
+/// inside the tests' runtime, which cannot block on a future itself.
+fn postgres_simple_query(url: &str, sql: String) -> Result<Vec<tokio_postgres::SimpleQueryMessage>, String> {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
+            let driver = tokio::spawn(connection);
+            // Times print as `2026-12-02 12:00:00+00`, whatever the cluster's zone.
+            let answer = client.simple_query(&format!("SET TimeZone TO 'UTC'; {sql}")).await.map_err(|e| match e.as_db_error() {
+                Some(db) => db.message().to_owned(),
+                None => e.to_string(),
+            });
+            drop(client);
+            let _ = driver.await;
+            answer
+        })
+    })
+    .join()
+    .expect("the query thread")
+}
 
 /// Runs `optima args…` in `cwd` with extra environment; returns success, stdout and stderr.
 pub fn optima_cli(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {

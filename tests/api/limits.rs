@@ -330,7 +330,7 @@ async fn a_trpc_batch_of_generations_is_charged_call_by_call() {
     let items: Vec<Value> = trpc_batch(&app, Some(&token), &calls).await.json().await.unwrap();
     let codes: Vec<&str> = items.iter().map(trpc_code).collect();
     assert_eq!(codes, ["(a result)", "(a result)", "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS"]);
-    let stored = app.count("SELECT count(*) FROM chat_messages WHERE role = 'user'", []);
+    let stored = app.count("SELECT count(*) FROM chat_messages WHERE role = 'user'", &[]);
     assert_eq!(stored, 2, "only the calls within the budget ran");
 }
 

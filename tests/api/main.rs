@@ -1,6 +1,9 @@
 //! Black-box tests over HTTP against the real server (real SQLite file, real blob store), and
 //! the PostgreSQL foundation against a real PostgreSQL server (`postgres`, `db_postgres`).
 
+/// The database each test server runs on (`tests/api_postgres` runs these files on PostgreSQL).
+pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
+
 mod blobs;
 mod fake_gcs;
 mod fake_hf;

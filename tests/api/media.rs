@@ -166,7 +166,7 @@ async fn text_named_jpg_is_not_an_image_and_bombs_are_413_with_nothing_written()
         assert_eq!(error_code(resp).await, "payload_too_large");
     }
     assert!(files_under(&app.bucket_dir(BUCKET)).is_empty(), "nothing written: {:?}", files_under(&app.bucket_dir(BUCKET)));
-    assert_eq!(app.count("SELECT count(*) FROM media_photos", []), 0);
+    assert_eq!(app.count("SELECT count(*) FROM media_photos", &[]), 0);
 }
 
 #[tokio::test]
@@ -181,7 +181,7 @@ async fn uploads_over_max_image_bytes_are_413_with_nothing_written() {
         assert_eq!(error_code(resp).await, "payload_too_large");
     }
     assert!(files_under(&app.bucket_dir(BUCKET)).is_empty(), "nothing written: {:?}", files_under(&app.bucket_dir(BUCKET)));
-    assert_eq!(app.count("SELECT count(*) FROM media_photos", []), 0);
+    assert_eq!(app.count("SELECT count(*) FROM media_photos", &[]), 0);
 
     // Under the limit is fine.
     let small = png(32, 32);
@@ -207,13 +207,13 @@ async fn an_image_whose_decode_needs_more_than_the_whole_budget_is_413_with_noth
         assert!(message.contains("3000×1000") && message.contains("decode budget of 32 MiB"), "{route}: {message}");
     }
     assert!(files_under(&app.bucket_dir(BUCKET)).is_empty(), "nothing written: {:?}", files_under(&app.bucket_dir(BUCKET)));
-    assert_eq!(app.count("SELECT count(*) FROM media_photos", []), 0);
+    assert_eq!(app.count("SELECT count(*) FROM media_photos", &[]), 0);
 
     // What fits in the budget goes through, and the budget is whole again afterwards.
     for _ in 0..2 {
         expect(post_file(&app, &token, "/api/media/photos", png(1000, 1000), "square.png", &[]).await, 201).await;
     }
-    assert_eq!(app.count("SELECT count(*) FROM media_photos", []), 2);
+    assert_eq!(app.count("SELECT count(*) FROM media_photos", &[]), 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,7 +266,7 @@ async fn photos_are_scaled_listed_limited_and_deleted() {
     assert_eq!(resp.status(), 409);
     assert_eq!(error_code(resp).await, "photo_limit");
     assert_eq!(files_under(&photos_dir), files_before, "the refused photo left no file");
-    assert_eq!(app.count("SELECT count(*) FROM media_photos", []), 2);
+    assert_eq!(app.count("SELECT count(*) FROM media_photos", &[]), 2);
 
     // Delete: another user gets 404, whoever they name as the owner; so does the owner naming
     // someone else. The owner removes it and its files.
@@ -355,7 +355,7 @@ async fn nft_generation_stores_png_and_erc721_metadata() {
     assert_eq!(err["error"]["code"], "invalid_field");
     assert_eq!(err["error"]["details"]["field"], "colorScheme", "{err}");
     assert!(err["error"]["message"].as_str().unwrap().contains("neon"), "lists the schemes: {err}");
-    assert_eq!(app.count("SELECT count(*) FROM media_nfts", []), 2);
+    assert_eq!(app.count("SELECT count(*) FROM media_nfts", &[]), 2);
 
     // Reading.
     let got = expect(app.get(&format!("/api/media/nft/{id}"), Some(&token)).await, 200).await;

@@ -54,15 +54,15 @@ async fn fetch(app: &TestApp, url: &str) -> Vec<u8> {
 }
 
 fn project_rows(app: &TestApp, user: &str) -> i64 {
-    app.count("SELECT count(*) FROM music_projects WHERE user_id = ?1", [user])
+    app.count("SELECT count(*) FROM music_projects WHERE user_id = ?1", &[&user])
 }
 
 fn version_rows(app: &TestApp, project: &str) -> i64 {
-    app.count("SELECT count(*) FROM music_mix_versions WHERE project_id = ?1", [project])
+    app.count("SELECT count(*) FROM music_mix_versions WHERE project_id = ?1", &[&project])
 }
 
 fn stem_rows(app: &TestApp, project: &str) -> i64 {
-    app.count("SELECT count(*) FROM music_stems WHERE project_id = ?1", [project])
+    app.count("SELECT count(*) FROM music_stems WHERE project_id = ?1", &[&project])
 }
 
 /// `music_generation` in usage_counters, summed over windows: (used, reserved).
@@ -1007,7 +1007,7 @@ async fn sharing_publishes_a_public_page_with_its_audio() {
     let share_path = format!("/api/music/share/{id}");
 
     refused(app.post_json(&share_path, Some(&token), &json!({"platform": "facebook"})).await, 409, "not_shareable").await;
-    assert_eq!(app.count("SELECT count(*) FROM music_shares WHERE project_id = ?1", [&id]), 0);
+    assert_eq!(app.count("SELECT count(*) FROM music_shares WHERE project_id = ?1", &[&id]), 0);
     assert_eq!(project(&app, &token, &id).await["shareUrl"], Value::Null);
 
     ok(generate(&app, &token, json!({"projectId": id, "userId": "s1", "prompt": "night drive synthwave", "duration": 10})).await).await;
@@ -1053,15 +1053,14 @@ async fn sharing_publishes_a_public_page_with_its_audio() {
     assert_eq!(again["shares"][0]["platform"], "twitter");
     assert_eq!(again["shares"][0]["shareCount"], 2);
     let counts: BTreeMap<String, i64> = {
-        let c = app.db();
-        let mut stmt = c.prepare("SELECT platform, share_count FROM music_shares WHERE project_id = ?1").unwrap();
-        stmt.query_map([&id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+        let rows = app.rows("SELECT platform, share_count FROM music_shares WHERE project_id = ?1", &[&id]);
+        rows.iter().map(|r| (r.text(0).unwrap(), r.int(1))).collect()
     };
     assert_eq!(counts, BTreeMap::from([("facebook".into(), 1), ("instagram".into(), 1), ("twitter".into(), 2)]));
     names_field(app.post_json(&share_path, Some(&token), &json!({"platforms": ["myspace"]})).await, "platforms").await;
     names_field(app.post_json(&share_path, Some(&token), &json!({"platforms": ["facebook", "friendster"]})).await, "platforms").await;
     names_field(app.post_json(&share_path, Some(&token), &json!({})).await, "platforms").await;
-    assert_eq!(app.count("SELECT sum(share_count) FROM music_shares WHERE project_id = ?1", [&id]), 4, "refused shares count nothing");
+    assert_eq!(app.count("SELECT sum(share_count) FROM music_shares WHERE project_id = ?1", &[&id]), 4, "refused shares count nothing");
 
     // The public page, without a token.
     let resp = app.get(&format!("/s/{slug}"), None).await;
@@ -1252,7 +1251,7 @@ async fn remixing_or_selecting_does_not_bring_an_archived_project_back() {
     for i in 2..=6 {
         create(&app, &token, json!({"userId": "a1", "title": format!("Song {i}")})).await;
     }
-    let active = || app.count("SELECT count(*) FROM music_projects WHERE user_id = ?1 AND status <> 'archived'", ["a1"]);
+    let active = || app.count("SELECT count(*) FROM music_projects WHERE user_id = ?1 AND status <> 'archived'", &[&"a1"]);
     assert_eq!(active(), 5, "five active projects, the premium limit");
 
     // Generating an archived project is refused; re-mixing or re-selecting one must not

@@ -36,7 +36,7 @@ fn generation_dir(app: &TestApp, user: &str, id: &str) -> PathBuf {
 }
 
 fn rows(app: &TestApp) -> i64 {
-    app.count("SELECT count(*) FROM premium_image_generations", [])
+    app.count("SELECT count(*) FROM premium_image_generations", &[])
 }
 
 /// `(used, reserved)` of `image_generation` for `user`, over all windows, from the database.

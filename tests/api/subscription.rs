@@ -44,11 +44,10 @@ async fn access_post(app: &TestApp, token: &str, user: &str, feature: &str) -> r
 
 /// Every usage_counters row of a user's feature: (window_start, used, reserved).
 fn counters(app: &TestApp, user: &str, feature: &str) -> Vec<(String, i64, i64)> {
-    let c = app.db();
-    let mut stmt = c
-        .prepare("SELECT window_start, used, reserved FROM usage_counters WHERE user_id = ?1 AND feature = ?2 ORDER BY window_start")
-        .unwrap();
-    stmt.query_map([user, feature], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
+    app.rows("SELECT window_start, used, reserved FROM usage_counters WHERE user_id = ?1 AND feature = ?2 ORDER BY window_start", &[&user, &feature])
+        .iter()
+        .map(|r| (r.time(0).unwrap().to_rfc3339_opts(chrono::SecondsFormat::Secs, true), r.int(1), r.int(2)))
+        .collect()
 }
 
 #[derive(Debug, PartialEq)]
@@ -62,18 +61,19 @@ struct Change {
 
 /// Every subscription_changes row of a user, oldest first.
 fn changes(app: &TestApp, user: &str) -> Vec<Change> {
-    let c = app.db();
-    let mut stmt = c
-        .prepare(
-            "SELECT changed_by, from_tier, to_tier, provider, receipt FROM subscription_changes
-             WHERE user_id = ?1 ORDER BY changed_at, rowid",
-        )
-        .unwrap();
-    stmt.query_map([user], |r| {
-        Ok(Change { changed_by: r.get(0)?, from: r.get(1)?, to: r.get(2)?, provider: r.get(3)?, receipt: r.get(4)? })
+    // Change ids are UUIDv7: made in order, they sort in order within one instant.
+    app.rows(
+        "SELECT changed_by, from_tier, to_tier, provider, receipt FROM subscription_changes WHERE user_id = ?1 ORDER BY changed_at, change_id",
+        &[&user],
+    )
+    .iter()
+    .map(|r| Change {
+        changed_by: r.text(0).unwrap(),
+        from: r.text(1).unwrap(),
+        to: r.text(2).unwrap(),
+        provider: r.text(3).unwrap(),
+        receipt: r.text(4).unwrap(),
     })
-    .unwrap()
-    .map(Result::unwrap)
     .collect()
 }
 
@@ -83,11 +83,10 @@ fn change(by: &str, from: &str, to: &str, provider: &str, receipt: &str) -> Chan
 
 /// Every payments row: (the provider's id, user_id, tier, amount_cents, status).
 fn payments(app: &TestApp) -> Vec<(String, String, String, i64, String)> {
-    let c = app.db();
-    let mut stmt = c
-        .prepare("SELECT coalesce(external_id, ''), user_id, tier, amount_cents, status FROM payments ORDER BY created_at")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).unwrap().map(Result::unwrap).collect()
+    app.rows("SELECT coalesce(external_id, ''), user_id, tier, amount_cents, status FROM payments ORDER BY created_at, payment_id", &[])
+        .iter()
+        .map(|r| (r.text(0).unwrap(), r.text(1).unwrap(), r.text(2).unwrap(), r.int(3), r.text(4).unwrap()))
+        .collect()
 }
 
 fn time(v: &Value) -> DateTime<Utc> {
@@ -456,7 +455,7 @@ async fn holds_left_by_a_stopped_server_are_given_back_when_it_starts() {
     let h1 = app.token("h1", Role::User);
     ok(track(&app, &h1, "h1", "ai_chat", json!(1)).await).await;
     // What a process that stopped in the middle of two chat replies leaves behind: their holds.
-    let held = app.db().execute("UPDATE usage_counters SET reserved = 2 WHERE user_id = 'h1' AND feature = 'ai_chat'", []).unwrap();
+    let held = app.execute("UPDATE usage_counters SET reserved = 2 WHERE user_id = 'h1' AND feature = 'ai_chat'", &[]).unwrap();
     assert_eq!(held, 1);
     refused(track(&app, &h1, "h1", "ai_chat", json!(1)).await, 429, "quota_exceeded").await;
 
@@ -478,13 +477,12 @@ async fn a_hold_whose_server_stopped_is_given_back_by_age_while_the_others_run()
     let h2 = app.token("h2", Role::User);
     ok(track(&app, &h2, "h2", "ai_chat", json!(1)).await).await;
     // What another server that stopped in the middle of two chat replies leaves behind: two holds.
-    let db = app.db();
-    db.execute("UPDATE usage_counters SET reserved = 2 WHERE user_id = 'h2' AND feature = 'ai_chat'", []).unwrap();
+    app.execute("UPDATE usage_counters SET reserved = 2 WHERE user_id = 'h2' AND feature = 'ai_chat'", &[]).unwrap();
     for id in ["0193a0e0-0000-7000-8000-000000000001", "0193a0e0-0000-7000-8000-000000000002"] {
-        db.execute(
+        app.execute(
             "INSERT INTO quota_holds (hold_id, user_id, feature, window_start, amount, held_at)
              VALUES (?1, 'h2', 'ai_chat', '2026-12-02T00:00:00Z', 1, '2026-12-02T12:00:00.000Z')",
-            [id],
+            &[&id],
         )
         .unwrap();
     }
@@ -501,7 +499,7 @@ async fn a_hold_whose_server_stopped_is_given_back_by_age_while_the_others_run()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(counters(&app, "h2", "ai_chat"), vec![("2026-12-02T00:00:00Z".to_owned(), 1, 0)], "the holds are gone, the use stays");
-    assert_eq!(app.count("SELECT count(*) FROM quota_holds", []), 0);
+    assert_eq!(app.count("SELECT count(*) FROM quota_holds", &[]), 0);
     let after = ok(track(&app, &h2, "h2", "ai_chat", json!(2)).await).await;
     assert_eq!(after["newUsage"], 3, "the rest of the day's quota is usable again: {after}");
 }
@@ -860,8 +858,7 @@ async fn stripe_webhook_refuses_bad_signatures_and_replays() {
     assert_eq!(ack["received"], true);
     assert_eq!(ack["duplicate"], false);
     assert_eq!(changes(&app, "w1").len(), before);
-    let c = app.db();
-    let total: i64 = c.query_row("SELECT count(*) FROM subscription_changes", [], |r| r.get(0)).unwrap();
+    let total = app.count("SELECT count(*) FROM subscription_changes", &[]);
     assert_eq!(total, 1, "no change for anyone");
 
     // A correctly signed body that is not an event.

@@ -162,7 +162,7 @@ async fn gates_refuse_free_unregistered_pending_and_denied_and_store_nothing() {
     let free = app.token("free1", Role::User);
     let body = refused(app.post_json("/api/tactical/register", Some(&free), &registration("free1", DEPT)).await, 403, "upgrade_required").await;
     assert_eq!(body["error"]["details"]["upgradeTo"], "unlimited", "{body}");
-    assert_eq!(app.count("SELECT count(*) FROM tactical_users WHERE user_id = 'free1'", []), 0);
+    assert_eq!(app.count("SELECT count(*) FROM tactical_users WHERE user_id = 'free1'", &[]), 0);
     refused(app.post_json(SEND, Some(&free), &json!({"fromUserId": "free1", "content": "hi"})).await, 403, "upgrade_required").await;
 
     // Unlimited but never registered.
@@ -189,7 +189,7 @@ async fn gates_refuse_free_unregistered_pending_and_denied_and_store_nothing() {
     refused(app.get("/api/tactical/comm/target", Some(&admin)).await, 403, "not_yourself").await;
 
     // Nothing was stored: no comm rows, no comm blobs.
-    assert_eq!(app.count("SELECT count(*) FROM tactical_comms", []), 0);
+    assert_eq!(app.count("SELECT count(*) FROM tactical_comms", &[]), 0);
     assert_eq!(comm_blobs(&app), Vec::<String>::new());
 }
 
@@ -351,7 +351,7 @@ async fn visibility_matrix_of_clearance_classification_and_audience() {
     sent.push(Sent { id, from: "harbor-top_secret".into(), dept: OTHER_DEPT, audience: "department", recipients: vec![], classification: 0, content });
 
     // The refusals stored nothing: one row per comm sent, blobs only for the sealed ones.
-    assert_eq!(app.count("SELECT count(*) FROM tactical_comms", []), sent.len() as i64);
+    assert_eq!(app.count("SELECT count(*) FROM tactical_comms", &[]), sent.len() as i64);
     let sealed: BTreeSet<String> = sent.iter().filter(|c| c.classification > 0).map(|c| c.id.clone()).collect();
     let folders: BTreeSet<String> = comm_blobs(&app).iter().map(|f| f.split('/').nth(3).unwrap().to_owned()).collect();
     assert_eq!(folders, sealed);
@@ -455,18 +455,16 @@ async fn tampered_swapped_or_reclassified_ciphertext_is_reported_per_item() {
     std::fs::write(&a, bytes_b).unwrap();
     std::fs::write(&b, bytes_a).unwrap();
     // The associated data binds the classification: editing the column breaks the seal.
-    let changed = app.db()
-        .execute("UPDATE tactical_comms SET classification = 'confidential' WHERE comm_id = ?1", [reclassified])
-        .unwrap();
+    let changed = app.execute("UPDATE tactical_comms SET classification = 'confidential' WHERE comm_id = ?1", &[&reclassified]).unwrap();
     assert_eq!(changed, 1);
     // A wrapped key is bound to its row: moving keys between rows breaks both.
-    let c = app.db();
-    let wrapped = |id: &str| -> Vec<u8> { c.query_row("SELECT wrapped_key FROM tactical_comms WHERE comm_id = ?1", [id], |r| r.get(0)).unwrap() };
+    let wrapped = |id: &str| app.row("SELECT wrapped_key FROM tactical_comms WHERE comm_id = ?1", &[&id]).bytes(0).unwrap();
     let (wrapped_a, wrapped_b) = (wrapped(key_a), wrapped(key_b));
-    let put = "UPDATE tactical_comms SET wrapped_key = ?2 WHERE comm_id = ?1";
-    c.execute(put, rusqlite::params![key_a, wrapped_b]).unwrap();
-    c.execute(put, rusqlite::params![key_b, wrapped_a]).unwrap();
-    drop(c);
+    let put = |id: &str, key: &[u8]| {
+        app.execute(&format!("UPDATE tactical_comms SET wrapped_key = {} WHERE comm_id = ?1", app.blob(key)), &[&id]).unwrap()
+    };
+    put(key_a, &wrapped_b);
+    put(key_b, &wrapped_a);
 
     for (token, user) in [(&s, "s1"), (&r, "r1")] {
         let page = list(&app, token, user).await;
@@ -541,10 +539,9 @@ async fn attachments_are_sealed_and_served_to_those_who_see_the_comm() {
     let info = created(attach(&app, &s, &open, "notes.txt", b"plain notes".to_vec()).await).await;
     let resp = download(&app, &r, &open, info["fileId"].as_str().unwrap()).await;
     assert_eq!(ok_bytes(resp).await, b"plain notes");
-    let wrapped: Option<Vec<u8>> =
-        app.db().query_row("SELECT wrapped_key FROM tactical_comms WHERE comm_id = ?1", [&open], |row| row.get(0)).unwrap();
+    let wrapped = app.row("SELECT wrapped_key FROM tactical_comms WHERE comm_id = ?1", &[&open]).bytes(0);
     assert!(wrapped.is_some());
-    assert_eq!(app.count("SELECT count(*) FROM tactical_attachments", []), 2);
+    assert_eq!(app.count("SELECT count(*) FROM tactical_attachments", &[]), 2);
 }
 
 #[tokio::test]
@@ -558,11 +555,11 @@ async fn oversize_attachment_is_refused_and_leaves_no_blob() {
 
     client_error(attach(&app, &s, &comm, "big.bin", payload(2048, 1)).await, 413).await;
     assert_eq!(comm_blobs(&app), before, "no attachment blob left behind");
-    assert_eq!(app.count("SELECT count(*) FROM tactical_attachments", []), 0);
+    assert_eq!(app.count("SELECT count(*) FROM tactical_attachments", &[]), 0);
 
     // At the limit it is accepted.
     created(attach(&app, &s, &comm, "fits.bin", payload(1024, 1)).await).await;
-    assert_eq!(app.count("SELECT count(*) FROM tactical_attachments", []), 1);
+    assert_eq!(app.count("SELECT count(*) FROM tactical_attachments", &[]), 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -583,9 +580,8 @@ async fn secure_deletion_destroys_the_only_key() {
     let file_id = info["fileId"].as_str().unwrap().to_owned();
 
     // Before: the wrapped key, the blobs and the master key, copied aside.
-    let (wrapped, key_id): (Vec<u8>, String) = app.db()
-        .query_row("SELECT wrapped_key, key_id FROM tactical_comms WHERE comm_id = ?1", [&comm], |row| Ok((row.get(0)?, row.get(1)?)))
-        .unwrap();
+    let row = app.row("SELECT wrapped_key, key_id FROM tactical_comms WHERE comm_id = ?1", &[&comm]);
+    let (wrapped, key_id) = (row.bytes(0).unwrap(), row.text(1).unwrap());
     let dir = comm_dir(&app, &comm);
     let copies = tempfile::tempdir().unwrap();
     let message_copy = copies.path().join("message.enc");
@@ -617,15 +613,12 @@ async fn secure_deletion_destroys_the_only_key() {
 
     // The blobs are gone; the row is a tombstone without its key.
     assert_eq!(files_under(&dir), Vec::<String>::new());
-    let (key, key_id, deleted_by, deleted_at): (Option<Vec<u8>>, Option<String>, Option<String>, Option<String>) = app.db()
-        .query_row("SELECT wrapped_key, key_id, deleted_by, deleted_at FROM tactical_comms WHERE comm_id = ?1", [&comm], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-        })
-        .unwrap();
+    let row = app.row("SELECT wrapped_key, key_id, deleted_by, deleted_at FROM tactical_comms WHERE comm_id = ?1", &[&comm]);
+    let (key, key_id, deleted_by, deleted_at) = (row.bytes(0), row.text(1), row.text(2), row.text(3));
     assert_eq!((key, key_id), (None, None));
     assert_eq!(deleted_by.as_deref(), Some("s1"));
     assert!(deleted_at.is_some());
-    assert_eq!(app.count(&format!("SELECT count(*) FROM tactical_attachments WHERE comm_id = '{comm}'"), []), 0);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM tactical_attachments WHERE comm_id = '{comm}'"), &[]), 0);
 
     // It lists for nobody, and nothing acts on it any more.
     for (token, user) in [(&s, "s1"), (&r, "r1")] {
@@ -674,11 +667,10 @@ async fn rotate(app: &TestApp) -> Rotation {
 }
 
 fn key_ids(app: &TestApp) -> BTreeSet<String> {
-    let c = app.db();
-    let mut stmt = c
-        .prepare("SELECT key_id FROM tactical_comms WHERE wrapped_key IS NOT NULL UNION ALL SELECT key_id FROM tactical_documents")
-        .unwrap();
-    stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    app.rows("SELECT key_id FROM tactical_comms WHERE wrapped_key IS NOT NULL UNION ALL SELECT key_id FROM tactical_documents", &[])
+        .iter()
+        .map(|row| row.text(0).unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -714,7 +706,7 @@ async fn key_rotation_rewraps_every_key_while_the_server_runs() {
     let old_file = std::fs::read(&key_file).unwrap();
     let old_id = master_key(&app).id().to_owned();
     assert_eq!(key_ids(&app), BTreeSet::from([old_id.clone()]));
-    let wrapped_keys = app.count("SELECT (SELECT count(*) FROM tactical_comms WHERE wrapped_key IS NOT NULL) + (SELECT count(*) FROM tactical_documents)", []);
+    let wrapped_keys = app.count("SELECT (SELECT count(*) FROM tactical_comms WHERE wrapped_key IS NOT NULL) + (SELECT count(*) FROM tactical_documents)", &[]);
     assert_eq!(wrapped_keys, 4, "three sealed comms and one document");
 
     let report = rotate(&app).await;
@@ -742,7 +734,7 @@ async fn key_rotation_rewraps_every_key_while_the_server_runs() {
     // A comm sent after the rotation is wrapped under the new key.
     let content = "sealed after rotation".to_owned();
     let after = send_id(&app, &s, SECURE, json!({"fromUserId": "s1", "toUserId": "r1", "content": content})).await;
-    let key_id: String = app.db().query_row("SELECT key_id FROM tactical_comms WHERE comm_id = ?1", [&after], |row| row.get(0)).unwrap();
+    let key_id = app.row("SELECT key_id FROM tactical_comms WHERE comm_id = ?1", &[&after]).text(0).unwrap();
     assert_eq!(key_id, report.key_id);
     sent.push((after, content));
     assert_readable(list(&app, &r, "r1").await, sent.clone());
@@ -805,7 +797,7 @@ async fn audit_records_every_action_and_every_refusal() {
     send_id(&app, &s, SECURE, json!({"fromUserId": "s1", "toUserId": "r1", "content": "é".repeat(5000)})).await;
 
     // Refusals, recorded with who tried and why; none stored a comm.
-    let rows = app.count("SELECT count(*) FROM tactical_comms", []);
+    let rows = app.count("SELECT count(*) FROM tactical_comms", &[]);
     let blobs = comm_blobs(&app);
     let as_other = json!({"fromUserId": "r1", "toUserId": "s1", "content": "it was r1"});
     refused(app.post_json(SECURE, Some(&s), &as_other).await, 403, "not_yourself").await;
@@ -826,11 +818,11 @@ async fn audit_records_every_action_and_every_refusal() {
     assert!(e["detail"].as_str().unwrap().starts_with("413"), "{e}");
 
     // Without a valid token there is no caller to record: counted, not chained.
-    let chained = app.count("SELECT count(*) FROM audit_log", []);
+    let chained = app.count("SELECT count(*) FROM audit_log", &[]);
     client_error(app.post_json(SEND, None, &json!({"fromUserId": "s1", "content": "who am I"})).await, 401).await;
-    assert_eq!(app.count("SELECT count(*) FROM audit_log", []), chained);
+    assert_eq!(app.count("SELECT count(*) FROM audit_log", &[]), chained);
 
-    assert_eq!(app.count("SELECT count(*) FROM tactical_comms", []), rows);
+    assert_eq!(app.count("SELECT count(*) FROM tactical_comms", &[]), rows);
     assert_eq!(comm_blobs(&app), blobs);
 
     // The log is for admins; a member asking is refused (and that is recorded too).
@@ -845,7 +837,7 @@ async fn refusals_anyone_can_send_are_counted_and_targets_are_bounded() {
     let app = TestApp::spawn().await;
     let admin = admin(&app);
     let long_id = "A".repeat(60_000);
-    let before = app.count("SELECT count(*) FROM audit_log", []);
+    let before = app.count("SELECT count(*) FROM audit_log", &[]);
     for token in [None, Some("not-a-token"), Some(&app.token("ghost", Role::User)[..40])] {
         let mut req = app.client.get(app.url(&format!("/api/tactical/comm/{long_id}")));
         if let Some(t) = token {
@@ -855,7 +847,7 @@ async fn refusals_anyone_can_send_are_counted_and_targets_are_bounded() {
         let trpc = app.client.get(app.url("/api/trpc/r3al.tactical.getComms?input=%7B%22json%22%3A%7B%7D%7D")).send().await.unwrap();
         assert_eq!(trpc.status(), 401);
     }
-    assert_eq!(app.count("SELECT count(*) FROM audit_log", []), before, "nothing was chained");
+    assert_eq!(app.count("SELECT count(*) FROM audit_log", &[]), before, "nothing was chained");
     let metrics = app.get("/metrics", None).await.text().await.unwrap();
     assert!(metrics.contains("optima_tactical_unauthenticated_refused_total{status=\"401\"}"), "counted instead");
 
@@ -893,18 +885,17 @@ async fn audit_chain_is_append_only_and_detects_edits() {
     }
 
     // The database refuses edits...
-    let seq: i64 = app.db().query_row("SELECT seq FROM audit_log WHERE action = 'comm.send_secure' ORDER BY seq LIMIT 1", [], |r| r.get(0)).unwrap();
-    let err = app.db().execute("UPDATE audit_log SET outcome = 'denied' WHERE seq = ?1", [seq]).unwrap_err();
-    assert!(err.to_string().contains("append-only"), "{err}");
-    let err = app.db().execute("DELETE FROM audit_log WHERE seq = ?1", [seq]).unwrap_err();
-    assert!(err.to_string().contains("append-only"), "{err}");
+    let seq = app.count("SELECT seq FROM audit_log WHERE action = 'comm.send_secure' ORDER BY seq LIMIT 1", &[]);
+    let err = app.execute("UPDATE audit_log SET outcome = 'denied' WHERE seq = ?1", &[&seq]).unwrap_err();
+    assert!(err.contains("append-only"), "{err}");
+    let err = app.execute("DELETE FROM audit_log WHERE seq = ?1", &[&seq]).unwrap_err();
+    assert!(err.contains("append-only"), "{err}");
     assert_eq!(ok(app.get("/api/tactical/audit/verify", Some(&admin)).await).await["intact"], true);
 
     // ... and the chain catches whoever removes the trigger first.
-    let c = app.db();
-    c.execute_batch("DROP TRIGGER audit_log_no_update").unwrap();
-    assert_eq!(c.execute("UPDATE audit_log SET outcome = 'denied' WHERE seq = ?1", [seq]).unwrap(), 1);
-    drop(c);
+    let drop_trigger = if app.is_postgres() { "DROP TRIGGER audit_log_no_update ON audit_log" } else { "DROP TRIGGER audit_log_no_update" };
+    app.execute(drop_trigger, &[]).unwrap();
+    assert_eq!(app.execute("UPDATE audit_log SET outcome = 'denied' WHERE seq = ?1", &[&seq]).unwrap(), 1);
     let check = ok(app.get("/api/tactical/audit/verify", Some(&admin)).await).await;
     assert_eq!(check["intact"], false, "{check}");
     assert_eq!(check["firstBrokenAt"], seq, "{check}");
@@ -1066,7 +1057,7 @@ async fn situation_report_and_stress_check_ins() {
     let bad = json!({"userId": "u1", "sessionType": "crisis", "stressIndicators": {"sleepQuality": 11}});
     let err = refused(app.post_json("/api/tactical/analysis/sr", Some(&u), &bad).await, 400, "invalid_field").await;
     assert_eq!(err["error"]["details"]["field"], "stressIndicators.sleepQuality", "{err}");
-    assert_eq!(app.count("SELECT count(*) FROM tactical_sr_checkins", []), 1);
+    assert_eq!(app.count("SELECT count(*) FROM tactical_sr_checkins", &[]), 1);
 
     let mine = ok(app.get("/api/tactical/analysis/sr/checkins/u1", Some(&u)).await).await;
     let mine = mine.as_array().unwrap();

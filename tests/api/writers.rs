@@ -73,7 +73,7 @@ fn project_dir(app: &TestApp, user: &str, pid: &str) -> PathBuf {
 }
 
 fn version_rows(app: &TestApp, pid: &str) -> i64 {
-    app.count("SELECT count(*) FROM writing_versions WHERE project_id = ?1", [pid])
+    app.count("SELECT count(*) FROM writing_versions WHERE project_id = ?1", &[&pid])
 }
 
 fn words(n: usize) -> String {
@@ -104,11 +104,11 @@ async fn members_register_read_update_and_access() {
     }
     assert!(m["memberSince"].as_str().is_some_and(|s| s.len() >= 10), "{m}");
     assert!(m["memberId"].as_str().is_some_and(|s| !s.is_empty()));
-    assert_eq!(app.count("SELECT count(*) FROM guild_members WHERE user_id = ?1", ["a1"]), 1);
+    assert_eq!(app.count("SELECT count(*) FROM guild_members WHERE user_id = ?1", &[&"a1"]), 1);
 
     // Twice: 409, and still one row.
     refused(app.post_json(REGISTER, Some(&a1), &body).await, 409, "already_member").await;
-    assert_eq!(app.count("SELECT count(*) FROM guild_members WHERE user_id = ?1", ["a1"]), 1);
+    assert_eq!(app.count("SELECT count(*) FROM guild_members WHERE user_id = ?1", &[&"a1"]), 1);
 
     // Stats follow projects and sessions.
     let pid = new_project(&app, &a1, "a1", "Storms").await;
@@ -184,7 +184,7 @@ async fn tier_upgrades_by_subscription_and_admin() {
     // An admin sets any tier for a member; the member may step down.
     let admin = app.token("ops", Role::Admin);
     assert_eq!(ok(app.put_json(&up("f1"), Some(&admin), &json!({"tier": "master"})).await).await["tier"], "master");
-    assert_eq!(app.db().query_row("SELECT tier FROM guild_members WHERE user_id = 'f1'", [], |r| r.get::<_, String>(0)).unwrap(), "master");
+    assert_eq!(app.row("SELECT tier FROM guild_members WHERE user_id = 'f1'", &[]).text(0).unwrap(), "master");
     assert_eq!(ok(app.put_json(&up("f1"), Some(&f1), &json!({"tier": "novice"})).await).await["tier"], "novice");
 }
 
@@ -202,7 +202,7 @@ async fn a_tier_without_the_guild_can_neither_join_nor_edit_a_membership() {
     // Not for an admin acting for the user either: the gate is the user's plan.
     let admin = app.token("ops", Role::Admin);
     refused(app.post_json(REGISTER, Some(&admin), &json!({"userId": "g1", "penName": "Nope"})).await, 403, "upgrade_required").await;
-    assert_eq!(app.count("SELECT count(*) FROM guild_members WHERE user_id = ?1", ["g1"]), 0);
+    assert_eq!(app.count("SELECT count(*) FROM guild_members WHERE user_id = ?1", &[&"g1"]), 0);
 
     // A member who moves down to free keeps the profile to read, but no longer edits it.
     set_tier(&app, "g1", "premium").await;
@@ -241,7 +241,7 @@ async fn projects_gate_limit_enum_listing_and_ownership() {
     let app = TestApp::spawn().await;
     let f1 = user_on(&app, "f1", "free").await;
     refused(app.post_json(CREATE, Some(&f1), &json!({"userId": "f1", "title": "No", "contentType": "novel"})).await, 403, "upgrade_required").await;
-    assert_eq!(app.count("SELECT count(*) FROM writing_projects WHERE user_id = ?1", ["f1"]), 0);
+    assert_eq!(app.count("SELECT count(*) FROM writing_projects WHERE user_id = ?1", &[&"f1"]), 0);
 
     let p1 = user_on(&app, "p1", "premium").await;
     // contentType is an enum.
@@ -263,7 +263,7 @@ async fn projects_gate_limit_enum_listing_and_ownership() {
     }
     refused(app.post_json(CREATE, Some(&p1), &json!({"userId": "p1", "title": "Eleventh", "contentType": "poetry"})).await, 403, "project_limit_reached")
         .await;
-    assert_eq!(app.count("SELECT count(*) FROM writing_projects WHERE user_id = ?1", ["p1"]), 10);
+    assert_eq!(app.count("SELECT count(*) FROM writing_projects WHERE user_id = ?1", &[&"p1"]), 10);
 
     // Archiving frees a place.
     let archived = ok(app.delete(&project_path(&ids[3]), Some(&p1)).await).await;
@@ -339,7 +339,7 @@ async fn manuscript_versions_conflicts_diffs_and_restore() {
     let v2 = s2["versionId"].as_str().unwrap().to_owned();
     assert_ne!(v1, v2);
     assert_eq!(s2["project"]["wordCount"], 15);
-    assert_eq!(app.db().query_row("SELECT word_count FROM writing_projects WHERE project_id = ?1", [&pid], |r| r.get::<_, i64>(0)).unwrap(), 15);
+    assert_eq!(app.count("SELECT word_count FROM writing_projects WHERE project_id = ?1", &[&pid]), 15);
 
     // One based on the stale version: 409, nothing changes.
     refused(save_resp(&app, &m1, &pid, json!({"content": "Overwritten.", "baseVersionId": v1})).await, 409, "version_conflict").await;
@@ -538,15 +538,15 @@ async fn sessions_count_words_and_end_once() {
     save(&app, &s1, &pid, &words(5)).await;
     assert_eq!(ok(end(&app, &s1, &b).await).await["wordsWritten"], 0);
     assert_eq!(member(&app, &s1, "s1").await["totalWordsWritten"], 15);
-    assert_eq!(app.db().query_row("SELECT words_written FROM writing_sessions WHERE session_id = ?1", [&b], |r| r.get::<_, i64>(0)).unwrap(), 0);
+    assert_eq!(app.count("SELECT words_written FROM writing_sessions WHERE session_id = ?1", &[&b]), 0);
 
     // A second session on the same project ends the first.
     let c = start(&app, &s1, "s1", &pid).await["sessionId"].as_str().unwrap().to_owned();
     let d = start(&app, &s1, "s1", &pid).await["sessionId"].as_str().unwrap().to_owned();
-    let c_end: Option<String> = app.db().query_row("SELECT ended_at FROM writing_sessions WHERE session_id = ?1", [&c], |r| r.get(0)).unwrap();
+    let c_end = app.row("SELECT ended_at FROM writing_sessions WHERE session_id = ?1", &[&c]).text(0);
     assert!(c_end.is_some(), "the first session was ended");
     refused(end(&app, &s1, &c).await, 409, "session_ended").await;
-    assert_eq!(app.count("SELECT count(*) FROM writing_sessions WHERE user_id = ?1 AND ended_at IS NULL", ["s1"]), 1);
+    assert_eq!(app.count("SELECT count(*) FROM writing_sessions WHERE user_id = ?1 AND ended_at IS NULL", &[&"s1"]), 1);
 
     // Someone else's session or project.
     let o1 = user_on(&app, "o1", "premium").await;
@@ -568,8 +568,8 @@ async fn idle_sessions_are_closed_at_their_last_activity() {
     save(&app, &s1, &pid, &words(7)).await;
 
     let (started, last) = ("2020-01-01T10:00:00.000Z", "2020-01-01T10:10:00.000Z");
-    let changed = app.db()
-        .execute("UPDATE writing_sessions SET started_at = ?2, last_activity_at = ?3 WHERE session_id = ?1", [sid.as_str(), started, last])
+    let changed = app
+        .execute("UPDATE writing_sessions SET started_at = ?2, last_activity_at = ?3 WHERE session_id = ?1", &[&sid, &started, &last])
         .unwrap();
     assert_eq!(changed, 1);
     // A fresh open session on another project stays open.
@@ -578,15 +578,11 @@ async fn idle_sessions_are_closed_at_their_last_activity() {
 
     let closed = app.server.as_ref().unwrap().state.services.writers.close_idle_sessions().await.expect("closes");
     assert_eq!(closed, 1);
-    let (ended, words_written, duration): (Option<String>, i64, Option<i64>) = app.db()
-        .query_row("SELECT ended_at, words_written, duration_seconds FROM writing_sessions WHERE session_id = ?1", [&sid], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .unwrap();
-    assert_eq!(ended.as_deref(), Some(last));
-    assert_eq!(words_written, 7);
-    assert_eq!(duration, Some(600));
-    let busy_end: Option<String> = app.db().query_row("SELECT ended_at FROM writing_sessions WHERE session_id = ?1", [&busy], |r| r.get(0)).unwrap();
+    let ended = app.row("SELECT ended_at, words_written, duration_seconds FROM writing_sessions WHERE session_id = ?1", &[&sid]);
+    assert_eq!(ended.time(0), Some(last.parse().unwrap()));
+    assert_eq!(ended.int(1), 7);
+    assert_eq!(ended.int(2), 600);
+    let busy_end = app.row("SELECT ended_at FROM writing_sessions WHERE session_id = ?1", &[&busy]).text(0);
     assert!(busy_end.is_none());
     assert_eq!(member(&app, &s1, "s1").await["totalWordsWritten"], 7);
     refused(end(&app, &s1, &sid).await, 409, "session_ended").await;
