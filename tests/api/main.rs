@@ -34,6 +34,7 @@ mod store_chat_postgres;
 mod store_media_postgres;
 mod store_premium_postgres;
 mod store_subscription_postgres;
+mod store_tactical_postgres;
 mod subscription;
 mod system;
 mod tactical;
