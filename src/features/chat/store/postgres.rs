@@ -18,7 +18,8 @@
 //! REPEATABLE READ snapshot, as SQLite's read transaction does.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use tokio_postgres::{GenericClient, IsolationLevel, Row};
+use deadpool_postgres::Transaction;
+use tokio_postgres::{IsolationLevel, Row};
 use uuid::Uuid;
 
 use super::{CallerSnapshot, ChatStore, ExchangeQuota, NewExchange, SessionRow, StoredExchange};
@@ -103,7 +104,7 @@ impl ChatStore for PgChatStore {
         let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
         let tier = tier_in(&*tx, &admission.user_id).await?;
         let standing = standing_in(&*tx, &admission).await?;
-        let sessions = session_count(&*tx, &admission.user_id).await?;
+        let sessions = session_count(&tx, &admission.user_id).await?;
         tx.commit().await?;
         Ok(CallerSnapshot { tier, sessions, standing })
     }
@@ -157,7 +158,7 @@ impl ChatStore for PgChatStore {
     async fn sessions_page(&self, user_id: &str, page: Page) -> AppResult<(Vec<ChatSession>, u64)> {
         let mut client = self.db.client().await?;
         let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
-        let total = session_count(&*tx, user_id).await?;
+        let total = session_count(&tx, user_id).await?;
         let stmt = tx
             .prepare_cached(
                 "SELECT coalesce(s.client_id, s.session_id::text), coalesce(s.title, ''), s.context, s.created_at, s.updated_at,
@@ -193,17 +194,19 @@ impl ChatStore for PgChatStore {
 }
 
 /// Kept by triggers on `chat_sessions` (migration V4), so counting is not a scan.
-async fn session_count(c: &impl GenericClient, user_id: &str) -> AppResult<u64> {
-    let row = c.query_opt("SELECT sessions FROM chat_session_counts WHERE user_id = $1", &[&user_id]).await?;
+async fn session_count(tx: &Transaction<'_>, user_id: &str) -> AppResult<u64> {
+    let stmt = tx.prepare_cached("SELECT sessions FROM chat_session_counts WHERE user_id = $1").await?;
+    let row = tx.query_opt(&stmt, &[&user_id]).await?;
     row.map_or(Ok(0), |r| unsigned(&r, 0))
 }
 
 /// Stores a question and its answer (and the session, when new) inside `tx`. Returns the id of
 /// the session they went into: a client's new session id that a concurrent first message
 /// already took goes on in the session that message started.
-async fn insert_exchange(tx: &deadpool_postgres::Transaction<'_>, e: &NewExchange) -> AppResult<Uuid> {
+async fn insert_exchange(tx: &Transaction<'_>, e: &NewExchange) -> AppResult<Uuid> {
     let (asked_at, answered_at) = (parse_time(&e.asked_at)?, parse_time(&e.answered_at)?);
     let (user_message_id, reply_id) = (write_id(&e.user_message_id)?, write_id(&e.reply_id)?);
+    // Always one the service made (a new one, or the stored id `session` gave).
     let session_id = write_id(&e.session_id)?;
     let context = e.context.as_str();
     let session_id = if e.new_session {
