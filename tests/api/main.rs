@@ -29,6 +29,7 @@ mod storage_copy;
 mod store_accounts_postgres;
 mod store_media_postgres;
 mod store_subscription_postgres;
+mod store_writers_postgres;
 mod subscription;
 mod system;
 mod tactical;
