@@ -35,6 +35,7 @@ mod store_media_postgres;
 mod store_premium_postgres;
 mod store_subscription_postgres;
 mod store_tactical_postgres;
+mod store_writers_postgres;
 mod subscription;
 mod system;
 mod tactical;
