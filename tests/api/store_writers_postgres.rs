@@ -591,3 +591,62 @@ async fn postgres_writers_concurrent_sweepers_and_closes_end_each_session_once()
         }
     }
 }
+
+#[tokio::test]
+async fn postgres_writers_saves_sweepers_closes_and_opens_at_once_count_each_session_once() {
+    let Some(config) = database("postgres_writers_saves_sweepers_closes_and_opens_at_once_count_each_session_once").await else { return };
+    let db = migrated(&config).await;
+    let store = PgWritersStore::new(db.clone());
+    let plans = plans(Limit::Unlimited);
+    let mut open = Vec::new();
+    for u in 0..6u32 {
+        let user = format!("user{u}");
+        store.enrol_member(member(1000 + u, &user, T1)).await.unwrap();
+        for p in 0..2u32 {
+            let n = 10 * u + p;
+            store.insert_project(project(100 + n, &user, T1), admission(&plans)).await.unwrap();
+            store.insert_version(&id(100 + n), None, version(200 + n, 1000, T2, None)).await.unwrap();
+            open.push(store.open_session(session(300 + n, 100 + n, &user, T3)).await.unwrap());
+        }
+    }
+    // On 34 connections at once: a close per session, a save per project (taking its open
+    // sessions' rows), a new session on each user's first project, and sweepers.
+    let answers = race(stores(&config, 34).await, move |i, store| {
+        let open = open.clone();
+        async move {
+            match i {
+                0..12 => store.close_session(open[i].clone(), T5).await.map(|_| ()),
+                12..24 => {
+                    let s = &open[i - 12];
+                    let k = (i - 12) as u32;
+                    let n = 10 * (k / 2) + k % 2;
+                    let saved = store.insert_version(&s.project_id, Some(id(200 + n)), version(400 + n, 1000 + 7 * u64::from(k + 1), T4, None)).await;
+                    assert_eq!(saved.unwrap(), VersionSaved::Saved);
+                    Ok(())
+                }
+                24..30 => store.open_session(session(500 + i as u32, 100 + 10 * (i as u32 - 24), &format!("user{}", i - 24), T6)).await.map(drop),
+                _ => store.close_idle_sessions(at(T8)).await.map(drop),
+            }
+        }
+    })
+    .await;
+    for a in &answers {
+        assert!(a.is_ok(), "{:?}", a.as_ref().err().map(|e| e.code()));
+    }
+    // Whoever ended a session counted its words, once: each total is the sum of its sessions'.
+    for u in 0..6 {
+        let user = format!("user{u}");
+        let ended: i64 = db
+            .client()
+            .await
+            .unwrap()
+            .query_one("SELECT COALESCE(sum(words_written), 0)::bigint FROM writing_sessions WHERE user_id = $1 AND ended_at IS NOT NULL", &[&user])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(store.member(&user).await.unwrap().unwrap().total_words_written, ended as u64, "{user}");
+    }
+    // The first sessions were all ended (by their close at the latest).
+    let first = format!("SELECT count(*) FROM writing_sessions WHERE started_at = '{T3}' AND ended_at IS NULL");
+    assert_eq!(scalar(&db, &first).await, 0);
+}
