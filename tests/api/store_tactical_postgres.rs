@@ -136,6 +136,10 @@ async fn members_scenario(store: &dyn TacticalStore) -> Vec<String> {
     said.push(format!("{:?}", store.teams_of_department("nowhere").await.unwrap()));
     said.push(outcome(store.join_team("bob", &id(201), &at(9), Record::ok("bob", "team.join", id(201))).await));
     said.push(outcome(store.join_team("_dan", &id(201), &at(9), Record::ok("_dan", "team.join", id(201))).await));
+    // Teams that do not exist: the foreign key refuses, and the entry goes with the change.
+    for missing in [id(299), "not-a-uuid".into()] {
+        said.push(outcome(store.join_team("Carol", &missing, &at(9), Record::ok("Carol", "team.join", missing.clone())).await));
+    }
     said.push(format!("{:?}", store.team_members(&id(201)).await.unwrap().iter().map(|p| (&p.user_id, &p.team_id)).collect::<Vec<_>>()));
     said.push(outcome(store.leave_team("ann", &id(201), true, &at(10), Record::ok("ann", "team.leave", id(201))).await));
     said.push(outcome(store.leave_team("_dan", "not-a-uuid", true, &at(10), Record::ok("_dan", "team.leave", "x")).await));
@@ -372,6 +376,9 @@ async fn comms_scenario(store: &dyn TacticalStore) -> Vec<String> {
         said.push(outcome(store.record_receipt(&id(401), "bob", ack, &at(minute), Record::ok("bob", "comm.read", id(401))).await));
     }
     said.push(outcome(store.record_receipt(&id(401), "carol", true, &at(24), Record::ok("carol", "comm.ack", id(401))).await));
+    for missing in [id(499), "not-a-uuid".into()] {
+        said.push(outcome(store.record_receipt(&missing, "carol", true, &at(24), Record::ok("carol", "comm.ack", missing.clone())).await));
+    }
 
     // Attachments: the check sees the comm and its count; the first gives the comm its key.
     let limit = |log: &Log, max: usize| -> optima::features::tactical::store::CheckAttachment {
@@ -392,6 +399,11 @@ async fn comms_scenario(store: &dyn TacticalStore) -> Vec<String> {
     said.push(outcome(store.insert_attachment(attachment(503, &id(401), &at(26)), "ann", limit(&log, 2), None, attach(503)).await));
     said.push(outcome(store.insert_attachment(attachment(504, "not-a-uuid", &at(26)), "ann", limit(&log, 2), None, attach(504)).await));
     said.push(outcome(store.insert_attachment(attachment(505, &id(499), &at(26)), "ann", limit(&log, 2), None, attach(505)).await));
+    // A check that lets a missing comm through: the foreign key refuses the attachment.
+    for missing in [id(499), "not-a-uuid".into()] {
+        let lenient: optima::features::tactical::store::CheckAttachment = Box::new(|_, _| Ok(()));
+        said.push(outcome(store.insert_attachment(attachment(507, &missing, &at(26)), "ann", lenient, None, attach(507)).await));
+    }
     for (c, f) in [(id(401), id(501)), (id(401), id(599)), ("not-a-uuid".into(), id(501)), (id(402), id(501)), (id(401), "x".into())] {
         said.push(format!("{c} {f}: {:?}", store.attachment(&c, &f).await.unwrap()));
     }
