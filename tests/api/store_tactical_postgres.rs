@@ -136,6 +136,10 @@ async fn members_scenario(store: &dyn TacticalStore) -> Vec<String> {
     said.push(format!("{:?}", store.teams_of_department("nowhere").await.unwrap()));
     said.push(outcome(store.join_team("bob", &id(201), &at(9), Record::ok("bob", "team.join", id(201))).await));
     said.push(outcome(store.join_team("_dan", &id(201), &at(9), Record::ok("_dan", "team.join", id(201))).await));
+    // Teams that do not exist: the foreign key refuses, and the entry goes with the change.
+    for missing in [id(299), "not-a-uuid".into()] {
+        said.push(outcome(store.join_team("Carol", &missing, &at(9), Record::ok("Carol", "team.join", missing.clone())).await));
+    }
     said.push(format!("{:?}", store.team_members(&id(201)).await.unwrap().iter().map(|p| (&p.user_id, &p.team_id)).collect::<Vec<_>>()));
     said.push(outcome(store.leave_team("ann", &id(201), true, &at(10), Record::ok("ann", "team.leave", id(201))).await));
     said.push(outcome(store.leave_team("_dan", "not-a-uuid", true, &at(10), Record::ok("_dan", "team.leave", "x")).await));
@@ -372,6 +376,9 @@ async fn comms_scenario(store: &dyn TacticalStore) -> Vec<String> {
         said.push(outcome(store.record_receipt(&id(401), "bob", ack, &at(minute), Record::ok("bob", "comm.read", id(401))).await));
     }
     said.push(outcome(store.record_receipt(&id(401), "carol", true, &at(24), Record::ok("carol", "comm.ack", id(401))).await));
+    for missing in [id(499), "not-a-uuid".into()] {
+        said.push(outcome(store.record_receipt(&missing, "carol", true, &at(24), Record::ok("carol", "comm.ack", missing.clone())).await));
+    }
 
     // Attachments: the check sees the comm and its count; the first gives the comm its key.
     let limit = |log: &Log, max: usize| -> optima::features::tactical::store::CheckAttachment {
@@ -392,6 +399,11 @@ async fn comms_scenario(store: &dyn TacticalStore) -> Vec<String> {
     said.push(outcome(store.insert_attachment(attachment(503, &id(401), &at(26)), "ann", limit(&log, 2), None, attach(503)).await));
     said.push(outcome(store.insert_attachment(attachment(504, "not-a-uuid", &at(26)), "ann", limit(&log, 2), None, attach(504)).await));
     said.push(outcome(store.insert_attachment(attachment(505, &id(499), &at(26)), "ann", limit(&log, 2), None, attach(505)).await));
+    // A check that lets a missing comm through: the foreign key refuses the attachment.
+    for missing in [id(499), "not-a-uuid".into()] {
+        let lenient: optima::features::tactical::store::CheckAttachment = Box::new(|_, _| Ok(()));
+        said.push(outcome(store.insert_attachment(attachment(507, &missing, &at(26)), "ann", lenient, None, attach(507)).await));
+    }
     for (c, f) in [(id(401), id(501)), (id(401), id(599)), ("not-a-uuid".into(), id(501)), (id(402), id(501)), (id(401), "x".into())] {
         said.push(format!("{c} {f}: {:?}", store.attachment(&c, &f).await.unwrap()));
     }
@@ -621,36 +633,48 @@ async fn tactical_postgres_attachment_limit_admits_exactly_the_limit_across_serv
 
 /// A rotation on one server while others send comms with new keys and securely delete keyed
 /// ones: afterwards every key left is wrapped under the new master key, and no deleted comm got
-/// its key back from the rotation.
+/// its key back from the rotation; five rounds, each rotating again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tactical_postgres_rotation_racing_new_keys_and_deletions_leaves_every_key_under_the_new_master() {
     let Some(config) = database("tactical_postgres_rotation_racing_new_keys_and_deletions_leaves_every_key_under_the_new_master").await else { return };
     let check = PgTacticalStore::new(migrated(&config).await);
     registered(&check, &["ann"]).await;
-    for n in 0..6 {
-        let c = comm(400 + n, "ann", "department", None, "ops", ("standard", "note", "normal"), "public", &at(n));
-        check.send_comm(c, Vec::new(), pass(), Some(wrap("before")), Record::ok("ann", "comm.send", id(400 + n))).await.unwrap();
+    let mut entries = 2;
+    for round in 0..5u32 {
+        entries += rotation_round(&config, &check, round).await;
     }
-    let stores = servers(&config, 12).await;
+    let report = check.verify_audit().await.unwrap();
+    assert_eq!((report.intact, report.entries), (true, entries));
+}
+
+/// One round of the race above, rotating to `k{round + 2}`; the entries it appended.
+async fn rotation_round(config: &optima::config::DatabaseConfig, check: &PgTacticalStore, round: u32) -> u64 {
+    let base = 1000 * (round + 1);
+    let new_key = format!("k{}", round + 2);
+    for n in 0..6 {
+        let c = comm(base + n, "ann", "department", None, "ops", ("standard", "note", "normal"), "public", &at(n));
+        check.send_comm(c, Vec::new(), pass(), Some(wrap("before")), Record::ok("ann", "comm.send", id(base + n))).await.unwrap();
+    }
+    let stores = servers(config, 12).await;
     let start = Arc::new(Barrier::new(stores.len()));
     let log: Log = Arc::default();
     let tasks: Vec<_> = stores
         .into_iter()
         .enumerate()
         .map(|(i, store)| {
-            let (start, log) = (start.clone(), log.clone());
+            let (start, log, new_key) = (start.clone(), log.clone(), new_key.clone());
             tokio::spawn(async move {
                 start.wait().await;
                 let i = i as u32;
                 match i {
-                    0 => store.rotate_master_key("k2", plan(&log, false)).await.map(|r| format!("rotated {}", r.len())),
+                    0 => store.rotate_master_key(&new_key, plan(&log, false)).await.map(|r| format!("rotated {}", r.len())),
                     1..=3 => store
-                        .delete_comm_securely(&id(400 + i), "ann", &at(30), Box::new(|_| Record::ok("ann", "comm.delete", "c")))
+                        .delete_comm_securely(&id(base + i), "ann", &at(30), Box::new(|_| Record::ok("ann", "comm.delete", "c")))
                         .await
                         .map(|r| format!("deleted {r:?}")),
                     _ => {
-                        let c = comm(600 + i, "ann", "department", None, "ops", ("standard", "note", "normal"), "public", &at(i));
-                        store.send_comm(c, Vec::new(), pass(), Some(wrap("during")), Record::ok("ann", "comm.send", id(600 + i))).await.map(|()| "sent".into())
+                        let c = comm(base + 200 + i, "ann", "department", None, "ops", ("standard", "note", "normal"), "public", &at(i));
+                        store.send_comm(c, Vec::new(), pass(), Some(wrap("during")), Record::ok("ann", "comm.send", id(base + 200 + i))).await.map(|()| "sent".into())
                     }
                 }
             })
@@ -659,14 +683,47 @@ async fn tactical_postgres_rotation_racing_new_keys_and_deletions_leaves_every_k
     for task in tasks {
         task.await.unwrap().unwrap();
     }
-    for n in (400..406).chain(604..612) {
+    // Every key of every round so far: the earlier rounds' too.
+    for n in (0..=round).flat_map(|r| {
+        let base = 1000 * (r + 1);
+        (base..base + 6).chain(base + 204..base + 212)
+    }) {
         let c = check.comm(&id(n)).await.unwrap().unwrap();
-        if (401..=403).contains(&n) {
+        if (1..=3).contains(&(n % 1000)) {
             assert_eq!((c.wrapped_key, c.key_id, c.deleted_at.is_some()), (None, None, true), "comm {n}");
         } else {
-            assert_eq!(c.key_id.as_deref(), Some("k2"), "comm {n}");
+            assert_eq!(c.key_id.as_deref(), Some(new_key.as_str()), "comm {n}");
         }
     }
+    6 + 1 + 3 + 8
+}
+
+/// Ten servers register one member at once, each with a document: one registration is written
+/// (with its document and its entry), the others find it and write nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tactical_postgres_concurrent_registrations_of_one_member_write_one() {
+    let Some(config) = database("tactical_postgres_concurrent_registrations_of_one_member_write_one").await else { return };
+    let check = PgTacticalStore::new(migrated(&config).await);
+    let stores = servers(&config, 10).await;
+    let start = Arc::new(Barrier::new(stores.len()));
+    let tasks: Vec<_> = stores
+        .into_iter()
+        .enumerate()
+        .map(|(i, store)| {
+            let start = start.clone();
+            tokio::spawn(async move {
+                start.wait().await;
+                let i = i as u32;
+                store.register(profile("ann", i, "ops", &at(i)), vec![document(100 + i, "ann", &at(i))], Record::ok("ann", "member.register", "ann")).await
+            })
+        })
+        .collect();
+    let mut written = 0;
+    for task in tasks {
+        written += usize::from(task.await.unwrap().unwrap());
+    }
+    assert_eq!(written, 1);
+    assert_eq!(check.documents("ann").await.unwrap().len(), 1);
     let report = check.verify_audit().await.unwrap();
-    assert_eq!((report.intact, report.entries), (true, 2 + 6 + 1 + 3 + 8));
+    assert_eq!((report.intact, report.entries), (true, 1));
 }

@@ -316,7 +316,7 @@ fn attachment_of(r: &Row) -> AppResult<FileRow> {
 }
 
 pub(super) async fn insert_attachment(c: &impl GenericClient, f: &FileRow, uploaded_by: &str) -> AppResult<()> {
-    let (id, comm_id, size, at) = (write_id(&f.id)?, write_id(&f.owner)?, signed(f.size_bytes)?, time(&f.created_at)?);
+    let (id, comm_id, size, at) = (write_id(&f.id)?, super::ref_id(&f.owner), signed(f.size_bytes)?, time(&f.created_at)?);
     let stmt = c
         .prepare_cached(
             "INSERT INTO tactical_attachments (file_id, comm_id, name_sealed, content_type, size_bytes, blob_path, uploaded_by, created_at)

@@ -73,6 +73,13 @@ fn write_id(id: &str) -> AppResult<Uuid> {
     row_id(id).ok_or_else(|| AppError::internal(format!("an id that is not a lowercase hyphenated UUID: {id:?}")))
 }
 
+/// The id a write refers to another row by (a foreign key): one that names no row refers to
+/// the nil UUID, which no row has, so the database refuses the write as SQLite's foreign key
+/// does (409), rather than answering 500.
+fn ref_id(id: &str) -> Uuid {
+    row_id(id).unwrap_or(Uuid::nil())
+}
+
 fn opt_write_id(id: Option<&str>) -> AppResult<Option<Uuid>> {
     id.map(write_id).transpose()
 }
@@ -222,7 +229,7 @@ impl TacticalStore for PgTacticalStore {
     }
 
     async fn join_team(&self, user_id: &str, team_id: &str, at: &str, audit: Record) -> AppResult<()> {
-        let (id, at) = (write_id(team_id)?, time(at)?);
+        let (id, at) = (ref_id(team_id), time(at)?);
         let mut client = self.db.client().await?;
         let tx = client.transaction().await?;
         members::set_team(&tx, user_id, Some(id), at).await?;
@@ -294,7 +301,7 @@ impl TacticalStore for PgTacticalStore {
     }
 
     async fn record_receipt(&self, comm_id: &str, user_id: &str, acknowledge: bool, at: &str, audit: Record) -> AppResult<ReceiptRow> {
-        let (id, at) = (write_id(comm_id)?, time(at)?);
+        let (id, at) = (ref_id(comm_id), time(at)?);
         let mut client = self.db.client().await?;
         let tx = client.transaction().await?;
         let (read_at, acknowledged_at) = comms::mark(&tx, id, user_id, acknowledge, at).await?;
@@ -321,7 +328,7 @@ impl TacticalStore for PgTacticalStore {
             None => (None, 0),
         };
         check(comm.as_ref(), count)?;
-        let comm_id = write_id(&attachment.owner)?;
+        let comm_id = ref_id(&attachment.owner);
         if let Some(key) = key {
             let sealed = keys::wrap_with(&tx, &mut named, key).await?;
             comms::set_comm_key(&tx, comm_id, &sealed.wrapped, &sealed.key_id).await?;
