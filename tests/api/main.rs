@@ -28,6 +28,7 @@ mod storage;
 mod storage_copy;
 mod store_accounts_postgres;
 mod store_media_postgres;
+mod store_music_postgres;
 mod store_subscription_postgres;
 mod subscription;
 mod system;
