@@ -33,6 +33,7 @@ mod store_accounts_postgres;
 mod store_chat_postgres;
 mod store_media_postgres;
 mod store_premium_postgres;
+mod store_music_postgres;
 mod store_subscription_postgres;
 mod store_tactical_postgres;
 mod store_writers_postgres;
