@@ -200,11 +200,15 @@ fn migrate(common: &Common) -> Result<(), String> {
     Ok(())
 }
 
-/// Verbs that so far work on the SQLite file only: refused while `database.url` names
-/// PostgreSQL, so that none of them quietly works on a file the server does not use.
+/// Backups copy the SQLite file with the blobs and keys beside it: refused while `database.url`
+/// names PostgreSQL, whose own tools back it up, rather than quietly copy a file the server
+/// does not use.
 fn sqlite_only(config: &Config, verb: &str) -> Result<(), String> {
     if config.database.is_postgres() {
-        return Err(format!("`optima {verb}` works on the embedded SQLite database only so far, and `database.url` names PostgreSQL"));
+        return Err(format!(
+            "`optima {verb}` works on the embedded SQLite database, and `database.url` names PostgreSQL: back it up \
+             with its own tools (pg_dump, Cloud SQL's automated backups) and the blobs with `optima storage copy`"
+        ));
     }
     Ok(())
 }

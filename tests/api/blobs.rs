@@ -49,3 +49,25 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
 pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
     files_under(dir).into_iter().filter(|f| contains(&std::fs::read(dir.join(f)).unwrap_or_default(), needle)).collect()
 }
+
+/// Where the server keeps `needle`: the files of its data folder that contain it (on SQLite the
+/// database file is one of them, freed pages included) and, on PostgreSQL, whose database files
+/// are the cluster's, the tables with a live row holding it as text or as bytes.
+pub fn stored_containing(app: &crate::helpers::TestApp, needle: &[u8]) -> Vec<String> {
+    let mut found = files_containing(&app.data_dir(), needle);
+    if app.is_postgres() {
+        let hex: String = needle.iter().map(|b| format!("{b:02x}")).collect();
+        let text = std::str::from_utf8(needle).ok().map(|t| t.replace('\'', "''"));
+        for table in app.rows("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'", &[]) {
+            let table = table.text(0).unwrap();
+            let mut test = format!("strpos(t::text, '{hex}') > 0");
+            if let Some(text) = &text {
+                test = format!("{test} OR strpos(t::text, '{text}') > 0");
+            }
+            if app.count(&format!("SELECT count(*) FROM {table} t WHERE {test}"), &[]) > 0 {
+                found.push(format!("table {table}"));
+            }
+        }
+    }
+    found
+}

@@ -298,8 +298,8 @@ async fn tls_require_encrypts_and_verify_full_checks_the_certificate() {
 }
 
 #[tokio::test]
-async fn optima_migrate_applies_the_postgres_migrations_and_serve_refuses_postgres() {
-    let Some(config) = database("optima_migrate_applies_the_postgres_migrations_and_serve_refuses_postgres").await else { return };
+async fn optima_migrate_applies_the_postgres_migrations_and_serve_needs_the_cluster_secrets() {
+    let Some(config) = database("optima_migrate_applies_the_postgres_migrations_and_serve_needs_the_cluster_secrets").await else { return };
     let dir = tempfile::tempdir().unwrap();
     let env = [("OPTIMA_DATABASE__URL", config.url.expose()), ("OPTIMA_DATABASE__TLS", "disable")];
     let (ok, stdout, stderr) = optima_cli(dir.path(), &["migrate", "--data-dir", "d"], &env);
@@ -310,8 +310,31 @@ async fn optima_migrate_applies_the_postgres_migrations_and_serve_refuses_postgr
     assert!(ok && stdout.contains("up to date"), "{stdout}");
     assert!(!dir.path().join("d/optima.db").exists(), "no SQLite file is made");
 
+    // Without the secrets a cluster shares, neither serving nor rotating starts.
+    for verb in [&["serve", "--data-dir", "d", "--bind", "127.0.0.1:0"][..], &["keys", "rotate", "--data-dir", "d"]] {
+        let (ok, _, stderr) = optima_cli(dir.path(), verb, &env);
+        assert!(!ok && stderr.contains("tactical.master_key (OPTIMA_TACTICAL__MASTER_KEY)"), "{verb:?}: {stderr}");
+    }
+    assert!(!dir.path().join("d/keys").exists(), "no key is generated");
+}
+
+#[tokio::test]
+async fn serve_stops_at_start_naming_a_database_it_cannot_reach() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::helpers::closed_port().port();
+    let url = format!("postgres://optima:secret-password@127.0.0.1:{port}/optima");
+    let [jwt, signing, master] = crate::helpers::CLUSTER_SECRETS;
+    let env = [
+        ("OPTIMA_DATABASE__URL", url.as_str()),
+        ("OPTIMA_DATABASE__TLS", "disable"),
+        ("OPTIMA_DATABASE__CONNECT_TIMEOUT_SECS", "2"),
+        ("OPTIMA_AUTH__JWT_SECRET", jwt),
+        ("OPTIMA_STORAGE__URL_SIGNING_KEY", signing),
+        ("OPTIMA_TACTICAL__MASTER_KEY", master),
+    ];
     let (ok, _, stderr) = optima_cli(dir.path(), &["serve", "--data-dir", "d", "--bind", "127.0.0.1:0"], &env);
-    assert!(!ok && stderr.contains("`database.url` names PostgreSQL"), "{stderr}");
-    let (ok, _, stderr) = optima_cli(dir.path(), &["keys", "rotate", "--data-dir", "d"], &env);
-    assert!(!ok && stderr.contains("SQLite database only"), "{stderr}");
+    assert!(!ok, "{stderr}");
+    assert!(stderr.contains(&format!("cannot connect to PostgreSQL at 127.0.0.1:{port}/optima")), "{stderr}");
+    assert!(!stderr.contains("secret-password"), "the password is never printed: {stderr}");
+    assert!(!dir.path().join("d/optima.db").exists(), "never SQLite in its place");
 }

@@ -117,6 +117,38 @@ impl TestApp {
         self.server = Some(server);
     }
 
+    /// [`restart`](Self::restart) with settings changed first (as an operator edits them).
+    pub async fn restart_with(&mut self, adjust: impl FnOnce(&mut Config)) {
+        let server = self.server.take().expect("running");
+        let mut config = server.state.config.clone();
+        server.shutdown().await.expect("clean shutdown");
+        adjust(&mut config);
+        let server = optima::app::start_with_clock(config, self.clock.clone()).await.expect("server restarts");
+        self.base = server.base_url();
+        self.server = Some(server);
+    }
+
+    /// The environment an `optima` command needs beside `--data-dir` to work on this server's
+    /// data: on PostgreSQL the database and the secrets a cluster configures.
+    pub fn cli_env(&self) -> Vec<(String, String)> {
+        let config = &self.server.as_ref().expect("running").state.config;
+        if !config.database.is_postgres() {
+            return Vec::new();
+        }
+        let previous: Vec<String> = config.tactical.previous_master_keys.iter().map(|k| format!("\"{k}\"")).collect();
+        [
+            ("OPTIMA_DATABASE__URL", config.database.url.expose().to_owned()),
+            ("OPTIMA_DATABASE__TLS", "disable".to_owned()),
+            ("OPTIMA_AUTH__JWT_SECRET", config.auth.jwt_secret.clone()),
+            ("OPTIMA_STORAGE__URL_SIGNING_KEY", config.storage.url_signing_key.clone()),
+            ("OPTIMA_TACTICAL__MASTER_KEY", config.tactical.master_key.clone()),
+            ("OPTIMA_TACTICAL__PREVIOUS_MASTER_KEYS", format!("[{}]", previous.join(","))),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }

@@ -214,11 +214,19 @@ async fn the_database_and_blobs_are_private_to_the_server_user() {
     assert_eq!(resp.status(), 201);
     let data = app.data_dir();
     let mode = |p: std::path::PathBuf| std::fs::metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).permissions().mode() & 0o777;
-    for file in ["optima.db", "optima.db-wal", "optima.db-shm", "blobs/r3al-user-media/users/u1/private/note.txt"] {
+    // On PostgreSQL the database's files are the database server's, and every key is configured.
+    let (database_files, keys) = match app.is_postgres() {
+        false => (&["optima.db", "optima.db-wal", "optima.db-shm"][..], &["keys"][..]),
+        true => (&[][..], &[][..]),
+    };
+    for file in database_files.iter().chain(&["blobs/r3al-user-media/users/u1/private/note.txt"]) {
         assert_eq!(mode(data.join(file)), 0o600, "{file}");
     }
-    for dir in ["", "blobs", "blobs/r3al-user-media", "blobs/r3al-user-media/users/u1/private", "keys"] {
+    for dir in ["", "blobs", "blobs/r3al-user-media", "blobs/r3al-user-media/users/u1/private"].iter().chain(keys) {
         assert_eq!(mode(data.join(dir)), 0o700, "{dir:?}");
+    }
+    if app.is_postgres() {
+        assert!(!data.join("optima.db").exists() && !data.join("keys").exists(), "nothing of a database or a key in the folder");
     }
 }
 

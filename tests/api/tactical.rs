@@ -13,7 +13,7 @@ use optima::crypto::envelope::{DataKey, MasterKey};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-use crate::blobs::{contains, files_containing};
+use crate::blobs::{contains, files_containing, stored_containing};
 use crate::helpers::{TestApp, client_error, created, files_under, ok, refused, set_tier};
 
 // ---------------------------------------------------------------------------------------------
@@ -128,8 +128,13 @@ fn payload(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
 }
 
+/// The master key: configured (as a cluster must) or generated into the data folder.
 fn master_key(app: &TestApp) -> MasterKey {
-    let text = std::fs::read_to_string(app.data_dir().join("keys").join("master.key")).unwrap();
+    let configured = &app.server.as_ref().unwrap().state.config.tactical.master_key;
+    let text = match configured.is_empty() {
+        true => std::fs::read_to_string(app.data_dir().join("keys").join("master.key")).unwrap(),
+        false => configured.clone(),
+    };
     MasterKey::from_bytes(&STANDARD.decode(text.trim()).unwrap()).unwrap()
 }
 
@@ -413,10 +418,9 @@ async fn secure_content_is_never_stored_in_plaintext() {
     assert!(comm_dir(&app, client_id).join("message.enc").is_file());
 
     // The grep works (the public comm's text is in the database) and finds no secure text.
-    let data = app.data_dir();
-    assert!(!files_containing(&data, plain.as_bytes()).is_empty(), "the public comm is stored as text");
-    assert_eq!(files_containing(&data, secret.as_bytes()), Vec::<String>::new(), "secure content in plaintext");
-    assert_eq!(files_containing(&data, cipher.as_bytes()), Vec::<String>::new(), "client ciphertext stored as given");
+    assert!(!stored_containing(&app, plain.as_bytes()).is_empty(), "the public comm is stored as text");
+    assert_eq!(stored_containing(&app, secret.as_bytes()), Vec::<String>::new(), "secure content in plaintext");
+    assert_eq!(stored_containing(&app, cipher.as_bytes()), Vec::<String>::new(), "client ciphertext stored as given");
 
     for (token, user) in [(&s, "s1"), (&r, "r1")] {
         let page = list(&app, token, user).await;
@@ -515,7 +519,7 @@ async fn attachments_are_sealed_and_served_to_those_who_see_the_comm() {
     let blob = comm_dir(&app, &comm).join("attachments").join(format!("{file_id}.enc"));
     assert!(blob.is_file());
     assert!(!contains(&std::fs::read(&blob).unwrap(), &bytes[..64]), "sealed, not stored as sent");
-    assert!(files_containing(&app.data_dir(), b"orders.pdf").is_empty(), "the file name is sealed too");
+    assert!(stored_containing(&app, b"orders.pdf").is_empty(), "the file name is sealed too");
 
     // The recipient downloads it byte for byte, with its name.
     let resp = download(&app, &r, &comm, &file_id).await;
@@ -590,7 +594,7 @@ async fn secure_deletion_destroys_the_only_key() {
     std::fs::copy(dir.join("attachments").join(format!("{file_id}.enc")), &attachment_copy).unwrap();
     let master = master_key(&app);
     assert_eq!(master.id(), key_id);
-    assert!(!files_containing(&app.data_dir(), &wrapped).is_empty(), "the search finds the wrapped key while it exists");
+    assert!(!stored_containing(&app, &wrapped).is_empty(), "the search finds the wrapped key while it exists");
 
     // Positive control: with the wrapped key, the master key opens the copies.
     let dk = master.unwrap(&wrapped, &key_aad(&comm)).expect("the wrapped key unwraps");
@@ -631,10 +635,10 @@ async fn secure_deletion_destroys_the_only_key() {
     // The deprecated spelling with the comm id alone reaches the same rule.
     refused(app.delete(&format!("/api/tactical/comm/{comm}"), Some(&s)).await, 404, "comm_not_found").await;
 
-    // The wrapped key survives in no file of the data directory (database, WAL, shm, blobs)...
-    let data = app.data_dir();
-    assert_eq!(files_containing(&data, &wrapped), Vec::<String>::new(), "the wrapped data key is destroyed everywhere");
-    assert_eq!(files_containing(&data, marker.as_bytes()), Vec::<String>::new());
+    // The wrapped key survives in no file of the data directory (database, WAL, shm, blobs), nor
+    // in any row of a PostgreSQL database...
+    assert_eq!(stored_containing(&app, &wrapped), Vec::<String>::new(), "the wrapped data key is destroyed everywhere");
+    assert_eq!(stored_containing(&app, marker.as_bytes()), Vec::<String>::new());
     // ... so the copies, though the master key is at hand, no longer open: a key is a guess.
     assert!(DataKey::generate().open(&message_aad(&comm, "secret"), &sealed_message).is_err());
     assert!(DataKey::generate().open(&attachment_aad, &std::fs::read(&attachment_copy).unwrap()).is_err());
@@ -658,6 +662,7 @@ async fn rotate(app: &TestApp) -> Rotation {
         .arg(app.data_dir())
         .current_dir(app.dir.path())
         .env_remove("RUST_LOG")
+        .envs(app.cli_env())
         .output()
         .await
         .expect("optima runs");
@@ -702,12 +707,15 @@ async fn key_rotation_rewraps_every_key_while_the_server_runs() {
     let content = "public before rotation".to_owned();
     sent.push((send_id(&app, &s, SEND, json!({"fromUserId": "s1", "toUserId": "r1", "content": content})).await, content));
 
-    let key_file = app.data_dir().join("keys").join("master.key");
-    let old_file = std::fs::read(&key_file).unwrap();
     let old_id = master_key(&app).id().to_owned();
     assert_eq!(key_ids(&app), BTreeSet::from([old_id.clone()]));
     let wrapped_keys = app.count("SELECT (SELECT count(*) FROM tactical_comms WHERE wrapped_key IS NOT NULL) + (SELECT count(*) FROM tactical_documents)", &[]);
     assert_eq!(wrapped_keys, 4, "three sealed comms and one document");
+    if app.is_postgres() {
+        return rotate_the_configured_key(app, &r, (&doc_id, &document), sent).await;
+    }
+    let key_file = app.data_dir().join("keys").join("master.key");
+    let old_file = std::fs::read(&key_file).unwrap();
 
     let report = rotate(&app).await;
     assert_eq!(report.rewrapped as i64, wrapped_keys, "{report:?}");
@@ -756,6 +764,45 @@ async fn key_rotation_rewraps_every_key_while_the_server_runs() {
     assert_readable(list(&app, &r, "r1").await, sent.clone());
     let doc = ok_bytes(app.get(&format!("/api/tactical/members/r1/documents/{doc_id}"), Some(&r)).await).await;
     assert_eq!(doc, document);
+}
+
+/// A cluster's master key is configured on every instance, never generated into one machine's
+/// folder: an operator configures the new key with the old one among the previous keys,
+/// restarts, and runs `optima keys rotate` once.
+async fn rotate_the_configured_key(mut app: TestApp, r: &str, (doc_id, document): (&str, &[u8]), sent: Vec<(String, String)>) {
+    let (old, old_id) = (app.server.as_ref().unwrap().state.config.tactical.master_key.clone(), master_key(&app).id().to_owned());
+    let new = STANDARD.encode([7u8; 32]);
+    app.restart_with(|c| {
+        c.tactical.master_key = new.clone();
+        c.tactical.previous_master_keys = vec![old.clone()];
+    })
+    .await;
+    let new_id = master_key(&app).id().to_owned();
+    assert_ne!(new_id, old_id);
+    let readable = |page: Value| {
+        assert_eq!(page["total"], sent.len(), "{page}");
+        for (id, content) in &sent {
+            let got = item(&page, id);
+            assert_eq!(got["content"], content.as_str(), "{got}");
+            assert!(got["integrityError"].is_null(), "{got}");
+        }
+    };
+    // Before the rotation the old key still opens everything, as one of the previous keys.
+    readable(list(&app, r, "r1").await);
+
+    let report = rotate(&app).await;
+    assert_eq!((report.key_id.as_str(), report.rewrapped), (new_id.as_str(), 4), "{report:?}");
+    assert_eq!(report.previous_key_ids, vec![old_id]);
+    assert_eq!(key_ids(&app), BTreeSet::from([new_id.clone()]));
+    assert!(!app.data_dir().join("keys").join("master.key").exists(), "no key was generated into the folder");
+
+    // Once nothing is wrapped under the old key, it can leave the configuration.
+    app.restart_with(|c| c.tactical.previous_master_keys.clear()).await;
+    readable(list(&app, r, "r1").await);
+    let doc = ok_bytes(app.get(&format!("/api/tactical/members/r1/documents/{doc_id}"), Some(r)).await).await;
+    assert_eq!(doc, document);
+    // Rotating again to the same configured key has nothing left to do.
+    assert_eq!(rotate(&app).await.rewrapped, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1075,9 +1122,9 @@ async fn deleting_a_public_comm_erases_its_text() {
     member(&app, &admin, "r1", DEPT, "secret").await;
     let marker = unique("PUBLIC-BUT-DELETED");
     let comm = send_id(&app, &s, SEND, json!({"fromUserId": "s1", "toUserId": "r1", "content": marker})).await;
-    assert!(!files_containing(&app.data_dir(), marker.as_bytes()).is_empty(), "stored as text while it exists");
+    assert!(!stored_containing(&app, marker.as_bytes()).is_empty(), "stored as text while it exists");
     ok(app.delete(&format!("/api/tactical/comm/{comm}"), Some(&s)).await).await;
-    assert_eq!(files_containing(&app.data_dir(), marker.as_bytes()), Vec::<String>::new());
+    assert_eq!(stored_containing(&app, marker.as_bytes()), Vec::<String>::new());
 }
 
 /// The routes the other scenarios reach only through their refusals: the registrations to
