@@ -18,6 +18,7 @@ mod authz_trpc;
 mod backup;
 mod blob_conformance;
 mod chat;
+mod db_copy;
 mod db_postgres;
 mod gcs_http;
 mod gcs_signing;
