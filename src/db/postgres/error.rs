@@ -76,6 +76,13 @@ fn from_db_error(db: &DbError, err: &tokio_postgres::Error) -> AppError {
     }
 }
 
+/// What a write that refers to a row that does not exist is answered (a FOREIGN KEY refusal,
+/// as from either database), for a store that knows before asking: an id that is not a UUID
+/// names no row of a uuid column.
+pub fn missing_reference() -> AppError {
+    answer(Violation::ForeignKey)
+}
+
 /// A class 23 error as the shared answer; logs which constraint, never the values.
 fn violation(db: &DbError) -> AppError {
     tracing::warn!(

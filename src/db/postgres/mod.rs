@@ -13,7 +13,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::config::{Host, SslMode};
 
-pub use error::{BUSY_RETRY_SECS, UNAVAILABLE_RETRY_SECS};
+pub use error::{BUSY_RETRY_SECS, UNAVAILABLE_RETRY_SECS, missing_reference};
 
 use crate::config::{ConfigError, DatabaseConfig, DatabaseTls};
 use crate::error::AppResult;

@@ -3,6 +3,7 @@
 //! service's; a store guarantees that each operation here is atomic, also with several servers
 //! on one database.
 
+pub mod postgres;
 pub mod sqlite;
 
 use super::model::{ChatContext, ChatMessage, ChatSession};

@@ -3,6 +3,7 @@
 //! store guarantees that each operation here is atomic, also with several servers on one
 //! database, and applies the rules it is handed inside that operation.
 
+pub mod postgres;
 pub mod sqlite;
 
 use super::model::ProjectStatus;

@@ -2,6 +2,7 @@
 //! in the blob store). The rules (who may, what a tier admits) are the service's; a store
 //! guarantees that each operation here is atomic.
 
+pub mod postgres;
 pub mod sqlite;
 
 use crate::error::AppResult;

@@ -17,6 +17,7 @@ use super::audit::Record;
 use super::model::{AuditEntry, AuditFilter, AuditVerification, IncidentFilter};
 use crate::error::AppResult;
 
+pub mod postgres;
 pub mod sqlite;
 
 // ---- profiles and teams --------------------------------------------------------------------

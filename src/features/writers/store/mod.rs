@@ -3,6 +3,7 @@
 //! the service's; a store guarantees that each operation here is atomic, also with several
 //! servers on one database.
 
+pub mod postgres;
 pub mod sqlite;
 
 use chrono::{DateTime, Utc};
