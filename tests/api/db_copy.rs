@@ -1,16 +1,18 @@
 //! `optima db copy --to postgres://…` with the real binary: a server on SQLite filled over HTTP
 //! across the features, stopped, copied into a fresh PostgreSQL database; then the counts, a few
-//! values of each type and the audit chain checked there, and a second copy into the same (now
-//! not empty) database refused without a change. Also: a value that cannot be converted leaves
-//! the target as it was, and a missing source, a bad URL or an unreachable target fail clearly.
-//! The tests needing PostgreSQL print a SKIPPED line and pass when it is not installed.
+//! values of each type and the audit chain checked there (and continued by the PostgreSQL
+//! Tactical store), and a second copy into the same (now not empty) database refused without a
+//! change. Also: a value that cannot be converted leaves the target as it was, and a missing
+//! source, a bad URL or an unreachable target fail clearly. The tests needing PostgreSQL print
+//! a SKIPPED line and pass when it is not installed.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use optima::auth::Role;
-use optima::features::tactical::audit::ChainCheck;
-use optima::features::tactical::model::AuditEntry;
+use optima::features::tactical::audit::Record;
+use optima::features::tactical::store::TacticalStore;
+use optima::features::tactical::store::postgres::PgTacticalStore;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
@@ -175,27 +177,17 @@ async fn db_copy_moves_a_stopped_servers_database_into_postgres_and_verifies_it(
     let bpm: i64 = pg.query_one("SELECT bpm FROM music_projects", &[]).await.unwrap().get(0);
     assert_eq!(bpm, 100);
 
-    // The chain, walked on PostgreSQL with the server's own check; the next seq continues it.
-    let mut check = ChainCheck::default();
-    for r in pg.query("SELECT seq, actor_id, action, target, outcome, detail, prev_hash, entry_hash, created_at FROM audit_log ORDER BY seq", &[]).await.unwrap()
-    {
-        check.push(AuditEntry {
-            seq: r.get(0),
-            actor_id: r.get(1),
-            action: r.get(2),
-            target: r.get(3),
-            outcome: r.get(4),
-            detail: r.get(5),
-            prev_hash: r.get(6),
-            entry_hash: r.get(7),
-            created_at: optima::clock::stored_text(r.get(8)),
-        });
-    }
-    let verification = check.finish();
+    // The chain as the PostgreSQL Tactical store walks it: intact, every entry there; the
+    // identity sequence is past it, and the store's next append continues the chain.
+    let store = PgTacticalStore::new(crate::postgres::migrated(&config).await);
+    let verification = store.verify_audit().await.unwrap();
     assert!(verification.intact, "{verification:?}");
     assert_eq!(verification.entries as i64, audit_entries);
     let next: i64 = pg.query_one("SELECT nextval(pg_get_serial_sequence('audit_log', 'seq'))", &[]).await.unwrap().get(0);
     assert_eq!(next, audit_entries + 1);
+    store.append_audit(Record::ok("hq-admin", "audit.read", "audit_log")).await.unwrap();
+    let verification = store.verify_audit().await.unwrap();
+    assert!(verification.intact && verification.entries as i64 == audit_entries + 1, "{verification:?}");
 
     // A second copy into the same database: refused, naming the tables, and nothing changes.
     let after = pg_counts(&pg, before.keys()).await;

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::Connection;
-use tokio_postgres::Transaction;
+use deadpool_postgres::Transaction;
 
 use super::error::CopyError;
 use super::convert::Kind;

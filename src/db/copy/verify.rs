@@ -1,16 +1,14 @@
 //! The checks a copy passes before it commits: every table holds as many rows in PostgreSQL as
 //! in SQLite, the tables triggers keep agree with SQLite's, and the audit log is still one
-//! intact hash chain of the same length (verified by `tactical::audit`'s own check, over the
-//! rows as PostgreSQL gives them back).
+//! intact hash chain of the same length (walked by each backend's store, checked by
+//! `tactical::audit`).
 
-use futures_util::TryStreamExt;
+use deadpool_postgres::Transaction;
 use rusqlite::Connection;
-use tokio_postgres::Transaction;
 
 use super::error::CopyError;
 use super::schema::{Derived, quoted};
-use crate::features::tactical::audit::ChainCheck;
-use crate::features::tactical::model::{AuditEntry, AuditVerification};
+use crate::features::tactical::model::AuditVerification;
 
 fn source_error(what: &str, e: rusqlite::Error) -> CopyError {
     CopyError::Source(format!("{what}: {e}"))
@@ -86,33 +84,12 @@ pub fn source_chain(source: &Connection) -> Result<AuditVerification, CopyError>
     Ok(report)
 }
 
-/// The copied chain, walked in seq order as PostgreSQL gives the rows back: intact, and as long
-/// as SQLite's.
+/// The copied chain, walked in seq order by the PostgreSQL store's own walk (the rows as
+/// PostgreSQL gives them back): intact, and as long as SQLite's.
 pub async fn target_chain(tx: &Transaction<'_>, source: &AuditVerification) -> Result<AuditVerification, CopyError> {
-    let failed = |e| target_error("walking the copied audit chain", e);
-    let rows = tx
-        .query_raw(
-            "SELECT seq, actor_id, action, target, outcome, detail, prev_hash, entry_hash, created_at FROM audit_log ORDER BY seq",
-            std::iter::empty::<i64>(),
-        )
+    let report = crate::features::tactical::store::postgres::audit::verify(tx)
         .await
-        .map_err(failed)?;
-    let mut rows = std::pin::pin!(rows);
-    let mut check = ChainCheck::default();
-    while let Some(row) = rows.try_next().await.map_err(failed)? {
-        check.push(AuditEntry {
-            seq: row.get(0),
-            actor_id: row.get(1),
-            action: row.get(2),
-            target: row.get(3),
-            outcome: row.get(4),
-            detail: row.get(5),
-            prev_hash: row.get(6),
-            entry_hash: row.get(7),
-            created_at: crate::clock::stored_text(row.get(8)),
-        });
-    }
-    let report = check.finish();
+        .map_err(|e| CopyError::Target(format!("walking the copied audit chain: {e}")))?;
     if let Some(seq) = report.first_broken_at {
         return Err(CopyError::Verify(format!("the copied audit chain does not verify: broken at seq {seq}")));
     }
