@@ -330,6 +330,7 @@ fn rotate_keys(common: &Common) -> Result<(), String> {
 }
 
 fn db_copy(args: &DbCopyArgs) -> Result<(), String> {
+    use crate::db::copy::CopyError;
     let config = load(&args.common, None)?;
     let source = config.database_path();
     let mut target = config.database.clone();
@@ -340,7 +341,11 @@ fn db_copy(args: &DbCopyArgs) -> Result<(), String> {
         return Err(format!("--to {}", why.split_once("`database.url` ").map_or(why.as_str(), |(_, rest)| rest)));
     }
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    let report = runtime.block_on(crate::db::copy::copy(&source, &target)).map_err(|e| target.url.scrub(&e.to_string()))?;
+    let report = runtime.block_on(crate::db::copy::copy(&source, &target)).map_err(|e| match e {
+        // The driver's own words: masked, should they ever quote the password.
+        CopyError::Open(_) | CopyError::Target(_) => target.url.scrub(&e.to_string()),
+        other => other.to_string(),
+    })?;
     println!("{}: {report}", source.display());
     Ok(())
 }
