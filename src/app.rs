@@ -13,7 +13,7 @@ use crate::clock::SharedClock;
 use crate::config::{Config, PaymentProviderKind};
 use crate::crypto::keyring::{Keyring, SharedKeyring};
 use crate::crypto::keys;
-use crate::db::Db;
+use crate::db::Database;
 use crate::features::accounts::AccountsService;
 use crate::features::chat::ChatService;
 use crate::features::music::MusicService;
@@ -34,7 +34,7 @@ use crate::blobs::signing::UrlSigner;
 /// Everything the server shares, built once at start.
 pub struct AppState {
     pub config: Config,
-    pub db: Db,
+    pub database: Database,
     pub services: Arc<Services>,
     pub work: Arc<crate::work_queue::WorkQueue>,
     /// What the tRPC endpoint works with.
@@ -45,7 +45,7 @@ pub struct AppState {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Db(#[from] crate::db::DbOpenError),
+    Db(#[from] crate::db::DatabaseOpenError),
     #[error(transparent)]
     Keys(#[from] keys::KeyError),
     #[error("cannot bind {addr}: {source}")]
@@ -60,15 +60,9 @@ pub enum StartError {
     MasterKey(#[from] crate::crypto::keyring::KeyringError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-    #[error(
-        "`database.url` names PostgreSQL, but the server does not run on it yet (its PostgreSQL stores are not \
-         built; `optima migrate` already prepares the database). Leave `database.url` empty to serve from the \
-         embedded SQLite database"
-    )]
-    PostgresNotServed,
 }
 
-fn subscription_service(config: &Config, db: Db, clock: SharedClock) -> SubscriptionService {
+fn subscription_service(config: &Config, store: Arc<dyn crate::features::subscription::store::SubscriptionStore>, clock: SharedClock) -> SubscriptionService {
     let sub = &config.subscription;
     let (payments, stripe): (Arc<dyn PaymentProvider>, _) = match sub.payment_provider {
         PaymentProviderKind::Manual => (Arc::new(ManualPayments), None),
@@ -77,7 +71,6 @@ fn subscription_service(config: &Config, db: Db, clock: SharedClock) -> Subscrip
             (stripe.clone(), Some(stripe))
         }
     };
-    let store = Arc::new(crate::features::subscription::store::sqlite::SqliteSubscriptionStore::new(db));
     // No request runs longer than the handler timeout, so a hold twice that old has no work
     // left that could commit it.
     let hold_expiry = Duration::from_secs(config.limits.handler_timeout_secs.saturating_mul(2));
@@ -111,31 +104,23 @@ impl AppState {
 
     pub async fn build(config: Config, public_url: String, clock: SharedClock) -> Result<Arc<Self>, StartError> {
         config.require_shared_secrets()?;
-        // Never SQLite in place of the PostgreSQL the operator configured.
-        if config.database.is_postgres() {
-            return Err(StartError::PostgresNotServed);
-        }
-        let db = {
-            let (path, db_config) = (config.database_path(), config.database.clone());
-            tokio::task::spawn_blocking(move || Db::open(&path, &db_config))
-                .await
-                .expect("database open does not panic")?
-        };
+        let database = Database::open(&config.database_path(), &config.database).await?;
+        let stores = crate::stores::Stores::of(&database);
         let tokens = Arc::new(token_service(&config)?);
         let blobs = crate::blobs::open(&config, config.storage.backend)?;
         blobs.ensure_buckets().await?;
         let signing_key = keys::load_or_create(&config.storage.url_signing_key, &config.keys_dir(), URL_SIGNING_KEY_FILE)?;
         let storage = Arc::new(StorageService::new(blobs, UrlSigner::new(signing_key), public_url, &config.storage));
         let passwords = crate::auth::password::Passwords::new(config.auth.password_hash_concurrency);
-        let accounts = Arc::new(AccountsService::new(Arc::new(crate::features::accounts::store::sqlite::SqliteAccountsStore::new(db.clone())), tokens.clone(), passwords));
-        let subscriptions = Arc::new(subscription_service(&config, db.clone(), clock));
+        let accounts = Arc::new(AccountsService::new(stores.accounts, tokens.clone(), passwords));
+        let subscriptions = Arc::new(subscription_service(&config, stores.subscription, clock));
         subscriptions.quotas().clear_stale_holds().await.map_err(|e| StartError::Quotas(e.to_string()))?;
         let work = Arc::new(crate::work_queue::WorkQueue::new(config.limits.generation_workers, config.limits.generation_queue));
         let text = crate::ai::text::from_config(&config.ai, work.clone());
-        let chat = ChatService::new(Arc::new(crate::features::chat::store::sqlite::SqliteChatStore::new(db.clone())), subscriptions.clone(), text.clone(), config.chat.clone());
-        let writers = WritersService::new(Arc::new(crate::features::writers::store::sqlite::SqliteWritersStore::new(db.clone())), storage.clone(), subscriptions.clone(), accounts.clone(), text.clone(), config.writers.clone());
+        let chat = ChatService::new(stores.chat, subscriptions.clone(), text.clone(), config.chat.clone());
+        let writers = WritersService::new(stores.writers, storage.clone(), subscriptions.clone(), accounts.clone(), text.clone(), config.writers.clone());
         let tactical = TacticalService::new(
-            Arc::new(crate::features::tactical::store::sqlite::SqliteTacticalStore::new(db.clone())),
+            stores.tactical,
             storage.clone(),
             subscriptions.clone(),
             text.clone(),
@@ -146,19 +131,19 @@ impl AppState {
             config.media.decode_memory_mb * 1024 * 1024,
             std::time::Duration::from_secs(config.media.decode_wait_secs),
         ));
-        let media = MediaService::new(Arc::new(crate::features::media::store::sqlite::SqliteMediaStore::new(db.clone())), storage.clone(), subscriptions.clone(), work.clone(), decode_budget, config.media.clone());
+        let media = MediaService::new(stores.media, storage.clone(), subscriptions.clone(), work.clone(), decode_budget, config.media.clone());
         let images = crate::ai::image::from_config(&config.ai, media.limits());
-        let premium = PremiumService::new(Arc::new(crate::features::premium::store::sqlite::SqlitePremiumStore::new(db.clone())), storage.clone(), subscriptions.clone(), images.clone(), work.clone());
+        let premium = PremiumService::new(stores.premium, storage.clone(), subscriptions.clone(), images.clone(), work.clone());
         let composer = crate::ai::music::from_config(&config.ai);
         let music = MusicService::new(
-            Arc::new(crate::features::music::store::sqlite::SqliteMusicStore::new(db.clone())),
+            stores.music,
             storage.clone(),
             subscriptions.clone(),
             composer.clone(),
             work.clone(),
             config.music.clone(),
         );
-        let readiness = Arc::new(crate::features::system::readiness::ReadinessService::new(&config, Arc::new(db.clone()), storage.clone(), text, images, composer));
+        let readiness = Arc::new(crate::features::system::readiness::ReadinessService::new(&config, database.reachable(), storage.clone(), text, images, composer));
         let limiter = Arc::new(crate::limits::Limiter::new(&config.limits, tokens.clone()));
         let services = Arc::new(Services {
             tokens,
@@ -182,7 +167,7 @@ impl AppState {
         let mut procedures: Vec<String> = crate::trpc::names().into_iter().map(|(path, _)| path.to_owned()).collect();
         procedures.dedup();
         let procedures = Arc::new(TrpcProcedures(procedures));
-        Ok(Arc::new(Self { config, db, services, work, trpc, procedures }))
+        Ok(Arc::new(Self { config, database, services, work, trpc, procedures }))
     }
 
 }
@@ -319,7 +304,10 @@ pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<Runn
     let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
     let header_timeout = Duration::from_secs(config.limits.header_timeout_secs);
     let state = AppState::build(config, public_url, clock).await?;
-    state.db.checkpoint_in_background(Duration::from_secs(1)).await.map_err(|e| StartError::Checkpoints(e.to_string()))?;
+    // PostgreSQL checkpoints by itself; the SQLite file's are moved off the write path.
+    if let Some(db) = state.database.sqlite() {
+        db.checkpoint_in_background(Duration::from_secs(1)).await.map_err(|e| StartError::Checkpoints(e.to_string()))?;
+    }
     metrics::handle();
     tokio::spawn(close_idle_writing_sessions(state.clone()));
     tokio::spawn(release_stale_quota_holds(state.clone()));

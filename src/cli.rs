@@ -320,11 +320,15 @@ fn progress_printer(verb: &str) -> impl FnMut(&crate::blobs::transfer::Progress)
 
 fn rotate_keys(common: &Common) -> Result<(), String> {
     let config = load(common, None)?;
-    sqlite_only(&config, "keys rotate")?;
-    let db = crate::db::Db::open(&config.database_path(), &config.database).map_err(|e| e.to_string())?;
+    // In a cluster the master key lives in every instance's configuration, never in one
+    // machine's keys folder: rotation re-wraps under the configured key.
+    config.require_shared_secrets().map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    let store = crate::features::tactical::store::sqlite::SqliteTacticalStore::new(db);
-    let report = runtime.block_on(crate::features::tactical::rotation::rotate(&store, &config))?;
+    let report = runtime.block_on(async {
+        let database = crate::db::Database::open(&config.database_path(), &config.database).await.map_err(|e| e.to_string())?;
+        let store = crate::stores::Stores::of(&database).tactical;
+        crate::features::tactical::rotation::rotate(&*store, &config).await
+    })?;
     println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
     Ok(())
 }

@@ -950,6 +950,13 @@ impl Config {
         }
         self.limits.validate()?;
         self.backup.validate()?;
+        if self.database.is_postgres() && !self.backup.schedule.is_empty() {
+            return bad(
+                "backup.schedule",
+                "copies the embedded SQLite database, and `database.url` names PostgreSQL: back it up with its own \
+                 tools (pg_dump, Cloud SQL's automated backups) and the blobs with `optima storage copy`",
+            );
+        }
         self.trpc.validate(self.limits.handler_timeout_secs)?;
         for tier in Tier::ALL {
             let plan = self.subscription.tiers.get(tier);

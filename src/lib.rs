@@ -25,6 +25,7 @@ pub mod private_fs;
 pub mod rest;
 pub mod server;
 pub mod services;
+pub mod stores;
 pub mod splitmix;
 pub mod telemetry;
 pub mod trpc;

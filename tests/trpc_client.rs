@@ -4,6 +4,11 @@
 #[path = "api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;
+/// These run on the embedded database only; `tests/api_postgres` covers PostgreSQL.
+pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
+#[path = "api/postgres.rs"]
+#[allow(dead_code)]
+mod postgres;
 #[path = "support/node.rs"]
 mod node;
 

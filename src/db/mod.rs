@@ -97,6 +97,57 @@ impl Reachable for postgres::PgDb {
     }
 }
 
+/// The database the server runs on, as `database.url` chose it: the embedded SQLite file when
+/// it is empty, PostgreSQL otherwise. Only stores (and start-up) look inside.
+#[derive(Clone)]
+pub enum Database {
+    Sqlite(Db),
+    Postgres(postgres::PgDb),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseOpenError {
+    #[error(transparent)]
+    Sqlite(#[from] DbOpenError),
+    #[error(transparent)]
+    Postgres(#[from] postgres::PgOpenError),
+}
+
+impl Database {
+    /// Opens the configured database and applies pending migrations (on PostgreSQL under the
+    /// migration lock, so instances starting together apply them once). A PostgreSQL that
+    /// cannot be reached stops start-up with a message naming it.
+    pub async fn open(path: &Path, config: &DatabaseConfig) -> Result<Self, DatabaseOpenError> {
+        if config.is_postgres() {
+            let db = postgres::PgDb::connect(config).await?;
+            let applied = db.migrate().await?;
+            if !applied.is_empty() {
+                tracing::info!(database = db.target(), migrations = ?applied, "applied PostgreSQL migrations");
+            }
+            return Ok(Self::Postgres(db));
+        }
+        let (path, config) = (path.to_path_buf(), config.clone());
+        let db = tokio::task::spawn_blocking(move || Db::open(&path, &config)).await.expect("database open does not panic")?;
+        Ok(Self::Sqlite(db))
+    }
+
+    /// What `/health` asks.
+    pub fn reachable(&self) -> std::sync::Arc<dyn Reachable> {
+        match self {
+            Self::Sqlite(db) => std::sync::Arc::new(db.clone()),
+            Self::Postgres(db) => std::sync::Arc::new(db.clone()),
+        }
+    }
+
+    /// The SQLite file's handle; `None` on PostgreSQL.
+    pub fn sqlite(&self) -> Option<&Db> {
+        match self {
+            Self::Sqlite(db) => Some(db),
+            Self::Postgres(_) => None,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Db {
     readers: Pool<Manager>,

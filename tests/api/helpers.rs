@@ -62,7 +62,7 @@ pub enum Backend {
 }
 
 /// Secrets a server on PostgreSQL must be given (a cluster shares them); any fixed values do.
-const CLUSTER_SECRETS: [&str; 3] = [
+pub const CLUSTER_SECRETS: [&str; 3] = [
     "dGVzdC1qd3Qtc2VjcmV0LW9mLWF0LWxlYXN0LTMyLWJ5dGVzIQ==",
     "dGVzdC11cmwtc2lnbmluZy1rZXktb2YtMzItYnl0ZXMhIQ==",
     "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",

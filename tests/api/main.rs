@@ -11,6 +11,9 @@ mod fake_openai;
 mod fake_stripe;
 mod helpers;
 mod postgres;
+#[path = "../support/server_process.rs"]
+#[allow(dead_code)] // shared with tests/cli.rs and tests/crash.rs
+mod server_process;
 
 mod auth;
 mod authz_matrix;
@@ -18,6 +21,7 @@ mod authz_trpc;
 mod backup;
 mod blob_conformance;
 mod chat;
+mod cluster;
 mod db_copy;
 mod db_postgres;
 mod gcs_http;
@@ -33,8 +37,8 @@ mod storage_copy;
 mod store_accounts_postgres;
 mod store_chat_postgres;
 mod store_media_postgres;
-mod store_premium_postgres;
 mod store_music_postgres;
+mod store_premium_postgres;
 mod store_subscription_postgres;
 mod store_tactical_postgres;
 mod store_writers_postgres;

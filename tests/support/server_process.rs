@@ -10,13 +10,19 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_optima");
 
 /// Starts `optima serve` on a free port and returns the child and its base URL. Rate limiting
 /// is off: these tests send bursts from one address and one admin token on purpose.
-#[allow(clippy::zombie_processes)] // the caller kills and waits for the child it gets back
 pub fn serve(data_dir: &Path, cwd: &Path) -> (Child, String) {
+    serve_with(data_dir, cwd, &[])
+}
+
+/// [`serve`], with settings in `env` (`OPTIMA_…` variables).
+#[allow(clippy::zombie_processes)] // the caller kills and waits for the child it gets back
+pub fn serve_with(data_dir: &Path, cwd: &Path, env: &[(String, String)]) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("OPTIMA_LOG__FORMAT", "json")
         .env("OPTIMA_LIMITS__RATE_LIMITING", "false")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .current_dir(cwd)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
