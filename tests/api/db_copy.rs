@@ -189,6 +189,24 @@ async fn db_copy_moves_a_stopped_servers_database_into_postgres_and_verifies_it(
     let verification = store.verify_audit().await.unwrap();
     assert!(verification.intact && verification.entries as i64 == audit_entries + 1, "{verification:?}");
 
+    // A server on the copied database, over the same data folder (blobs) with the master key
+    // it generated now set in configuration (a cluster's servers share it): Alice signs in with
+    // her copied password hash, and the secure comm opens with its copied wrapped key.
+    let mut moved = crate::helpers::test_config(&app.data_dir());
+    moved.database = config.clone();
+    moved.auth.jwt_secret = "a-jwt-secret-for-the-moved-server-of-40-bytes".into();
+    moved.storage.url_signing_key = "a-url-signing-key-for-the-moved-server-40b".into();
+    moved.tactical.master_key = std::fs::read_to_string(app.data_dir().join("keys").join("master.key")).unwrap().trim().to_owned();
+    let server = optima::app::start_with_clock(moved, optima::clock::system()).await.expect("a server starts on the copied database");
+    let base = server.base_url();
+    let http = reqwest::Client::new();
+    let login = http.post(format!("{base}/api/auth/login")).json(&json!({"username": "Alice", "password": "password-123"})).send().await.unwrap();
+    assert_eq!(login.status(), 200, "Alice signs in on PostgreSQL");
+    let r1 = server.state.services.tokens.mint("r1", Role::User, 600).unwrap().0;
+    let page: Value = http.get(format!("{base}/api/tactical/comm/r1?limit=100")).bearer_auth(&r1).send().await.unwrap().json().await.unwrap();
+    assert!(page["comms"].as_array().is_some_and(|comms| comms.iter().any(|c| c["content"] == "sealed words")), "{page}");
+    server.shutdown().await.unwrap();
+
     // A second copy into the same database: refused, naming the tables, and nothing changes.
     let after = pg_counts(&pg, before.keys()).await;
     let (ok, stdout, stderr) = copy(&app, url);
