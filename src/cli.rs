@@ -37,6 +37,27 @@ enum Command {
     /// Manage the blob store.
     #[command(subcommand)]
     Storage(StorageCommand),
+    /// Move the database to another backend.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DbCommand {
+    /// Copy a stopped server's SQLite database (the data folder's) into an empty PostgreSQL
+    /// database: applies the migrations, copies every table in one transaction, and commits only
+    /// once row counts and the audit chain verify. Refuses a target that holds any rows.
+    Copy(DbCopyArgs),
+}
+
+#[derive(Debug, Args)]
+struct DbCopyArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The PostgreSQL database to copy into: `postgres://user:password@host:5432/dbname`. The
+    /// other `[database]` settings (TLS, timeouts) come from the configuration.
+    #[arg(long, value_name = "URL")]
+    to: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,6 +159,7 @@ pub fn main() -> ExitCode {
         Some(Command::Restore(args)) => restore(&args),
         Some(Command::Keys(KeysCommand::Rotate(common))) => rotate_keys(&common),
         Some(Command::Storage(StorageCommand::Copy(args))) => storage_copy(&args),
+        Some(Command::Db(DbCommand::Copy(args))) => db_copy(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -312,6 +334,27 @@ fn rotate_keys(common: &Common) -> Result<(), String> {
         crate::features::tactical::rotation::rotate(&*store, &config).await
     })?;
     println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+fn db_copy(args: &DbCopyArgs) -> Result<(), String> {
+    use crate::db::copy::CopyError;
+    let config = load(&args.common, None)?;
+    let source = config.database_path();
+    let mut target = config.database.clone();
+    target.url = crate::config::DatabaseUrl::new(args.to.clone());
+    // The URL holds the password: the message names the flag, never the value.
+    if let Err(e) = target.url.parse() {
+        let why = e.to_string();
+        return Err(format!("--to {}", why.split_once("`database.url` ").map_or(why.as_str(), |(_, rest)| rest)));
+    }
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let report = runtime.block_on(crate::db::copy::copy(&source, &target)).map_err(|e| match e {
+        // The driver's own words: masked, should they ever quote the password.
+        CopyError::Open(_) | CopyError::Target(_) => target.url.scrub(&e.to_string()),
+        other => other.to_string(),
+    })?;
+    println!("{}: {report}", source.display());
     Ok(())
 }
 

@@ -27,5 +27,10 @@ pub fn system() -> SharedClock {
 
 /// Current time as the RFC 3339 text (UTC, milliseconds) stored in every time column.
 pub fn now_text() -> String {
-    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    stored_text(Utc::now())
+}
+
+/// `t` as the RFC 3339 text (UTC, milliseconds) that SQLite's time columns hold.
+pub fn stored_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

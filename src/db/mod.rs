@@ -13,6 +13,7 @@ use crate::config::{DatabaseConfig, Synchronous};
 use crate::error::{AppError, AppResult};
 
 mod constraint;
+pub mod copy;
 pub mod postgres;
 
 mod embedded {

@@ -22,6 +22,7 @@ mod backup;
 mod blob_conformance;
 mod chat;
 mod cluster;
+mod db_copy;
 mod db_postgres;
 mod gcs_http;
 mod gcs_signing;

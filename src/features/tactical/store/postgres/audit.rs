@@ -54,7 +54,7 @@ pub(super) async fn append(tx: &impl GenericClient, r: &Record) -> AppResult<()>
 
 /// Walks the whole chain in order, one row at a time as the server sends them (the chain is
 /// never pruned, so it is not loaded whole), in the one snapshot of the statement.
-pub(super) async fn verify(c: &impl GenericClient) -> AppResult<AuditVerification> {
+pub(crate) async fn verify(c: &impl GenericClient) -> AppResult<AuditVerification> {
     let mut check = ChainCheck::default();
     let stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq")).await?;
     let rows = c.query_raw(&stmt, std::iter::empty::<i64>()).await?;

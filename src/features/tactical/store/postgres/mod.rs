@@ -39,7 +39,7 @@ use crate::error::{AppError, AppResult};
 use crate::features::tactical::audit::Record;
 use crate::features::tactical::model::{AuditEntry, AuditFilter, AuditVerification, IncidentFilter};
 
-mod audit;
+pub(crate) mod audit;
 mod comms;
 mod incidents;
 mod keys;

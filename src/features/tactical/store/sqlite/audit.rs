@@ -40,7 +40,7 @@ pub(super) fn append(c: &Connection, r: &Record) -> rusqlite::Result<()> {
 
 /// Walks the whole chain in order, one row at a time (the chain is never pruned, so it is not
 /// loaded whole).
-pub(super) fn verify(c: &Connection) -> rusqlite::Result<AuditVerification> {
+pub(crate) fn verify(c: &Connection) -> rusqlite::Result<AuditVerification> {
     let mut check = ChainCheck::default();
     let mut stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq"))?;
     let mut rows = stmt.query([])?;
