@@ -248,11 +248,24 @@ impl RunningServer {
     }
 }
 
+/// This instance's turn at a sweep: one instance of a cluster sweeps at a time (each sweep is
+/// also safe run twice at once, one row at a time; the turn saves the others the work).
+async fn turn(state: &AppState, name: &str) -> Option<crate::db::Turn> {
+    match state.database.take_turn(name).await {
+        Ok(turn) => turn,
+        Err(e) => {
+            tracing::warn!(error = %e, sweep = name, "cannot take a turn at the sweep");
+            None
+        }
+    }
+}
+
 /// Ends idle writing sessions once a minute, for as long as the server runs.
 async fn close_idle_writing_sessions(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
+        let Some(_turn) = turn(&state, "optima:close_idle_writing_sessions").await else { continue };
         match state.services.writers.close_idle_sessions().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(sessions = n, "closed idle writing sessions"),
@@ -268,6 +281,7 @@ async fn release_stale_quota_holds(state: Arc<AppState>) {
     let mut tick = tokio::time::interval((quotas.hold_expiry() / 4).clamp(Duration::from_secs(1), Duration::from_secs(60)));
     loop {
         tick.tick().await;
+        let Some(_turn) = turn(&state, "optima:release_stale_quota_holds").await else { continue };
         match quotas.release_stale_holds().await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(holds = n, "released stale quota holds (left by a server that stopped mid-work)"),

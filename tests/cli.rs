@@ -64,7 +64,7 @@ fn config_errors_name_the_key_and_stop_start_up() {
 }
 
 #[test]
-fn a_postgres_url_is_never_echoed_its_shared_secrets_are_required_and_the_server_does_not_run_on_it_yet() {
+fn a_postgres_url_is_never_echoed_its_shared_secrets_are_required_and_an_unreachable_one_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str], url: &str| {
         let out = Command::new(BIN)
@@ -109,10 +109,11 @@ fn a_postgres_url_is_never_echoed_its_shared_secrets_are_required_and_the_server
         (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
     let (served, stderr) = with_secrets(&["serve", "--data-dir", "d", "--bind", "127.0.0.1:0"]);
-    assert!(!served && stderr.contains("`database.url` names PostgreSQL") && stderr.contains("not built"), "{stderr}");
+    assert!(!served && stderr.contains(&format!("cannot connect to PostgreSQL at 127.0.0.1:{port}/optima")), "{stderr}");
+    assert!(!stderr.contains("hunter2secret"), "the password is echoed: {stderr}");
     assert!(!dir.path().join("d/optima.db").exists(), "no SQLite database in its place");
     let stderr = run(&["backup", "--data-dir", "d", "--out", "b"], &nobody_there);
-    assert!(stderr.contains("SQLite database only"), "{stderr}");
+    assert!(stderr.contains("works on the embedded SQLite database") && stderr.contains("pg_dump"), "{stderr}");
 }
 
 #[test]

@@ -100,10 +100,14 @@ impl Reachable for postgres::PgDb {
 /// The database the server runs on, as `database.url` chose it: the embedded SQLite file when
 /// it is empty, PostgreSQL otherwise. Only stores (and start-up) look inside.
 #[derive(Clone)]
+#[allow(clippy::large_enum_variant)] // one per process, built once at start
 pub enum Database {
     Sqlite(Db),
     Postgres(postgres::PgDb),
 }
+
+/// See [`Database::take_turn`]: the turn lasts until this is dropped.
+pub struct Turn(#[allow(dead_code)] Option<postgres::PgLock>);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseOpenError {
@@ -136,6 +140,16 @@ impl Database {
         match self {
             Self::Sqlite(db) => std::sync::Arc::new(db.clone()),
             Self::Postgres(db) => std::sync::Arc::new(db.clone()),
+        }
+    }
+
+    /// A turn at work that one server at a time should do (the sweeps): on PostgreSQL while the
+    /// returned guard lives no other instance gets the same `name`'s turn (`None`: another has
+    /// it now); the embedded file has one server, so its turn is always granted.
+    pub async fn take_turn(&self, name: &str) -> AppResult<Option<Turn>> {
+        match self {
+            Self::Sqlite(_) => Ok(Some(Turn(None))),
+            Self::Postgres(db) => Ok(db.try_lock(name).await?.map(|lock| Turn(Some(lock)))),
         }
     }
 

@@ -106,6 +106,16 @@ impl PgDb {
         Ok(())
     }
 
+    /// `name`'s session-level advisory lock, if no other session holds it: work one instance
+    /// at a time should do runs while the returned guard lives. The lock goes with the
+    /// connection, so an instance that dies mid-work leaves it free.
+    pub async fn try_lock(&self, name: &str) -> AppResult<Option<PgLock>> {
+        let client = self.client().await?;
+        let key: i64 = client.query_one("SELECT hashtextextended($1, 0)", &[&name]).await?.get(0);
+        let held: bool = client.query_one("SELECT pg_try_advisory_lock($1)", &[&key]).await?.get(0);
+        Ok(held.then_some(PgLock { client: Some(client), key }))
+    }
+
     /// Applies pending migrations and names them. Runs on a connection of its own holding the
     /// session-level advisory lock [`MIGRATION_LOCK`] throughout: instances starting together
     /// queue on it, the first applies what is pending, the others find nothing left. A process
@@ -149,4 +159,24 @@ fn describe(pg: &tokio_postgres::Config) -> String {
         })
         .collect();
     format!("{}/{}", hosts.join(","), pg.get_dbname().unwrap_or("(the user's database)"))
+}
+
+/// A held advisory lock (see [`PgDb::try_lock`]); dropping it unlocks.
+pub struct PgLock {
+    client: Option<Object>,
+    key: i64,
+}
+
+impl Drop for PgLock {
+    fn drop(&mut self) {
+        let (Some(client), key) = (self.client.take(), self.key) else { return };
+        // Unlock before the connection goes back to the pool, so the next user of it does not
+        // inherit the lock.
+        tokio::spawn(async move {
+            if client.execute("SELECT pg_advisory_unlock($1)", &[&key]).await.is_err() {
+                // The session is broken, and its locks went with it; never reuse it.
+                let _ = Object::take(client);
+            }
+        });
+    }
 }
