@@ -4,6 +4,11 @@
 #[path = "api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;
+#[path = "api/postgres.rs"]
+#[allow(dead_code)]
+mod postgres;
+/// The database helpers.rs starts servers on: SQLite here.
+const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 #[path = "support/node.rs"]
 mod node;
 
