@@ -18,6 +18,8 @@ use crate::features::accounts::AccountsService;
 use crate::features::chat::ChatService;
 use crate::features::music::MusicService;
 use crate::features::media::MediaService;
+use crate::features::mirrors::worker::{MirrorWorker, MirrorWorkerHandle};
+use crate::features::mirrors::{MirrorRenderer, MirrorSignal};
 use crate::features::premium::PremiumService;
 use crate::features::tactical::TacticalService;
 use crate::features::writers::WritersService;
@@ -36,6 +38,10 @@ pub struct AppState {
     pub config: Config,
     pub database: Database,
     pub services: Arc<Services>,
+    /// The outbox of mirrors (`metadata.json`) to write, and what the services poke after a
+    /// change that one follows.
+    mirrors: Arc<dyn crate::features::mirrors::store::MirrorOutbox>,
+    mirror_signal: MirrorSignal,
     pub work: Arc<crate::work_queue::WorkQueue>,
     /// What the tRPC endpoint works with.
     pub trpc: Arc<crate::trpc::Context>,
@@ -118,7 +124,16 @@ impl AppState {
         let work = Arc::new(crate::work_queue::WorkQueue::new(config.limits.generation_workers, config.limits.generation_queue));
         let text = crate::ai::text::from_config(&config.ai, work.clone());
         let chat = ChatService::new(stores.chat, subscriptions.clone(), text.clone(), config.chat.clone());
-        let writers = WritersService::new(stores.writers, storage.clone(), subscriptions.clone(), accounts.clone(), text.clone(), config.writers.clone());
+        let mirror_signal = MirrorSignal::new();
+        let writers = Arc::new(WritersService::new(
+            stores.writers,
+            storage.clone(),
+            subscriptions.clone(),
+            accounts.clone(),
+            text.clone(),
+            config.writers.clone(),
+            mirror_signal.clone(),
+        ));
         let tactical = TacticalService::new(
             stores.tactical,
             storage.clone(),
@@ -135,14 +150,15 @@ impl AppState {
         let images = crate::ai::image::from_config(&config.ai, media.limits());
         let premium = PremiumService::new(stores.premium, storage.clone(), subscriptions.clone(), images.clone(), work.clone());
         let composer = crate::ai::music::from_config(&config.ai);
-        let music = MusicService::new(
+        let music = Arc::new(MusicService::new(
             stores.music,
             storage.clone(),
             subscriptions.clone(),
             composer.clone(),
             work.clone(),
             config.music.clone(),
-        );
+            mirror_signal.clone(),
+        ));
         let readiness = Arc::new(crate::features::system::readiness::ReadinessService::new(&config, database.reachable(), storage.clone(), text, images, composer));
         let limiter = Arc::new(crate::limits::Limiter::new(&config.limits, tokens.clone()));
         let services = Arc::new(Services {
@@ -152,8 +168,8 @@ impl AppState {
             storage,
             subscriptions,
             chat: Arc::new(chat),
-            music: Arc::new(music),
-            writers: Arc::new(writers),
+            music,
+            writers,
             tactical: Arc::new(tactical),
             premium: Arc::new(premium),
             media: Arc::new(media),
@@ -167,9 +183,23 @@ impl AppState {
         let mut procedures: Vec<String> = crate::trpc::names().into_iter().map(|(path, _)| path.to_owned()).collect();
         procedures.dedup();
         let procedures = Arc::new(TrpcProcedures(procedures));
-        Ok(Arc::new(Self { config, database, services, work, trpc, procedures }))
+        let mirrors = stores.mirrors;
+        Ok(Arc::new(Self { config, database, services, mirrors, mirror_signal, work, trpc, procedures }))
     }
 
+    /// Starts the worker that writes the mirrors the outbox holds (`metadata.json` of music and
+    /// writing projects), rendered by the services that own them.
+    fn start_mirror_worker(&self) -> MirrorWorkerHandle {
+        let s = &self.services;
+        MirrorWorker::new(
+            self.mirrors.clone(),
+            vec![s.music.clone() as Arc<dyn MirrorRenderer>, s.writers.clone()],
+            s.storage.blobs().clone(),
+            self.mirror_signal.clone(),
+            self.config.storage.mirrors.clone(),
+        )
+        .start()
+    }
 }
 
 fn cors(origins: &[String]) -> Cors {
@@ -224,6 +254,7 @@ pub struct RunningServer {
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     backups: Option<crate::backup::schedule::Scheduler>,
+    mirrors: Option<MirrorWorkerHandle>,
 }
 
 impl RunningServer {
@@ -237,6 +268,11 @@ impl RunningServer {
         let served = self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
         if let Some(backups) = self.backups {
             backups.stop().await;
+        }
+        // After the requests: what they changed is in the outbox; the batch in hand finishes,
+        // whatever is left is written at the next start.
+        if let Some(mirrors) = self.mirrors {
+            mirrors.stop().await;
         }
         served
     }
@@ -325,6 +361,7 @@ pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<Runn
     metrics::handle();
     tokio::spawn(close_idle_writing_sessions(state.clone()));
     tokio::spawn(release_stale_quota_holds(state.clone()));
+    let mirrors = Some(state.start_mirror_worker());
     if state.services.limiter.is_on() {
         tokio::spawn(forget_idle_clients(state.clone()));
     }
@@ -341,7 +378,7 @@ pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<Runn
     };
     let task = tokio::spawn(crate::server::serve(listener, app, header_timeout, connection_limits, stop, grace));
     tracing::info!(%addr, "server ready");
-    Ok(RunningServer { addr, state, shutdown: tx, task, backups })
+    Ok(RunningServer { addr, state, shutdown: tx, task, backups, mirrors })
 }
 
 #[cfg(test)]

@@ -322,6 +322,21 @@ pub struct StorageConfig {
     /// `Cache-Control: max-age` for delivered objects.
     pub cache_max_age_secs: u64,
     pub gcs: GcsConfig,
+    pub mirrors: MirrorsConfig,
+}
+
+/// How mirrors of rows in the blob store (a project's `metadata.json`) are written: by a
+/// background worker, shortly after the change, never inside the request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorsConfig {
+    /// How often the worker looks for due mirrors besides being woken by this server's own
+    /// changes: changes other servers on the same database made, and retries that came due.
+    pub poll_ms: u64,
+    /// The delay before the first retry of a failed write; doubled after each further failure.
+    pub retry_first_ms: u64,
+    /// The longest delay between retries.
+    pub retry_max_secs: u64,
 }
 
 /// Abuse limits: request rates per client, read timeouts, body and JSON bounds, and the queue
@@ -693,6 +708,7 @@ impl Default for Config {
                     timeout_secs: 60,
                     max_retries: 3,
                 },
+                mirrors: MirrorsConfig { poll_ms: 1_000, retry_first_ms: 1_000, retry_max_secs: 300 },
             },
             subscription: SubscriptionConfig {
                 payment_provider: PaymentProviderKind::Manual,
@@ -893,6 +909,16 @@ impl Config {
         }
         if self.storage.max_upload_bytes == 0 {
             return bad("storage.max_upload_bytes", "must be at least 1");
+        }
+        let mirrors = &self.storage.mirrors;
+        if mirrors.poll_ms == 0 {
+            return bad("storage.mirrors.poll_ms", "must be at least 1");
+        }
+        if mirrors.retry_first_ms == 0 {
+            return bad("storage.mirrors.retry_first_ms", "must be at least 1");
+        }
+        if mirrors.retry_max_secs.saturating_mul(1000) < mirrors.retry_first_ms {
+            return bad("storage.mirrors.retry_max_secs", "must be at least `storage.mirrors.retry_first_ms`");
         }
         for name in &self.storage.public_buckets {
             if crate::blobs::bucket::Bucket::parse(name).is_none() {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::db::Database;
 use crate::features::accounts::store::{AccountsStore, postgres::PgAccountsStore, sqlite::SqliteAccountsStore};
 use crate::features::chat::store::{ChatStore, postgres::PgChatStore, sqlite::SqliteChatStore};
+use crate::features::mirrors::store::{MirrorOutbox, postgres::PgMirrorOutbox, sqlite::SqliteMirrorOutbox};
 use crate::features::media::store::{MediaStore, postgres::PgMediaStore, sqlite::SqliteMediaStore};
 use crate::features::music::store::{MusicStore, postgres::PgMusicStore, sqlite::SqliteMusicStore};
 use crate::features::premium::store::{PremiumStore, postgres::PgPremiumStore, sqlite::SqlitePremiumStore};
@@ -22,6 +23,7 @@ pub struct Stores {
     pub tactical: Arc<dyn TacticalStore>,
     pub premium: Arc<dyn PremiumStore>,
     pub media: Arc<dyn MediaStore>,
+    pub mirrors: Arc<dyn MirrorOutbox>,
 }
 
 impl Stores {
@@ -36,6 +38,7 @@ impl Stores {
                 tactical: Arc::new(SqliteTacticalStore::new(db.clone())),
                 premium: Arc::new(SqlitePremiumStore::new(db.clone())),
                 media: Arc::new(SqliteMediaStore::new(db.clone())),
+                mirrors: Arc::new(SqliteMirrorOutbox::new(db.clone())),
             },
             Database::Postgres(db) => Self {
                 accounts: Arc::new(PgAccountsStore::new(db.clone())),
@@ -46,6 +49,7 @@ impl Stores {
                 tactical: Arc::new(PgTacticalStore::new(db.clone())),
                 premium: Arc::new(PgPremiumStore::new(db.clone())),
                 media: Arc::new(PgMediaStore::new(db.clone())),
+                mirrors: Arc::new(PgMirrorOutbox::new(db.clone())),
             },
         }
     }

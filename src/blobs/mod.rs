@@ -107,7 +107,8 @@ pub enum Durability {
     /// On stable storage: the bytes exist nowhere else (uploads, generated media, manuscripts).
     Synced,
     /// Visible at once, flushed to disk by the OS: a copy of database rows (a project's
-    /// `metadata.json`), rewritten from them on every change. Under `synchronous = "normal"` the
+    /// `metadata.json`), rewritten from them by the mirror worker shortly after every change
+    /// (`features::mirrors`). Under `synchronous = "normal"` the
     /// rows themselves reach the disk at the next checkpoint, so waiting for the copy would buy
     /// nothing; with `"full"` the local store syncs these too.
     Mirror,

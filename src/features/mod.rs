@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod chat;
 pub mod fields;
 pub mod media;
+pub mod mirrors;
 pub mod music;
 pub mod page;
 pub mod premium;

@@ -491,6 +491,15 @@ pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(secs: u64
     }
 }
 
+/// Waits until the mirror worker has written every pending mirror (a project's `metadata.json`
+/// is written shortly after the change, not inside the request): `mirror_outbox` is empty.
+pub async fn mirrors_written(app: &TestApp) {
+    eventually(10, "every pending mirror written (mirror_outbox empty)", || async {
+        (app.count("SELECT count(*) FROM mirror_outbox", &[]) == 0).then_some(())
+    })
+    .await
+}
+
 /// An address on 127.0.0.1 where nothing listens: a port that was just bound and released.
 pub fn closed_port() -> std::net::SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().expect("its address")

@@ -16,7 +16,7 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 use crate::fake_hf::{FakeHf, HfMode};
-use crate::helpers::{TestApp, client_error, eventually, expect, files_under, names_field, ok, refused, set_tier, user_on};
+use crate::helpers::{TestApp, client_error, eventually, expect, files_under, mirrors_written, names_field, ok, refused, set_tier, user_on};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -93,7 +93,9 @@ fn read(dir: &std::path::Path, rel: &str) -> Vec<u8> {
     std::fs::read(dir.join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
 }
 
-fn metadata(app: &TestApp, user: &str, project: &str) -> Value {
+/// The project's `metadata.json`, once every pending mirror is written.
+async fn metadata(app: &TestApp, user: &str, project: &str) -> Value {
+    mirrors_written(app).await;
     serde_json::from_slice(&read(&project_dir(app, user, project), "metadata.json")).expect("metadata.json is JSON")
 }
 
@@ -177,7 +179,9 @@ fn within(actual: f64, expected: f64, tolerance: f64, what: &str) {
 }
 
 /// Every file of a project folder (relative), without the metadata.
-fn project_files(app: &TestApp, user: &str, project: &str) -> Vec<String> {
+/// The project's files, once every pending mirror is written.
+async fn project_files(app: &TestApp, user: &str, project: &str) -> Vec<String> {
+    mirrors_written(app).await;
     files_under(&project_dir(app, user, project))
 }
 
@@ -231,7 +235,7 @@ async fn free_users_cannot_create_projects_or_generate() {
     assert_eq!(after["lastError"], Value::Null, "a refused request is not a failed generation");
     assert_eq!(version_rows(&app, &id), 0);
     assert_eq!(stem_rows(&app, &id), 0);
-    assert_eq!(project_files(&app, "f1", &id), ["metadata.json"]);
+    assert_eq!(project_files(&app, "f1", &id).await, ["metadata.json"]);
     assert_charged(&app, &free, "f1", 0).await;
 }
 
@@ -253,7 +257,7 @@ async fn premium_allows_five_active_projects_and_archiving_frees_a_place() {
         assert_eq!(p["currentVersionId"], Value::Null);
         assert_eq!(p["previewUrl"], Value::Null);
         let id = s(&p["projectId"]).to_owned();
-        assert_eq!(project_files(&app, "p1", &id), ["metadata.json"], "a new project describes itself in the bucket");
+        assert_eq!(project_files(&app, "p1", &id).await, ["metadata.json"], "a new project describes itself in the bucket");
         ids.push(id);
     }
     let body = refused(app.post_json(CREATE, Some(&token), &json!({"userId": "p1", "title": "Song 6"})).await, 403, "project_limit_reached").await;
@@ -267,7 +271,7 @@ async fn premium_allows_five_active_projects_and_archiving_frees_a_place() {
     let archived = ok(app.delete(&format!("/api/music/project/{}", ids[0]), Some(&token)).await).await;
     assert_eq!(archived, json!({"projectId": ids[0], "status": "archived", "purged": false, "filesRemoved": 0}));
     assert_eq!(project(&app, &token, &ids[0]).await["status"], "archived");
-    assert_eq!(s(&metadata(&app, "p1", &ids[0])["project"]["status"]), "archived", "metadata.json follows the row");
+    assert_eq!(s(&metadata(&app, "p1", &ids[0]).await["project"]["status"]), "archived", "metadata.json follows the row");
     let sixth = create(&app, &token, json!({"userId": "p1", "title": "Song 6"})).await;
     refused(app.post_json(CREATE, Some(&token), &json!({"userId": "p1", "title": "Song 7"})).await, 403, "project_limit_reached").await;
     assert_eq!(project_rows(&app, "p1"), 6);
@@ -281,7 +285,7 @@ async fn premium_allows_five_active_projects_and_archiving_frees_a_place() {
     assert_eq!(purged["purged"], true);
     assert_eq!(purged["filesRemoved"], 1);
     assert_eq!(project_rows(&app, "p1"), 5);
-    assert!(project_files(&app, "p1", s(&sixth["projectId"])).is_empty());
+    assert!(project_files(&app, "p1", s(&sixth["projectId"])).await.is_empty());
     refused(app.get(&format!("/api/music/project/{}", s(&sixth["projectId"])), Some(&token)).await, 404, "project_not_found").await;
     let restored = ok(app.put_json(&format!("/api/music/project/{}", ids[0]), Some(&token), &json!({"status": "draft"})).await).await;
     assert_eq!(restored["status"], "draft");
@@ -386,7 +390,7 @@ async fn local_generation_writes_the_seed_layout_with_real_audio() {
         format!("preview/{id}_preview.mp3"),
     ]);
     expected.sort();
-    assert_eq!(project_files(&app, "g1", &id), expected);
+    assert_eq!(project_files(&app, "g1", &id).await, expected);
 
     // Every URL plays without a token, and serves the stored bytes.
     for st in stems {
@@ -426,7 +430,7 @@ async fn local_generation_writes_the_seed_layout_with_real_audio() {
     assert_eq!(resp.bytes().await.unwrap().as_ref(), &mix[100..1100]);
 
     // metadata.json names the project, its stems and versions, and follows edits.
-    let meta = metadata(&app, "g1", &id);
+    let meta = metadata(&app, "g1", &id).await;
     assert_eq!(meta["project"]["projectId"], id);
     assert_eq!(meta["project"]["title"], "Summer");
     assert_eq!(meta["project"]["status"], "completed");
@@ -437,7 +441,7 @@ async fn local_generation_writes_the_seed_layout_with_real_audio() {
     assert_eq!(meta_versions, [vid.as_str()]);
     let edited = ok(app.put_json(&format!("/api/music/project/{id}"), Some(&token), &json!({"title": "Endless Summer", "mood": "dreamy"})).await).await;
     assert_eq!(edited["title"], "Endless Summer");
-    let meta = metadata(&app, "g1", &id);
+    let meta = metadata(&app, "g1", &id).await;
     assert_eq!(meta["project"]["title"], "Endless Summer", "metadata.json is rewritten on every change");
     assert_eq!(meta["project"]["mood"], "dreamy");
 
@@ -563,7 +567,7 @@ async fn huggingface_audio_is_stored_as_the_stem_and_mixed() {
         format!("preview/{id}_preview.mp3"),
     ];
     expected.sort();
-    assert_eq!(project_files(&app, "h1", &id), expected, "no MIDI from MusicGen");
+    assert_eq!(project_files(&app, "h1", &id).await, expected, "no MIDI from MusicGen");
     assert!(read(&project_dir(&app, "h1", &id), &stem_path) == wav);
     check_mp3(&fetch(&app, s(&g["mixUrl"])).await, 12.0, "the mix");
     check_mp3(&fetch(&app, s(&g["previewUrl"])).await, 12.0, "the preview");
@@ -578,7 +582,7 @@ async fn huggingface_audio_is_stored_as_the_stem_and_mixed() {
 
     // A failure after a success: the project stays completed with its mix, the error is noted.
     fake.set(HfMode::ServerError);
-    let files = project_files(&app, "h1", &id);
+    let files = project_files(&app, "h1", &id).await;
     refused(generate(&app, &token, json!({"projectId": id, "userId": "h1", "prompt": "another take", "duration": 12})).await, 502, "provider_failed").await;
     let p = project(&app, &token, &id).await;
     assert_eq!(p["status"], "completed", "back to the status before the attempt");
@@ -586,7 +590,7 @@ async fn huggingface_audio_is_stored_as_the_stem_and_mixed() {
     assert!(p["lastError"].as_str().is_some_and(|e| !e.is_empty()), "{p}");
     assert_eq!(version_rows(&app, &id), 1);
     assert_eq!(stem_rows(&app, &id), 1);
-    assert_eq!(project_files(&app, "h1", &id), files);
+    assert_eq!(project_files(&app, "h1", &id).await, files);
     assert_eq!(fetch(&app, s(&p["previewUrl"])).await, fetch(&app, s(&g["previewUrl"])).await);
     assert_charged(&app, &token, "h1", 1).await;
 
@@ -619,8 +623,8 @@ async fn assert_failed_cleanly(app: &TestApp, token: &str, user: &str, id: &str)
     assert_eq!(stem_rows(app, id), 0);
     assert!(versions(app, token, id).await.is_empty());
     assert!(stems(app, token, id).await.is_empty());
-    assert_eq!(project_files(app, user, id), ["metadata.json"], "no new files");
-    let meta = metadata(app, user, id);
+    assert_eq!(project_files(app, user, id).await, ["metadata.json"], "no new files");
+    let meta = metadata(app, user, id).await;
     assert_eq!(meta["project"]["status"], "draft");
     assert_eq!(meta["project"]["lastError"], p["lastError"], "metadata.json follows the row");
     assert_charged(app, token, user, 0).await;
@@ -723,11 +727,11 @@ async fn uploaded_stems_are_recognised_by_content_and_measured() {
     let mp3_id = s(&stem["stemId"]).to_owned();
     assert!(read(&dir, &format!("stems/{mp3_id}.mp3")) == mp3);
 
-    let before = project_files(&app, "u1", &id);
+    let before = project_files(&app, "u1", &id).await;
     refused(upload(&app, &token, &id, "vocals", "song.wav", b"just some text, not a song at all".repeat(20)).await, 422, "not_audio").await;
     refused(upload(&app, &token, &id, "vocals", "empty.wav", Vec::new()).await, 422, "not_audio").await;
     names_field(upload(&app, &token, &id, "   ", "blank.wav", wav.clone()).await, "instrument").await;
-    assert_eq!(project_files(&app, "u1", &id), before, "nothing stored for refused uploads");
+    assert_eq!(project_files(&app, "u1", &id).await, before, "nothing stored for refused uploads");
     assert_eq!(stem_rows(&app, &id), 2);
 
     // Another user's project: as if it did not exist.
@@ -735,14 +739,14 @@ async fn uploaded_stems_are_recognised_by_content_and_measured() {
     refused(upload(&app, &other, &id, "drums", "drums.wav", wav.clone()).await, 404, "project_not_found").await;
     refused(upload(&app, &token, "no-such-project", "drums", "drums.wav", wav.clone()).await, 404, "project_not_found").await;
     assert_eq!(stem_rows(&app, &id), 2);
-    assert_eq!(project_files(&app, "u1", &id), before);
+    assert_eq!(project_files(&app, "u1", &id).await, before);
 
     let listed = stems(&app, &token, &id).await;
     assert_eq!(listed.iter().map(|st| s(&st["stemId"])).collect::<Vec<_>>(), [wav_id.as_str(), mp3_id.as_str()]);
     let p = project(&app, &token, &id).await;
     assert_eq!(p["stemCount"], 2);
     assert_eq!(p["status"], "draft", "uploading is not generating");
-    let meta = metadata(&app, "u1", &id);
+    let meta = metadata(&app, "u1", &id).await;
     assert_eq!(meta["stems"].as_array().unwrap().len(), 2);
 
     // Uploaded stems mix into a version (not charged: nothing was generated).
@@ -760,7 +764,7 @@ async fn uploaded_stems_are_recognised_by_content_and_measured() {
 async fn a_wav_stem_with_an_impossible_header_is_422_and_not_stored() {
     let app = TestApp::spawn().await;
     let (token, id) = premium_project(&app, "u1", json!({"title": "Band"})).await;
-    let before = project_files(&app, "u1", &id);
+    let before = project_files(&app, "u1", &id).await;
     let wav = sine_wav(0.5, 44_100, 220.0, 0.5);
     // The fmt chunk follows the 12-byte RIFF header and its own 8-byte header: channels at 22,
     // the sample rate at 24.
@@ -771,7 +775,7 @@ async fn a_wav_stem_with_an_impossible_header_is_422_and_not_stored() {
         let message = s(&body["error"]["message"]);
         assert!(message.contains(what), "{what}: the message says what is wrong: {message}");
     }
-    assert_eq!(project_files(&app, "u1", &id), before, "nothing stored");
+    assert_eq!(project_files(&app, "u1", &id).await, before, "nothing stored");
     assert_eq!(stem_rows(&app, &id), 0);
     // The server is still whole: a good stem goes in.
     expect(upload(&app, &token, &id, "bass", "bass.wav", wav).await, 201).await;
@@ -792,7 +796,7 @@ async fn stems_over_the_limits_are_refused() {
     assert!(long.len() < 100_000);
     refused(upload(&app, &token, &id, "bass", "bass.wav", long).await, 422, "stem_too_long").await;
     assert_eq!(stem_rows(&app, &id), 0);
-    assert_eq!(project_files(&app, "u3", &id), ["metadata.json"]);
+    assert_eq!(project_files(&app, "u3", &id).await, ["metadata.json"]);
     let fits = sine_wav(1.0, 8_000, 220.0, 0.5);
     expect(upload(&app, &token, &id, "bass", "bass.wav", fits).await, 201).await;
 }
@@ -827,7 +831,7 @@ async fn a_project_is_its_owners_alone() {
     assert_eq!(p["title"], "Mine");
     assert_eq!(p["status"], "draft");
     assert_eq!(project_rows(&app, "o1"), 1);
-    assert_eq!(project_files(&app, "o1", &id), ["metadata.json"]);
+    assert_eq!(project_files(&app, "o1", &id).await, ["metadata.json"]);
     assert_charged(&app, &owner, "o1", 0).await;
     assert_charged(&app, &other, "o2", 0).await;
 
@@ -955,7 +959,7 @@ async fn versions_can_be_selected_and_stems_remixed() {
     assert_eq!(read(&dir, &format!("preview/{id}_preview.mp3")), older_preview, "the project preview is the selected version's");
     assert_eq!(fetch(&app, s(&selected["previewUrl"])).await, older_preview);
     assert_eq!(fetch(&app, s(&first["previewUrl"])).await, older_preview, "the preview URL serves the selected preview");
-    assert_eq!(metadata(&app, "v1", &id)["project"]["currentVersionId"], v1);
+    assert_eq!(metadata(&app, "v1", &id).await["project"]["currentVersionId"], v1);
     refused(app.post_json(&format!("/api/music/project/{id}/versions/nope/select"), Some(&token), &json!({})).await, 404, "version_not_found").await;
 
     // Remix with the default stems: the current version's.
@@ -979,11 +983,11 @@ async fn versions_can_be_selected_and_stems_remixed() {
     let solo = ok(app.post_json(&format!("/api/music/project/{id}/mix"), Some(&token), &json!({"stems": [{"stemId": drums, "gain": 0.5, "pan": -0.5}]})).await).await;
     check_mp3(&fetch(&app, s(&solo["mixUrl"])).await, 10.0, "the drums alone");
 
-    let files = project_files(&app, "v1", &id);
+    let files = project_files(&app, "v1", &id).await;
     refused(app.post_json(&format!("/api/music/project/{id}/mix"), Some(&token), &json!({"stems": [{"stemId": "no-such-stem"}]})).await, 404, "stem_not_found").await;
     client_error(app.post_json(&format!("/api/music/project/{id}/mix"), Some(&token), &json!({"stems": []})).await, 400).await;
     client_error(app.post_json(&format!("/api/music/project/{id}/mix"), Some(&token), &json!({"stems": [{"stemId": drums, "gain": 3}]})).await, 400).await;
-    assert_eq!(project_files(&app, "v1", &id), files);
+    assert_eq!(project_files(&app, "v1", &id).await, files);
     assert_eq!(version_rows(&app, &id), 4);
     assert_charged(&app, &token, "v1", 2).await;
 }
@@ -1044,7 +1048,7 @@ async fn sharing_publishes_a_public_page_with_its_audio() {
     assert_eq!(p["status"], "published");
     assert_eq!(p["visibility"], "public");
     assert_eq!(p["shareUrl"], page.as_str());
-    assert_eq!(metadata(&app, "s1", &id)["project"]["shareSlug"], slug.as_str());
+    assert_eq!(metadata(&app, "s1", &id).await["project"]["shareSlug"], slug.as_str());
 
     // Sharing again to x counts another twitter share on the same page.
     let again = ok(app.post_json(&share_path, Some(&token), &json!({"platform": "x"})).await).await;
@@ -1204,6 +1208,7 @@ async fn bad_input_is_refused_and_nothing_is_stored_or_charged() {
     assert_eq!(version_rows(&app, &id), 0);
     assert_eq!(stem_rows(&app, &id), 0);
     assert_eq!(project_rows(&app, "b1"), 1);
+    mirrors_written(&app).await;
     assert_eq!(files_under(&music_bucket(&app)), [format!("users/b1/projects/{id}/metadata.json")]);
     assert_charged(&app, &token, "b1", 0).await;
     assert_charged(&app, &token2, "b2", 0).await;
@@ -1238,6 +1243,7 @@ async fn concurrent_creates_stop_at_the_project_limit() {
     statuses.sort();
     assert_eq!(statuses, [201, 201, 201, 201, 201, 403, 403, 403]);
     assert_eq!(project_rows(&app, "c1"), 5);
+    mirrors_written(&app).await;
     assert_eq!(files_under(&music_bucket(&app)).len(), 5);
 }
 

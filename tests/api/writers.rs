@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::blobs::contains;
 use crate::fake_openai::{FakeOpenAi, Scenario};
-use crate::helpers::{TestApp, client_error, expect, files_under, names_field, ok, refused, set_tier, user_on};
+use crate::helpers::{TestApp, client_error, expect, files_under, mirrors_written, names_field, ok, refused, set_tier, user_on};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -255,6 +255,7 @@ async fn projects_gate_limit_enum_listing_and_ownership() {
     assert_eq!(first["wordCount"], 0);
     assert!(first["currentVersionId"].is_null());
     let first_id = first["projectId"].as_str().unwrap().to_owned();
+    mirrors_written(&app).await;
     assert!(project_dir(&app, "p1", &first_id).join("metadata.json").is_file());
 
     let mut ids = vec![first_id.clone()];

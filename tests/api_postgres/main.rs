@@ -45,6 +45,8 @@ mod gcs_signing;
 mod limits;
 #[path = "../api/media.rs"]
 mod media;
+#[path = "../api/mirrors.rs"]
+mod mirrors;
 #[path = "../api/music.rs"]
 mod music;
 #[path = "../api/premium.rs"]

@@ -59,7 +59,11 @@ impl std::fmt::Display for CopyReport {
         let width = self.tables.iter().map(|t| t.table.len()).max().unwrap_or(0);
         writeln!(f, "copied into {}, every count verified:", self.target)?;
         for t in &self.tables {
-            let note = if t.kept_by_triggers { " (kept by triggers; the same as SQLite's)" } else { "" };
+            let note = match schema::derived(&t.table).map(|d| d.rows.is_some()) {
+                Some(true) => " (kept by triggers; the same as SQLite's)",
+                Some(false) => " (filled by triggers: each copied project's mirror is due)",
+                None => "",
+            };
             writeln!(f, "  {:<width$}  {:>9} rows{note}", t.table, t.rows)?;
         }
         let total: i64 = self.tables.iter().filter(|t| !t.kept_by_triggers).map(|t| t.rows).sum();

@@ -14,19 +14,23 @@ use super::convert::Kind;
 /// refinery's own table: each side keeps its own history, never copied.
 const HISTORY: &str = "refinery_schema_history";
 
-/// A table that triggers on another table keep (migrations V4): not copied, since copying that
-/// other table fills it; its rows are compared with SQLite's instead.
+/// A table that triggers on other tables keep: not copied, since copying those tables fills it.
 #[derive(Debug)]
 pub struct Derived {
     pub table: &'static str,
-    /// The rows that must agree, as `(text, bigint)`, the same SQL on both sides.
-    pub rows: &'static str,
+    /// The rows that must agree with SQLite's, as `(text, bigint)`, the same SQL on both sides;
+    /// `None`: the copy fills it with more than SQLite held, on purpose (below).
+    pub rows: Option<&'static str>,
 }
 
-/// SQLite keeps a user's count at 0 once their sessions are deleted; a copy counts only the
-/// sessions there are, so rows at 0 are not compared.
-pub const DERIVED: [Derived; 1] =
-    [Derived { table: "chat_session_counts", rows: "SELECT user_id, sessions FROM chat_session_counts WHERE sessions > 0" }];
+pub const DERIVED: [Derived; 2] = [
+    // V4. SQLite keeps a user's count at 0 once their sessions are deleted; a copy counts only
+    // the sessions there are, so rows at 0 are not compared.
+    Derived { table: "chat_session_counts", rows: Some("SELECT user_id, sessions FROM chat_session_counts WHERE sessions > 0") },
+    // V8. Copying a project schedules its `metadata.json` mirror, so every copied project's
+    // mirror is written once the new server runs: a superset of whatever SQLite had pending.
+    Derived { table: "mirror_outbox", rows: None },
+];
 
 /// Whether `table` is kept by triggers (see [`DERIVED`]).
 pub fn derived(table: &str) -> Option<&'static Derived> {

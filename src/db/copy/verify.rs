@@ -46,13 +46,17 @@ pub async fn same_rows(source: &Connection, tx: &Transaction<'_>, table: &str) -
 /// The rows of a table kept by triggers agree on both sides; how many there are.
 pub async fn same_derived(source: &Connection, tx: &Transaction<'_>, derived: &Derived) -> Result<i64, CopyError> {
     let table = derived.table;
+    let Some(rows) = derived.rows else {
+        let count = tx.query_one(&format!("SELECT count(*) FROM {}", quoted(table)), &[]).await;
+        return Ok(count.map_err(|e| target_error(&format!("counting {table}"), e))?.get(0));
+    };
     let mut mine = {
-        let mut stmt = source.prepare(derived.rows).map_err(|e| source_error(&format!("reading {table}"), e))?;
+        let mut stmt = source.prepare(rows).map_err(|e| source_error(&format!("reading {table}"), e))?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)));
         rows.and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>()).map_err(|e| source_error(&format!("reading {table}"), e))?
     };
     let mut theirs: Vec<(String, i64)> = tx
-        .query(derived.rows, &[])
+        .query(rows, &[])
         .await
         .map_err(|e| target_error(&format!("reading {table}"), e))?
         .iter()

@@ -40,7 +40,7 @@ impl MusicService {
                 return Err(e);
             }
         };
-        self.sync_metadata(&project.project_id).await?;
+        self.mirror_changed();
 
         let priority = match self.subscriptions.tier_of(&project.user_id).await {
             Ok(tier) => Priority::of(tier),
@@ -57,7 +57,7 @@ impl MusicService {
             Ok(generated) => Ok(generated),
             Err(e) => {
                 self.store.set_status(&project.project_id, previous, Some(e.public_message())).await?;
-                self.sync_metadata(&project.project_id).await?;
+                self.mirror_changed();
                 Err(e)
             }
         }
@@ -145,7 +145,7 @@ impl MusicService {
                 return Err(e);
             }
         }
-        self.sync_metadata(&project.project_id).await?;
+        self.mirror_changed();
         let stems: Vec<Stem> = stems.iter().map(|s| self.stem_view(s)).collect();
         Ok(Generated {
             status: ProjectStatus::Completed,

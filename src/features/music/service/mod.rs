@@ -11,6 +11,7 @@ use crate::auth::Caller;
 use crate::config::MusicConfig;
 use crate::error::{AppError, AppResult};
 use crate::features::fields::{required, trimmed};
+use crate::features::mirrors::{Mirror, MirrorKind, MirrorRenderer, MirrorSignal};
 use crate::features::page::Page;
 use crate::features::storage::StorageService;
 use crate::features::subscription::SubscriptionService;
@@ -34,6 +35,8 @@ pub struct MusicService {
     provider: Arc<dyn MusicProvider>,
     work: Arc<WorkQueue>,
     config: MusicConfig,
+    /// Wakes the worker that rewrites `metadata.json` after a change (see [`MirrorRenderer`]).
+    mirrors: MirrorSignal,
 }
 
 fn not_found(project_id: &str) -> AppError {
@@ -129,8 +132,9 @@ impl MusicService {
         provider: Arc<dyn MusicProvider>,
         work: Arc<WorkQueue>,
         config: MusicConfig,
+        mirrors: MirrorSignal,
     ) -> Self {
-        Self { store, storage, subscriptions, provider, work, config }
+        Self { store, storage, subscriptions, provider, work, config, mirrors }
     }
 
     pub(super) fn path(&self, project: &ProjectRow, rest: &str) -> AppResult<BlobPath> {
@@ -198,17 +202,31 @@ impl MusicService {
         Ok(p)
     }
 
-    /// Rewrites `metadata.json` from the rows, so the bucket describes itself.
-    pub(super) async fn sync_metadata(&self, project_id: &str) -> AppResult<()> {
-        let Some(parts) = self.store.project_parts(project_id).await? else { return Ok(()) };
-        self.write_metadata(&parts.project, &parts.stems, &parts.versions).await
+    /// The project's rows changed: its `metadata.json` is due (the change's transaction marked
+    /// it so in the outbox); wakes the worker that writes it. No blob work in the request.
+    pub(super) fn mirror_changed(&self) {
+        self.mirrors.poke();
+    }
+}
+
+/// `metadata.json` in the project's folder describes the project from its rows (the project,
+/// its stems and mix versions), so the bucket describes itself. The mirror worker writes it
+/// shortly after each change.
+#[async_trait::async_trait]
+impl MirrorRenderer for MusicService {
+    fn kind(&self) -> MirrorKind {
+        MirrorKind::MusicProject
     }
 
-    pub(super) async fn write_metadata(&self, project: &ProjectRow, stems: &[StemRow], versions: &[VersionRow]) -> AppResult<()> {
-        let doc = serde_json::json!({ "project": project, "stems": stems, "versions": versions, "writtenAt": now_text() });
-        let path = self.path(project, "metadata.json")?;
+    async fn render_mirror(&self, project_id: &str) -> AppResult<Option<Mirror>> {
+        let Some(parts) = self.store.project_parts(project_id).await? else { return Ok(None) };
+        let doc = serde_json::json!({ "project": parts.project, "stems": parts.stems, "versions": parts.versions, "writtenAt": now_text() });
+        let path = self.path(&parts.project, "metadata.json")?;
         let bytes = serde_json::to_vec_pretty(&doc).map_err(AppError::internal)?;
-        self.storage.blobs().put_mirror(BUCKET, &path, bytes).await?;
-        Ok(())
+        Ok(Some(Mirror { bucket: BUCKET, path, bytes }))
+    }
+
+    async fn mirror_subject_exists(&self, project_id: &str) -> AppResult<bool> {
+        Ok(self.store.project(project_id).await?.is_some())
     }
 }

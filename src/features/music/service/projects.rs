@@ -30,11 +30,7 @@ impl MusicService {
         BlobPath::parse(&format!("{}/metadata.json", row.storage_path))
             .map_err(|_| AppError::invalid_field("userId", "cannot be used in a storage path"))?;
         self.store.insert_project(row.clone(), self.subscriptions.count_admission(Counted::MusicProjects)).await?;
-        // A new project has no stems or versions yet: no need to read them back.
-        if let Err(e) = self.write_metadata(&row, &[], &[]).await {
-            self.store.delete_project(&row.project_id).await?;
-            return Err(e);
-        }
+        self.mirror_changed();
         Ok(self.view(&row))
     }
 
@@ -49,7 +45,7 @@ impl MusicService {
         // a project coming back from the archive counts against the tier's limit again.
         let edit = Box::new(move |p: &mut ProjectRow| Ok(apply_update(p, u)?.then_some(admission)));
         self.store.update_project(project_id, edit).await?.ok_or_else(|| not_found(project_id))?;
-        self.sync_metadata(project_id).await?;
+        self.mirror_changed();
         self.get(caller, project_id).await
     }
 
@@ -70,7 +66,7 @@ impl MusicService {
                 Ok(None)
             });
             self.store.update_project(&p.project_id, archive).await?.ok_or_else(|| not_found(project_id))?;
-            self.sync_metadata(project_id).await?;
+            self.mirror_changed();
             return Ok(Deleted { project_id: project_id.to_owned(), status: ProjectStatus::Archived, purged: false, files_removed: 0 });
         }
         // Rows go first: nothing may point at a file that is about to disappear.

@@ -36,7 +36,7 @@ impl MusicService {
             .await?
             .ok_or_else(|| not_found(project_id))?;
         let (page, counts) = (published.page_url, platforms.into_iter().zip(published.share_counts));
-        self.sync_metadata(project_id).await?;
+        self.mirror_changed();
         let text = caption.unwrap_or(project.title);
         Ok(Shared {
             project_id: project_id.to_owned(),

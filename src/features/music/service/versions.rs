@@ -37,7 +37,7 @@ impl MusicService {
             self.remove_files(&[blob]).await;
             return Err(e);
         }
-        self.sync_metadata(project_id).await?;
+        self.mirror_changed();
         Ok(self.stem_view(&row))
     }
 
@@ -85,7 +85,7 @@ impl MusicService {
             .make_current(&project.project_id, &version.version_id, version.duration, changeable(false))
             .await?
             .ok_or_else(|| not_found(project_id))?;
-        self.sync_metadata(project_id).await?;
+        self.mirror_changed();
         self.get(caller, project_id).await
     }
 

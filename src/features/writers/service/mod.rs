@@ -13,6 +13,7 @@ use crate::config::WritersConfig;
 use crate::error::{AppError, AppResult};
 use crate::features::accounts::AccountsService;
 use crate::features::fields::{at_most, required, trimmed};
+use crate::features::mirrors::{Mirror, MirrorKind, MirrorRenderer, MirrorSignal};
 use crate::features::page::Page;
 use crate::features::storage::StorageService;
 use crate::features::subscription::SubscriptionService;
@@ -35,6 +36,8 @@ pub struct WritersService {
     accounts: Arc<AccountsService>,
     text: Arc<dyn TextProvider>,
     config: WritersConfig,
+    /// Wakes the worker that rewrites a project's `metadata.json` after a change.
+    mirrors: MirrorSignal,
 }
 
 
@@ -141,12 +144,39 @@ impl WritersService {
         accounts: Arc<AccountsService>,
         text: Arc<dyn TextProvider>,
         config: WritersConfig,
+        mirrors: MirrorSignal,
     ) -> Self {
-        Self { store, storage, subscriptions, accounts, text, config }
+        Self { store, storage, subscriptions, accounts, text, config, mirrors }
     }
 
     fn path(&self, p: &ProjectRow, rest: &str) -> AppResult<BlobPath> {
         BlobPath::parse(&format!("{}/{rest}", p.storage_path))
+    }
+
+    /// A project's rows changed: its `metadata.json` is due (the change's transaction marked it
+    /// so in the outbox); wakes the worker that writes it. No blob work in the request.
+    fn mirror_changed(&self) {
+        self.mirrors.poke();
+    }
+}
+
+/// A writing project's `metadata.json` describes it from its row; the mirror worker writes it
+/// shortly after each change.
+#[async_trait::async_trait]
+impl MirrorRenderer for WritersService {
+    fn kind(&self) -> MirrorKind {
+        MirrorKind::WritingProject
+    }
+
+    async fn render_mirror(&self, project_id: &str) -> AppResult<Option<Mirror>> {
+        let Some(p) = self.store.project(project_id).await? else { return Ok(None) };
+        let doc = serde_json::json!({ "project": p, "writtenAt": now_text() });
+        let bytes = serde_json::to_vec_pretty(&doc).map_err(AppError::internal)?;
+        Ok(Some(Mirror { bucket: BUCKET, path: self.path(&p, "metadata.json")?, bytes }))
+    }
+
+    async fn mirror_subject_exists(&self, project_id: &str) -> AppResult<bool> {
+        Ok(self.store.project(project_id).await?.is_some())
     }
 }
 

@@ -10,13 +10,6 @@ impl WritersService {
         }
     }
 
-    pub(super) async fn sync_metadata(&self, p: &ProjectRow) -> AppResult<()> {
-        let doc = serde_json::json!({ "project": p, "writtenAt": now_text() });
-        let bytes = serde_json::to_vec_pretty(&doc).map_err(AppError::internal)?;
-        self.storage.blobs().put_mirror(BUCKET, &self.path(p, "metadata.json")?, bytes).await?;
-        Ok(())
-    }
-
     pub(super) async fn reload(&self, project_id: &str) -> AppResult<ProjectRow> {
         self.store.project(project_id).await?.ok_or_else(|| project_not_found(project_id))
     }
@@ -43,7 +36,7 @@ impl WritersService {
         BlobPath::parse(&format!("{}/metadata.json", row.storage_path))
             .map_err(|_| AppError::invalid_field("userId", "cannot be used in a storage path"))?;
         self.store.insert_project(row.clone(), self.subscriptions.count_admission(Counted::WritingProjects)).await?;
-        self.sync_metadata(&row).await?;
+        self.mirror_changed();
         Ok(view(&row))
     }
 
@@ -87,12 +80,15 @@ impl WritersService {
         };
         let restore = restoring.then(|| self.subscriptions.count_admission(Counted::WritingProjects));
         self.store.save_project(p.clone(), restore).await?;
+        // Poked now and again after the manuscript's save: a save refused (a version conflict)
+        // still leaves the edit above to mirror.
+        self.mirror_changed();
         let (version_id, new_version) = match content {
             Some(text) => self.save_manuscript(caller, &p, text, base.as_deref(), None).await?,
             None => (p.current_version_id.clone(), false),
         };
         let p = self.reload(project_id).await?;
-        self.sync_metadata(&p).await?;
+        self.mirror_changed();
         Ok(Saved { project: view(&p), version_id, new_version })
     }
 
@@ -212,7 +208,7 @@ impl WritersService {
         let text = self.text_of(&p, Some(version_id)).await?;
         let (vid, new_version) = self.save_manuscript(caller, &p, text, None, Some(version_id.to_owned())).await?;
         let p = self.reload(project_id).await?;
-        self.sync_metadata(&p).await?;
+        self.mirror_changed();
         Ok(Saved { project: view(&p), version_id: vid, new_version })
     }
 
