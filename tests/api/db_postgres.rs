@@ -338,3 +338,80 @@ async fn serve_stops_at_start_naming_a_database_it_cannot_reach() {
     assert!(!stderr.contains("secret-password"), "the password is never printed: {stderr}");
     assert!(!dir.path().join("d/optima.db").exists(), "never SQLite in its place");
 }
+
+/// The database stopped and started under load, through the HTTP surface: while it is away
+/// every request that needs it is 503 `database_unavailable` with `Retry-After`, `/health` is
+/// 503, nothing is a 500, and the server serves again by itself once it is back.
+#[tokio::test]
+async fn a_server_under_load_answers_503_while_its_database_is_away_and_recovers_by_itself() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use crate::helpers::{CLUSTER_SECRETS, TestApp};
+
+    let test = "a_server_under_load_answers_503_while_its_database_is_away_and_recovers_by_itself";
+    let Some(cluster) = PgCluster::start(&[]) else { return skipped(test) };
+    let database = cluster.create_database().await;
+    let app = Arc::new(
+        TestApp::spawn_with(|c| {
+            c.database = DatabaseConfig { connect_timeout_secs: 1, ..database };
+            let [jwt, signing, master] = CLUSTER_SECRETS;
+            (c.auth.jwt_secret, c.storage.url_signing_key, c.tactical.master_key) = (jwt.into(), signing.into(), master.into());
+        })
+        .await,
+    );
+    let token = app.token("loaded", optima::auth::Role::User);
+    let status_of = |resp: reqwest::Response| async move {
+        let status = resp.status().as_u16();
+        let retry_after = resp.headers().get("retry-after").is_some();
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        (status, body["error"]["code"].as_str().unwrap_or_default().to_owned(), retry_after)
+    };
+    // Four clients reading their usage and tracking some, without pause.
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (app, token, stop) = (app.clone(), token.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let resp = app.get("/api/subscription/tier/loaded", Some(&token)).await;
+                    seen.push(status_of(resp).await);
+                }
+                seen
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    cluster.stop();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let health = app.get("/health", None).await;
+        if health.status() == 503 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "/health never noticed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, code, retry_after) = status_of(app.get("/api/subscription/tier/loaded", Some(&token)).await).await;
+    assert_eq!((status, code.as_str(), retry_after), (503, "database_unavailable", true));
+
+    cluster.resume();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.get("/health", None).await.status() != 200 {
+        assert!(Instant::now() < deadline, "no recovery");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::SeqCst);
+    let mut seen = Vec::new();
+    for client in clients {
+        seen.extend(client.await.unwrap());
+    }
+    assert!(seen.iter().all(|(status, code, retry_after)| *status == 200 || (*status == 503 && code == "database_unavailable" && *retry_after)), "{seen:?}");
+    assert!(seen.iter().any(|(status, ..)| *status == 503), "the load saw the outage");
+    assert_eq!(seen.last().map(|s| s.0), Some(200), "the load is served again");
+    let (status, ..) = status_of(app.get("/api/subscription/tier/loaded", Some(&token)).await).await;
+    assert_eq!(status, 200);
+}
