@@ -326,3 +326,12 @@ pub async fn migrated(config: &DatabaseConfig) -> optima::db::postgres::PgDb {
 pub fn sqlite_db(dir: &tempfile::TempDir) -> optima::db::Db {
     optima::db::Db::open(&dir.path().join("optima.db"), &Config::default().database).expect("SQLite opens")
 }
+
+/// Asserts that a PostgreSQL store gave, call for call, the answers its SQLite store gave,
+/// naming the first call where they part.
+pub fn assert_same_answers(on_pg: &[String], on_lite: &[String]) {
+    for (i, (p, l)) in on_pg.iter().zip(on_lite).enumerate() {
+        assert_eq!(p, l, "answer {i}");
+    }
+    assert_eq!(on_pg.len(), on_lite.len(), "as many answers on both");
+}

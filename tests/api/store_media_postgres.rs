@@ -10,7 +10,7 @@ use optima::features::media::store::postgres::PgMediaStore;
 use optima::features::media::store::sqlite::SqliteMediaStore;
 use optima::features::media::store::{MediaStore, NftRow, PhotoRow};
 
-use crate::postgres::{database, migrated, sqlite_db};
+use crate::postgres::{assert_same_answers, database, migrated, sqlite_db};
 
 fn sqlite(dir: &tempfile::TempDir) -> SqliteMediaStore {
     SqliteMediaStore::new(sqlite_db(dir))
@@ -98,10 +98,7 @@ async fn postgres_media_store_photos_answer_as_sqlite() {
     let pg = PgMediaStore::new(migrated(&config).await);
     let dir = tempfile::tempdir().unwrap();
     let (on_pg, on_lite) = (photo_scenario(&pg).await, photo_scenario(&sqlite(&dir)).await);
-    for (i, (p, l)) in on_pg.iter().zip(&on_lite).enumerate() {
-        assert_eq!(p, l, "answer {i}");
-    }
-    assert_eq!(on_pg.len(), on_lite.len());
+    assert_same_answers(&on_pg, &on_lite);
     // The expectations, on both.
     assert!(on_pg[..6].iter().all(|s| s == "Ok(true)"), "{on_pg:?}");
     // Newest first, ties by id descending.
@@ -148,10 +145,7 @@ async fn postgres_media_store_nfts_answer_as_sqlite() {
     let pg = PgMediaStore::new(migrated(&config).await);
     let dir = tempfile::tempdir().unwrap();
     let (on_pg, on_lite) = (nft_scenario(&pg).await, nft_scenario(&sqlite(&dir)).await);
-    for (i, (p, l)) in on_pg.iter().zip(&on_lite).enumerate() {
-        assert_eq!(p, l, "answer {i}");
-    }
-    assert_eq!(on_pg.len(), on_lite.len());
+    assert_same_answers(&on_pg, &on_lite);
     assert!(on_pg[..5].iter().all(|s| s == "Ok(())"), "{on_pg:?}");
     assert!(on_pg[5].starts_with("Err((409,") && on_pg[6].starts_with("Err((409,"), "{on_pg:?}");
     let (rows, total) = pg.nfts_of("ann", 10, 0).await.unwrap();

@@ -14,7 +14,7 @@ use optima::features::mirrors::store::postgres::PgMirrorOutbox;
 use optima::features::mirrors::store::sqlite::SqliteMirrorOutbox;
 use optima::features::mirrors::store::{Claimed, MirrorOutbox};
 
-use crate::postgres::{database, migrated, sqlite_db};
+use crate::postgres::{assert_same_answers, database, migrated, sqlite_db};
 
 /// Where the scenario changes rows behind the store (as the services' stores would).
 enum Rows<'a> {
@@ -156,10 +156,7 @@ async fn postgres_mirror_outbox_answers_as_sqlite() {
     let lite = sqlite_db(&dir);
     let on_pg = scenario(&PgMirrorOutbox::new(pg.clone()), Rows::Pg(&pg)).await;
     let on_lite = scenario(&SqliteMirrorOutbox::new(lite.clone()), Rows::Lite(&lite)).await;
-    for (i, (p, l)) in on_pg.iter().zip(&on_lite).enumerate() {
-        assert_eq!(p, l, "answer {i}");
-    }
-    assert_eq!(on_pg.len(), on_lite.len());
+    assert_same_answers(&on_pg, &on_lite);
     // The expectations, on both.
     let claimed = |subject: &str, version: i64, attempts: u32, kind: MirrorKind| {
         format!("{:?}", Claimed { kind, subject_id: subject.into(), version, attempts })

@@ -21,7 +21,7 @@ use optima::features::subscription::store::sqlite::SqliteSubscriptionStore;
 use optima::features::subscription::store::SubscriptionStore;
 use tokio::sync::Barrier;
 
-use crate::postgres::{database, migrated, sqlite_db};
+use crate::postgres::{assert_same_answers, database, migrated, sqlite_db};
 
 /// A UUID ending in `n`, as the service's `Uuid::now_v7` ids are written.
 fn id(n: u32) -> String {
@@ -344,10 +344,7 @@ async fn postgres_music_store_answers_as_sqlite() {
     let (lite, lite_subscriptions) = (SqliteMusicStore::new(lite_db.clone()), SqliteSubscriptionStore::new(lite_db));
     let on_pg = scenario(&pg, &pg_subscriptions).await;
     let on_lite = scenario(&lite, &lite_subscriptions).await;
-    for (i, (p, l)) in on_pg.iter().zip(&on_lite).enumerate() {
-        assert_eq!(p, l, "answer {i}");
-    }
-    assert_eq!(on_pg.len(), on_lite.len());
+    assert_same_answers(&on_pg, &on_lite);
     let find = |prefix: &str| on_pg.iter().position(|s| s.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix} in {on_pg:#?}"));
 
     // The expectations, on both.

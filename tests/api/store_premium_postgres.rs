@@ -19,7 +19,7 @@ use optima::features::subscription::store::sqlite::SqliteSubscriptionStore;
 use optima::features::subscription::store::SubscriptionStore;
 use tokio::sync::Barrier;
 
-use crate::postgres::{database, migrated, sqlite_db};
+use crate::postgres::{assert_same_answers, database, migrated, sqlite_db};
 
 /// The default plans with the free tier allowed `limit` images a day.
 fn plans(limit: u64) -> Arc<TierPlans> {
@@ -126,10 +126,7 @@ async fn postgres_premium_store_answers_as_sqlite() {
     let now = Utc::now();
     let on_pg = scenario(&pg, &pg_subs, &plans, now).await;
     let on_lite = scenario(&lite, &lite_subs, &plans, now).await;
-    for (i, (p, l)) in on_pg.iter().zip(&on_lite).enumerate() {
-        assert_eq!(p, l, "answer {i}");
-    }
-    assert_eq!(on_pg.len(), on_lite.len());
+    assert_same_answers(&on_pg, &on_lite);
 
     // The expectations, on both.
     assert!(on_pg[..6].iter().all(|s| s == "Ok(())"), "{on_pg:?}");

@@ -22,7 +22,7 @@ use optima::features::writers::store::sqlite::SqliteWritersStore;
 use optima::features::writers::store::{MemberRow, ProjectRow, SessionRow, VersionRow, VersionSaved, WritersStore};
 use tokio::sync::Barrier;
 
-use crate::postgres::{database, migrated, sqlite_db};
+use crate::postgres::{assert_same_answers, database, migrated, sqlite_db};
 
 /// A UUID ending in `n`, as the service's `Uuid::now_v7` ids are written.
 fn id(n: u32) -> String {
@@ -290,10 +290,7 @@ async fn postgres_writers_store_answers_as_sqlite() {
     for (i, line) in on_pg.iter().enumerate() {
         eprintln!("{i}: {line}");
     }
-    for (i, (p, l)) in on_pg.iter().zip(&on_lite).enumerate() {
-        assert_eq!(p, l, "answer {i}");
-    }
-    assert_eq!(on_pg.len(), on_lite.len());
+    assert_same_answers(&on_pg, &on_lite);
 
     // The expectations, on both.
     let s = |i: usize| on_pg[i].as_str();

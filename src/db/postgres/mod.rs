@@ -6,6 +6,7 @@
 //! set for its whole session, so no statement holds a connection (and its locks) for longer.
 
 mod error;
+pub mod values;
 mod tls;
 
 use std::time::Duration;

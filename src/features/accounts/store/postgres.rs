@@ -8,13 +8,14 @@
 //! ASCII usernames only (the service's rule), where the two foldings agree, so the citext UNIQUE
 //! constraint decides a taken name as SQLite's does.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 
 use super::{AccountsStore, UserRow};
 use crate::auth::Role;
 use crate::db::postgres::PgDb;
-use crate::error::{AppError, AppResult};
+use crate::db::postgres::values::{text, time};
+use crate::error::AppResult;
 
 pub struct PgAccountsStore {
     db: PgDb,
@@ -39,19 +40,15 @@ fn row_to_user(r: &Row) -> UserRow {
         username: r.get(1),
         password_hash: r.get(2),
         role: Role::parse(&role).unwrap_or(Role::User),
-        created_at: created_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        created_at: text(created_at),
         display_name: r.get(5),
     }
-}
-
-fn parse_time(text: &str) -> AppResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|e| AppError::internal(format!("a time that is not RFC 3339 ({text:?}): {e}")))
 }
 
 #[async_trait::async_trait]
 impl AccountsStore for PgAccountsStore {
     async fn insert_user(&self, user: &UserRow) -> AppResult<bool> {
-        let created_at = parse_time(&user.created_at)?;
+        let created_at = time(&user.created_at)?;
         let client = self.db.client().await?;
         let stmt = client
             .prepare_cached(

@@ -17,14 +17,14 @@
 //! circle. Reads of several parts (a snapshot of the caller, a page and its total) run in one
 //! REPEATABLE READ snapshot, as SQLite's read transaction does.
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use deadpool_postgres::Transaction;
 use tokio_postgres::{IsolationLevel, Row};
 use uuid::Uuid;
 
 use super::{CallerSnapshot, ChatStore, ExchangeQuota, NewExchange, SessionRow, StoredExchange};
 use crate::db::postgres::PgDb;
-use crate::error::{AppError, AppResult};
+use crate::db::postgres::values::{row_id, text, time, unsigned, write_id};
+use crate::error::AppResult;
 use crate::features::chat::model::{ChatContext, ChatMessage, ChatSession};
 use crate::features::page::Page;
 use crate::features::subscription::quota::Admission;
@@ -40,34 +40,6 @@ impl PgChatStore {
     }
 }
 
-/// The uuid an id names: only a UUID written as SQLite holds it (hyphenated, lower case) names a
-/// row there, so only that form does here (`Uuid::parse_str` also takes upper case, braces and
-/// the simple form).
-fn row_id(id: &str) -> Option<Uuid> {
-    Uuid::parse_str(id).ok().filter(|uuid| uuid.to_string() == id)
-}
-
-/// A server-made id for a write; any other text is a bug in the caller.
-fn write_id(id: &str) -> AppResult<Uuid> {
-    row_id(id).ok_or_else(|| AppError::internal(format!("an id that is not a lowercase hyphenated UUID: {id:?}")))
-}
-
-/// A timestamptz as the RFC 3339 text the row types carry (what SQLite stores).
-fn time_text(r: &Row, index: usize) -> String {
-    let at: DateTime<Utc> = r.get(index);
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// RFC 3339 text from the service as a time to bind.
-fn parse_time(text: &str) -> AppResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|e| AppError::internal(format!("a time that is not RFC 3339 ({text:?}): {e}")))
-}
-
-fn unsigned(r: &Row, index: usize) -> AppResult<u64> {
-    let n: i64 = r.get(index);
-    u64::try_from(n).map_err(AppError::internal)
-}
-
 const MESSAGE_COLUMNS: &str = "message_id, role, content, context, model, created_at";
 
 fn message_of(r: &Row) -> ChatMessage {
@@ -78,7 +50,7 @@ fn message_of(r: &Row) -> ChatMessage {
         content: r.get(2),
         context: ChatContext::parse(r.get(3)),
         model: r.get(4),
-        timestamp: time_text(r, 5),
+        timestamp: text(r.get(5)),
     }
 }
 
@@ -144,7 +116,7 @@ impl ChatStore for PgChatStore {
         let mut client = self.db.client().await?;
         let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
         let total = tx.prepare_cached("SELECT count(*) FROM chat_messages WHERE session_id = $1").await?;
-        let total = unsigned(&tx.query_one(&total, &[&id]).await?, 0)?;
+        let total = unsigned(tx.query_one(&total, &[&id]).await?.get(0))?;
         let rows = tx
             .prepare_cached(&format!(
                 "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = $1 ORDER BY created_at, message_id LIMIT $2 OFFSET $3"
@@ -175,9 +147,9 @@ impl ChatStore for PgChatStore {
                     session_id: r.get(0),
                     title: r.get(1),
                     context: ChatContext::parse(r.get(2)),
-                    created_at: time_text(r, 3),
-                    updated_at: time_text(r, 4),
-                    message_count: unsigned(r, 5)?,
+                    created_at: text(r.get(3)),
+                    updated_at: text(r.get(4)),
+                    message_count: unsigned(r.get(5))?,
                 })
             })
             .collect::<AppResult<Vec<_>>>()?;
@@ -197,14 +169,14 @@ impl ChatStore for PgChatStore {
 async fn session_count(tx: &Transaction<'_>, user_id: &str) -> AppResult<u64> {
     let stmt = tx.prepare_cached("SELECT sessions FROM chat_session_counts WHERE user_id = $1").await?;
     let row = tx.query_opt(&stmt, &[&user_id]).await?;
-    row.map_or(Ok(0), |r| unsigned(&r, 0))
+    row.map_or(Ok(0), |r| unsigned(r.get(0)))
 }
 
 /// Stores a question and its answer (and the session, when new) inside `tx`. Returns the id of
 /// the session they went into: a client's new session id that a concurrent first message
 /// already took goes on in the session that message started.
 async fn insert_exchange(tx: &Transaction<'_>, e: &NewExchange) -> AppResult<Uuid> {
-    let (asked_at, answered_at) = (parse_time(&e.asked_at)?, parse_time(&e.answered_at)?);
+    let (asked_at, answered_at) = (time(&e.asked_at)?, time(&e.answered_at)?);
     let (user_message_id, reply_id) = (write_id(&e.user_message_id)?, write_id(&e.reply_id)?);
     // Always one the service made (a new one, or the stored id `session` gave).
     let session_id = write_id(&e.session_id)?;

@@ -8,12 +8,12 @@
 //! holder's insert committed. A page and its total are read in one REPEATABLE READ snapshot, as
 //! SQLite's read transaction does. `attributes` is jsonb; it is read back as compact JSON.
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use tokio_postgres::{IsolationLevel, Row};
 use uuid::Uuid;
 
 use super::{MediaStore, NftRow, PhotoRow};
 use crate::db::postgres::PgDb;
+use crate::db::postgres::values::{row_id, signed, text, time, unsigned, write_id};
 use crate::error::{AppError, AppResult};
 
 pub struct PgMediaStore {
@@ -29,36 +29,6 @@ impl PgMediaStore {
 const PHOTO_COLUMNS: &str = "photo_id, user_id, caption, path, thumbnail_path, width, height, size_bytes, created_at";
 const NFT_COLUMNS: &str = "nft_id, user_id, token_id, name, image_path, metadata_path, sha256, attributes, created_at";
 
-fn time_text(r: &Row, index: usize) -> String {
-    let at: DateTime<Utc> = r.get(index);
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn parse_time(text: &str) -> AppResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|e| AppError::internal(format!("a time that is not RFC 3339 ({text:?}): {e}")))
-}
-
-/// The uuid an id names: only a UUID written as SQLite holds it (hyphenated, lowercase) names a
-/// row there, so only that form does here (`Uuid::parse_str` also takes upper case, braces and
-/// URNs).
-fn row_id(id: &str) -> Option<Uuid> {
-    Uuid::parse_str(id).ok().filter(|uuid| uuid.to_string() == id)
-}
-
-/// A server-made id for a write; any other text is a bug in the caller.
-fn write_id(id: &str) -> AppResult<Uuid> {
-    row_id(id).ok_or_else(|| AppError::internal(format!("an id that is not a lowercase hyphenated UUID: {id:?}")))
-}
-
-fn unsigned(r: &Row, index: usize) -> AppResult<u64> {
-    let n: i64 = r.get(index);
-    u64::try_from(n).map_err(AppError::internal)
-}
-
-fn signed(n: u64) -> AppResult<i64> {
-    i64::try_from(n).map_err(|_| AppError::internal(format!("{n} does not fit a bigint column")))
-}
-
 fn photo_of(r: &Row) -> AppResult<PhotoRow> {
     let id: Uuid = r.get(0);
     let width: i64 = r.get(5);
@@ -71,8 +41,8 @@ fn photo_of(r: &Row) -> AppResult<PhotoRow> {
         thumbnail_path: r.get(4),
         width: u32::try_from(width).map_err(AppError::internal)?,
         height: u32::try_from(height).map_err(AppError::internal)?,
-        size_bytes: unsigned(r, 7)?,
-        created_at: time_text(r, 8),
+        size_bytes: unsigned(r.get(7))?,
+        created_at: text(r.get(8)),
     })
 }
 
@@ -82,19 +52,19 @@ fn nft_of(r: &Row) -> AppResult<NftRow> {
     Ok(NftRow {
         nft_id: id.to_string(),
         user_id: r.get(1),
-        token_id: unsigned(r, 2)?,
+        token_id: unsigned(r.get(2))?,
         name: r.get(3),
         image_path: r.get(4),
         metadata_path: r.get(5),
         sha256: r.get(6),
         attributes: attributes.to_string(),
-        created_at: time_text(r, 8),
+        created_at: text(r.get(8)),
     })
 }
 
 /// `SELECT COUNT(*) …` as u64.
 fn count(r: &Row) -> AppResult<u64> {
-    unsigned(r, 0)
+    unsigned(r.get(0))
 }
 
 impl PgMediaStore {
@@ -126,7 +96,7 @@ impl MediaStore for PgMediaStore {
     async fn insert_photo_within_limit(&self, photo: &PhotoRow, max_per_user: u64) -> AppResult<bool> {
         let p = photo;
         let id = write_id(&p.photo_id)?;
-        let created_at = parse_time(&p.created_at)?;
+        let created_at = time(&p.created_at)?;
         let (width, height, size) = (i64::from(p.width), i64::from(p.height), signed(p.size_bytes)?);
         let mut client = self.db.client().await?;
         let tx = client.transaction().await?;
@@ -164,7 +134,7 @@ impl MediaStore for PgMediaStore {
     async fn insert_nft(&self, nft: &NftRow) -> AppResult<()> {
         let n = nft;
         let id = write_id(&n.nft_id)?;
-        let created_at = parse_time(&n.created_at)?;
+        let created_at = time(&n.created_at)?;
         let token_id = signed(n.token_id)?;
         let client = self.db.client().await?;
         let stmt = client

@@ -20,7 +20,6 @@
 //! it. Times are timestamptz, written at millisecond precision from the server's clock (what
 //! SQLite's `now_text` stores) and read back as RFC 3339 text.
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::{IsolationLevel, Row};
 use uuid::Uuid;
@@ -29,8 +28,8 @@ use super::{
     CountAdmission, Edit, FinishedGeneration, Guard, MusicStore, NewVersion, PageUrl, ProjectParts, ProjectRow, Published,
     StemRow, VersionRow,
 };
-use crate::db::now_text;
 use crate::db::postgres::{PgDb, missing_reference};
+use crate::db::postgres::values::{now, row_id, signed, text, time, unsigned, write_id};
 use crate::error::{AppError, AppResult};
 use crate::features::music::model::ProjectStatus;
 use crate::features::page::Page;
@@ -46,43 +45,10 @@ impl PgMusicStore {
     }
 }
 
-/// The uuid an id names: only a UUID written as SQLite holds it (hyphenated, lowercase) names a
-/// row there, so only that form does here (`Uuid::parse_str` also takes upper case, braces and
-/// the simple form).
-fn row_id(id: &str) -> Option<Uuid> {
-    Uuid::parse_str(id).ok().filter(|uuid| uuid.to_string() == id)
-}
-
-/// A server-made id for a new row; any other text is a bug in the caller.
-fn write_id(id: &str) -> AppResult<Uuid> {
-    row_id(id).ok_or_else(|| AppError::internal(format!("an id that is not a lowercase hyphenated UUID: {id:?}")))
-}
-
 /// A reference a new stem makes (its project, its version): one that is not a UUID names no
 /// row, and is refused as a foreign key to a missing row is.
 fn reference(id: &str) -> AppResult<Uuid> {
     row_id(id).ok_or_else(missing_reference)
-}
-
-fn text(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn parse_time(text: &str) -> AppResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|e| AppError::internal(format!("a time that is not RFC 3339 ({text:?}): {e}")))
-}
-
-/// Now, at the millisecond precision SQLite's `now_text` keeps.
-fn now() -> AppResult<DateTime<Utc>> {
-    parse_time(&now_text())
-}
-
-fn unsigned(r: &Row, index: usize) -> AppResult<u64> {
-    u64::try_from(r.get::<_, i64>(index)).map_err(AppError::internal)
-}
-
-fn signed(n: u64) -> AppResult<i64> {
-    i64::try_from(n).map_err(|_| AppError::internal(format!("{n} does not fit a bigint column")))
 }
 
 const PROJECT_COLUMNS: &str = "project_id, user_id, title, genre, bpm, mood, musical_key, status, visibility, storage_path, \
@@ -100,8 +66,8 @@ fn project_of(r: &Row) -> AppResult<ProjectRow> {
         status: r.get(7),
         visibility: r.get(8),
         storage_path: r.get(9),
-        stem_count: unsigned(r, 10)?,
-        total_plays: unsigned(r, 11)?,
+        stem_count: unsigned(r.get(10))?,
+        total_plays: unsigned(r.get(11))?,
         duration: r.get(12),
         current_version_id: r.get::<_, Option<Uuid>>(13).map(|id| id.to_string()),
         last_error: r.get(14),
@@ -119,7 +85,7 @@ fn stem_of(r: &Row) -> AppResult<StemRow> {
         source: r.get(3),
         format: r.get(4),
         path: r.get(5),
-        size_bytes: unsigned(r, 6)?,
+        size_bytes: unsigned(r.get(6))?,
         duration: r.get(7),
         created_at: text(r.get(8)),
     })
@@ -179,7 +145,7 @@ async fn versions(c: &impl GenericClient, id: Uuid) -> AppResult<Vec<VersionRow>
 /// Projects a user owns that are not archived (what the tier's project limit counts).
 async fn count_active(tx: &Transaction<'_>, user_id: &str) -> AppResult<u64> {
     let stmt = tx.prepare_cached("SELECT count(*) FROM music_projects WHERE user_id = $1 AND status <> 'archived'").await?;
-    unsigned(&tx.query_one(&stmt, &[&user_id]).await?, 0)
+    unsigned(tx.query_one(&stmt, &[&user_id]).await?.get(0))
 }
 
 async fn set_status(c: &impl GenericClient, id: Uuid, status: ProjectStatus, last_error: Option<&str>) -> AppResult<()> {
@@ -204,7 +170,7 @@ async fn insert_version(tx: &Transaction<'_>, project: Uuid, v: &NewVersion) -> 
 async fn insert_stem(tx: &Transaction<'_>, project: Uuid, s: &StemRow) -> AppResult<()> {
     let id = write_id(&s.stem_id)?;
     let version = s.version_id.as_deref().map(reference).transpose()?;
-    let (size, created_at) = (signed(s.size_bytes)?, parse_time(&s.created_at)?);
+    let (size, created_at) = (signed(s.size_bytes)?, time(&s.created_at)?);
     let stmt = tx
         .prepare_cached(
             "INSERT INTO music_stems (stem_id, project_id, version_id, instrument, source, format, storage_url, size_bytes, duration, created_at)
@@ -265,7 +231,7 @@ async fn record_share(tx: &Transaction<'_>, project: Uuid, platform: &str, share
              RETURNING share_count",
         )
         .await?;
-    unsigned(&tx.query_one(&stmt, &[&Uuid::now_v7(), &project, &platform, &share_url, &caption, &now()?]).await?, 0)
+    unsigned(tx.query_one(&stmt, &[&Uuid::now_v7(), &project, &platform, &share_url, &caption, &now()?]).await?.get(0))
 }
 
 #[async_trait::async_trait]
@@ -297,7 +263,7 @@ impl MusicStore for PgMusicStore {
         let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
         let filter = "FROM music_projects WHERE user_id = $1 AND ($2::text IS NULL OR status = $2)";
         let total = tx.prepare_cached(&format!("SELECT count(*) {filter}")).await?;
-        let total = unsigned(&tx.query_one(&total, &[&user_id, &status]).await?, 0)?;
+        let total = unsigned(tx.query_one(&total, &[&user_id, &status]).await?.get(0))?;
         let rows = tx
             .prepare_cached(&format!("SELECT {PROJECT_COLUMNS} {filter} ORDER BY updated_at DESC, project_id DESC LIMIT $3 OFFSET $4"))
             .await?;
@@ -318,7 +284,7 @@ impl MusicStore for PgMusicStore {
 
     async fn insert_project(&self, p: ProjectRow, admission: CountAdmission) -> AppResult<()> {
         let id = write_id(&p.project_id)?;
-        let created_at = parse_time(&p.created_at)?;
+        let created_at = time(&p.created_at)?;
         let bpm = p.bpm.map(i64::from);
         let mut client = self.db.client().await?;
         let tx = client.transaction().await?;

@@ -9,12 +9,12 @@
 //! either both happen or neither. A page and its total are read in one REPEATABLE READ
 //! snapshot, as SQLite's read transaction does.
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use tokio_postgres::{IsolationLevel, Row};
 use uuid::Uuid;
 
 use super::{GenerationRow, GenerationUrls, PremiumStore};
 use crate::db::postgres::PgDb;
+use crate::db::postgres::values::{row_id, text, time};
 use crate::error::{AppError, AppResult};
 use crate::features::page::Page;
 use crate::features::subscription::store::Hold;
@@ -30,18 +30,6 @@ impl PgPremiumStore {
     }
 }
 
-/// The uuid an id names: only a UUID written as SQLite holds it (hyphenated, lower case) names a
-/// row there, so only that form does here (`Uuid::parse_str` also takes upper case, braces and
-/// the simple form).
-fn row_id(id: &str) -> Option<Uuid> {
-    Uuid::parse_str(id).ok().filter(|uuid| uuid.to_string() == id)
-}
-
-/// RFC 3339 text from the service as a time to bind.
-fn parse_time(text: &str) -> AppResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|e| AppError::internal(format!("a time that is not RFC 3339 ({text:?}): {e}")))
-}
-
 const COLUMNS: &str = "generation_id, user_id, prompt, revised_prompt, size, style, quality, model, seed, sha256,
     original_path, thumbnail_path, width, height, created_at";
 
@@ -51,25 +39,24 @@ fn dimension(r: &Row, index: usize) -> AppResult<u32> {
 }
 
 fn row_of(r: &Row) -> AppResult<GenerationRow> {
-    let text = |index| r.get::<_, Option<String>>(index).unwrap_or_default();
+    let or_empty = |index| r.get::<_, Option<String>>(index).unwrap_or_default();
     let id: Uuid = r.get(0);
-    let created_at: DateTime<Utc> = r.get(14);
     Ok(GenerationRow {
         generation_id: id.to_string(),
         user_id: r.get(1),
         prompt: r.get(2),
         revised_prompt: r.get(3),
-        size: text(4),
-        style: text(5),
+        size: or_empty(4),
+        style: or_empty(5),
         quality: r.get(6),
-        model: text(7),
+        model: or_empty(7),
         seed: r.get(8),
-        sha256: text(9),
-        original_path: text(10),
-        thumbnail_path: text(11),
+        sha256: or_empty(9),
+        original_path: or_empty(10),
+        thumbnail_path: or_empty(11),
         width: dimension(r, 12)?,
         height: dimension(r, 13)?,
-        created_at: created_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        created_at: text(r.get(14)),
     })
 }
 
@@ -78,7 +65,7 @@ impl PremiumStore for PgPremiumStore {
     async fn record_generation(&self, g: GenerationRow, urls: GenerationUrls, hold: Hold) -> AppResult<()> {
         let id = row_id(&g.generation_id)
             .ok_or_else(|| AppError::internal(format!("a generation id that is not a lowercase hyphenated UUID: {:?}", g.generation_id)))?;
-        let created_at = parse_time(&g.created_at)?;
+        let created_at = time(&g.created_at)?;
         let (width, height) = (i64::from(g.width), i64::from(g.height));
         let mut client = self.db.client().await?;
         let tx = client.transaction().await?;

@@ -15,7 +15,7 @@
 
 use std::future::Future;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use tokio_postgres::{GenericClient, IsolationLevel, Transaction};
 use uuid::Uuid;
 
@@ -24,6 +24,7 @@ use super::{
     SubscriptionSnapshot, SubscriptionStore, TierChange, Usage,
 };
 use crate::db::postgres::PgDb;
+use crate::db::postgres::values::{row_id, text, time};
 use crate::error::{AppError, AppResult};
 use crate::features::subscription::admission::{Admission, CountAdmission, UsageLine};
 use crate::features::subscription::plan::Tier;
@@ -36,23 +37,6 @@ impl PgSubscriptionStore {
     pub fn new(db: PgDb) -> Self {
         Self { db }
     }
-}
-
-/// The uuid an id names: only a UUID written as SQLite holds it (hyphenated, lower case) names a
-/// row there, so only that form does here (`Uuid::parse_str` also takes upper case, braces and
-/// the simple form); anything else names no row.
-fn row_id(id: &str) -> Option<Uuid> {
-    Uuid::parse_str(id).ok().filter(|uuid| uuid.to_string() == id)
-}
-
-/// A timestamptz as the RFC 3339 text the row types carry (what SQLite stores).
-fn text(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// RFC 3339 text from the service as a time to bind.
-fn time(text: &str) -> AppResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|e| AppError::internal(format!("not an RFC 3339 time `{text}`: {e}")))
 }
 
 #[async_trait::async_trait]

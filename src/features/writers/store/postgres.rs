@@ -30,14 +30,14 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::{IsolationLevel, Row};
 use uuid::Uuid;
 
 use super::{MemberRow, MemberStats, ProjectRow, SessionRow, VersionRow, VersionSaved, WritersStore};
-use crate::db::now_text;
 use crate::db::postgres::PgDb;
+use crate::db::postgres::values::{now, row_id, signed, text, time, unsigned, write_id};
 use crate::error::{AppError, AppResult};
 use crate::features::page::Page;
 use crate::features::subscription::admission::{AI_WRITING_WORDS, CountAdmission};
@@ -53,40 +53,6 @@ impl PgWritersStore {
     pub fn new(db: PgDb) -> Self {
         Self { db }
     }
-}
-
-/// The uuid an id names: only a UUID written as SQLite holds it (hyphenated, lowercase) names a
-/// row there, so only that form does here.
-fn row_id(id: &str) -> Option<Uuid> {
-    Uuid::parse_str(id).ok().filter(|uuid| uuid.to_string() == id)
-}
-
-/// A server-made id for a write; any other text is a bug in the caller.
-fn write_id(id: &str) -> AppResult<Uuid> {
-    row_id(id).ok_or_else(|| AppError::internal(format!("an id that is not a lowercase hyphenated UUID: {id:?}")))
-}
-
-/// A timestamptz as the RFC 3339 text the row types carry (what SQLite stores).
-fn text(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// RFC 3339 text from the service as a time to bind.
-fn time(text: &str) -> AppResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|e| AppError::internal(format!("not an RFC 3339 time `{text}`: {e}")))
-}
-
-/// Now, at the millisecond precision SQLite's `now_text()` stores.
-fn now() -> AppResult<DateTime<Utc>> {
-    time(&now_text())
-}
-
-fn unsigned(n: i64) -> AppResult<u64> {
-    u64::try_from(n).map_err(AppError::internal)
-}
-
-fn signed(n: u64) -> AppResult<i64> {
-    i64::try_from(n).map_err(|_| AppError::internal(format!("{n} does not fit a bigint column")))
 }
 
 const MEMBER_COLUMNS: &str = "member_id, user_id, pen_name, bio, specialties, tier, total_words_written, joined_at, updated_at";

@@ -25,7 +25,7 @@
 //! (and any archive of it) is PostgreSQL's own: a client cannot truncate it, so older copies
 //! leave it as the server recycles its segments.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use tokio_postgres::IsolationLevel;
 use uuid::Uuid;
 
@@ -35,6 +35,7 @@ use super::{
     TeamRow, Verification, VisibleComms, WrapKey,
 };
 use crate::db::postgres::PgDb;
+use crate::db::postgres::values::{row_id, signed, text, time, unsigned, write_id};
 use crate::error::{AppError, AppResult};
 use crate::features::tactical::audit::Record;
 use crate::features::tactical::model::{AuditEntry, AuditFilter, AuditVerification, IncidentFilter};
@@ -62,17 +63,6 @@ impl PgTacticalStore {
 
 // ---- conversions -----------------------------------------------------------------------------
 
-/// The uuid an id names: only the form SQLite holds (hyphenated, lower case); anything else
-/// names no row.
-fn row_id(id: &str) -> Option<Uuid> {
-    Uuid::parse_str(id).ok().filter(|uuid| uuid.to_string() == id)
-}
-
-/// A server-made id for a write; any other text is a bug in the caller.
-fn write_id(id: &str) -> AppResult<Uuid> {
-    row_id(id).ok_or_else(|| AppError::internal(format!("an id that is not a lowercase hyphenated UUID: {id:?}")))
-}
-
 /// The id a write refers to another row by (a foreign key): one that names no row refers to
 /// the nil UUID, which no row has, so the database refuses the write as SQLite's foreign key
 /// does (409), rather than answering 500.
@@ -88,30 +78,12 @@ fn id_text(id: Option<Uuid>) -> Option<String> {
     id.map(|id| id.to_string())
 }
 
-/// A timestamptz as the RFC 3339 text the row types carry (what SQLite stores).
-fn text(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 fn opt_text(t: Option<DateTime<Utc>>) -> Option<String> {
     t.map(text)
 }
 
-/// RFC 3339 text from the service as a time to bind.
-fn time(at: &str) -> AppResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(at).map(|t| t.with_timezone(&Utc)).map_err(|e| AppError::internal(format!("not an RFC 3339 time {at:?}: {e}")))
-}
-
 fn opt_time(at: Option<&str>) -> AppResult<Option<DateTime<Utc>>> {
     at.map(time).transpose()
-}
-
-fn signed(n: u64) -> AppResult<i64> {
-    i64::try_from(n).map_err(|_| AppError::internal(format!("{n} does not fit a bigint column")))
-}
-
-fn unsigned(n: i64) -> AppResult<u64> {
-    u64::try_from(n).map_err(AppError::internal)
 }
 
 /// Removes the dead row versions of `tables` (secrets a write just overwrote). It cannot run
