@@ -138,3 +138,65 @@ wrk_figures() {
     socket=$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")
     WRK_ERRORS=$((${non2xx:-0} + ${socket:-0}))
 }
+
+# require_postgres: installs Debian's PostgreSQL binaries with apt-get when none are installed
+# (as root only; postgresql-common is told first not to make and start a cluster of its own on
+# port 5432: only the binaries are wanted). Returns non-zero, saying why, if there still are none.
+require_postgres() {
+    if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+        if ((EUID != 0)); then
+            echo "error: PostgreSQL is not installed and this is not root (apt-get install postgresql)" >&2
+            return 1
+        fi
+        echo "==> installing PostgreSQL (apt-get)" >&2
+        (
+            export DEBIAN_FRONTEND=noninteractive
+            apt-get update
+            apt-get install -y --no-install-recommends postgresql-common
+            sed -i 's/^#* *create_main_cluster *=.*/create_main_cluster = false/' /etc/postgresql-common/createcluster.conf
+            apt-get install -y --no-install-recommends postgresql
+        ) >&2
+    fi
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "error: PostgreSQL could not be installed" >&2; return 1; }
+}
+
+# start_postgres DIR: a throwaway PostgreSQL cluster in DIR (made by initdb, at PostgreSQL's
+# defaults, so as durable as a real server), started on a free loopback port; as the postgres OS
+# user when this is root, since PostgreSQL refuses to run as root. Sets PG_PORT; stop_postgres
+# stops it, createdb_postgres NAME makes a database in it.
+start_postgres() {
+    PG_DIR=$1 PG_AS=()
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+    mkdir -p "$PG_DIR"
+    if ((EUID == 0)); then
+        chown postgres: "$PG_DIR"
+        PG_AS=(runuser -u postgres --)
+    fi
+    "${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust >"$PG_DIR/initdb.log" 2>&1 \
+        || { echo "error: initdb failed: $(tail -n 5 "$PG_DIR/initdb.log")" >&2; return 1; }
+    PG_PORT=$(free_port)
+    "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
+        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null \
+        || { echo "error: PostgreSQL did not start: $(tail -n 5 "$PG_DIR/server.log")" >&2; return 1; }
+}
+
+# stop_postgres: stops the cluster start_postgres started, if it did.
+stop_postgres() {
+    [[ -n "${PG_DIR:-}" && -f "$PG_DIR/data/postmaster.pid" ]] || return 0
+    "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1 || true
+}
+
+# createdb_postgres NAME: an empty database NAME in start_postgres's cluster; prints its URL.
+createdb_postgres() {
+    "${PG_AS[@]}" "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$1" >&2 || return 1
+    echo "postgres://postgres@127.0.0.1:$PG_PORT/$1"
+}
+
+# require_nginx: installs nginx with apt-get when it is missing; exits 2 if it still is.
+require_nginx() {
+    if ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
+        echo "==> installing nginx (apt-get)" >&2
+        (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light) >&2
+    fi
+    command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || { echo "error: nginx is not installed and could not be" >&2; exit 2; }
+}

