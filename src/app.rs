@@ -42,6 +42,9 @@ pub struct AppState {
     /// change that one follows.
     mirrors: Arc<dyn crate::features::mirrors::store::MirrorOutbox>,
     mirror_signal: MirrorSignal,
+    /// The live event log, and this server's follower of it.
+    events: Arc<dyn crate::events::store::EventStore>,
+    pub bus: Arc<crate::events::bus::EventBus>,
     pub work: Arc<crate::work_queue::WorkQueue>,
     /// What the tRPC endpoint works with.
     pub trpc: Arc<crate::trpc::Context>,
@@ -62,6 +65,8 @@ pub enum StartError {
     Quotas(String),
     #[error("cannot start background WAL checkpoints: {0}")]
     Checkpoints(String),
+    #[error("cannot read the event log: {0}")]
+    Events(String),
     #[error(transparent)]
     MasterKey(#[from] crate::crypto::keyring::KeyringError),
     #[error(transparent)]
@@ -125,6 +130,10 @@ impl AppState {
         let text = crate::ai::text::from_config(&config.ai, work.clone());
         let chat = ChatService::new(stores.chat, subscriptions.clone(), text.clone(), config.chat.clone());
         let mirror_signal = MirrorSignal::new();
+        let event_signal = crate::events::EventSignal::new();
+        let bus = crate::events::bus::EventBus::new(stores.events.clone(), event_signal.clone(), config.events.buffer_events)
+            .await
+            .map_err(|e| StartError::Events(e.to_string()))?;
         let writers = Arc::new(WritersService::new(
             stores.writers,
             storage.clone(),
@@ -134,14 +143,15 @@ impl AppState {
             config.writers.clone(),
             mirror_signal.clone(),
         ));
-        let tactical = TacticalService::new(
+        let tactical = Arc::new(TacticalService::new(
             stores.tactical,
             storage.clone(),
             subscriptions.clone(),
             text.clone(),
             Arc::new(master_keys(&config)?),
             config.tactical.clone(),
-        );
+            event_signal,
+        ));
         let decode_budget = Arc::new(crate::imaging::budget::DecodeBudget::new(
             config.media.decode_memory_mb * 1024 * 1024,
             std::time::Duration::from_secs(config.media.decode_wait_secs),
@@ -161,6 +171,12 @@ impl AppState {
         ));
         let readiness = Arc::new(crate::features::system::readiness::ReadinessService::new(&config, database.reachable(), storage.clone(), text, images, composer));
         let limiter = Arc::new(crate::limits::Limiter::new(&config.limits, tokens.clone()));
+        let live = Arc::new(crate::features::live::LiveService::new(
+            bus.clone(),
+            tactical.clone(),
+            music.clone(),
+            &config.events,
+        ));
         let services = Arc::new(Services {
             tokens,
             limiter,
@@ -170,9 +186,10 @@ impl AppState {
             chat: Arc::new(chat),
             music,
             writers,
-            tactical: Arc::new(tactical),
+            tactical,
             premium: Arc::new(premium),
             media: Arc::new(media),
+            live,
             readiness,
         });
         let trpc = Arc::new(crate::trpc::Context {
@@ -183,8 +200,8 @@ impl AppState {
         let mut procedures: Vec<String> = crate::trpc::names().into_iter().map(|(path, _)| path.to_owned()).collect();
         procedures.dedup();
         let procedures = Arc::new(TrpcProcedures(procedures));
-        let mirrors = stores.mirrors;
-        Ok(Arc::new(Self { config, database, services, mirrors, mirror_signal, work, trpc, procedures }))
+        let (mirrors, events) = (stores.mirrors, stores.events);
+        Ok(Arc::new(Self { config, database, services, mirrors, mirror_signal, events, bus, work, trpc, procedures }))
     }
 
     /// Starts the worker that writes the mirrors the outbox holds (`metadata.json` of music and
@@ -199,6 +216,16 @@ impl AppState {
             self.config.storage.mirrors.clone(),
         )
         .start()
+    }
+
+    /// Starts this server's follower of the event log: woken by its own writes, on PostgreSQL
+    /// by other servers' through LISTEN/NOTIFY, and by a poll.
+    fn start_event_follower(&self) -> crate::events::bus::BusHandle {
+        let wakeups = match &self.database {
+            Database::Postgres(pg) => Some(pg.listen(crate::events::store::postgres::CHANNEL)),
+            Database::Sqlite(_) => None,
+        };
+        self.bus.start(wakeups, Duration::from_millis(self.config.events.poll_ms))
     }
 }
 
@@ -255,6 +282,7 @@ pub struct RunningServer {
     task: JoinHandle<std::io::Result<()>>,
     backups: Option<crate::backup::schedule::Scheduler>,
     mirrors: Option<MirrorWorkerHandle>,
+    events: Option<crate::events::bus::BusHandle>,
 }
 
 impl RunningServer {
@@ -264,6 +292,9 @@ impl RunningServer {
 
     /// Stops accepting, lets in-flight requests finish (up to the configured timeout), returns.
     pub async fn shutdown(self) -> std::io::Result<()> {
+        // Live streams end first (their clients reconnect elsewhere), or they would hold the
+        // graceful shutdown open until its timeout.
+        self.state.bus.close();
         let _ = self.shutdown.send(());
         let served = self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
         if let Some(backups) = self.backups {
@@ -273,6 +304,9 @@ impl RunningServer {
         // whatever is left is written at the next start.
         if let Some(mirrors) = self.mirrors {
             mirrors.stop().await;
+        }
+        if let Some(events) = self.events {
+            events.stop().await;
         }
         served
     }
@@ -326,6 +360,23 @@ async fn release_stale_quota_holds(state: Arc<AppState>) {
     }
 }
 
+/// Removes live events older than `[events]` keeps, and beyond its count, every 10 s (more
+/// often with a retention under 100 s), so that a burst past the count is soon trimmed.
+async fn prune_events(state: Arc<AppState>) {
+    let config = &state.config.events;
+    let keep_for = Duration::from_secs(config.retention_secs);
+    let mut tick = tokio::time::interval((keep_for / 10).clamp(Duration::from_secs(1), Duration::from_secs(10)));
+    loop {
+        tick.tick().await;
+        let Some(_turn) = turn(&state, "optima:prune_events").await else { continue };
+        match state.events.prune(keep_for, config.retention_max_events).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(events = n, "removed old live events"),
+            Err(e) => tracing::warn!(error = %e, "removing old live events failed"),
+        }
+    }
+}
+
 /// Forgets the rate-limit state of quiet clients once a minute, so memory follows active ones.
 async fn forget_idle_clients(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -362,6 +413,8 @@ pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<Runn
     tokio::spawn(close_idle_writing_sessions(state.clone()));
     tokio::spawn(release_stale_quota_holds(state.clone()));
     let mirrors = Some(state.start_mirror_worker());
+    let events = Some(state.start_event_follower());
+    tokio::spawn(prune_events(state.clone()));
     if state.services.limiter.is_on() {
         tokio::spawn(forget_idle_clients(state.clone()));
     }
@@ -378,7 +431,7 @@ pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<Runn
     };
     let task = tokio::spawn(crate::server::serve(listener, app, header_timeout, connection_limits, stop, grace));
     tracing::info!(%addr, "server ready");
-    Ok(RunningServer { addr, state, shutdown: tx, task, backups, mirrors })
+    Ok(RunningServer { addr, state, shutdown: tx, task, backups, mirrors, events })
 }
 
 #[cfg(test)]

@@ -32,6 +32,56 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub backup: BackupConfig,
     pub trpc: TrpcConfig,
+    pub events: EventsConfig,
+}
+
+/// Live events (`/api/events`, tRPC subscriptions): how long they are kept for clients that
+/// reconnect, and how many streams a client may hold open.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsConfig {
+    /// A client that reconnects within this time is sent every event it missed; older events
+    /// are removed, and a client whose last id is older is told it missed some.
+    pub retention_secs: u64,
+    /// At most this many events are kept, the newest (bounds the log under a burst).
+    pub retention_max_events: u64,
+    /// How often the log is read besides being woken by writes (this server's, and on
+    /// PostgreSQL other servers' through LISTEN/NOTIFY).
+    pub poll_ms: u64,
+    /// A comment line is sent on an idle stream this often, so proxies and clients keep it.
+    pub keepalive_secs: u64,
+    /// Open streams per user; one more is refused with 429.
+    pub max_streams_per_user: u32,
+    /// Open streams per client IP (authenticated or not); one more is refused with 429.
+    pub max_streams_per_ip: u32,
+    /// How far (in events) a stream may fall behind the newest before it reads the log instead
+    /// of memory; bounds the memory every stream shares.
+    pub buffer_events: usize,
+}
+
+impl EventsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("`events.{key}` {why}")));
+        if self.retention_secs == 0 {
+            return bad("retention_secs", "must be at least 1");
+        }
+        if self.retention_max_events == 0 {
+            return bad("retention_max_events", "must be at least 1");
+        }
+        if self.poll_ms == 0 {
+            return bad("poll_ms", "must be at least 1");
+        }
+        if self.keepalive_secs == 0 {
+            return bad("keepalive_secs", "must be at least 1");
+        }
+        if self.max_streams_per_user == 0 || self.max_streams_per_ip == 0 {
+            return bad("max_streams_per_user", "and `events.max_streams_per_ip` must be at least 1");
+        }
+        if !(16..=1_000_000).contains(&self.buffer_events) {
+            return bad("buffer_events", "must be 16 to 1000000");
+        }
+        Ok(())
+    }
 }
 
 /// The tRPC endpoint: where procedures this server does not serve are forwarded.
@@ -798,6 +848,15 @@ impl Default for Config {
             },
             backup: BackupConfig { schedule: String::new(), keep: 7, dir: PathBuf::new(), gcs_bucket: String::new() },
             trpc: TrpcConfig { upstream_url: String::new(), upstream_timeout_secs: 15, upstream_max_response_bytes: 8 * 1024 * 1024 },
+            events: EventsConfig {
+                retention_secs: 86_400,
+                retention_max_events: 100_000,
+                poll_ms: 1_000,
+                keepalive_secs: 15,
+                max_streams_per_user: 8,
+                max_streams_per_ip: 32,
+                buffer_events: 1_024,
+            },
         }
     }
 }
@@ -984,6 +1043,7 @@ impl Config {
             );
         }
         self.trpc.validate(self.limits.handler_timeout_secs)?;
+        self.events.validate()?;
         for tier in Tier::ALL {
             let plan = self.subscription.tiers.get(tier);
             if !(plan.price_monthly >= 0.0 && plan.price_yearly >= 0.0) {

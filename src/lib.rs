@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod db;
 pub mod edge;
 pub mod error;
+pub mod events;
 pub mod features;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::auth::TokenService;
 use crate::features::accounts::AccountsService;
 use crate::features::chat::ChatService;
+use crate::features::live::LiveService;
 use crate::features::media::MediaService;
 use crate::features::music::MusicService;
 use crate::features::premium::PremiumService;
@@ -27,6 +28,8 @@ pub struct Services {
     pub tactical: Arc<TacticalService>,
     pub premium: Arc<PremiumService>,
     pub media: Arc<MediaService>,
+    /// Live streams of events (`/api/events`, tRPC subscriptions).
+    pub live: Arc<LiveService>,
     /// `GET /probe/gateway`: the database, the blob store and each AI provider.
     pub readiness: Arc<ReadinessService>,
 }
@@ -45,6 +48,7 @@ impl Services {
         req.set_data(self.tactical.clone());
         req.set_data(self.premium.clone());
         req.set_data(self.media.clone());
+        req.set_data(self.live.clone());
         req.set_data(self.readiness.clone());
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::db::Database;
+use crate::events::store::{EventStore, postgres::PgEventStore, sqlite::SqliteEventStore};
 use crate::features::accounts::store::{AccountsStore, postgres::PgAccountsStore, sqlite::SqliteAccountsStore};
 use crate::features::chat::store::{ChatStore, postgres::PgChatStore, sqlite::SqliteChatStore};
 use crate::features::mirrors::store::{MirrorOutbox, postgres::PgMirrorOutbox, sqlite::SqliteMirrorOutbox};
@@ -24,6 +25,7 @@ pub struct Stores {
     pub premium: Arc<dyn PremiumStore>,
     pub media: Arc<dyn MediaStore>,
     pub mirrors: Arc<dyn MirrorOutbox>,
+    pub events: Arc<dyn EventStore>,
 }
 
 impl Stores {
@@ -39,6 +41,7 @@ impl Stores {
                 premium: Arc::new(SqlitePremiumStore::new(db.clone())),
                 media: Arc::new(SqliteMediaStore::new(db.clone())),
                 mirrors: Arc::new(SqliteMirrorOutbox::new(db.clone())),
+                events: Arc::new(SqliteEventStore::new(db.clone())),
             },
             Database::Postgres(db) => Self {
                 accounts: Arc::new(PgAccountsStore::new(db.clone())),
@@ -50,6 +53,7 @@ impl Stores {
                 premium: Arc::new(PgPremiumStore::new(db.clone())),
                 media: Arc::new(PgMediaStore::new(db.clone())),
                 mirrors: Arc::new(PgMirrorOutbox::new(db.clone())),
+                events: Arc::new(PgEventStore::new(db.clone())),
             },
         }
     }

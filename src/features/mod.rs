@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod chat;
 pub mod fields;
+pub mod live;
 pub mod media;
 pub mod mirrors;
 pub mod music;

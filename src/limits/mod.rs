@@ -63,6 +63,12 @@ impl Limiter {
         }
     }
 
+    /// The client's address as this server believes it (`trusted_proxies`' `X-Forwarded-For`,
+    /// else the socket's peer); `None` when the connection has no IP peer.
+    pub fn client_ip(&self, req: &Request) -> Option<std::net::IpAddr> {
+        client_ip(req.remote_addr().as_socket_addr().map(|a| a.ip()), req.headers(), &self.trusted_proxies)
+    }
+
     pub fn client(&self, req: &Request) -> Client {
         let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
         let ip = client_ip(peer, req.headers(), &self.trusted_proxies);

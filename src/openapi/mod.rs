@@ -9,6 +9,7 @@ use poem_openapi::OpenApiService;
 
 use crate::features::accounts::api::AccountsApi;
 use crate::features::chat::api::ChatApi;
+use crate::features::live::api::LiveApi;
 use crate::features::media::api::MediaApi;
 use crate::features::music::api::MusicApi;
 use crate::features::premium::api::PremiumApi;
@@ -18,7 +19,7 @@ use crate::features::system::api::SystemApi;
 use crate::features::tactical::api::TacticalApi;
 use crate::features::writers::api::WritersApi;
 
-pub type Apis = (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi, TacticalApi, PremiumApi, MediaApi);
+pub type Apis = (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi, TacticalApi, PremiumApi, MediaApi, LiveApi);
 
 const DESCRIPTION: &str = r#"The R3AL cloud backend.
 
@@ -35,7 +36,7 @@ same URL uploads with a signed `PUT` URL."#;
 
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi, TacticalApi, PremiumApi, MediaApi),
+        (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi, TacticalApi, PremiumApi, MediaApi, LiveApi),
         "Optima",
         env!("CARGO_PKG_VERSION"),
     )

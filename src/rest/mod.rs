@@ -30,4 +30,6 @@ pub enum ApiTags {
     Premium,
     /// Profile media (avatar, photos) and NFT artwork
     Media,
+    /// Live events: comms, incidents and generation progress as they happen (server-sent events)
+    Live,
 }

@@ -149,6 +149,11 @@ impl TestApp {
         .collect()
     }
 
+    /// The running server's configuration.
+    pub fn config(&self) -> &Config {
+        &self.server.as_ref().expect("running").state.config
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }

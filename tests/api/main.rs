@@ -11,6 +11,7 @@ mod fake_openai;
 mod fake_stripe;
 mod helpers;
 mod postgres;
+mod sse;
 #[path = "../support/server_process.rs"]
 #[allow(dead_code)] // shared with tests/cli.rs and tests/crash.rs
 mod server_process;
@@ -27,6 +28,7 @@ mod db_postgres;
 mod gcs_http;
 mod gcs_signing;
 mod limits;
+mod live;
 mod media;
 mod mirrors;
 mod music;

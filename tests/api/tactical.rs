@@ -26,7 +26,7 @@ const SEND: &str = "/api/tactical/comm/send";
 const SECURE: &str = "/api/tactical/comm/secure";
 const TACTICAL_BUCKET: &str = "r3al-tactical-secure";
 
-fn admin(app: &TestApp) -> String {
+pub(crate) fn admin(app: &TestApp) -> String {
     app.token("hq-admin", Role::Admin)
 }
 
@@ -49,7 +49,7 @@ async fn verify(app: &TestApp, token: &str, user: &str, body: Value) -> reqwest:
 }
 
 /// A verified member of `dept` holding `clearance`; returns their token.
-async fn member(app: &TestApp, admin: &str, user: &str, dept: &str, clearance: &str) -> String {
+pub(crate) async fn member(app: &TestApp, admin: &str, user: &str, dept: &str, clearance: &str) -> String {
     let token = registered(app, user, dept).await;
     let p = ok(verify(app, admin, user, json!({"status": "verified", "clearanceLevel": clearance})).await).await;
     assert_eq!(p["verifiedStatus"], "verified", "{p}");

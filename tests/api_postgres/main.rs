@@ -43,6 +43,10 @@ mod gcs_http;
 mod gcs_signing;
 #[path = "../api/limits.rs"]
 mod limits;
+#[path = "../api/live.rs"]
+mod live;
+#[path = "../api/sse.rs"]
+mod sse;
 #[path = "../api/media.rs"]
 mod media;
 #[path = "../api/mirrors.rs"]

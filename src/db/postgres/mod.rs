@@ -117,6 +117,53 @@ impl PgDb {
         Ok(held.then_some(PgLock { client: Some(client), key }))
     }
 
+    /// Follows `channel`'s notifications (LISTEN) on a connection of its own, outside the pool,
+    /// reconnecting after a failure. Each notification sends `()` on the returned channel, and
+    /// so does each (re)connection, since notifications sent while it was down are lost: the
+    /// receiver should then read what it may have missed. Ends when the receiver is dropped.
+    pub fn listen(&self, channel: &'static str) -> tokio::sync::mpsc::Receiver<()> {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let (config, tls, target) = (self.config.clone(), self.tls.clone(), self.target.clone());
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(250);
+            while !tx.is_closed() {
+                match config.connect(tls.clone()).await {
+                    Ok((client, mut connection)) => {
+                        let forward = tx.clone();
+                        let driver = tokio::spawn(async move {
+                            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+                            while let Some(message) = futures_util::StreamExt::next(&mut messages).await {
+                                match message {
+                                    Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
+                                        // A wake-up pending already covers this one too.
+                                        let _ = forward.try_send(());
+                                    }
+                                    Ok(_) => {}
+                                    Err(e) => return tracing::warn!(error = %e, "the LISTEN connection to PostgreSQL failed"),
+                                }
+                            }
+                        });
+                        match client.batch_execute(&format!("LISTEN {channel}")).await {
+                            Ok(()) => {
+                                backoff = Duration::from_millis(250);
+                                let _ = tx.try_send(());
+                                tokio::select! {
+                                    _ = driver => {}
+                                    _ = tx.closed() => return,
+                                }
+                            }
+                            Err(e) => tracing::warn!(error = %e, %target, "cannot LISTEN on PostgreSQL"),
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, %target, "cannot open the LISTEN connection to PostgreSQL"),
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        });
+        rx
+    }
+
     /// Applies pending migrations and names them. Runs on a connection of its own holding the
     /// session-level advisory lock [`MIGRATION_LOCK`] throughout: instances starting together
     /// queue on it, the first applies what is pending, the others find nothing left. A process

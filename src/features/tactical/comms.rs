@@ -196,6 +196,7 @@ impl TacticalService {
             self.discard(written).await;
             return Err(e);
         }
+        self.events.appended();
         audit::recorded();
         let (text, ciphertext) = match body {
             Body::Text(t) => (Some(t), None),
@@ -261,7 +262,7 @@ impl TacticalService {
 
     /// A comm for its reader: decrypted when sealed. A ciphertext that fails to open is
     /// reported on the item (and logged), not as garbage and not by failing the whole list.
-    async fn comm_view(&self, me: &Member, row: CommRow, extra: CommExtras) -> Comm {
+    pub(super) async fn comm_view(&self, me: &Member, row: CommRow, extra: CommExtras) -> Comm {
         let mut integrity_error = None;
         let (mut content, mut ciphertext) = (row.content.clone(), None);
         let key = match self.comm_key(&row) {

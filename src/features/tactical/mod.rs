@@ -6,6 +6,7 @@ pub mod api;
 pub mod audit;
 pub mod audit_guard;
 mod comms;
+mod live;
 pub mod model;
 mod operations;
 pub mod rotation;

@@ -21,7 +21,7 @@ const DASHBOARD_INCIDENTS: usize = 20;
 /// [`DASHBOARD_INCIDENTS`].
 const OPEN_INCIDENTS_READ: u32 = 200;
 
-fn incident_view(i: IncidentRow) -> Incident {
+pub(super) fn incident_view(i: IncidentRow) -> Incident {
     Incident {
         severity: Severity::parse(&i.severity).unwrap_or(Severity::Low),
         status: IncidentStatus::parse(&i.status).unwrap_or(IncidentStatus::Active),
@@ -72,6 +72,7 @@ impl TacticalService {
         let detail = format!("severity={} department={}", row.severity, row.department);
         let record = Record::ok(&row.reported_by, "incident.report", &row.incident_id).detail(detail);
         self.store.insert_incident(row.clone(), record).await?;
+        self.events.appended();
         audit::recorded();
         Ok(incident_view(row))
     }
@@ -101,6 +102,7 @@ impl TacticalService {
                 }),
             )
             .await?;
+        self.events.appended();
         audit::recorded();
         Ok(incident_view(row))
     }

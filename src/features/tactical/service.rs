@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use crate::events::EventSignal;
+
 use super::audit::{self, Record};
 use super::model::*;
 use super::sealing;
@@ -38,6 +40,8 @@ pub struct TacticalService {
     pub(super) text: Arc<dyn TextProvider>,
     pub(super) keys: Arc<SharedKeyring>,
     pub(super) config: TacticalConfig,
+    /// Poked after a write whose triggers appended live events (a comm, an incident).
+    pub(super) events: EventSignal,
 }
 
 /// A verified member acting now.
@@ -101,8 +105,9 @@ impl TacticalService {
         text: Arc<dyn TextProvider>,
         keys: Arc<SharedKeyring>,
         config: TacticalConfig,
+        events: EventSignal,
     ) -> Self {
-        Self { store, storage, subscriptions, text, keys, config }
+        Self { store, storage, subscriptions, text, keys, config, events }
     }
 
     pub(super) fn blobs(&self) -> &Arc<dyn BlobStore> {

@@ -364,6 +364,9 @@ pub trait TacticalStore: Send + Sync + 'static {
     /// The comm if `reader` may see it (see [`Reader`]); `None` otherwise.
     async fn visible_comm(&self, reader: &Reader, comm_id: &str) -> AppResult<Option<CommRow>>;
 
+    /// The comm with its extras, read at one moment, if `reader` may see it; `None` otherwise.
+    async fn visible_comm_with_extras(&self, reader: &Reader, comm_id: &str) -> AppResult<Option<(CommRow, CommExtras)>>;
+
     /// A page of the comms `reader` may see matching `query`, newest first (by send time, then
     /// id), with their extras and how many match in all.
     async fn visible_comms(&self, reader: &Reader, query: &CommQuery) -> AppResult<VisibleComms>;
@@ -417,6 +420,9 @@ pub trait TacticalStore: Send + Sync + 'static {
 
     /// A department's incidents matching the filter, newest first, and how many match in all.
     async fn incidents(&self, department: &str, filter: &IncidentFilter) -> AppResult<(Vec<IncidentRow>, u64)>;
+
+    /// The incident, whoever asks; `None` when there is no such incident.
+    async fn incident(&self, incident_id: &str) -> AppResult<Option<IncidentRow>>;
 
     /// Inserts a stress check-in and appends the audit entry, together.
     async fn insert_checkin(&self, checkin: CheckInRow, audit: Record) -> AppResult<()>;

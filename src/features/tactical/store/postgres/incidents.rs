@@ -48,6 +48,8 @@ pub(super) async fn insert_incident(c: &impl GenericClient, i: &IncidentRow) -> 
 /// How a read incident is locked until the transaction ends.
 #[derive(Clone, Copy)]
 pub(super) enum Lock {
+    /// None: a plain read.
+    Plain,
     /// Against changes (an audience check reads it).
     Share,
     /// Against other changers (a status change reads it).
@@ -56,6 +58,7 @@ pub(super) enum Lock {
 
 pub(super) async fn incident(c: &impl GenericClient, incident_id: Uuid, lock: Lock) -> AppResult<Option<IncidentRow>> {
     let lock = match lock {
+        Lock::Plain => "",
         Lock::Share => "FOR SHARE",
         Lock::Update => "FOR UPDATE",
     };

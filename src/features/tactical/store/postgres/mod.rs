@@ -30,6 +30,7 @@ use tokio_postgres::IsolationLevel;
 use uuid::Uuid;
 
 use super::{
+    CommExtras,
     AudienceFacts, ChangeIncident, CheckAttachment, CheckAudience, CheckInRow, CommQuery, CommRow, DashboardFacts, DeletionRecord,
     FileRow, IncidentRow, NewDocument, PlanRotation, ProfileRow, ReceiptRow, Reader, Rewrapped, SituationFacts, TacticalStore,
     TeamRow, Verification, VisibleComms, WrapKey,
@@ -261,6 +262,16 @@ impl TacticalStore for PgTacticalStore {
         comms::visible_comm(&client, reader, id).await
     }
 
+    async fn visible_comm_with_extras(&self, reader: &Reader, comm_id: &str) -> AppResult<Option<(CommRow, CommExtras)>> {
+        let Some(id) = row_id(comm_id) else { return Ok(None) };
+        let mut client = self.db.client().await?;
+        let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
+        let Some(row) = comms::visible_comm(&tx, reader, id).await? else { return Ok(None) };
+        let found = comms::with_extras(&tx, vec![row]).await?.pop();
+        tx.commit().await?;
+        Ok(found)
+    }
+
     async fn visible_comms(&self, reader: &Reader, query: &CommQuery) -> AppResult<VisibleComms> {
         let mut client = self.db.client().await?;
         let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
@@ -393,6 +404,12 @@ impl TacticalStore for PgTacticalStore {
         audit::append(&tx, &record).await?;
         tx.commit().await?;
         Ok(row)
+    }
+
+    async fn incident(&self, incident_id: &str) -> AppResult<Option<IncidentRow>> {
+        let Some(id) = row_id(incident_id) else { return Ok(None) };
+        let client = self.db.client().await?;
+        incidents::incident(&client, id, incidents::Lock::Plain).await
     }
 
     async fn incidents(&self, department: &str, filter: &IncidentFilter) -> AppResult<(Vec<IncidentRow>, u64)> {

@@ -7,6 +7,7 @@
 use rusqlite::Connection;
 
 use super::{
+    CommExtras,
     AudienceFacts, CheckAttachment, CheckAudience, CheckInRow, ChangeIncident, CommQuery, CommRow, DashboardFacts, DeletionRecord,
     FileRow, IncidentRow, NewDocument, PlanRotation, ProfileRow, ReceiptRow, Reader, Rewrapped, SituationFacts, TacticalStore,
     TeamRow, Verification, VisibleComms, WrapKey,
@@ -195,6 +196,17 @@ impl TacticalStore for SqliteTacticalStore {
         self.db.read(move |c| comms::visible_comm(c, &reader, &id)).await
     }
 
+    async fn visible_comm_with_extras(&self, reader: &Reader, comm_id: &str) -> AppResult<Option<(CommRow, CommExtras)>> {
+        let (reader, id) = (reader.clone(), comm_id.to_owned());
+        self.db
+            .read(move |c| {
+                let Some(row) = comms::visible_comm(c, &reader, &id)? else { return Ok(None) };
+                let extras = comms::extras(c, &row.comm_id)?;
+                Ok(Some((row, extras)))
+            })
+            .await
+    }
+
     async fn visible_comms(&self, reader: &Reader, query: &CommQuery) -> AppResult<VisibleComms> {
         let (reader, query) = (reader.clone(), query.clone());
         self.db
@@ -324,6 +336,11 @@ impl TacticalStore for SqliteTacticalStore {
                 Ok(row)
             })
             .await
+    }
+
+    async fn incident(&self, incident_id: &str) -> AppResult<Option<IncidentRow>> {
+        let id = incident_id.to_owned();
+        self.db.read(move |c| incidents::incident(c, &id)).await
     }
 
     async fn incidents(&self, department: &str, filter: &IncidentFilter) -> AppResult<(Vec<IncidentRow>, u64)> {
