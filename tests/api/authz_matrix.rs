@@ -174,6 +174,9 @@ fn meaning(op: &str, area: &str, name: &str, description: &str) -> Meaning {
         ("tactical", "toUserId" | "toUserIds") => return Meaning::Plain,
         // An optimistic-concurrency token for the caller's own project, not a resource to own.
         ("writers", "baseVersionId") => return Meaning::Plain,
+        // A position in the caller's own stream of events, not a resource.
+        ("events", "lastEventId" | "Last-Event-ID") => return Meaning::Plain,
+        ("events", "topics") => return Meaning::Fixed(json!("comms,incidents")),
         ("music", "project_id" | "projectId") => Kind::MusicProject,
         ("music", "version_id") => Kind::MusicVersion,
         ("music", "stemId") => Kind::MusicStem,
@@ -716,6 +719,14 @@ async fn send(app: &TestApp, req: &Req, token: Option<&str>) -> Answer {
         let _ = writeln!(text, "{k}: {}", String::from_utf8_lossy(v.as_bytes()));
     }
     text.push('\n');
+    if text.contains("content-type: text/event-stream") {
+        // A stream stays open: what it sends in its first moments is its answer.
+        let mut body = resp.bytes_stream();
+        while let Ok(Some(chunk)) = tokio::time::timeout(std::time::Duration::from_millis(300), futures_util::StreamExt::next(&mut body)).await {
+            text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        }
+        return Answer { status, text };
+    }
     text.push_str(&String::from_utf8_lossy(&resp.bytes().await.unwrap()));
     Answer { status, text }
 }

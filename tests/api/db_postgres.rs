@@ -14,8 +14,8 @@ use crate::helpers::optima_cli;
 use crate::postgres::{PgCluster, database, migrated, shared, skipped};
 
 /// The migrations as refinery names them, in order.
-const MIGRATIONS: [&str; 8] =
-    ["V1__init", "V2__tactical", "V3__media", "V4__chat_session_counts", "V5__display_names", "V6__chat_client_session_ids", "V7__quota_holds", "V8__mirror_outbox"];
+const MIGRATIONS: [&str; 9] =
+    ["V1__init", "V2__tactical", "V3__media", "V4__chat_session_counts", "V5__display_names", "V6__chat_client_session_ids", "V7__quota_holds", "V8__mirror_outbox", "V9__events"];
 
 fn dbname(config: &DatabaseConfig) -> String {
     config.url.expose().rsplit('/').next().unwrap().to_owned()

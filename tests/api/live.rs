@@ -189,6 +189,15 @@ async fn streams_are_refused_to_strangers_bad_topics_and_past_their_bounds() {
     assert!(body["error"]["message"].as_str().unwrap().contains("gossip"), "{body}");
     let bad_id = SseStream::open(&app, &comms_of("medic"), &medic, Some("yesterday")).await;
     assert_eq!(bad_id.status, 400);
+    let project = created(
+        app.post_json("/api/music/project/create", Some(&chief), &json!({"userId": "chief", "title": "Night shift"})).await,
+    )
+    .await;
+    let theirs = format!("/api/events?userId=medic&topics=generation:{}", project["projectId"].as_str().unwrap());
+    let not_yours = SseStream::open(&app, &theirs, &medic, None).await;
+    assert_eq!(not_yours.status, 404, "another user's project is not found");
+    let own = format!("/api/events?userId=chief&topics=generation:{}", project["projectId"].as_str().unwrap());
+    assert_eq!(SseStream::open(&app, &own, &chief, None).await.status, 200, "its owner may watch it");
     let outsider = app.token("outsider", optima::auth::Role::User);
     let not_member = SseStream::open(&app, &comms_of("outsider"), &outsider, None).await;
     assert_eq!(not_member.status, 403);

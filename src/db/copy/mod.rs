@@ -96,6 +96,9 @@ pub async fn copy(source: &Path, target: &DatabaseConfig) -> Result<CopyReport, 
 
     let mut report = Vec::with_capacity(tables.len());
     for table in &tables {
+        if schema::EVENT_LOG.contains(&table.name.as_str()) {
+            continue;
+        }
         if let Some(derived) = schema::derived(&table.name) {
             // Filled while its source table is copied (foreign keys do not order it): compared
             // once everything is in.
@@ -111,6 +114,7 @@ pub async fn copy(source: &Path, target: &DatabaseConfig) -> Result<CopyReport, 
             t.rows = verify::same_derived(&source, &tx, derived).await?;
         }
     }
+    carry_event_ids(&source, &tx).await?;
     let sequences = continue_sequences(&tx).await?;
     let audit = verify::target_chain(&tx, &source_chain).await?;
     tx.commit().await.map_err(|e| target_error("committing the copy", e))?;
@@ -137,12 +141,31 @@ fn open_source(path: &Path) -> Result<Connection, CopyError> {
 async fn refuse_rows(tx: &Transaction<'_>, tables: &[Table]) -> Result<(), CopyError> {
     let mut holding = Vec::new();
     for table in tables {
+        // Its one row (the horizon, 0) is made by the migration.
+        if table.name == "event_horizon" {
+            continue;
+        }
         let rows = verify::target_rows(tx, &table.name).await?;
         if rows > 0 {
             holding.push(format!("{} holds {rows} rows", table.name));
         }
     }
     if holding.is_empty() { Ok(()) } else { Err(CopyError::NotEmpty(holding.join(", "))) }
+}
+
+/// Carries the event log's ids over (see [`schema::EVENT_LOG`]): the events the copy's triggers
+/// made go, and the horizon and the id sequence move to SQLite's newest id.
+async fn carry_event_ids(source: &Connection, tx: &Transaction<'_>) -> Result<(), CopyError> {
+    let head: i64 = source
+        .query_row("SELECT max(coalesce((SELECT max(seq) FROM events), 0), (SELECT seq FROM event_horizon WHERE id = 1))", [], |r| r.get(0))
+        .map_err(|e| CopyError::Source(format!("reading the event log's newest id: {e}")))?;
+    let failed = |e| target_error("carrying the event log's ids over", e);
+    tx.execute("DELETE FROM events", &[]).await.map_err(failed)?;
+    tx.execute("UPDATE event_horizon SET seq = $1 WHERE id = 1", &[&head]).await.map_err(failed)?;
+    if head > 0 {
+        tx.execute("SELECT setval(pg_get_serial_sequence('events', 'seq'), $1)", &[&head]).await.map_err(failed)?;
+    }
+    Ok(())
 }
 
 /// Streams every row of `table` from SQLite into the target with one binary COPY.

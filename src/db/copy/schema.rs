@@ -32,6 +32,13 @@ pub const DERIVED: [Derived; 2] = [
     Derived { table: "mirror_outbox", rows: None },
 ];
 
+/// The live event log (V9): not copied. Clients hold its ids (the last one they saw) and resume
+/// from them, so they must keep their meaning: the copy removes the events its own triggers
+/// made, and moves the log's horizon and id sequence to the SQLite server's newest id. A client
+/// that resumes with an older id is then told it missed events (reload), and one with the
+/// newest misses nothing.
+pub const EVENT_LOG: [&str; 2] = ["events", "event_horizon"];
+
 /// Whether `table` is kept by triggers (see [`DERIVED`]).
 pub fn derived(table: &str) -> Option<&'static Derived> {
     DERIVED.iter().find(|d| d.table == table)

@@ -13,7 +13,7 @@ use poem_openapi::payload::EventStream;
 use poem_openapi::types::ToJSON;
 use poem_openapi::{Object, OpenApi};
 
-use super::{Live, LiveItem, LiveService, Topic};
+use super::{Live, LiveItem, LiveService};
 use crate::auth::BearerAuth;
 use crate::error::{AppError, AppResult};
 use crate::features::tactical::model::{Comm, Incident};
@@ -123,10 +123,9 @@ impl LiveApi {
         last_event_id: Query<Option<String>>,
         #[oai(name = "Last-Event-ID")] last_event_header: Header<Option<String>>,
     ) -> AppResult<EventStream<BoxStream<'static, LiveEvent>>> {
-        let topics = topics.0.split(',').filter(|t| !t.trim().is_empty()).map(Topic::parse).collect::<AppResult<Vec<_>>>()?;
         let ip = limiter.client_ip(req).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let resume = last_event_header.0.or(last_event_id.0);
-        let watch = live.watch(&auth.0, &user_id.0, ip, topics, resume.as_deref()).await?;
+        let watch = live.watch(&auth.0, &user_id.0, ip, &topics.0, resume.as_deref()).await?;
         // The stream ends after an error event (`None` state), or when the watch ends.
         let events = futures_util::stream::unfold(Some(watch), |watch| async move {
             let mut watch = watch?;

@@ -122,13 +122,15 @@ impl LiveService {
         self.limits.open()
     }
 
-    /// Opens a stream of `topics` for `caller` (acting as `user_id`) from `ip`. With `resume`
-    /// (the last event id the client saw, as text) every event after it comes first.
-    pub async fn watch(&self, caller: &Caller, user_id: &str, ip: IpAddr, topics: Vec<Topic>, resume: Option<&str>) -> AppResult<Watch> {
+    /// Opens a stream of `topics` (comma-separated, see [`Topic::parse`]) for `caller` (acting
+    /// as `user_id`) from `ip`. With `resume` (the last event id the client saw, as text) every
+    /// event after it comes first.
+    pub async fn watch(&self, caller: &Caller, user_id: &str, ip: IpAddr, topics: &str, resume: Option<&str>) -> AppResult<Watch> {
+        caller.ensure_acts_for(user_id)?;
+        let topics = topics.split(',').filter(|t| !t.trim().is_empty()).map(Topic::parse).collect::<AppResult<Vec<_>>>()?;
         if topics.is_empty() {
             return Err(AppError::invalid_field("topics", "name at least one: comms, incidents, generation:<projectId>"));
         }
-        caller.ensure_acts_for(user_id)?;
         let resume = resume
             .map(str::trim)
             .filter(|r| !r.is_empty())
