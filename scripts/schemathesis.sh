@@ -65,6 +65,10 @@ echo "# defaults only" >"$CONFIG"
 # Thousands of requests from one address and one token: rate limits would answer most of them
 # with 429 before they reach a handler (tests/api/limits.rs covers the limits).
 export OPTIMA_LIMITS__RATE_LIMITING=false
+# A live stream (`GET /api/events`) stays open until it has lasted `max_stream_secs`: ended
+# after a second here, each is a whole answer Schemathesis can check. Streams the fuzzer leaves
+# open count against the per-user bound only for that second.
+export OPTIMA_EVENTS__MAX_STREAM_SECS=1
 SERVER_PID=
 
 print_server_log() {
@@ -253,6 +257,8 @@ values = ["public", "confidential", "secret", "top_secret"]
 values = ["low", "normal", "high", "urgent", "flash"]
 [dictionaries.severities]
 values = ["low", "medium", "high", "critical"]
+[dictionaries.live_topics]
+values = ["comms", "incidents", "comms,incidents", "generation:$MUSIC_ID"]
 [dictionaries.incident_statuses]
 values = ["active", "resolved", "escalated"]
 [dictionaries.session_types]
@@ -271,6 +277,7 @@ values = ["stress_assessment", "pre_deployment", "post_incident", "routine_check
 "body.newTier" = { dictionary = "tiers", probability = 0.6 }
 "body.fromUserId" = { dictionary = "user_ids", probability = 0.8 }
 "query.userId" = { dictionary = "user_ids", probability = 0.8 }
+"query.topics" = { dictionary = "live_topics", probability = 0.7 }
 "body.messageType" = { dictionary = "message_types", probability = 0.7 }
 "body.classification" = { dictionary = "clearances", probability = 0.7 }
 "body.priority" = { dictionary = "priorities", probability = 0.7 }

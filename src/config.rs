@@ -50,6 +50,10 @@ pub struct EventsConfig {
     pub poll_ms: u64,
     /// A comment line is sent on an idle stream this often, so proxies and clients keep it.
     pub keepalive_secs: u64,
+    /// A stream ends after this long (the client reconnects with its last id and misses
+    /// nothing): below a platform's request limit (Cloud Run's is 60 minutes), so that the
+    /// server ends it cleanly first.
+    pub max_stream_secs: u64,
     /// Open streams per user; one more is refused with 429.
     pub max_streams_per_user: u32,
     /// Open streams per client IP (authenticated or not); one more is refused with 429.
@@ -73,6 +77,9 @@ impl EventsConfig {
         }
         if self.keepalive_secs == 0 {
             return bad("keepalive_secs", "must be at least 1");
+        }
+        if self.max_stream_secs == 0 {
+            return bad("max_stream_secs", "must be at least 1");
         }
         if self.max_streams_per_user == 0 || self.max_streams_per_ip == 0 {
             return bad("max_streams_per_user", "and `events.max_streams_per_ip` must be at least 1");
@@ -853,6 +860,7 @@ impl Default for Config {
                 retention_max_events: 100_000,
                 poll_ms: 1_000,
                 keepalive_secs: 15,
+                max_stream_secs: 3_300,
                 max_streams_per_user: 8,
                 max_streams_per_ip: 32,
                 buffer_events: 1_024,

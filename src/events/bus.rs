@@ -217,3 +217,67 @@ impl Subscription {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+    use crate::events::store::sqlite::SqliteEventStore;
+
+    async fn bus(dir: &std::path::Path, capacity: usize) -> (Arc<EventBus>, BusHandle) {
+        let db = Db::open(&dir.join("optima.db"), &crate::config::Config::default().database).unwrap();
+        let bus = EventBus::new(Arc::new(SqliteEventStore::new(db)), EventSignal::new(), capacity).await.unwrap();
+        let handle = bus.start(None, Duration::from_secs(60));
+        (bus, handle)
+    }
+
+    async fn next_seq(sub: &mut Subscription) -> u64 {
+        match tokio::time::timeout(Duration::from_secs(5), sub.next()).await.expect("an event within 5 s").unwrap() {
+            Delivery::Event(e) => e.seq,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_falls_past_the_channel_reads_the_log_and_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (bus, handle) = bus(dir.path(), 16).await;
+        let mut sub = bus.subscribe(vec!["t".into()], None).await.unwrap();
+        let mut published = Vec::new();
+        for n in 0..100 {
+            published.push(bus.publish(if n % 3 == 0 { "other" } else { "t" }, "k", "s", None).await.unwrap());
+        }
+        // Let the follower hand all of them out while the subscriber reads none.
+        while bus.head() < *published.last().unwrap() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let wanted: Vec<u64> = published.iter().enumerate().filter(|(n, _)| n % 3 != 0).map(|(_, s)| *s).collect();
+        let mut got = Vec::new();
+        for _ in 0..wanted.len() {
+            got.push(next_seq(&mut sub).await);
+        }
+        assert_eq!(got, wanted, "every event of its topic, in order, once");
+        handle.stop().await;
+        assert!(matches!(sub.next().await.unwrap(), Delivery::Closing));
+    }
+
+    #[tokio::test]
+    async fn resuming_before_the_horizon_is_told_so_and_an_unknown_id_goes_on_from_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let (bus, _handle) = bus(dir.path(), 64).await;
+        let mut seqs = Vec::new();
+        for _ in 0..5 {
+            seqs.push(bus.publish("t", "k", "s", None).await.unwrap());
+        }
+        assert_eq!(bus.store.prune(Duration::from_secs(3600), 2).await.unwrap(), 3);
+        let mut sub = bus.subscribe(vec!["t".into()], Some(seqs[0])).await.unwrap();
+        assert!(matches!(sub.next().await.unwrap(), Delivery::Missed { last, from } if last == seqs[0] && from == seqs[2]));
+        assert_eq!(next_seq(&mut sub).await, seqs[3]);
+        assert_eq!(next_seq(&mut sub).await, seqs[4]);
+
+        let mut from_the_future = bus.subscribe(vec!["t".into()], Some(seqs[4] + 1_000)).await.unwrap();
+        assert!(matches!(from_the_future.next().await.unwrap(), Delivery::Missed { from, .. } if from == seqs[4]));
+        let next = bus.publish("t", "k", "s", None).await.unwrap();
+        assert_eq!(next_seq(&mut from_the_future).await, next);
+    }
+}

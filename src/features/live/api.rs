@@ -101,7 +101,7 @@ impl LiveApi {
     /// reconnect with the last id you saw (`Last-Event-ID`, as EventSource sends it, or
     /// `lastEventId`): every event after it comes first, in order. Older than the server keeps
     /// (`[events] retention_secs`): a `missed` event says so. An idle stream gets a comment line
-    /// every `keepalive_secs`. At most `max_streams_per_user` streams per user and
+    /// every `keepalive_secs`, and a stream ends after `max_stream_secs` (reconnect). At most `max_streams_per_user` streams per user and
     /// `max_streams_per_ip` per address (429 `too_many_streams`). The stream ends with an
     /// `error` event when you may no longer watch, and without one when the server shuts down
     /// (reconnect).

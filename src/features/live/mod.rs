@@ -95,6 +95,7 @@ pub struct LiveService {
     music: Arc<MusicService>,
     limits: Arc<StreamLimits>,
     keepalive: Duration,
+    max_stream: Duration,
 }
 
 /// An open stream for one caller.
@@ -103,13 +104,15 @@ pub struct Watch {
     topics: Vec<Topic>,
     subscription: Subscription,
     tactical: Arc<TacticalService>,
+    ends_at: tokio::time::Instant,
     _permit: StreamPermit,
 }
 
 impl LiveService {
     pub fn new(bus: Arc<EventBus>, tactical: Arc<TacticalService>, music: Arc<MusicService>, config: &EventsConfig) -> Self {
         let limits = StreamLimits::new(config.max_streams_per_user, config.max_streams_per_ip);
-        Self { bus, tactical, music, limits, keepalive: Duration::from_secs(config.keepalive_secs) }
+        let (keepalive, max_stream) = (Duration::from_secs(config.keepalive_secs), Duration::from_secs(config.max_stream_secs));
+        Self { bus, tactical, music, limits, keepalive, max_stream }
     }
 
     /// How often an idle stream gets a comment line.
@@ -153,17 +156,20 @@ impl LiveService {
         log_topics.sort();
         log_topics.dedup();
         let subscription = self.bus.subscribe(log_topics, resume).await?;
-        Ok(Watch { caller: caller.clone(), topics, subscription, tactical: self.tactical.clone(), _permit: permit })
+        let ends_at = tokio::time::Instant::now() + self.max_stream;
+        Ok(Watch { caller: caller.clone(), topics, subscription, tactical: self.tactical.clone(), ends_at, _permit: permit })
     }
 }
 
 impl Watch {
-    /// The next item for this caller, waiting for it; `None` once the server shuts down (the
-    /// client should reconnect, elsewhere, with its last id). An error ends the stream: the
-    /// caller may no longer watch (suspended, downgraded) or the log cannot be read.
+    /// The next item for this caller, waiting for it; `None` once the server shuts down or the
+    /// stream has lasted `max_stream_secs` (the client reconnects, elsewhere perhaps, with its
+    /// last id). An error ends the stream: the caller may no longer watch (suspended,
+    /// downgraded) or the log cannot be read.
     pub async fn next(&mut self) -> AppResult<Option<Live>> {
         loop {
-            let event = match self.subscription.next().await? {
+            let Ok(delivery) = tokio::time::timeout_at(self.ends_at, self.subscription.next()).await else { return Ok(None) };
+            let event = match delivery? {
                 Delivery::Closing => return Ok(None),
                 Delivery::Missed { last, from } => return Ok(Some(Live { id: from, item: LiveItem::Missed { last, from } })),
                 Delivery::Event(event) => event,
