@@ -888,9 +888,9 @@ pub struct ServerOverrides {
 pub struct ConfigError(String);
 
 /// The top-level keys of [`Config`]: what an `OPTIMA_…` variable may set.
-const SECTIONS: [&str; 16] = [
+const SECTIONS: [&str; 17] = [
     "data_dir", "server", "log", "database", "auth", "storage", "subscription", "chat", "music", "writers", "tactical", "media",
-    "ai", "limits", "backup", "trpc",
+    "ai", "limits", "backup", "trpc", "events",
 ];
 
 /// Where the configuration file is looked for when `--config` is not given.
@@ -1103,6 +1103,17 @@ fn describe_figment_error(err: figment::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every section of the configuration can be set from the environment (`OPTIMA_<SECTION>__…`).
+    #[test]
+    fn every_section_is_reachable_from_the_environment() {
+        let defaults = serde_json::to_value(Config::default()).unwrap();
+        let mut sections: Vec<&str> = defaults.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut known = SECTIONS.to_vec();
+        sections.sort();
+        known.sort();
+        assert_eq!(sections, known);
+    }
 
     const PASSWORD: &str = "hunter2secret";
 

@@ -276,3 +276,19 @@ async fn a_burst_of_comms_reaches_a_stream_whole_and_in_order() {
     }
     assert!(stream.next_within(Duration::from_millis(300)).await.is_none());
 }
+
+#[tokio::test]
+async fn a_stream_ends_cleanly_after_max_stream_secs_and_resumes_where_it_was() {
+    let app = TestApp::spawn_with(|c| c.events.max_stream_secs = 1).await;
+    let hq = admin(&app);
+    let chief = member(&app, &hq, "chief", DEPT, "secret").await;
+    let medic = member(&app, &hq, "medic", DEPT, "public").await;
+    let mut stream = SseStream::open(&app, &comms_of("medic"), &medic, None).await;
+    send(&app, &chief, "chief", "before the end", "public").await;
+    let last = stream.next().await.id.unwrap();
+    let (ended, _) = stream.ends_within(Duration::from_secs(5)).await;
+    assert!(ended, "the stream ended by itself");
+    send(&app, &chief, "chief", "after the end", "public").await;
+    let mut again = SseStream::open(&app, &comms_of("medic"), &medic, Some(&last)).await;
+    assert_eq!(comm_of(&again.next().await).0, "after the end");
+}
