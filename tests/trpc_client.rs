@@ -61,6 +61,85 @@ async fn real_trpc_client_with_superjson_round_trips() {
 // ---- raw HTTP ---------------------------------------------------------------------------
 
 /// The status, the `Content-Type` and the JSON body of an answer.
+/// A verified Tactical HQ member of one department holding `clearance`; returns their token.
+async fn tactical_member(app: &TestApp, user: &str, clearance: &str) -> String {
+    helpers::set_tier(app, user, "unlimited").await;
+    let token = app.token(user, Role::User);
+    let admin = app.token("live_admin", Role::Admin);
+    let registration = json!({"userId": user, "serviceBranch": "fire", "department": "Station 12", "rank": "Lieutenant"});
+    assert_eq!(app.post_json("/api/tactical/register", Some(&token), &registration).await.status(), 201);
+    let verified = app.put_json(&format!("/api/tactical/verify/{user}"), Some(&admin), &json!({"status": "verified", "clearanceLevel": clearance})).await;
+    assert_eq!(verified.status(), 200);
+    token
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_trpc_client_subscriptions_over_sse() {
+    tokio::task::spawn_blocking(ensure_node_modules).await.expect("npm ci task");
+    let app = TestApp::spawn().await;
+    let chief = tactical_member(&app, "live_chief", "top_secret").await;
+    let medic = tactical_member(&app, "live_medic", "confidential").await;
+    let mut node = tokio::process::Command::new("node");
+    node.arg(client_dir().join("live.mjs")).args([&app.base, &chief, &medic]).current_dir(client_dir()).kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(120), node.output())
+        .await
+        .expect("live.mjs finishes within 2 minutes")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "live.mjs failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}", output.status);
+    let source = std::fs::read_to_string(client_dir().join("live.mjs")).expect("live.mjs");
+    let written = source.lines().filter(|l| l.trim_start().starts_with("await check(")).count();
+    assert_eq!(stdout.lines().last().unwrap_or_default(), format!("{written} passed, 0 failed"), "{stdout}\n{stderr}");
+    println!("{stdout}");
+}
+
+/// The raw wire of a subscription: 200 `text/event-stream`, `connected` first, tracked events
+/// with ids and superjson data, and a refusal as `serialized-error` in tRPC's error shape.
+#[tokio::test]
+async fn a_subscription_speaks_trpcs_sse_framing() {
+    let app = TestApp::spawn().await;
+    let medic = tactical_member(&app, "frame_medic", "public").await;
+    let input = trpc_input(&json!({"json": {"userId": "frame_medic"}}));
+    let resp = reqwest::Client::new()
+        .get(app.url(&format!("/api/trpc/r3al.tactical.onComm?input={input}")))
+        .bearer_auth(&medic)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let mut body = resp.bytes_stream();
+    let first = tokio::time::timeout(Duration::from_secs(5), futures_util::StreamExt::next(&mut body)).await.unwrap().unwrap().unwrap();
+    let first = String::from_utf8_lossy(&first);
+    assert!(first.starts_with("event: connected\ndata: {"), "{first}");
+    drop(body);
+
+    let refused = reqwest::Client::new()
+        .get(app.url(&format!("/api/trpc/r3al.tactical.onComm?input={}", trpc_input(&json!({"json": {"userId": "someone_else"}})))))
+        .bearer_auth(&medic)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 200, "EventSource reads no error body: the refusal is an event");
+    let text = tokio::time::timeout(Duration::from_secs(5), refused.text()).await.unwrap().unwrap();
+    let error = text.lines().skip_while(|l| *l != "event: serialized-error").nth(1).expect("a serialized-error event");
+    let shape: Value = serde_json::from_str(error.strip_prefix("data: ").unwrap()).unwrap();
+    assert_eq!(shape["json"]["data"]["code"], "FORBIDDEN", "{shape}");
+    assert_eq!(shape["json"]["code"], -32003);
+
+    let (status, _, envelope) = json_of(
+        reqwest::Client::new()
+            .get(app.url(&format!("/api/trpc/r3al.tactical.onComm,r3al.system.health?batch=1&input={}", trpc_input(&json!({"0": {"json": {"userId": "frame_medic"}}})))))
+            .bearer_auth(&medic)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400, "{envelope}");
+}
+
 async fn json_of(resp: reqwest::Response) -> (u16, String, Value) {
     let content_type = resp
         .headers()

@@ -10,6 +10,7 @@ mod studio;
 mod subscription;
 mod tactical;
 mod context;
+mod live;
 mod shape;
 mod upstream;
 pub(crate) mod wire;
@@ -52,6 +53,16 @@ async fn handle(state: &Context, req: &Request, body: Body, paths: &str, batch: 
     // its calls would cost sent one by one, and a call over budget is refused in its own slot.
     let names: Vec<&str> = if batch { paths.split(',').collect() } else { vec![paths] };
     let client = state.services.limiter.client(req);
+    if names.iter().any(|name| live::is_subscription(name)) {
+        if batch {
+            return Err(TrpcError::new("BAD_REQUEST", "Cannot batch subscription calls", paths));
+        }
+        if *req.method() != Method::GET {
+            return Err(TrpcError::new("METHOD_NOT_SUPPORTED", format!("\"{paths}\" is a subscription: open it with GET"), paths));
+        }
+        state.services.limiter.charge(&client, crate::limits::procedure_class(paths)).map_err(|e| TrpcError::from_app(&e, paths))?;
+        return Ok(live::subscribe(state, req, paths).await);
+    }
     let max = state.bounds.max_batch;
     if names.len() > max {
         state.services.limiter.charge(&client, RouteClass::General).map_err(|e| TrpcError::from_app(&e, paths))?;

@@ -74,6 +74,11 @@ const LISTED: &[(&str, &str)] = &[
     ("sentAt", "createdAt"),
 ];
 
+/// A comm as the app's list shows it (what `onComm` sends too).
+pub(super) fn listed_comm(c: &Comm) -> AppResult<Map<String, Value>> {
+    app_comm(c, LISTED)
+}
+
 pub async fn send_comm(state: &Services, caller: Option<Caller>, raw: Option<Value>) -> AppResult<Value> {
     let caller = signed_in(caller)?;
     let comm = state.tactical.send(&caller, input::<SendComm>(raw)?, false).await?;

@@ -80,7 +80,7 @@ impl TrpcError {
         Self { app_code: Some(err.code()), ..Self::new(code, err.public_message(), path) }
     }
 
-    fn envelope(&self) -> Value {
+    pub(crate) fn envelope(&self) -> Value {
         let (rpc_code, _) = lookup(self.code);
         let mut data = json!({ "code": self.code, "httpStatus": self.http_status, "path": self.path });
         if let Some(app_code) = self.app_code {

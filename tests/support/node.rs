@@ -12,7 +12,7 @@ pub fn client_dir() -> PathBuf {
 pub fn ensure_node_modules() {
     let dir = client_dir();
     let modules = dir.join("node_modules");
-    let installed = ["@trpc/client", "@trpc/server", "superjson"].iter().all(|package| modules.join(package).is_dir());
+    let installed = ["@trpc/client", "@trpc/server", "superjson", "eventsource"].iter().all(|package| modules.join(package).is_dir());
     if installed {
         return;
     }

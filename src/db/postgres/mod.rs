@@ -101,6 +101,32 @@ impl PgDb {
         Ok(self.pool.get().await?)
     }
 
+    /// One page of `user_id`'s rows of `table` (only those in `status` when one is given), the
+    /// most recently changed first, and how many such rows there are in all, both read in one
+    /// snapshot as SQLite's read transaction gives them (`crate::db::owned_page` there). `table`
+    /// and `columns` are a store's own constants, never input.
+    pub async fn owned_page<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        user_id: &str,
+        status: Option<&str>,
+        (limit, offset): (u32, u32),
+        row_of: impl Fn(&tokio_postgres::Row) -> AppResult<T>,
+    ) -> AppResult<(Vec<T>, u64)> {
+        let mut client = self.client().await?;
+        let tx = client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).read_only(true).start().await?;
+        let filter = format!("FROM {table} WHERE user_id = $1 AND ($2::text IS NULL OR status = $2)");
+        let total = tx.prepare_cached(&format!("SELECT count(*) {filter}")).await?;
+        let total = values::unsigned(tx.query_one(&total, &[&user_id, &status]).await?.get(0))?;
+        let rows = tx
+            .prepare_cached(&format!("SELECT {columns} {filter} ORDER BY updated_at DESC, project_id DESC LIMIT $3 OFFSET $4"))
+            .await?;
+        let rows = tx.query(&rows, &[&user_id, &status, &i64::from(limit), &i64::from(offset)]).await?;
+        tx.commit().await?;
+        Ok((rows.iter().map(row_of).collect::<AppResult<Vec<_>>>()?, total))
+    }
+
     /// A cheap liveness probe for `/health`: one round trip on a pooled connection.
     pub async fn ping(&self) -> AppResult<()> {
         self.client().await?.simple_query("SELECT 1").await?;

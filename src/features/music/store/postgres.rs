@@ -21,7 +21,7 @@
 //! SQLite's `now_text` stores) and read back as RFC 3339 text.
 
 use deadpool_postgres::{GenericClient, Transaction};
-use tokio_postgres::{IsolationLevel, Row};
+use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{
@@ -258,18 +258,7 @@ impl MusicStore for PgMusicStore {
 
     async fn list_projects(&self, user_id: &str, status: Option<ProjectStatus>, page: Page) -> AppResult<(Vec<ProjectRow>, u64)> {
         let status = status.map(ProjectStatus::as_str);
-        let mut client = self.db.client().await?;
-        // The page and the total from one snapshot, as SQLite's read transaction gives.
-        let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
-        let filter = "FROM music_projects WHERE user_id = $1 AND ($2::text IS NULL OR status = $2)";
-        let total = tx.prepare_cached(&format!("SELECT count(*) {filter}")).await?;
-        let total = unsigned(tx.query_one(&total, &[&user_id, &status]).await?.get(0))?;
-        let rows = tx
-            .prepare_cached(&format!("SELECT {PROJECT_COLUMNS} {filter} ORDER BY updated_at DESC, project_id DESC LIMIT $3 OFFSET $4"))
-            .await?;
-        let rows = tx.query(&rows, &[&user_id, &status, &i64::from(page.limit), &i64::from(page.offset)]).await?;
-        tx.commit().await?;
-        Ok((rows.iter().map(project_of).collect::<AppResult<Vec<_>>>()?, total))
+        self.db.owned_page("music_projects", PROJECT_COLUMNS, user_id, status, (page.limit, page.offset), project_of).await
     }
 
     async fn stems(&self, project_id: &str) -> AppResult<Vec<StemRow>> {

@@ -182,18 +182,7 @@ impl WritersStore for PgWritersStore {
 
     async fn projects(&self, user_id: &str, status: Option<WritingStatus>, page: Page) -> AppResult<(Vec<ProjectRow>, u64)> {
         let status = status.map(WritingStatus::as_str);
-        let mut client = self.db.client().await?;
-        // The page and its total in one snapshot, as SQLite's read transaction.
-        let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
-        let filter = "FROM writing_projects WHERE user_id = $1 AND ($2::text IS NULL OR status = $2)";
-        let total = tx.prepare_cached(&format!("SELECT count(*) {filter}")).await?;
-        let total = unsigned(tx.query_one(&total, &[&user_id, &status]).await?.get(0))?;
-        let rows = tx
-            .prepare_cached(&format!("SELECT {PROJECT_COLUMNS} {filter} ORDER BY updated_at DESC, project_id DESC LIMIT $3 OFFSET $4"))
-            .await?;
-        let rows = tx.query(&rows, &[&user_id, &status, &i64::from(page.limit), &i64::from(page.offset)]).await?;
-        tx.commit().await?;
-        Ok((rows.iter().map(project_of).collect::<AppResult<Vec<_>>>()?, total))
+        self.db.owned_page("writing_projects", PROJECT_COLUMNS, user_id, status, (page.limit, page.offset), project_of).await
     }
 
     async fn insert_project(&self, project: ProjectRow, admission: CountAdmission) -> AppResult<()> {
