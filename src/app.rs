@@ -168,6 +168,7 @@ impl AppState {
             work.clone(),
             config.music.clone(),
             mirror_signal.clone(),
+            bus.clone(),
         ));
         let readiness = Arc::new(crate::features::system::readiness::ReadinessService::new(&config, database.reachable(), storage.clone(), text, images, composer));
         let limiter = Arc::new(crate::limits::Limiter::new(&config.limits, tokens.clone()));

@@ -292,3 +292,27 @@ async fn a_stream_ends_cleanly_after_max_stream_secs_and_resumes_where_it_was() 
     let mut again = SseStream::open(&app, &comms_of("medic"), &medic, Some(&last)).await;
     assert_eq!(comm_of(&again.next().await).0, "after the end");
 }
+
+#[tokio::test]
+async fn a_generation_is_followed_from_queued_to_completed_with_its_playable_version() {
+    let app = TestApp::spawn().await;
+    let token = crate::helpers::user_on(&app, "composer", "premium").await;
+    let project = created(app.post_json("/api/music/project/create", Some(&token), &json!({"userId": "composer", "title": "Dawn"})).await).await;
+    let id = project["projectId"].as_str().unwrap();
+    let mut stream = SseStream::open(&app, &format!("/api/events?userId=composer&topics=generation:{id}"), &token, None).await;
+    assert_eq!(stream.status, 200);
+    let body = json!({"userId": "composer", "projectId": id, "prompt": "slow piano at dawn", "duration": 10});
+    let generated = ok(app.post_json("/api/music/generate", Some(&token), &body).await).await;
+
+    let queued = stream.next().await;
+    assert_eq!(queued.event, "generation");
+    assert_eq!(queued.json()["generation"]["status"], "queued", "{:?}", queued.json());
+    assert_eq!(queued.json()["generation"]["projectId"], id);
+    let done = stream.next().await.json();
+    assert_eq!(done["generation"]["status"], "completed", "{done}");
+    assert_eq!(done["generation"]["versionId"], generated["versionId"]);
+    let mix_url = done["generation"]["version"]["mixUrl"].as_str().expect("the version's playable mix");
+    assert!(!app.fetch_bytes(mix_url).await.is_empty(), "the mix plays");
+    // The log keeps the steps, never the prompt.
+    assert_eq!(app.count("SELECT count(*) FROM events WHERE CAST(payload AS TEXT) LIKE ?1", &[&"%piano%"]), 0);
+}

@@ -104,6 +104,7 @@ pub struct Watch {
     topics: Vec<Topic>,
     subscription: Subscription,
     tactical: Arc<TacticalService>,
+    music: Arc<MusicService>,
     ends_at: tokio::time::Instant,
     _permit: StreamPermit,
 }
@@ -157,7 +158,8 @@ impl LiveService {
         log_topics.dedup();
         let subscription = self.bus.subscribe(log_topics, resume).await?;
         let ends_at = tokio::time::Instant::now() + self.max_stream;
-        Ok(Watch { caller: caller.clone(), topics, subscription, tactical: self.tactical.clone(), ends_at, _permit: permit })
+        let (tactical, music) = (self.tactical.clone(), self.music.clone());
+        Ok(Watch { caller: caller.clone(), topics, subscription, tactical, music, ends_at, _permit: permit })
     }
 }
 
@@ -181,7 +183,10 @@ impl Watch {
                 "incident" if self.topics.contains(&Topic::Incidents) => {
                     self.tactical.live_incident(&self.caller, &event.subject_id).await?.map(LiveItem::Incident)
                 }
-                "generation" => event.payload.clone().map(LiveItem::Generation),
+                "generation" => match event.payload.clone() {
+                    Some(step) => Some(LiveItem::Generation(self.generation_step(&event.subject_id, step).await?)),
+                    None => None,
+                },
                 _ => None,
             };
             if let Some(item) = item {
@@ -189,6 +194,19 @@ impl Watch {
                 return Ok(Some(Live { id: event.seq, item }));
             }
         }
+    }
+
+    /// A generation's step as sent: a completed one with its version (playable URLs made now,
+    /// for this caller, through the owner's own read).
+    async fn generation_step(&self, project_id: &str, mut step: serde_json::Value) -> AppResult<serde_json::Value> {
+        step["projectId"] = project_id.into();
+        if let Some(version_id) = step.get("versionId").and_then(|v| v.as_str()).map(str::to_owned) {
+            let versions = self.music.versions(&self.caller, project_id).await?;
+            if let Some(version) = versions.versions.into_iter().find(|v| v.version_id == version_id) {
+                step["version"] = serde_json::to_value(version).map_err(AppError::internal)?;
+            }
+        }
+        Ok(step)
     }
 
     /// The id of the last event this stream has read (sent or skipped).

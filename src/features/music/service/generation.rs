@@ -41,6 +41,7 @@ impl MusicService {
             }
         };
         self.mirror_changed();
+        self.progress(&project.project_id, serde_json::json!({ "status": "queued" })).await;
 
         let priority = match self.subscriptions.tier_of(&project.user_id).await {
             Ok(tier) => Priority::of(tier),
@@ -54,8 +55,14 @@ impl MusicService {
             }
         };
         match outcome {
-            Ok(generated) => Ok(generated),
+            Ok(generated) => {
+                let step = serde_json::json!({ "status": "completed", "versionId": generated.version_id });
+                self.progress(&project.project_id, step).await;
+                Ok(generated)
+            }
             Err(e) => {
+                let step = serde_json::json!({ "status": "failed", "code": e.code(), "error": e.public_message() });
+                self.progress(&project.project_id, step).await;
                 self.store.set_status(&project.project_id, previous, Some(e.public_message())).await?;
                 self.mirror_changed();
                 Err(e)

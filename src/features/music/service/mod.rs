@@ -37,6 +37,8 @@ pub struct MusicService {
     config: MusicConfig,
     /// Wakes the worker that rewrites `metadata.json` after a change (see [`MirrorRenderer`]).
     mirrors: MirrorSignal,
+    /// Where a generation's progress is published (`generation:<projectId>` streams).
+    events: Arc<crate::events::bus::EventBus>,
 }
 
 fn not_found(project_id: &str) -> AppError {
@@ -133,8 +135,18 @@ impl MusicService {
         work: Arc<WorkQueue>,
         config: MusicConfig,
         mirrors: MirrorSignal,
+        events: Arc<crate::events::bus::EventBus>,
     ) -> Self {
-        Self { store, storage, subscriptions, provider, work, config, mirrors }
+        Self { store, storage, subscriptions, provider, work, config, mirrors, events }
+    }
+
+    /// Publishes a step of a generation of `project_id` to its watchers. Best effort: a log
+    /// that cannot be written is logged, and the generation goes on.
+    pub(super) async fn progress(&self, project_id: &str, step: serde_json::Value) {
+        let topic = crate::events::music_topic(project_id);
+        if let Err(e) = self.events.publish(&topic, "generation", project_id, Some(&step)).await {
+            tracing::warn!(error = %e, project_id, "cannot publish a generation's progress");
+        }
     }
 
     pub(super) fn path(&self, project: &ProjectRow, rest: &str) -> AppResult<BlobPath> {
