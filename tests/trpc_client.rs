@@ -15,7 +15,7 @@ mod node;
 use std::time::Duration;
 
 use helpers::{TestApp, status_and_json, trpc_input};
-use node::{client_dir, ensure_node_modules};
+use node::{ensure_node_modules, run_checks};
 use optima::auth::Role;
 use serde_json::{Value, json};
 
@@ -38,23 +38,8 @@ async fn real_trpc_client_with_superjson_round_trips() {
     let demo = app.token("demo_user", Role::User);
     let guest = app.token("guest_user", Role::User);
 
-    let mut node = tokio::process::Command::new("node");
-    node.arg(client_dir().join("run.mjs"))
-        .args([&app.base, &user, &admin, &chat_user, &studio_user, &writer_user, &officer, &partner, &demo, &guest])
-        .current_dir(client_dir())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(120), node.output())
-        .await
-        .expect("run.mjs finishes within 2 minutes")
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "run.mjs failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}", output.status);
-    // Every check written in run.mjs must have run and passed: one skipped is a failure too.
-    let source = std::fs::read_to_string(client_dir().join("run.mjs")).expect("run.mjs");
-    let written = source.lines().filter(|l| l.trim_start().starts_with("await check(")).count();
-    let summary = stdout.lines().last().unwrap_or_default();
-    assert_eq!(summary, format!("{written} passed, 0 failed"), "run.mjs has {written} checks:\n{stdout}\n{stderr}");
+    let args = [&app.base, &user, &admin, &chat_user, &studio_user, &writer_user, &officer, &partner, &demo, &guest].map(String::as_str);
+    let stdout = run_checks("run.mjs", &args, Duration::from_secs(120)).await;
     println!("{stdout}");
 }
 
@@ -79,18 +64,7 @@ async fn real_trpc_client_subscriptions_over_sse() {
     let app = TestApp::spawn().await;
     let chief = tactical_member(&app, "live_chief", "top_secret").await;
     let medic = tactical_member(&app, "live_medic", "confidential").await;
-    let mut node = tokio::process::Command::new("node");
-    node.arg(client_dir().join("live.mjs")).args([&app.base, &chief, &medic]).current_dir(client_dir()).kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(120), node.output())
-        .await
-        .expect("live.mjs finishes within 2 minutes")
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "live.mjs failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}", output.status);
-    let source = std::fs::read_to_string(client_dir().join("live.mjs")).expect("live.mjs");
-    let written = source.lines().filter(|l| l.trim_start().starts_with("await check(")).count();
-    assert_eq!(stdout.lines().last().unwrap_or_default(), format!("{written} passed, 0 failed"), "{stdout}\n{stderr}");
+    let stdout = run_checks("live.mjs", &[&app.base, &chief, &medic], Duration::from_secs(120)).await;
     println!("{stdout}");
 }
 

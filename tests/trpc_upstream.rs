@@ -18,7 +18,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use helpers::{TestApp, optima_cli, status_and_json, trpc_input};
-use node::{client_dir, ensure_node_modules};
+use node::{client_dir, ensure_node_modules, run_checks};
 use optima::auth::Role;
 use optima::config::{Config, RateBudget};
 use serde_json::{Value, json};
@@ -409,18 +409,7 @@ async fn the_real_trpc_client_accepts_forwarded_answers() {
     let upstream = Upstream::start().await;
     let app = forwarding_to(&upstream.base, |_| {}).await;
     let token = app.token("client_user", Role::User);
-    let mut node = Command::new("node");
-    node.arg(client_dir().join("forwarded.mjs")).args([&app.base, &token]).current_dir(client_dir()).kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(60), node.output())
-        .await
-        .expect("forwarded.mjs finishes within a minute")
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let source = std::fs::read_to_string(client_dir().join("forwarded.mjs")).expect("forwarded.mjs");
-    let written = source.lines().filter(|l| l.trim_start().starts_with("await check(")).count();
-    assert_eq!(stdout.lines().last().unwrap_or_default(), format!("{written} passed, 0 failed"), "{stdout}\n{stderr}");
-    assert!(output.status.success(), "{stdout}\n{stderr}");
+    run_checks("forwarded.mjs", &[&app.base, &token], Duration::from_secs(60)).await;
 }
 
 #[test]

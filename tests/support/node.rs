@@ -29,3 +29,22 @@ pub fn ensure_node_modules() {
         String::from_utf8_lossy(&output.stderr),
     );
 }
+
+/// Runs `script` (a check script of `tests/trpc-client/`) with `args`, within `limit`, and
+/// asserts that every `await check(` it holds ran and passed (its last line is `N passed, 0
+/// failed`); returns what it printed.
+pub async fn run_checks(script: &str, args: &[&str], limit: std::time::Duration) -> String {
+    let mut node = tokio::process::Command::new("node");
+    node.arg(client_dir().join(script)).args(args).current_dir(client_dir()).kill_on_drop(true);
+    let output = tokio::time::timeout(limit, node.output())
+        .await
+        .unwrap_or_else(|_| panic!("{script} finishes within {limit:?}"))
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{script} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}", output.status);
+    let source = std::fs::read_to_string(client_dir().join(script)).expect("the script");
+    let written = source.lines().filter(|l| l.trim_start().starts_with("await check(")).count();
+    assert_eq!(stdout.lines().last().unwrap_or_default(), format!("{written} passed, 0 failed"), "{script} has {written} checks:\n{stdout}\n{stderr}");
+    stdout
+}
