@@ -21,7 +21,7 @@ use optima::features::tactical::store::{
 };
 use tokio::sync::Barrier;
 
-use crate::postgres::{database, migrated, sqlite_db};
+use crate::postgres::{assert_same_answers, database, migrated, sqlite_db};
 
 /// A UUID ending in `n`, as the service's `Uuid::now_v7` ids are written.
 fn id(n: u32) -> String {
@@ -160,10 +160,7 @@ async fn tactical_postgres_members_answer_as_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteTacticalStore::new(sqlite_db(&dir));
     let (on_pg, on_sqlite) = (members_scenario(&pg).await, members_scenario(&sqlite).await);
-    for (pg, sqlite) in on_pg.iter().zip(&on_sqlite) {
-        assert_eq!(pg, sqlite);
-    }
-    assert_eq!(on_pg.len(), on_sqlite.len());
+    assert_same_answers(&on_pg, &on_sqlite);
     assert!(on_pg.iter().any(|l| l.contains("intact: true")), "{on_pg:#?}");
 }
 
@@ -481,10 +478,7 @@ async fn tactical_postgres_comms_incidents_and_rotation_answer_as_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteTacticalStore::new(sqlite_db(&dir));
     let (on_pg, on_sqlite) = (comms_scenario(&pg).await, comms_scenario(&sqlite).await);
-    for (pg, sqlite) in on_pg.iter().zip(&on_sqlite) {
-        assert_eq!(pg, sqlite);
-    }
-    assert_eq!(on_pg.len(), on_sqlite.len());
+    assert_same_answers(&on_pg, &on_sqlite);
     assert!(on_pg.iter().any(|l| l.contains("intact: true")), "{on_pg:#?}");
 }
 
