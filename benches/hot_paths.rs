@@ -18,6 +18,7 @@ use criterion::{
 };
 use optima::ai::image::procedural::{ImageStyle, paint};
 use optima::ai::music::composer::{MusicParams, Style, seed_for};
+use optima::ai::music::Steps;
 use optima::ai::music::local::generate_blocking;
 use optima::app::AppState;
 use optima::auth::{Role, TokenService};
@@ -295,7 +296,7 @@ fn music(c: &mut Criterion) {
         // Elements = seconds of audio: criterion's elem/s is audio seconds per wall second.
         group.throughput(Throughput::Elements(u64::from(secs)));
         group.bench_function(format!("{secs}s"), |b| {
-            b.iter(|| generate_blocking(black_box(&params)).expect("generated"))
+            b.iter(|| generate_blocking(black_box(&params), &Steps::unwatched()).expect("generated"))
         });
     }
     group.finish();

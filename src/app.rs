@@ -128,7 +128,9 @@ impl AppState {
         subscriptions.quotas().clear_stale_holds().await.map_err(|e| StartError::Quotas(e.to_string()))?;
         let work = Arc::new(crate::work_queue::WorkQueue::new(config.limits.generation_workers, config.limits.generation_queue));
         let text = crate::ai::text::from_config(&config.ai, work.clone());
-        let chat = ChatService::new(stores.chat, subscriptions.clone(), text.clone(), config.chat.clone());
+        // One count of open streams, whichever feature they stream.
+        let streams = crate::events::streams::StreamLimits::new(config.events.max_streams_per_user, config.events.max_streams_per_ip);
+        let chat = ChatService::new(stores.chat, subscriptions.clone(), text.clone(), config.chat.clone(), streams.clone());
         let mirror_signal = MirrorSignal::new();
         let event_signal = crate::events::EventSignal::new();
         let bus = crate::events::bus::EventBus::new(stores.events.clone(), event_signal.clone(), config.events.buffer_events)
@@ -176,6 +178,7 @@ impl AppState {
             bus.clone(),
             tactical.clone(),
             music.clone(),
+            streams,
             &config.events,
         ));
         let services = Arc::new(Services {

@@ -589,6 +589,10 @@ pub struct ChatConfig {
     pub context_chars: usize,
     /// At most this many earlier messages go to the model.
     pub max_history_messages: usize,
+    /// Streamed replies one user may have being written at once.
+    pub max_replies_per_user: usize,
+    /// How long a streamed reply that ended can still be resumed on the server that wrote it.
+    pub reply_linger_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -779,7 +783,7 @@ impl Default for Config {
                 },
                 tiers: TierPlans::default(),
             },
-            chat: ChatConfig { max_message_chars: 4_000, context_chars: 12_000, max_history_messages: 20 },
+            chat: ChatConfig { max_message_chars: 4_000, context_chars: 12_000, max_history_messages: 20, max_replies_per_user: 4, reply_linger_secs: 300 },
             music: MusicConfig { max_stem_bytes: 50 * 1024 * 1024, max_stem_secs: 600.0 },
             writers: WritersConfig {
                 max_manuscript_bytes: 10 * 1024 * 1024,
@@ -1037,6 +1041,9 @@ impl Config {
         }
         if !(MIN_DECODE_MEMORY_MB..=MAX_DECODE_MEMORY_MB).contains(&self.media.decode_memory_mb) {
             return bad("media.decode_memory_mb", "must be 32 to 1048576 (1 TiB)");
+        }
+        if self.chat.max_replies_per_user == 0 {
+            return bad("chat.max_replies_per_user", "must be at least 1");
         }
         if self.chat.max_message_chars == 0 {
             return bad("chat.max_message_chars", "must be at least 1");

@@ -5,4 +5,5 @@ pub mod image;
 pub mod music;
 pub mod openai_http;
 pub mod readiness;
+pub mod sse_data;
 pub mod text;

@@ -54,24 +54,29 @@ impl OpenAiHttp {
     /// POSTs `body` as JSON to `path` under the base URL: the answer's text, or the failure
     /// when the API answered with an error status. Transport failures are 502s.
     pub async fn post(&self, path: &str, body: &serde_json::Value) -> AppResult<Result<String, ApiFailure>> {
+        let resp = match self.send(path, body).await? {
+            Ok(resp) => resp,
+            Err(failure) => return Ok(Err(failure)),
+        };
+        let text = resp.text().await.map_err(|e| self.failed(format_args!("answer could not be read: {e}")))?;
+        Ok(Ok(text))
+    }
+
+    /// Like [`Self::post`], for an answer read as it arrives: the response whose status was a
+    /// success, its body unread.
+    pub async fn send(&self, path: &str, body: &serde_json::Value) -> AppResult<Result<reqwest::Response, ApiFailure>> {
         let url = format!("{}/{path}", self.config.base_url.trim_end_matches('/'));
         let mut call = self.client.post(&url).json(body);
         if !self.config.api_key.is_empty() {
             call = call.bearer_auth(&self.config.api_key);
         }
-        let resp = call.send().await.map_err(|e| {
-            if e.is_timeout() {
-                self.failed(format_args!("did not answer within {} s", self.config.timeout_secs))
-            } else {
-                self.failed(format_args!("could not be reached: {e}"))
-            }
-        })?;
+        let resp = call.send().await.map_err(|e| self.transport(&e))?;
         let status = resp.status();
+        if status.is_success() {
+            return Ok(Ok(resp));
+        }
         let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
         let text = resp.text().await.map_err(|e| self.failed(format_args!("answer could not be read: {e}")))?;
-        if status.is_success() {
-            return Ok(Ok(text));
-        }
         let detail = serde_json::from_str::<ErrorEnvelope>(&text).ok().map(|e| e.error);
         Ok(Err(ApiFailure {
             status: status.as_u16(),
@@ -79,6 +84,15 @@ impl OpenAiHttp {
             code: detail.as_ref().and_then(|d| d.code.clone()),
             message: detail.and_then(|d| d.message).unwrap_or_else(|| format!("HTTP {status}")),
         }))
+    }
+
+    /// A request that failed on the way (no answer, or an answer cut off): 502.
+    pub fn transport(&self, e: &reqwest::Error) -> AppError {
+        if e.is_timeout() {
+            self.failed(format_args!("did not answer within {} s", self.config.timeout_secs))
+        } else {
+            self.failed(format_args!("could not be reached: {e}"))
+        }
     }
 
     /// Whether the server answers `GET {base}/models` (the cheapest authenticated request the

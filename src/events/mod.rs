@@ -15,6 +15,7 @@
 
 pub mod bus;
 pub mod store;
+pub mod streams;
 
 use serde_json::Value;
 

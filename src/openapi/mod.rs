@@ -8,7 +8,7 @@ mod rules;
 use poem_openapi::OpenApiService;
 
 use crate::features::accounts::api::AccountsApi;
-use crate::features::chat::api::ChatApi;
+use crate::features::chat::api::{ChatApi, CompletionApi};
 use crate::features::live::api::LiveApi;
 use crate::features::media::api::MediaApi;
 use crate::features::music::api::MusicApi;
@@ -19,7 +19,7 @@ use crate::features::system::api::SystemApi;
 use crate::features::tactical::api::TacticalApi;
 use crate::features::writers::api::WritersApi;
 
-pub type Apis = (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi, TacticalApi, PremiumApi, MediaApi, LiveApi);
+pub type Apis = (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi, TacticalApi, PremiumApi, MediaApi, LiveApi, CompletionApi);
 
 const DESCRIPTION: &str = r#"The R3AL cloud backend.
 
@@ -36,7 +36,7 @@ same URL uploads with a signed `PUT` URL."#;
 
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi, TacticalApi, PremiumApi, MediaApi, LiveApi),
+        (SystemApi, AccountsApi, StorageApi, SubscriptionApi, ChatApi, MusicApi, WritersApi, TacticalApi, PremiumApi, MediaApi, LiveApi, CompletionApi),
         "Optima",
         env!("CARGO_PKG_VERSION"),
     )

@@ -22,10 +22,20 @@ use serde_json::{Value, json};
 use super::context::Context;
 use super::wire::{self, TrpcError};
 use crate::error::AppError;
+use crate::features::chat::model::SendMessage;
+use crate::features::chat::replies::{ReplyFeed, ReplyStep};
 use crate::features::live::{Live, LiveItem, Watch};
 
-/// The subscription procedures, and the live topic each watches.
-const SUBSCRIPTIONS: [&str; 3] = ["r3al.tactical.onComm", "r3al.tactical.onIncident", "r3al.studio.onGeneration"];
+/// The subscription procedures: three watch live topics, one streams a chat reply.
+const SUBSCRIPTIONS: [&str; 4] = ["r3al.tactical.onComm", "r3al.tactical.onIncident", "r3al.studio.onGeneration", STREAM_MESSAGE];
+
+const STREAM_MESSAGE: &str = "r3al.aiChat.streamMessage";
+
+/// What a subscription streams.
+enum Opened {
+    Watch(Watch),
+    Reply(ReplyFeed),
+}
 
 pub fn is_subscription(path: &str) -> bool {
     SUBSCRIPTIONS.contains(&path)
@@ -39,7 +49,8 @@ pub async fn subscribe(state: &Context, req: &Request, path: &str) -> Response {
     let connected = Event::message(json!({ "reconnectAfterInactivityMs": keepalive.as_millis() as u64 * 3 }).to_string()).event_type("connected");
     let first = futures_util::stream::iter([connected]);
     let rest: futures_util::stream::BoxStream<'static, Event> = match open(state, req, path).await {
-        Ok(watch) => Box::pin(items(watch, path.to_owned())),
+        Ok(Opened::Watch(watch)) => Box::pin(items(watch, path.to_owned())),
+        Ok(Opened::Reply(feed)) => Box::pin(reply_items(feed, path.to_owned())),
         Err(e) => Box::pin(futures_util::stream::iter([error_event(&e)])),
     };
     let stream = futures_util::StreamExt::chain(first, with_pings(rest, keepalive));
@@ -49,7 +60,7 @@ pub async fn subscribe(state: &Context, req: &Request, path: &str) -> Response {
 }
 
 /// The caller, the input and the stream for `path`.
-async fn open(state: &Context, req: &Request, path: &str) -> Result<Watch, TrpcError> {
+async fn open(state: &Context, req: &Request, path: &str) -> Result<Opened, TrpcError> {
     let app = |e: AppError| TrpcError::from_app(&e, path);
     let query = req.uri().query();
     let token = match req.headers().typed_get::<headers::Authorization<headers::authorization::Bearer>>() {
@@ -66,11 +77,6 @@ async fn open(state: &Context, req: &Request, path: &str) -> Result<Watch, TrpcE
     let input = call.input.unwrap_or(Value::Null);
     let text = |field: &str| input.get(field).and_then(Value::as_str).map(str::to_owned);
     let user_id = text("userId").ok_or_else(|| app(AppError::invalid_field("userId", "is required")))?;
-    let topics = match path {
-        "r3al.tactical.onComm" => "comms".to_owned(),
-        "r3al.tactical.onIncident" => "incidents".to_owned(),
-        _ => format!("generation:{}", text("projectId").ok_or_else(|| app(AppError::invalid_field("projectId", "is required")))?),
-    };
     // A reconnecting link puts the last id in the input; EventSource's own reconnection sends
     // the header.
     let resume = req
@@ -79,9 +85,26 @@ async fn open(state: &Context, req: &Request, path: &str) -> Result<Watch, TrpcE
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .or_else(|| wire::query_param(query, "lastEventId"))
-        .or_else(|| text("lastEventId"));
+        .or_else(|| text("lastEventId"))
+        .filter(|id| !id.trim().is_empty());
     let ip = state.services.limiter.client_ip(req).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    state.services.live.watch(&caller, &user_id, ip, &topics, resume.as_deref()).await.map_err(app)
+    if path == STREAM_MESSAGE {
+        let chat = &state.services.chat;
+        let feed = match resume {
+            Some(last) => chat.resume(&caller, &user_id, &last, ip).await,
+            None => {
+                let message: SendMessage = super::shape::input(Some(input)).map_err(app)?;
+                chat.stream(&caller, message, ip).await
+            }
+        };
+        return feed.map(Opened::Reply).map_err(app);
+    }
+    let topics = match path {
+        "r3al.tactical.onComm" => "comms".to_owned(),
+        "r3al.tactical.onIncident" => "incidents".to_owned(),
+        _ => format!("generation:{}", text("projectId").ok_or_else(|| app(AppError::invalid_field("projectId", "is required")))?),
+    };
+    state.services.live.watch(&caller, &user_id, ip, &topics, resume.as_deref()).await.map(Opened::Watch).map_err(app)
 }
 
 /// The token in the link's `connectionParams`: `{"token": …}` (or `authorization`, with or
@@ -103,6 +126,34 @@ fn items(watch: Watch, path: String) -> impl futures_util::Stream<Item = Event> 
                 Ok(None) => None,
                 Err(e) => Some((error_event(&TrpcError::from_app(&e, &path)), None)),
             }
+        }
+    })
+}
+
+/// A streamed chat reply as tracked events: `{delta}` pieces, then `{done: true, …}` with the
+/// stored reply (as `sendMessage` answers it), then `event: return`, which completes the
+/// subscription; a failure is `serialized-error`.
+fn reply_items(feed: ReplyFeed, path: String) -> impl futures_util::Stream<Item = Event> + Send + 'static {
+    futures_util::stream::unfold(Some(feed), move |feed| {
+        let path = path.clone();
+        async move {
+            let mut feed = feed?;
+            let Some(step) = feed.next().await else {
+                return Some((Event::message("").event_type("return"), None));
+            };
+            let event = match step {
+                ReplyStep::Piece { id, text } => Event::message(superjson(json!({ "delta": text })).to_string()).id(id),
+                ReplyStep::Done { id, reply } => match super::shape::object(&*reply) {
+                    Ok(mut done) => {
+                        done.insert("done".into(), true.into());
+                        done.insert("tokens".into(), reply.usage.total_tokens.into());
+                        Event::message(superjson(Value::Object(done)).to_string()).id(id)
+                    }
+                    Err(e) => error_event(&TrpcError::from_app(&e, &path)),
+                },
+                ReplyStep::Failed(e) => return Some((error_event(&TrpcError::from_app(&e, &path)), None)),
+            };
+            Some((event, Some(feed)))
         }
     })
 }

@@ -196,6 +196,8 @@ fn meaning(op: &str, area: &str, name: &str, description: &str) -> Meaning {
         ("storage", "url") => Kind::ObjectUrl,
         ("storage" | "cdn", "bucket") => return Meaning::Fixed(json!(BUCKET)),
         ("subscription", "feature") => return Meaning::Fixed(json!("ai_chat")),
+        // The speaker of a message of `POST /v1/chat`'s conversation.
+        ("v1", "role") => return Meaning::Fixed(json!("user")),
         _ if looks_like_id(name) => panic!("{op}: `{name}` looks like an id the matrix does not know; map it in `meaning`"),
         _ => return Meaning::Plain,
     };

@@ -1,7 +1,9 @@
 //! A fake OpenAI-compatible server on 127.0.0.1:0, shared by the chat, image, writers and
 //! readiness tests. It speaks the three routes optima calls: `POST /v1/chat/completions`,
 //! `POST /v1/images/generations` and `GET /v1/models`, each answering as the test's
-//! [`Scenario`] says; any other route is OpenAI's 404 `unknown_url`.
+//! [`Scenario`] says; any other route is OpenAI's 404 `unknown_url`. A completion asked with
+//! `"stream": true` answers as OpenAI streams: `data: {chat.completion.chunk}` events, a word
+//! of the reply each, then one with the usage, then `data: [DONE]`.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -43,6 +45,11 @@ pub enum Scenario {
     Unauthorized,
     Forbidden,
     NotFound,
+    /// A streamed completion that stops after two pieces, without `[DONE]` (a dropped
+    /// connection); a completion that is not streamed answers as in `Ok`.
+    StreamCut,
+    /// A streamed completion whose third event is an error object, as OpenAI sends mid-stream.
+    StreamError,
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +110,49 @@ impl Bodies {
     }
 }
 
+/// A completion streamed as OpenAI streams it (`completion` is the whole answer's JSON): a chunk
+/// per word. [`Scenario::Gated`] sends the first word at once and the rest when the test lets
+/// it; [`Scenario::StreamCut`] and [`Scenario::StreamError`] break off after two words.
+fn streamed(completion: &str, scenario: Scenario, gate: Arc<tokio::sync::Semaphore>) -> Response {
+    let whole: Value = serde_json::from_str(completion).expect("the completion is JSON");
+    let content = whole["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_owned();
+    let usage = whole["usage"].clone();
+    let chunk = |delta: Value| {
+        let chunk = json!({"id": "x", "object": "chat.completion.chunk", "model": "test-model", "choices": [{"index": 0, "delta": delta, "finish_reason": null}]});
+        format!("data: {chunk}\n\n")
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(16);
+    tokio::spawn(async move {
+        let send = |text: String| {
+            let tx = tx.clone();
+            async move { tx.send(Ok(bytes::Bytes::from(text))).await.is_ok() }
+        };
+        if !send(chunk(json!({"role": "assistant", "content": ""}))).await {
+            return;
+        }
+        for (i, word) in content.split_inclusive(' ').enumerate() {
+            if i == 1 && scenario == Scenario::Gated {
+                gate.acquire().await.expect("the gate stays open").forget();
+            }
+            if i == 2 && scenario == Scenario::StreamCut {
+                return;
+            }
+            if i == 2 && scenario == Scenario::StreamError {
+                send("data: {\"error\":{\"message\":\"The server had an error while processing your request.\",\"type\":\"server_error\"}}\n\n".into()).await;
+                return;
+            }
+            if !send(chunk(json!({"content": word}))).await {
+                return;
+            }
+        }
+        let last = json!({"id": "x", "object": "chat.completion.chunk", "model": "test-model", "choices": [], "usage": usage});
+        send(format!("data: {last}\n\n")).await;
+        send("data: [DONE]\n\n".into()).await;
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    Response::builder().status(StatusCode::OK).content_type("text/event-stream").body(poem::Body::from_bytes_stream(body))
+}
+
 fn json_response(status: StatusCode, body: &str) -> Response {
     Response::builder().status(status).content_type("application/json").body(body.to_owned())
 }
@@ -149,6 +199,7 @@ async fn answer(scenario: Scenario, bodies: &Bodies, authorization: Option<&str>
         }
         Scenario::Forbidden => json_response(StatusCode::FORBIDDEN, r#"{"error":{"message":"forbidden"}}"#),
         Scenario::NotFound => json_response(StatusCode::NOT_FOUND, r#"{"error":{"message":"The model `test-model` does not exist"}}"#),
+        Scenario::StreamCut | Scenario::StreamError => json_response(StatusCode::OK, ok),
     }
 }
 
@@ -173,7 +224,8 @@ impl FakeOpenAi {
                 let (authorization, content_type) = (header("authorization"), header("content-type"));
                 let (method, path) = (req.method().clone(), req.uri().path().to_owned());
                 let raw = req.take_body().into_string().await.unwrap_or_default();
-                let body = serde_json::from_str(&raw).unwrap_or(Value::String(raw));
+                let body: Value = serde_json::from_str(&raw).unwrap_or(Value::String(raw));
+                let streaming = body["stream"] == true;
                 r.lock().unwrap().push(Recorded {
                     method: method.to_string(),
                     path: path.clone(),
@@ -184,6 +236,13 @@ impl FakeOpenAi {
                 let scenario = *s.lock().unwrap();
                 let auth = authorization.as_deref();
                 match (method, path.as_str()) {
+                    (Method::POST, "/v1/chat/completions") if streaming => {
+                        let ok = c.lock().unwrap().clone();
+                        match scenario {
+                            Scenario::Ok | Scenario::Gated | Scenario::StreamCut | Scenario::StreamError => streamed(&ok, scenario, g.clone()),
+                            other => answer(other, &Bodies::always(&ok), auth, &g).await,
+                        }
+                    }
                     (Method::POST, "/v1/chat/completions") => {
                         let ok = c.lock().unwrap().clone();
                         let bodies = Bodies { empty: r#"{"id":"x","object":"chat.completion","choices":[]}"#.into(), ..Bodies::always(&ok) };
@@ -194,6 +253,7 @@ impl FakeOpenAi {
                     // simply not listed.
                     (Method::GET, "/v1/models") => {
                         let scenario = match scenario {
+                            Scenario::StreamCut | Scenario::StreamError => Scenario::Ok,
                             Scenario::Garbage | Scenario::NoChoices | Scenario::NotFound | Scenario::ContentPolicy | Scenario::NotAnImage => Scenario::Ok,
                             other => other,
                         };

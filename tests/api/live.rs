@@ -294,7 +294,7 @@ async fn a_stream_ends_cleanly_after_max_stream_secs_and_resumes_where_it_was() 
 }
 
 #[tokio::test]
-async fn a_generation_is_followed_from_queued_to_completed_with_its_playable_version() {
+async fn a_generation_is_followed_from_queued_through_each_part_to_completed_with_its_playable_version() {
     let app = TestApp::spawn().await;
     let token = crate::helpers::user_on(&app, "composer", "premium").await;
     let project = created(app.post_json("/api/music/project/create", Some(&token), &json!({"userId": "composer", "title": "Dawn"})).await).await;
@@ -308,11 +308,34 @@ async fn a_generation_is_followed_from_queued_to_completed_with_its_playable_ver
     assert_eq!(queued.event, "generation");
     assert_eq!(queued.json()["generation"]["status"], "queued", "{:?}", queued.json());
     assert_eq!(queued.json()["generation"]["projectId"], id);
-    let done = stream.next().await.json();
+    let mut steps = Vec::new();
+    let done = loop {
+        let step = stream.next().await.json()["generation"].take();
+        if step["status"] == "completed" || step["status"] == "failed" {
+            break json!({ "generation": step });
+        }
+        steps.push(step);
+    };
+    assert_eq!(steps.first().map(|s| s["status"].clone()), Some(json!("composing")), "{steps:?}");
+    let rendered: Vec<&Value> = steps.iter().filter(|s| s["status"] == "rendered").collect();
+    let total = rendered.len();
+    assert!(total >= 2, "each part rendered is a step: {steps:?}");
+    for (i, step) in rendered.iter().enumerate() {
+        assert_eq!((step["partsDone"].as_u64(), step["partsTotal"].as_u64()), (Some(i as u64 + 1), Some(total as u64)), "{step}");
+        assert!(step["part"].is_string());
+    }
+    assert_eq!(steps.last().map(|s| s["status"].clone()), Some(json!("encoding")), "{steps:?}");
     assert_eq!(done["generation"]["status"], "completed", "{done}");
     assert_eq!(done["generation"]["versionId"], generated["versionId"]);
     let mix_url = done["generation"]["version"]["mixUrl"].as_str().expect("the version's playable mix");
     assert!(!app.fetch_bytes(mix_url).await.is_empty(), "the mix plays");
     // The log keeps the steps, never the prompt.
     assert_eq!(app.count("SELECT count(*) FROM events WHERE CAST(payload AS TEXT) LIKE ?1", &[&"%piano%"]), 0);
+
+    // A remix is followed the same way.
+    let remix = ok(app.post_json(&format!("/api/music/project/{id}/mix"), Some(&token), &json!({})).await).await;
+    let statuses: Vec<Value> = [stream.next().await, stream.next().await, stream.next().await].iter().map(|e| e.json()["generation"].clone()).collect();
+    assert_eq!(statuses.iter().map(|s| s["status"].as_str().unwrap()).collect::<Vec<_>>(), ["queued", "encoding", "completed"], "{statuses:?}");
+    assert!(statuses.iter().all(|s| s["kind"] == "remix"));
+    assert_eq!(statuses[2]["versionId"], remix["versionId"]);
 }

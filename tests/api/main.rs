@@ -22,6 +22,7 @@ mod authz_trpc;
 mod backup;
 mod blob_conformance;
 mod chat;
+mod chat_stream;
 mod cluster;
 mod db_copy;
 mod db_postgres;

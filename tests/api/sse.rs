@@ -39,7 +39,16 @@ impl SseStream {
         if let Some(id) = last_id {
             req = req.header("last-event-id", id);
         }
-        let resp = req.send().await.expect("the stream request is sent");
+        Self::of(req.send().await.expect("the stream request is sent"))
+    }
+
+    /// `POST path` with a bearer token and a JSON body, read as a stream.
+    pub async fn post(app: &TestApp, path: &str, token: &str, body: &Value) -> Self {
+        Self::of(reqwest::Client::new().post(app.url(path)).bearer_auth(token).json(body).send().await.expect("the request is sent"))
+    }
+
+    /// A response read as a stream.
+    pub fn of(resp: reqwest::Response) -> Self {
         let status = resp.status().as_u16();
         let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         Self { status, content_type, body: resp.bytes_stream().boxed(), buffer: String::new(), keepalives: 0, ended: false }

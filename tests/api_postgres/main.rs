@@ -37,6 +37,8 @@ mod authz_trpc;
 mod backup;
 #[path = "../api/chat.rs"]
 mod chat;
+#[path = "../api/chat_stream.rs"]
+mod chat_stream;
 #[path = "../api/gcs_http.rs"]
 mod gcs_http;
 #[path = "../api/gcs_signing.rs"]

@@ -2,7 +2,7 @@
 // and the `eventsource` package (Node 20 has no EventSource), as the app would route them with
 // `splitLink`: comms under the caller's clearance, the token in `connectionParams` (what a
 // browser's EventSource allows) or in an Authorization header, resuming with the last event id,
-// and a refusal that ends the subscription.
+// a refusal that ends the subscription, and a chat reply streamed in pieces.
 //
 //   node live.mjs <base-url> <chief-token> <medic-token>
 //
@@ -42,11 +42,13 @@ function subscribe(client, path, input) {
   const waiters = [];
   let error = null;
   let started = false;
+  let completed = false;
   const wake = () => waiters.splice(0).forEach((w) => w());
   const sub = client.subscription(path, input, {
     onStarted: () => { started = true; wake(); },
     onData: (d) => { items.push(d); wake(); },
     onError: (e) => { error = e; wake(); },
+    onComplete: () => { completed = true; wake(); },
   });
   const waitFor = async (ready, what, ms = 10_000) => {
     const until = Date.now() + ms;
@@ -60,6 +62,7 @@ function subscribe(client, path, input) {
     async next() { await waitFor(() => items.length || error, 'an event'); if (error && !items.length) throw error; return items.shift(); },
     async quiet(ms) { await new Promise((r) => setTimeout(r, ms)); return items.length; },
     async error() { await waitFor(() => error, 'an error'); return error; },
+    async completed() { await waitFor(() => completed || error, 'the end'); if (error) throw error; },
     close: () => sub.unsubscribe(),
   };
 }
@@ -140,6 +143,24 @@ await check('onIncident: the department\'s incidents as reported', async () => {
   const event = await sub.next();
   assert.equal(event.data.title, 'pier fire');
   assert.equal(event.data.status, 'active');
+  sub.close();
+});
+
+await check('aiChat.streamMessage: the reply in pieces, then done with the stored ids, then complete', async () => {
+  const sub = subscribe(byParams, 'r3al.aiChat.streamMessage', { userId: medic, message: 'What tier am I on?', sessionId: `session_${Date.now()}` });
+  const pieces = [];
+  let done;
+  while (!done) {
+    const event = await sub.next();
+    assert.ok(event.id, 'every event is tracked');
+    if (event.data.done) done = event.data;
+    else pieces.push(event.data.delta);
+  }
+  assert.ok(pieces.length > 3, `pieces: ${JSON.stringify(pieces)}`);
+  assert.equal(pieces.join(''), done.response);
+  assert.match(done.response, /unlimited tier/);
+  assert.ok(done.messageId && done.userMessageId && done.sessionId.startsWith('session_'));
+  await sub.completed();
   sub.close();
 });
 

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::composer::MusicParams;
 use super::render::mix_and_encode;
-use super::{GeneratedMusic, GeneratedStem, MusicProvider};
+use super::{GeneratedMusic, GeneratedStem, MusicProvider, MusicStep, Steps};
 use crate::ai::readiness::{self, Readiness};
 use crate::audio::{MixTrack, decode_mono, probe};
 use crate::config::HuggingFaceConfig;
@@ -159,8 +159,10 @@ impl MusicProvider for HuggingFaceMusic {
         "huggingface"
     }
 
-    async fn generate(&self, params: MusicParams) -> AppResult<GeneratedMusic> {
+    async fn generate(&self, params: MusicParams, steps: Steps) -> AppResult<GeneratedMusic> {
+        steps.send(MusicStep::Generating);
         let audio = self.fetch_audio(&params).await?;
+        steps.send(MusicStep::Encoding);
         let model = self.config.music_model.clone();
         tokio::task::spawn_blocking(move || {
             let info = probe(&audio).map_err(|e| failed(format!("the music provider's answer is not usable audio: {e}")))?;

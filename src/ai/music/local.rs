@@ -3,7 +3,7 @@
 
 use super::composer::{Composition, MusicParams, Part, compose};
 use super::render::mix_and_encode;
-use super::{GeneratedMusic, GeneratedStem, MusicProvider, midi, synth};
+use super::{GeneratedMusic, GeneratedStem, MusicProvider, MusicStep, Steps, midi, synth};
 use crate::audio::{AudioFormat, MixTrack, SAMPLE_RATE, encode_wav_mono16};
 use crate::ai::readiness::Readiness;
 use crate::error::{AppError, AppResult};
@@ -23,13 +23,20 @@ fn placement(part: Part) -> (f32, f32) {
 }
 
 /// Composes and renders synchronously (CPU work: call it off the async runtime).
-pub fn generate_blocking(params: &MusicParams) -> AppResult<GeneratedMusic> {
+pub fn generate_blocking(params: &MusicParams, steps: &Steps) -> AppResult<GeneratedMusic> {
+    steps.send(MusicStep::Composing);
     let composition: Composition = compose(params).map_err(|e| AppError::bad_request("invalid_music_params", e))?;
-    let parts: Vec<(Part, Vec<f32>)> = Part::ALL
-        .into_iter()
-        .filter(|part| composition.notes.iter().any(|n| n.part == *part))
-        .map(|part| (part, synth::render_part(&composition, part, SAMPLE_RATE)))
+    let playing: Vec<Part> = Part::ALL.into_iter().filter(|part| composition.notes.iter().any(|n| n.part == *part)).collect();
+    let parts: Vec<(Part, Vec<f32>)> = playing
+        .iter()
+        .enumerate()
+        .map(|(i, &part)| {
+            let samples = synth::render_part(&composition, part, SAMPLE_RATE);
+            steps.send(MusicStep::Rendered { part: part.as_str().to_owned(), done: i + 1, total: playing.len() });
+            (part, samples)
+        })
         .collect();
+    steps.send(MusicStep::Encoding);
     let tracks: Vec<MixTrack> = parts
         .iter()
         .map(|(part, samples)| {
@@ -65,8 +72,8 @@ impl MusicProvider for LocalMusic {
         "local"
     }
 
-    async fn generate(&self, params: MusicParams) -> AppResult<GeneratedMusic> {
-        tokio::task::spawn_blocking(move || generate_blocking(&params)).await.map_err(AppError::internal)?
+    async fn generate(&self, params: MusicParams, steps: Steps) -> AppResult<GeneratedMusic> {
+        tokio::task::spawn_blocking(move || generate_blocking(&params, &steps)).await.map_err(AppError::internal)?
     }
 
     async fn ready(&self) -> Readiness {

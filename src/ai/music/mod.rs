@@ -9,7 +9,7 @@ pub mod provider;
 pub mod render;
 pub mod synth;
 
-pub use provider::{GeneratedMusic, GeneratedStem, MusicProvider};
+pub use provider::{GeneratedMusic, GeneratedStem, MusicProvider, MusicStep, Steps};
 
 use std::sync::Arc;
 

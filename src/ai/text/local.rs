@@ -2,6 +2,8 @@
 //! questions the server can answer from its own data (tier, remaining quota, sessions) and
 //! explains how to connect a model for everything else.
 
+use tokio::sync::mpsc;
+
 use super::{CallerFacts, TextProvider, TextReply, TextRequest, estimate_tokens};
 use crate::ai::readiness::Readiness;
 use crate::error::AppResult;
@@ -101,6 +103,17 @@ impl TextProvider for LocalText {
         })
     }
 
+    /// A word at a time (with the space after it), as a model's tokens would come.
+    async fn stream(&self, request: TextRequest, deltas: mpsc::Sender<String>) -> AppResult<TextReply> {
+        let reply = self.complete(request).await?;
+        for word in reply.text.split_inclusive(' ') {
+            if deltas.send(word.to_owned()).await.is_err() {
+                break;
+            }
+        }
+        Ok(reply)
+    }
+
     async fn ready(&self) -> Readiness {
         Readiness::Ready("offline".into())
     }
@@ -128,6 +141,26 @@ mod tests {
         assert!(r.contains("free tier") && r.contains("2 chat messages left") && r.contains("2026-11-26 00:00"), "{r}");
         assert!(r.contains("no language model"), "{r}");
         assert!(reply("list my sessions", &facts()).contains("3 chat sessions"));
+    }
+
+    #[tokio::test]
+    async fn streams_the_reply_a_word_at_a_time() {
+        let (tx, mut rx) = mpsc::channel(1024);
+        let request = TextRequest {
+            system: String::new(),
+            history: Vec::new(),
+            message: "what tier am I on?".into(),
+            temperature: 0.7,
+            max_tokens: None,
+            facts: facts(),
+        };
+        let reply = LocalText.stream(request, tx).await.expect("a reply");
+        let mut pieces = Vec::new();
+        while let Some(piece) = rx.recv().await {
+            pieces.push(piece);
+        }
+        assert!(pieces.len() > 5, "{pieces:?}");
+        assert_eq!(pieces.concat(), reply.text);
     }
 
     #[test]

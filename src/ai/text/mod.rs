@@ -7,6 +7,7 @@ mod openai;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
 
 pub use local::{LocalText, MODEL as LOCAL_MODEL};
 pub use openai::OpenAiText;
@@ -71,6 +72,17 @@ pub trait TextProvider: Send + Sync {
     /// (502: upstream errors, timeouts, unreadable answers), `provider_unconfigured` (503).
     async fn complete(&self, request: TextRequest) -> AppResult<TextReply>;
 
+    /// Like [`Self::complete`], sending the reply's text to `deltas` piece by piece as it is
+    /// written; the pieces joined are the returned reply's text. A failure after some pieces were
+    /// sent is still an error: the pieces are not a reply. A closed `deltas` does not stop the
+    /// reply (the caller may be storing it for a client that went away). By default the whole
+    /// reply is one piece.
+    async fn stream(&self, request: TextRequest, deltas: mpsc::Sender<String>) -> AppResult<TextReply> {
+        let reply = self.complete(request).await?;
+        let _ = deltas.send(reply.text.clone()).await;
+        Ok(reply)
+    }
+
     /// Whether it can answer now (see [`crate::ai::readiness`]); sends at most one cheap request.
     async fn ready(&self) -> Readiness;
 }
@@ -99,6 +111,12 @@ impl<P: TextProvider> TextProvider for Queued<P> {
     async fn complete(&self, request: TextRequest) -> AppResult<TextReply> {
         let priority = Tier::parse(&request.facts.tier).map_or(Priority::Standard, Priority::of);
         self.work.run("text", priority, self.inner.complete(request)).await?
+    }
+
+    /// The worker is held until the reply ends, not just until its first piece.
+    async fn stream(&self, request: TextRequest, deltas: mpsc::Sender<String>) -> AppResult<TextReply> {
+        let priority = Tier::parse(&request.facts.tier).map_or(Priority::Standard, Priority::of);
+        self.work.run("text", priority, self.inner.stream(request, deltas)).await?
     }
 
     /// Not through the queue: a readiness request costs the provider nothing, and a queue full

@@ -2,7 +2,9 @@
 //! `ai_chat` quota only when a reply succeeds.
 
 pub mod api;
+pub mod completion;
 pub mod model;
+pub mod replies;
 pub mod service;
 pub mod store;
 

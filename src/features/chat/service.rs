@@ -1,10 +1,16 @@
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::Utc;
+use tokio::sync::mpsc;
 
+use super::completion::{Completion, CompletionStream, Conversation, OpenMessage};
 use super::model::*;
+use super::replies::{Replies, ReplyFeed, Resume};
 use super::store::{ChatStore, ExchangeQuota, NewExchange, SessionRow};
-use crate::ai::text::{CallerFacts, LOCAL_MODEL, Speaker, TextProvider, TextRequest, Turn};
+use crate::ai::text::{CallerFacts, LOCAL_MODEL, Speaker, TextProvider, TextReply, TextRequest, Turn};
+use crate::events::streams::StreamLimits;
+use crate::features::subscription::quota::Reservation;
 use crate::auth::Caller;
 use crate::clock::now_text;
 use crate::config::ChatConfig;
@@ -18,6 +24,36 @@ pub struct ChatService {
     subscriptions: Arc<SubscriptionService>,
     provider: Arc<dyn TextProvider>,
     config: ChatConfig,
+    streams: Arc<StreamLimits>,
+    replies: Arc<Replies>,
+}
+
+/// Most messages a `POST /v1/chat` conversation may have.
+const MAX_CONVERSATION: usize = 200;
+
+/// A message checked, with what asking the provider and storing the exchange need.
+struct Prepared {
+    user_id: String,
+    /// The id the exchange is stored under, and the one the caller knows it by.
+    session_id: String,
+    shown_session_id: String,
+    new_session: bool,
+    /// The caller's own id for a session it starts.
+    new_client_id: Option<String>,
+    context: ChatContext,
+    message: String,
+    text: TextRequest,
+    asked_at: String,
+    user_message_id: String,
+    reply_id: String,
+}
+
+fn checked_temperature(temperature: Option<f32>) -> AppResult<f32> {
+    let temperature = temperature.unwrap_or(0.7);
+    if !(0.0..=2.0).contains(&temperature) {
+        return Err(AppError::invalid_field("temperature", "must be between 0 and 2"));
+    }
+    Ok(temperature)
 }
 
 fn system_prompt(context: ChatContext) -> &'static str {
@@ -30,17 +66,20 @@ fn system_prompt(context: ChatContext) -> &'static str {
     }
 }
 
+fn turn(role: &str, content: String) -> Turn {
+    Turn { speaker: if role == "assistant" { Speaker::Assistant } else { Speaker::User }, content }
+}
+
 /// The newest turns that fit the character budget, oldest first.
-fn fit_history(messages: Vec<ChatMessage>, budget: usize) -> Vec<Turn> {
+fn fit_history(turns: Vec<Turn>, budget: usize) -> Vec<Turn> {
     let mut used = 0;
-    let mut kept: Vec<Turn> = messages
+    let mut kept: Vec<Turn> = turns
         .into_iter()
         .rev()
-        .take_while(|m| {
-            used += m.content.chars().count();
+        .take_while(|t| {
+            used += t.content.chars().count();
             used <= budget
         })
-        .map(|m| Turn { speaker: if m.role == "assistant" { Speaker::Assistant } else { Speaker::User }, content: m.content })
         .collect();
     kept.reverse();
     // A reply without the question it answered confuses models: start on a user turn.
@@ -51,8 +90,15 @@ fn fit_history(messages: Vec<ChatMessage>, budget: usize) -> Vec<Turn> {
 }
 
 impl ChatService {
-    pub fn new(store: Arc<dyn ChatStore>, subscriptions: Arc<SubscriptionService>, provider: Arc<dyn TextProvider>, config: ChatConfig) -> Self {
-        Self { store, subscriptions, provider, config }
+    pub fn new(
+        store: Arc<dyn ChatStore>,
+        subscriptions: Arc<SubscriptionService>,
+        provider: Arc<dyn TextProvider>,
+        config: ChatConfig,
+        streams: Arc<StreamLimits>,
+    ) -> Self {
+        let replies = Replies::new(config.max_replies_per_user, std::time::Duration::from_secs(config.reply_linger_secs));
+        Self { store, subscriptions, provider, config, streams, replies }
     }
 
     /// The session `session_id` names for `user_id` (its own id, or the id that user's client
@@ -86,29 +132,20 @@ impl ChatService {
         })
     }
 
-    pub async fn send(&self, caller: &Caller, request: SendMessage) -> AppResult<ChatReply> {
+    /// Checks `request` and gathers what asking the provider needs.
+    async fn prepare(&self, caller: &Caller, request: SendMessage) -> AppResult<Prepared> {
         caller.ensure_acts_for(&request.user_id)?;
-        let message = request.message.trim().to_owned();
-        if message.is_empty() {
-            return Err(AppError::invalid_field("message", "must not be empty"));
-        }
-        let chars = message.chars().count();
-        if chars > self.config.max_message_chars {
-            return Err(AppError::invalid_field("message", format!("is {chars} characters; the limit is {}", self.config.max_message_chars)));
-        }
-        let temperature = request.temperature.unwrap_or(0.7);
-        if !(0.0..=2.0).contains(&temperature) {
-            return Err(AppError::invalid_field("temperature", "must be between 0 and 2"));
-        }
+        let message = self.checked_message(&request.message, "message")?;
+        let temperature = checked_temperature(request.temperature)?;
         let context = request.context.unwrap_or_default();
         // The id the caller knows the session by, and the one it is stored under.
-        let client_id = request.session_id.as_deref().filter(|s| !s.is_empty());
-        if let Some(id) = client_id
+        let client_id = request.session_id.filter(|s| !s.is_empty());
+        if let Some(id) = &client_id
             && (id.chars().count() > SESSION_ID_MAX || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
         {
             return Err(AppError::invalid_field("sessionId", format!("must be 1 to {SESSION_ID_MAX} letters, digits, `_`, `-`, `.` or `:`")));
         }
-        let existing = match client_id {
+        let existing = match &client_id {
             Some(id) => self.store.session(&request.user_id, id).await?,
             None => None,
         };
@@ -120,90 +157,197 @@ impl ChatService {
             }
             None => (uuid::Uuid::now_v7().to_string(), true),
         };
-        let new_client_id = if new_session { client_id.map(str::to_owned) } else { None };
         let facts = self.caller_facts(&request.user_id, context).await?;
-        // A remote provider's calls cost money: quota is held before calling it, so concurrent
-        // requests cannot overspend. The local provider's answers cost microseconds: the quota is
-        // charged with the stored exchange, one transaction instead of two.
-        let reservation = if self.provider.model() == LOCAL_MODEL {
-            None
-        } else {
-            Some(self.subscriptions.quotas().reserve(&request.user_id, Feature::AiChat, 1).await?)
-        };
         let history = if new_session {
             Vec::new()
         } else {
-            fit_history(self.store.recent_messages(&session_id, self.config.max_history_messages).await?, self.config.context_chars)
+            let recent = self.store.recent_messages(&session_id, self.config.max_history_messages).await?;
+            fit_history(recent.into_iter().map(|m| turn(&m.role, m.content)).collect(), self.config.context_chars)
         };
-        let asked_at = now_text();
-        let user_message_id = uuid::Uuid::now_v7().to_string();
-        let request_text =
-            TextRequest { system: system_prompt(context).to_owned(), history, message: message.clone(), temperature, max_tokens: None, facts };
-        let reply = match self.provider.complete(request_text).await {
-            Ok(reply) => reply,
-            Err(e) => {
-                if let Some(reservation) = reservation {
-                    reservation.release().await;
-                }
-                return Err(e);
-            }
-        };
+        let text = TextRequest { system: system_prompt(context).to_owned(), history, message: message.clone(), temperature, max_tokens: None, facts };
+        Ok(Prepared {
+            user_id: request.user_id,
+            shown_session_id: client_id.clone().unwrap_or_else(|| session_id.clone()),
+            new_client_id: if new_session { client_id } else { None },
+            session_id,
+            new_session,
+            context,
+            message,
+            text,
+            asked_at: now_text(),
+            user_message_id: uuid::Uuid::now_v7().to_string(),
+            reply_id: uuid::Uuid::now_v7().to_string(),
+        })
+    }
 
-        let reply_id = uuid::Uuid::now_v7().to_string();
+    /// `text` trimmed, when it is not empty and within `chat.max_message_chars`.
+    fn checked_message(&self, text: &str, field: &str) -> AppResult<String> {
+        let message = text.trim().to_owned();
+        if message.is_empty() {
+            return Err(AppError::invalid_field(field, "must not be empty"));
+        }
+        let chars = message.chars().count();
+        if chars > self.config.max_message_chars {
+            return Err(AppError::invalid_field(field, format!("is {chars} characters; the limit is {}", self.config.max_message_chars)));
+        }
+        Ok(message)
+    }
+
+    /// Stores the exchange and pays for it: the hold `reservation` took, or (without one) a
+    /// charge in the same operation.
+    async fn keep(&self, prepared: Prepared, reply: TextReply, reservation: Option<Reservation>) -> AppResult<ChatReply> {
         let answered_at = Utc::now();
-        let admission = self.subscriptions.admission(&request.user_id, Feature::AiChat, 1);
+        let admission = self.subscriptions.admission(&prepared.user_id, Feature::AiChat, 1);
         let quota = match &reservation {
             Some(reservation) => ExchangeQuota::CommitHold { hold: reservation.hold(), standing: admission },
             None => ExchangeQuota::Charge(admission),
         };
         let exchange = NewExchange {
-            session_id: session_id.clone(),
-            new_session,
-            client_id: new_client_id,
-            user_id: request.user_id.clone(),
-            context,
-            title: message.chars().take(80).collect(),
-            user_message_id: user_message_id.clone(),
-            user_text: message,
-            asked_at,
-            reply_id: reply_id.clone(),
+            session_id: prepared.session_id,
+            new_session: prepared.new_session,
+            client_id: prepared.new_client_id,
+            user_id: prepared.user_id,
+            context: prepared.context,
+            title: prepared.message.chars().take(80).collect(),
+            user_message_id: prepared.user_message_id.clone(),
+            user_text: prepared.message,
+            asked_at: prepared.asked_at,
+            reply_id: prepared.reply_id.clone(),
             reply_text: reply.text.clone(),
             model: reply.model.clone(),
             prompt_tokens: reply.prompt_tokens,
             completion_tokens: reply.completion_tokens,
             answered_at: answered_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         };
-        let stored = self.store.insert_exchange(exchange, quota).await;
-        let remaining = match stored {
-            Ok(stored) => {
-                if let Some(reservation) = reservation {
-                    reservation.committed();
-                }
-                // What is left, as this charge leaves it.
-                stored.standing.remaining
-            }
-            Err(e) => {
-                if let Some(reservation) = reservation {
-                    reservation.release().await;
-                }
-                return Err(e);
-            }
-        };
+        // Dropped on failure, the reservation gives its hold back.
+        let stored = self.store.insert_exchange(exchange, quota).await?;
+        if let Some(reservation) = reservation {
+            reservation.committed();
+        }
         Ok(ChatReply {
-            session_id: client_id.map_or(session_id, str::to_owned),
-            message_id: reply_id,
-            user_message_id,
+            session_id: prepared.shown_session_id,
+            message_id: prepared.reply_id,
+            user_message_id: prepared.user_message_id,
             response: reply.text,
             model: reply.model,
-            context,
+            context: prepared.context,
             usage: TokenUsage {
                 prompt_tokens: reply.prompt_tokens,
                 completion_tokens: reply.completion_tokens,
                 total_tokens: reply.prompt_tokens.saturating_add(reply.completion_tokens),
             },
-            remaining_messages: remaining,
+            // What is left, as this charge leaves it.
+            remaining_messages: stored.standing.remaining,
             timestamp: answered_at,
         })
+    }
+
+    pub async fn send(&self, caller: &Caller, request: SendMessage) -> AppResult<ChatReply> {
+        let prepared = self.prepare(caller, request).await?;
+        // A remote provider's calls cost money: quota is held before calling it, so concurrent
+        // requests cannot overspend. The local provider's answers cost microseconds: the quota is
+        // charged with the stored exchange, one transaction instead of two.
+        let reservation = if self.provider.model() == LOCAL_MODEL {
+            None
+        } else {
+            Some(self.subscriptions.quotas().reserve(&prepared.user_id, Feature::AiChat, 1).await?)
+        };
+        // Dropped on failure, the reservation gives its hold back.
+        let reply = self.provider.complete(prepared.text.clone()).await?;
+        self.keep(prepared, reply, reservation).await
+    }
+
+    /// Like [`Self::send`], with the reply sent as it is written: the feed of its pieces, then
+    /// of the stored reply. The reply is written to its end and stored even if the client goes
+    /// away ([`Self::resume`] picks it up again). Quota is held first, so it is charged once,
+    /// with the stored reply, and not at all when the provider fails.
+    pub async fn stream(self: &Arc<Self>, caller: &Caller, request: SendMessage, ip: IpAddr) -> AppResult<ReplyFeed> {
+        let permit = self.streams.admit(&request.user_id, ip)?;
+        let prepared = self.prepare(caller, request).await?;
+        let writer = self.replies.start(&prepared.reply_id, &prepared.user_id)?;
+        let reservation = self.subscriptions.quotas().reserve(&prepared.user_id, Feature::AiChat, 1).await?;
+        let feed = writer.feed(permit);
+        let service = self.clone();
+        tokio::spawn(async move {
+            let (deltas, mut pieces) = mpsc::channel::<String>(64);
+            let relay = async {
+                while let Some(piece) = pieces.recv().await {
+                    writer.push(&piece);
+                }
+            };
+            let (asked, ()) = tokio::join!(service.provider.stream(prepared.text.clone(), deltas), relay);
+            let end = match asked {
+                Ok(reply) => service.keep(prepared, reply, Some(reservation)).await,
+                Err(e) => Err(e),
+            };
+            writer.end(end);
+        });
+        Ok(feed)
+    }
+
+    /// The rest of a streamed reply after `last_event_id` (the last event a client saw), from
+    /// this server, which writes it.
+    pub async fn resume(&self, caller: &Caller, user_id: &str, last_event_id: &str, ip: IpAddr) -> AppResult<ReplyFeed> {
+        caller.ensure_acts_for(user_id)?;
+        let resume = Resume::parse(last_event_id.trim())?;
+        let permit = self.streams.admit(user_id, ip)?;
+        self.replies.follow(user_id, resume, permit)
+    }
+
+    /// An OpenAI-style completion of `messages` for the caller (`POST /v1/chat`): stored nowhere,
+    /// charged as one `ai_chat` message when the reply is complete. Streamed, the reply is
+    /// abandoned, and not charged, when the client goes away.
+    pub async fn complete(&self, caller: &Caller, request: Conversation, ip: IpAddr) -> AppResult<Completion> {
+        let permit = if request.stream { Some(self.streams.admit(&caller.user_id, ip)?) } else { None };
+        let text = self.conversation(caller, request.messages, request.temperature, request.max_tokens).await?;
+        let reservation = self.subscriptions.quotas().reserve(&caller.user_id, Feature::AiChat, 1).await?;
+        let admission = self.subscriptions.admission(&caller.user_id, Feature::AiChat, 1);
+        if !request.stream {
+            let reply = self.provider.complete(text).await?;
+            reservation.commit(admission).await?;
+            return Ok(Completion::Whole(reply));
+        }
+        let (deltas, pieces) = mpsc::channel::<String>(64);
+        let provider = self.provider.clone();
+        let asked = tokio::spawn(async move {
+            let reply = provider.stream(text, deltas).await?;
+            reservation.commit(admission).await?;
+            Ok(reply)
+        });
+        Ok(Completion::Streaming(CompletionStream::new(pieces, asked, permit).started().await?))
+    }
+
+    /// The provider's request for an OpenAI-style list of messages: `system` messages make the
+    /// system prompt (the general one when there are none), the last message is the question
+    /// (it must be the user's), and as many earlier turns as `chat.context_chars` allows.
+    async fn conversation(&self, caller: &Caller, messages: Vec<OpenMessage>, temperature: Option<f32>, max_tokens: Option<u32>) -> AppResult<TextRequest> {
+        let temperature = checked_temperature(temperature)?;
+        if max_tokens == Some(0) {
+            return Err(AppError::invalid_field("max_tokens", "must be at least 1"));
+        }
+        if messages.len() > MAX_CONVERSATION {
+            return Err(AppError::invalid_field("messages", format!("has {} messages; the limit is {MAX_CONVERSATION}", messages.len())));
+        }
+        let mut system = Vec::new();
+        let mut turns = Vec::new();
+        for (i, m) in messages.into_iter().enumerate() {
+            match m.role.as_str() {
+                "system" | "developer" => system.push(m.content),
+                "user" | "assistant" => turns.push(turn(&m.role, m.content)),
+                other => return Err(AppError::invalid_field(&format!("messages[{i}].role"), format!("`{other}` is not one of system, user, assistant"))),
+            }
+        }
+        let question = match turns.pop() {
+            Some(last) if last.speaker == Speaker::User => self.checked_message(&last.content, "messages")?,
+            _ => return Err(AppError::invalid_field("messages", "must end with a `user` message")),
+        };
+        let system = if system.is_empty() { system_prompt(ChatContext::General).to_owned() } else { system.join("\n\n") };
+        if system.chars().count() > self.config.context_chars {
+            return Err(AppError::invalid_field("messages", format!("system messages are longer than {} characters", self.config.context_chars)));
+        }
+        let history = fit_history(turns, self.config.context_chars);
+        let facts = self.caller_facts(&caller.user_id, ChatContext::General).await?;
+        Ok(TextRequest { system, history, message: question, temperature, max_tokens, facts })
     }
 
     /// A session of the caller's, by either of its ids; an admin or service may name another
@@ -266,8 +410,8 @@ impl ChatService {
 mod tests {
     use super::*;
 
-    fn msg(role: &str, content: &str) -> ChatMessage {
-        ChatMessage { message_id: String::new(), role: role.into(), content: content.into(), context: ChatContext::General, model: None, timestamp: String::new() }
+    fn msg(role: &str, content: &str) -> Turn {
+        turn(role, content.into())
     }
 
     #[test]

@@ -5,7 +5,6 @@
 //! now, through the service that owns it; events the caller may not see are skipped.
 
 pub mod api;
-pub mod streams;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -19,7 +18,7 @@ use crate::events::{self, TACTICAL};
 use crate::features::music::MusicService;
 use crate::features::tactical::TacticalService;
 use crate::features::tactical::model::{Comm, Incident};
-use streams::{StreamLimits, StreamPermit};
+use crate::events::streams::{StreamLimits, StreamPermit};
 
 /// Events sent on live streams, counted in `/metrics` by `kind`.
 pub const EVENTS_SENT: &str = "optima_events_sent_total";
@@ -110,8 +109,7 @@ pub struct Watch {
 }
 
 impl LiveService {
-    pub fn new(bus: Arc<EventBus>, tactical: Arc<TacticalService>, music: Arc<MusicService>, config: &EventsConfig) -> Self {
-        let limits = StreamLimits::new(config.max_streams_per_user, config.max_streams_per_ip);
+    pub fn new(bus: Arc<EventBus>, tactical: Arc<TacticalService>, music: Arc<MusicService>, limits: Arc<StreamLimits>, config: &EventsConfig) -> Self {
         let (keepalive, max_stream) = (Duration::from_secs(config.keepalive_secs), Duration::from_secs(config.max_stream_secs));
         Self { bus, tactical, music, limits, keepalive, max_stream }
     }

@@ -81,6 +81,14 @@ impl Reservation {
         self.settled = true;
     }
 
+    /// Turns the hold into use, for work that stores nothing else; the standing after, as
+    /// `standing` reads it. An error leaves the hold to be given back.
+    pub async fn commit(mut self, standing: Admission) -> AppResult<UsageLine> {
+        let line = self.store.commit(self.hold.clone(), standing).await?;
+        self.settled = true;
+        Ok(line)
+    }
+
     /// Gives the hold back now.
     pub async fn release(mut self) {
         self.settled = true;

@@ -47,7 +47,15 @@ impl MusicService {
             Ok(tier) => Priority::of(tier),
             Err(_) => Priority::Standard,
         };
-        let outcome = match self.work.run("music", priority, self.provider.generate(params)).await.and_then(|made| made) {
+        // The provider's steps are published as it takes them, all before the outcome's.
+        let (steps, mut taken) = Steps::channel();
+        let relay = async {
+            while let Some(step) = taken.recv().await {
+                self.progress(&project.project_id, step.to_json()).await;
+            }
+        };
+        let (made, ()) = tokio::join!(self.work.run("music", priority, self.provider.generate(params, steps)), relay);
+        let outcome = match made.and_then(|made| made) {
             Ok(music) => self.store_generation(&project, music, Some(&prompt), self.provider.name(), Some(reservation)).await,
             Err(e) => {
                 reservation.release().await;

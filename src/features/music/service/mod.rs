@@ -5,7 +5,7 @@ use super::store::{Edit, FinishedGeneration, Guard, MusicStore, NewVersion, Proj
 use super::share;
 use crate::ai::music::composer::{MusicParams, Style, parse_key, seed_for};
 use crate::ai::music::render::mix_and_encode;
-use crate::ai::music::{GeneratedMusic, MusicProvider};
+use crate::ai::music::{GeneratedMusic, MusicProvider, Steps};
 use crate::audio::{self, MixTrack};
 use crate::auth::Caller;
 use crate::config::MusicConfig;

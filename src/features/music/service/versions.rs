@@ -126,6 +126,18 @@ impl MusicService {
             decoded.push((bytes, gain, pan));
         }
         let priority = Priority::of(self.subscriptions.tier_of(&project.user_id).await?);
+        self.progress(&project.project_id, serde_json::json!({ "status": "queued", "kind": "remix" })).await;
+        let outcome = self.mix(&project, decoded, priority).await;
+        let step = match &outcome {
+            Ok(generated) => serde_json::json!({ "status": "completed", "kind": "remix", "versionId": generated.version_id }),
+            Err(e) => serde_json::json!({ "status": "failed", "kind": "remix", "code": e.code(), "error": e.public_message() }),
+        };
+        self.progress(&project.project_id, step).await;
+        outcome
+    }
+
+    /// Mixes the decoded stems into a new version of `project`, in the work queue.
+    async fn mix(&self, project: &ProjectRow, decoded: Vec<(Vec<u8>, f32, f32)>, priority: Priority) -> AppResult<Generated> {
         // Inside `async`: spawn_blocking starts its work when called, and it must wait its turn.
         let mix = async move {
             tokio::task::spawn_blocking(move || {
@@ -138,9 +150,14 @@ impl MusicService {
             })
             .await
         };
+        let project_id = project.project_id.clone();
+        let started = async move {
+            self.progress(&project_id, serde_json::json!({ "status": "encoding", "kind": "remix" })).await;
+            mix.await
+        };
         let mixed = self
             .work
-            .run("mix", priority, mix)
+            .run("mix", priority, started)
             .await?
             .map_err(AppError::internal)?
             .map_err(|e| AppError::Unprocessable { code: "mix_failed", message: format!("the stems could not be mixed: {e}"), details: None })?;
@@ -154,6 +171,6 @@ impl MusicService {
             bpm: project.bpm,
             key: project.key.clone(),
         };
-        self.store_generation(&project, music, None, "remix", None).await
+        self.store_generation(project, music, None, "remix", None).await
     }
 }

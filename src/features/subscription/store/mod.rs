@@ -151,6 +151,10 @@ pub trait SubscriptionStore: Send + Sync + 'static {
     /// Gives a hold back.
     async fn release(&self, hold: Hold) -> AppResult<()>;
 
+    /// Turns a hold into use, for work that keeps no rows of its own; the standing after, as
+    /// `standing` reads it.
+    async fn commit(&self, hold: Hold, standing: Admission) -> AppResult<UsageLine>;
+
     /// Gives back the holds made before `before`: work that old has ended one way or the other
     /// (requests are cut at `limits.handler_timeout_secs`), so whatever still holds was left by
     /// a server that stopped. Each hold is released once, however many servers sweep at once.

@@ -92,6 +92,15 @@ impl SubscriptionStore for PgSubscriptionStore {
         Ok(())
     }
 
+    async fn commit(&self, hold: Hold, standing: Admission) -> AppResult<UsageLine> {
+        let mut client = self.db.client().await?;
+        let tx = client.transaction().await?;
+        settle_hold(&tx, &hold, true).await?;
+        let line = standing_in(&*tx, &standing).await?;
+        tx.commit().await?;
+        Ok(line)
+    }
+
     async fn release_stale_holds(&self, before: DateTime<Utc>) -> AppResult<usize> {
         let mut client = self.db.client().await?;
         let tx = client.transaction().await?;

@@ -62,6 +62,15 @@ impl SubscriptionStore for SqliteSubscriptionStore {
         self.db.write(move |tx| Ok(settle_hold(tx, &hold, false)?)).await
     }
 
+    async fn commit(&self, hold: Hold, standing: Admission) -> AppResult<UsageLine> {
+        self.db
+            .write(move |tx| {
+                settle_hold(tx, &hold, true)?;
+                Ok(standing_in(tx, &standing)?)
+            })
+            .await
+    }
+
     async fn release_stale_holds(&self, before: DateTime<Utc>) -> AppResult<usize> {
         let before = before.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         self.db.write(move |tx| Ok(release_holds_before(tx, &before)?)).await
