@@ -114,6 +114,30 @@ async fn a_subscription_speaks_trpcs_sse_framing() {
     assert_eq!(status, 400, "{envelope}");
 }
 
+/// Pings and the end carry an (empty) `data` line: EventSource dispatches no event without one,
+/// so the link's inactivity timer would not see the pings, and it would never see the end.
+#[tokio::test]
+async fn pings_and_the_end_of_a_subscription_are_events_eventsource_dispatches() {
+    let app = TestApp::spawn_with(|config| config.events.keepalive_secs = 1).await;
+    let user = app.token("pinged", Role::User);
+    let input = trpc_input(&json!({"json": {"userId": "pinged", "message": "hello"}}));
+    let resp = reqwest::Client::new().get(app.url(&format!("/api/trpc/r3al.aiChat.streamMessage?input={input}"))).bearer_auth(&user).send().await.unwrap();
+    let text = tokio::time::timeout(Duration::from_secs(10), resp.text()).await.expect("the reply ends").unwrap();
+    assert!(text.contains("\nevent: return\ndata: "), "{text}");
+    assert!(text.contains("\"done\":true"), "{text}");
+
+    let medic = tactical_member(&app, "ping_medic", "public").await;
+    let input = trpc_input(&json!({"json": {"userId": "ping_medic"}}));
+    let resp = reqwest::Client::new().get(app.url(&format!("/api/trpc/r3al.tactical.onComm?input={input}"))).bearer_auth(&medic).send().await.unwrap();
+    let mut body = resp.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("event: ping\n") {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), futures_util::StreamExt::next(&mut body)).await.expect("a ping within 5 s").unwrap().unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("event: ping\ndata: "), "{seen}");
+}
+
 async fn json_of(resp: reqwest::Response) -> (u16, String, Value) {
     let content_type = resp
         .headers()

@@ -139,7 +139,7 @@ fn reply_items(feed: ReplyFeed, path: String) -> impl futures_util::Stream<Item 
         async move {
             let mut feed = feed?;
             let Some(step) = feed.next().await else {
-                return Some((Event::message("").event_type("return"), None));
+                return Some((bare_event("return"), None));
             };
             let event = match step {
                 ReplyStep::Piece { id, text } => Event::message(superjson(json!({ "delta": text })).to_string()).id(id),
@@ -178,6 +178,15 @@ fn superjson(output: Value) -> Value {
     wire::result_envelope(output)["result"]["data"].take()
 }
 
+/// An event that carries nothing, as tRPC's server writes it (`data: ` with an empty value). An
+/// event with no `data` line at all is never dispatched by EventSource, so the client would miss
+/// the end of a subscription, and its inactivity timer would not see the pings. poem writes no
+/// `data` line for empty data; a single space is read back as empty (a field's value loses one
+/// leading space).
+fn bare_event(kind: &str) -> Event {
+    Event::message(" ").event_type(kind)
+}
+
 fn error_event(e: &TrpcError) -> Event {
     Event::message(e.envelope()["error"].to_string()).event_type("serialized-error")
 }
@@ -193,6 +202,6 @@ fn with_pings(
         if let std::task::Poll::Ready(item) = stream.poll_next_unpin(cx) {
             return std::task::Poll::Ready(item);
         }
-        tick.poll_tick(cx).map(|_| Some(Event::message("").event_type("ping")))
+        tick.poll_tick(cx).map(|_| Some(bare_event("ping")))
     })
 }
