@@ -251,12 +251,32 @@ async fn a_comm_sent_through_one_server_reaches_a_subscriber_of_another_on_the_s
     let medic = member(&first, &hq, "medic", DEPT, "confidential").await;
     let mut on_second = SseStream::open(&second, &comms_of("medic"), &medic, None).await;
     assert_eq!(on_second.status, 200);
+    let trpc_path = format!("/api/trpc/r3al.tactical.onComm?input={}", crate::helpers::trpc_input(&json!({"json": {"userId": "medic"}})));
+    let mut trpc_on_second = SseStream::open(&second, &trpc_path, &medic, None).await;
+    assert_eq!(trpc_on_second.next().await.event, "connected");
     let sent_at = std::time::Instant::now();
     send(&first, &chief, "chief", "across servers", "confidential").await;
     let event = on_second.next_within(Duration::from_secs(3)).await.expect("the comm reaches the other server");
     assert_eq!(comm_of(&event).0, "across servers");
     let took = sent_at.elapsed();
     eprintln!("a comm sent through one server reached a subscriber of the other in {took:?}");
+    let tracked = trpc_on_second.next_within(Duration::from_secs(3)).await.expect("the comm reaches the tRPC subscriber too");
+    assert_eq!(tracked.json()["json"]["content"], "across servers", "{}", tracked.data);
+
+    // A client that drops off the second server and reconnects to the first misses nothing.
+    let last = tracked.id.clone().expect("a tracked event");
+    drop(trpc_on_second);
+    send(&first, &chief, "chief", "while away", "public").await;
+    send(&second, &chief, "chief", "still away", "public").await;
+    let mut back_on_first = SseStream::open(&first, &trpc_path, &medic, Some(&last)).await;
+    let mut missed = Vec::new();
+    while missed.len() < 2 {
+        let event = back_on_first.next().await;
+        if event.event == "message" {
+            missed.push(event.json()["json"]["content"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(missed, ["while away", "still away"]);
 }
 
 #[tokio::test]
