@@ -591,7 +591,8 @@ pub struct ChatConfig {
     pub max_history_messages: usize,
     /// Streamed replies one user may have being written at once.
     pub max_replies_per_user: usize,
-    /// How long a streamed reply that ended can still be resumed on the server that wrote it.
+    /// How long the server that wrote a streamed reply keeps it after it ended, and how long a
+    /// resume elsewhere waits for it to be stored.
     pub reply_linger_secs: u64,
 }
 

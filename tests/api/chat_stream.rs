@@ -305,3 +305,82 @@ async fn stream_message_resumes_after_a_dropped_connection_without_a_second_repl
     }
     assert_eq!(settled(&app, "chatter").await, (1, 0));
 }
+
+/// The first tracked piece of a subscription, after `connected`.
+async fn first_piece(stream: &mut SseStream) -> SseEvent {
+    loop {
+        let event = stream.next().await;
+        if event.event == "message" {
+            return event;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_reply_the_server_no_longer_holds_is_resumed_from_the_store() {
+    let app = TestApp::spawn_with(|c| c.chat.reply_linger_secs = 1).await;
+    let token = app.token("chatter", Role::User);
+    let input = json!({"userId": "chatter", "sessionId": "s-stored", "message": "what tier am I on?"});
+    let mut stream = SseStream::open(&app, &stream_message_path(&input), &token, None).await;
+    let first = first_piece(&mut stream).await;
+    let events = read_subscription(&mut stream).await;
+    let done = events.iter().find(|e| e.event == "message" && e.json()["json"]["done"] == true).unwrap().json()["json"].clone();
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    let mut resumed_input = input.clone();
+    resumed_input["lastEventId"] = json!(first.id.clone().unwrap());
+    let mut resumed = SseStream::open(&app, &stream_message_path(&resumed_input), &token, None).await;
+    let events = read_subscription(&mut resumed).await;
+    let rest = deltas(&events);
+    assert_eq!(format!("{}{rest}", first.json()["json"]["delta"].as_str().unwrap()), done["response"].as_str().unwrap());
+    let again = events.iter().find(|e| e.event == "message" && e.json()["json"]["done"] == true).expect("the end").json()["json"].clone();
+    for field in ["sessionId", "messageId", "userMessageId", "response", "model", "usage"] {
+        assert_eq!(again[field], done[field], "{field}");
+    }
+    assert_eq!(events.last().unwrap().event, "return");
+    assert_eq!(settled(&app, "chatter").await, (1, 0));
+
+    // An id of no stored reply is not found once the wait is over.
+    let mut unknown_input = input.clone();
+    unknown_input["lastEventId"] = json!(format!("{}:0", uuid::Uuid::now_v7()));
+    let mut unknown = SseStream::open(&app, &stream_message_path(&unknown_input), &token, None).await;
+    let events = read_subscription(&mut unknown).await;
+    assert_eq!(events.last().unwrap().json()["json"]["data"]["code"], "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn a_reply_written_by_one_server_is_resumed_on_another_once_stored() {
+    let fake = FakeOpenAi::start().await;
+    let first = fake.app(|_| {}).await;
+    if !first.is_postgres() {
+        // One SQLite file has one server.
+        return;
+    }
+    fake.set(Scenario::Gated);
+    fake.reply("Written on the first server, read on the second.", 10, 9);
+    let (database, data_dir) = (first.config().database.clone(), first.config().data_dir.clone());
+    let second = fake
+        .app(move |c| {
+            c.database = database;
+            c.data_dir = data_dir;
+        })
+        .await;
+    let token = first.token("roamer", Role::User);
+    let input = json!({"userId": "roamer", "message": "tell me"});
+    let mut on_first = SseStream::open(&first, &stream_message_path(&input), &token, None).await;
+    let piece = first_piece(&mut on_first).await;
+    assert_eq!(piece.json()["json"]["delta"], "Written ");
+    drop(on_first);
+
+    let mut resumed_input = input.clone();
+    resumed_input["lastEventId"] = json!(piece.id.clone().unwrap());
+    let mut on_second = SseStream::open(&second, &stream_message_path(&resumed_input), &token, None).await;
+    fake.release(1);
+    let events = read_subscription(&mut on_second).await;
+    assert_eq!(format!("Written {}", deltas(&events)), "Written on the first server, read on the second.");
+    let done = events.iter().find(|e| e.event == "message" && e.json()["json"]["done"] == true).expect("the end").json()["json"].clone();
+    assert_eq!(done["response"], "Written on the first server, read on the second.");
+    assert_eq!(fake.requests_to("/v1/chat/completions").len(), 1, "asked once");
+    assert_eq!(settled(&first, "roamer").await, (1, 0), "charged once");
+}

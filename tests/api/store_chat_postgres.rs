@@ -149,6 +149,11 @@ async fn scenario(store: &dyn ChatStore, subs: &dyn SubscriptionStore, plans: &A
     // An exchange into a session deleted meanwhile: refused, nothing paid.
     said.push(outcome(store.insert_exchange(exchange(14, "ann", &s1, false, None, 8000, 8000), charge("bob")).await));
     said.push(format!("{:?}", store.caller_snapshot(admission(plans, "bob", 0, now)).await.unwrap().standing.used));
+    // Stored replies: by their id, for their owner only; a question's id is not a reply's, and a
+    // deleted session's replies are gone.
+    for (user, message) in [("ann", id(41)), ("bob", id(61)), ("bob", id(41)), ("ann", id(40)), ("ann", id(11)), ("ann", "not-a-uuid".into())] {
+        said.push(format!("{:?}", store.stored_reply(user, &message).await.unwrap()));
+    }
     said
 }
 
@@ -194,8 +199,13 @@ async fn postgres_chat_store_answers_as_sqlite() {
     assert_eq!((on_pg[55].as_str(), on_pg[56].as_str(), on_pg[58].as_str()), ("([], 0)", "None", "1"));
     assert!(on_pg[57].contains("session_id: \"session_1\"") && on_pg[57].ends_with("], 1)"), "{}", on_pg[57]);
     assert!(on_pg[59].starts_with("Err((409,"), "{}", on_pg[59]);
+    let replies = &on_pg[on_pg.len() - 6..];
+    assert!(replies[0].contains(&format!("shown_session_id: \"session_1\", user_message_id: \"{}\"", id(40))), "{}", replies[0]);
+    assert!(replies[0].contains("content: \"answer 4.\"") && replies[0].contains("prompt_tokens: 4, completion_tokens: 8"), "{}", replies[0]);
+    assert!(replies[1].contains(&format!("shown_session_id: \"{}\"", id(1))), "a client may name its session as another's own id: {}", replies[1]);
+    assert!(replies[2..].iter().all(|r| r == "None"), "{replies:?}");
     assert_eq!(on_pg[60], "2");
-    assert_eq!(on_pg.len(), 61);
+    assert_eq!(on_pg.len(), 67);
 }
 
 /// `tasks` exchanges, each on its own server, race to store a user's first message under one

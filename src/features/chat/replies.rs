@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 
 use super::model::ChatReply;
@@ -59,18 +60,34 @@ pub enum ReplyStep {
 pub struct ReplyFeed {
     id: String,
     written: watch::Receiver<Written>,
+    /// A reply another server writes: the whole of it once it is stored.
+    elsewhere: Option<BoxFuture<'static, AppResult<(String, ChatReply)>>>,
     sent: usize,
     ended: bool,
     _permit: StreamPermit,
 }
 
+/// Where a resumed reply is.
+pub enum Followed {
+    Here(ReplyFeed),
+    /// Not written by this server (or forgotten): the permit, for a feed from the store.
+    NotHere(StreamPermit),
+}
+
 /// A resume point: the reply and how much of its text the client has.
+#[derive(Clone, Copy)]
 pub enum Resume<'a> {
     At { reply_id: &'a str, sent: usize },
     AfterEnd { reply_id: &'a str },
 }
 
 impl<'a> Resume<'a> {
+    pub fn reply_id(&self) -> &'a str {
+        match self {
+            Resume::At { reply_id, .. } | Resume::AfterEnd { reply_id } => reply_id,
+        }
+    }
+
     pub fn parse(last_event_id: &'a str) -> AppResult<Self> {
         let bad = || AppError::invalid_field("lastEventId", format!("`{last_event_id}` is not an event id of a streamed reply (`<replyId>:<offset>`)"));
         let (reply_id, at) = last_event_id.rsplit_once(':').ok_or_else(bad)?;
@@ -111,22 +128,22 @@ impl Replies {
         Ok(ReplyWriter { replies: self.clone(), id: id.to_owned(), entry })
     }
 
-    /// A feed of reply `reply_id` for `user_id` from `resume`; 404 `reply_not_found` when this
-    /// server is not writing it (another user's reply is not found either).
-    pub fn follow(&self, user_id: &str, resume: Resume<'_>, permit: StreamPermit) -> AppResult<ReplyFeed> {
-        let reply_id = match resume {
-            Resume::At { reply_id, .. } | Resume::AfterEnd { reply_id } => reply_id,
+    /// How long a reply written elsewhere is waited for.
+    pub fn linger(&self) -> Duration {
+        self.linger
+    }
+
+    /// A feed of reply `reply_id` for `user_id` from `resume`, when this server writes it (or
+    /// wrote it less than `linger` ago); another user's reply is 404 `reply_not_found`.
+    pub fn follow(&self, user_id: &str, resume: &Resume<'_>, permit: StreamPermit) -> AppResult<Followed> {
+        let reply_id = resume.reply_id();
+        let entry = match self.lock().get(reply_id).cloned() {
+            None => return Ok(Followed::NotHere(permit)),
+            Some(entry) if entry.user_id != user_id => return Err(not_found(reply_id)),
+            Some(entry) => entry,
         };
-        let entry = self.lock().get(reply_id).filter(|e| e.user_id == user_id).cloned().ok_or_else(|| AppError::NotFound {
-            code: "reply_not_found",
-            message: format!(
-                "reply `{reply_id}` is not being written on this server: it ended more than {} s ago, or another server writes it; \
-                 its session's history has it once it is stored",
-                self.linger.as_secs()
-            ),
-        })?;
         let written = entry.written.subscribe();
-        let (sent, ended) = match resume {
+        let (sent, ended) = match *resume {
             Resume::AfterEnd { .. } => (usize::MAX, true),
             Resume::At { sent, .. } => {
                 let w = written.borrow();
@@ -136,14 +153,18 @@ impl Replies {
                 (sent, false)
             }
         };
-        Ok(ReplyFeed { id: reply_id.to_owned(), written, sent, ended, _permit: permit })
+        Ok(Followed::Here(ReplyFeed { id: reply_id.to_owned(), written, elsewhere: None, sent, ended, _permit: permit }))
     }
+}
+
+pub fn not_found(reply_id: &str) -> AppError {
+    AppError::NotFound { code: "reply_not_found", message: format!("no reply `{reply_id}` of yours is being written or stored") }
 }
 
 impl ReplyWriter {
     /// A feed of this reply from its start.
     pub fn feed(&self, permit: StreamPermit) -> ReplyFeed {
-        ReplyFeed { id: self.id.clone(), written: self.entry.written.subscribe(), sent: 0, ended: false, _permit: permit }
+        ReplyFeed { id: self.id.clone(), written: self.entry.written.subscribe(), elsewhere: None, sent: 0, ended: false, _permit: permit }
     }
 
     pub fn push(&self, piece: &str) {
@@ -182,6 +203,18 @@ impl Drop for ReplyWriter {
 }
 
 impl ReplyFeed {
+    /// A feed of a reply this server does not write, from `resume`: `stored` waits for it to be
+    /// stored and answers its text and the reply; after its end there is nothing to wait for.
+    pub fn elsewhere(resume: &Resume<'_>, stored: BoxFuture<'static, AppResult<(String, ChatReply)>>, permit: StreamPermit) -> Self {
+        let (sent, ended) = match *resume {
+            Resume::At { sent, .. } => (sent, false),
+            Resume::AfterEnd { .. } => (usize::MAX, true),
+        };
+        let written = watch::Sender::new(Written::default()).subscribe();
+        let elsewhere = if ended { None } else { Some(stored) };
+        ReplyFeed { id: resume.reply_id().to_owned(), written, elsewhere, sent, ended, _permit: permit }
+    }
+
     /// The reply's id (its stored message's id once it is stored).
     pub fn reply_id(&self) -> &str {
         &self.id
@@ -189,6 +222,25 @@ impl ReplyFeed {
 
     /// What to send next, when there is something; `None` once the end was sent.
     pub async fn next(&mut self) -> Option<ReplyStep> {
+        if let Some(stored) = self.elsewhere.take() {
+            match stored.await {
+                Ok((text, _)) if self.sent > text.len() || !text.is_char_boundary(self.sent) => {
+                    self.ended = true;
+                    let why = format!("reply `{}` has no piece ending at {}", self.id, self.sent);
+                    return Some(ReplyStep::Failed(Arc::new(AppError::invalid_field("lastEventId", why))));
+                }
+                Ok((text, reply)) => {
+                    // The stored reply, as one piece and its end.
+                    let piece_ends = vec![text.len()];
+                    let whole = Written { text, piece_ends, end: Some(Ok(Arc::new(reply))) };
+                    self.written = watch::Sender::new(whole).subscribe();
+                }
+                Err(e) => {
+                    self.ended = true;
+                    return Some(ReplyStep::Failed(Arc::new(e)));
+                }
+            }
+        }
         loop {
             if self.ended {
                 return None;

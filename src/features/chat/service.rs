@@ -6,7 +6,7 @@ use tokio::sync::mpsc;
 
 use super::completion::{Completion, CompletionStream, Conversation, OpenMessage};
 use super::model::*;
-use super::replies::{Replies, ReplyFeed, Resume};
+use super::replies::{Followed, Replies, ReplyFeed, Resume, not_found};
 use super::store::{ChatStore, ExchangeQuota, NewExchange, SessionRow};
 use crate::ai::text::{CallerFacts, LOCAL_MODEL, Speaker, TextProvider, TextReply, TextRequest, Turn};
 use crate::events::streams::StreamLimits;
@@ -27,6 +27,9 @@ pub struct ChatService {
     streams: Arc<StreamLimits>,
     replies: Arc<Replies>,
 }
+
+/// How often the store is asked whether a reply written elsewhere is stored yet.
+const STORED_REPLY_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Most messages a `POST /v1/chat` conversation may have.
 const MAX_CONVERSATION: usize = 200;
@@ -291,7 +294,47 @@ impl ChatService {
         caller.ensure_acts_for(user_id)?;
         let resume = Resume::parse(last_event_id.trim())?;
         let permit = self.streams.admit(user_id, ip)?;
-        self.replies.follow(user_id, resume, permit)
+        match self.replies.follow(user_id, &resume, permit)? {
+            Followed::Here(feed) => Ok(feed),
+            // Another server writes it (or this one forgot it): its rest is sent once stored.
+            Followed::NotHere(permit) => {
+                let stored = self.stored_reply(user_id.to_owned(), resume.reply_id().to_owned());
+                Ok(ReplyFeed::elsewhere(&resume, Box::pin(stored), permit))
+            }
+        }
+    }
+
+    /// Reply `reply_id` of `user_id` as stored: its text and what `stream` ends with. Waits up to
+    /// `chat.reply_linger_secs` for it to be stored; 404 `reply_not_found` after that.
+    fn stored_reply(&self, user_id: String, reply_id: String) -> impl Future<Output = AppResult<(String, ChatReply)>> + Send + 'static {
+        let (store, subscriptions) = (self.store.clone(), self.subscriptions.clone());
+        let deadline = tokio::time::Instant::now() + self.replies.linger();
+        async move {
+            let stored = loop {
+                if let Some(stored) = store.stored_reply(&user_id, &reply_id).await? {
+                    break stored;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(not_found(&reply_id));
+                }
+                tokio::time::sleep(STORED_REPLY_POLL).await;
+            };
+            let standing = store.caller_snapshot(subscriptions.admission(&user_id, Feature::AiChat, 0)).await?.standing;
+            let (prompt_tokens, completion_tokens) = (stored.prompt_tokens, stored.completion_tokens);
+            let message = stored.reply;
+            let reply = ChatReply {
+                session_id: stored.shown_session_id,
+                message_id: message.message_id,
+                user_message_id: stored.user_message_id,
+                response: message.content.clone(),
+                model: message.model.unwrap_or_default(),
+                context: message.context,
+                usage: TokenUsage { prompt_tokens, completion_tokens, total_tokens: prompt_tokens.saturating_add(completion_tokens) },
+                remaining_messages: standing.remaining,
+                timestamp: chrono::DateTime::parse_from_rfc3339(&message.timestamp).map_or_else(|_| Utc::now(), |t| t.to_utc()),
+            };
+            Ok((message.content, reply))
+        }
     }
 
     /// An OpenAI-style completion of `messages` for the caller (`POST /v1/chat`): stored nowhere,

@@ -75,6 +75,17 @@ pub struct StoredExchange {
     pub standing: UsageLine,
 }
 
+/// A reply as stored, for a client resuming its stream on a server that did not write it.
+#[derive(Debug, Clone)]
+pub struct StoredReply {
+    /// The session's id as its client named it (else its own).
+    pub shown_session_id: String,
+    pub user_message_id: String,
+    pub reply: ChatMessage,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+}
+
 #[async_trait::async_trait]
 pub trait ChatStore: Send + Sync + 'static {
     /// The session `id` names: the session stored under that id (whoever owns it) before the one
@@ -102,6 +113,10 @@ pub trait ChatStore: Send + Sync + 'static {
     /// each shown by the id its client gave it (else its own) with its message count, and how
     /// many sessions the user has in all.
     async fn sessions_page(&self, user_id: &str, page: Page) -> AppResult<(Vec<ChatSession>, u64)>;
+
+    /// `user_id`'s stored reply `message_id` (an assistant message), with its session as the
+    /// client knows it and the question it answered; `None` when there is none.
+    async fn stored_reply(&self, user_id: &str, message_id: &str) -> AppResult<Option<StoredReply>>;
 
     /// Removes a session (stored id) and its messages; false when there was none.
     async fn delete_session(&self, session_id: &str) -> AppResult<bool>;

@@ -21,7 +21,7 @@ use deadpool_postgres::Transaction;
 use tokio_postgres::{IsolationLevel, Row};
 use uuid::Uuid;
 
-use super::{CallerSnapshot, ChatStore, ExchangeQuota, NewExchange, SessionRow, StoredExchange};
+use super::{CallerSnapshot, ChatStore, ExchangeQuota, NewExchange, SessionRow, StoredExchange, StoredReply};
 use crate::db::postgres::PgDb;
 use crate::db::postgres::values::{row_id, text, time, unsigned, write_id};
 use crate::error::AppResult;
@@ -93,6 +93,29 @@ impl ChatStore for PgChatStore {
         let mut rows: Vec<ChatMessage> = client.query(&stmt, &[&id, &limit]).await?.iter().map(message_of).collect();
         rows.reverse();
         Ok(rows)
+    }
+
+    async fn stored_reply(&self, user_id: &str, message_id: &str) -> AppResult<Option<StoredReply>> {
+        let Some(id) = row_id(message_id) else { return Ok(None) };
+        let client = self.db.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT m.message_id, m.role, m.content, m.context, m.model, m.created_at, coalesce(s.client_id, s.session_id::text),
+                        q.message_id, q.prompt_tokens, m.completion_tokens
+                 FROM chat_messages m JOIN chat_sessions s ON s.session_id = m.session_id
+                 LEFT JOIN chat_messages q ON q.message_id = (SELECT u.message_id FROM chat_messages u
+                     WHERE u.session_id = m.session_id AND u.role = 'user' AND u.message_id < m.message_id ORDER BY u.message_id DESC LIMIT 1)
+                 WHERE m.message_id = $1 AND m.role = 'assistant' AND s.user_id = $2",
+            )
+            .await?;
+        let row = client.query_opt(&stmt, &[&id, &user_id]).await?;
+        Ok(row.map(|r| StoredReply {
+            reply: message_of(&r),
+            shown_session_id: r.get(6),
+            user_message_id: r.get::<_, Option<Uuid>>(7).map(|id| id.to_string()).unwrap_or_default(),
+            prompt_tokens: r.get::<_, Option<i64>>(8).and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
+            completion_tokens: r.get::<_, Option<i64>>(9).and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
+        }))
     }
 
     async fn insert_exchange(&self, exchange: NewExchange, quota: ExchangeQuota) -> AppResult<StoredExchange> {

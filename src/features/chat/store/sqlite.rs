@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{CallerSnapshot, ChatStore, ExchangeQuota, NewExchange, SessionRow, StoredExchange};
+use super::{CallerSnapshot, ChatStore, ExchangeQuota, NewExchange, SessionRow, StoredExchange, StoredReply};
 use crate::db::{CachedSql, Db};
 use crate::error::AppResult;
 use crate::features::chat::model::{ChatContext, ChatMessage, ChatSession};
@@ -40,6 +40,32 @@ impl ChatStore for SqliteChatStore {
     async fn recent_messages(&self, session_id: &str, limit: usize) -> AppResult<Vec<ChatMessage>> {
         let id = session_id.to_owned();
         self.db.read(move |c| recent_messages(c, &id, limit)).await
+    }
+
+    async fn stored_reply(&self, user_id: &str, message_id: &str) -> AppResult<Option<StoredReply>> {
+        let (user, id) = (user_id.to_owned(), message_id.to_owned());
+        self.db
+            .read(move |c| {
+                c.query_row_cached(
+                    &format!(
+                        "SELECT {REPLY_COLUMNS} FROM chat_messages m JOIN chat_sessions s ON s.session_id = m.session_id
+                         LEFT JOIN chat_messages q ON {QUESTION_OF_REPLY}
+                         WHERE m.message_id = ?1 AND m.role = 'assistant' AND s.user_id = ?2"
+                    ),
+                    [&id, &user],
+                    |r| {
+                        Ok(StoredReply {
+                            reply: message_of(r)?,
+                            shown_session_id: r.get(6)?,
+                            user_message_id: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+                            prompt_tokens: r.get::<_, Option<u32>>(8)?.unwrap_or(0),
+                            completion_tokens: r.get::<_, Option<u32>>(9)?.unwrap_or(0),
+                        })
+                    },
+                )
+                .optional()
+            })
+            .await
     }
 
     async fn insert_exchange(&self, exchange: NewExchange, quota: ExchangeQuota) -> AppResult<StoredExchange> {
@@ -98,6 +124,15 @@ fn message_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
 }
 
 const MESSAGE_COLUMNS: &str = "message_id, role, content, context, model, created_at";
+
+/// A reply (`m`) as [`message_of`] reads it, then its session's shown id, the question it
+/// answered (`q`) and the exchange's tokens (the prompt's are kept with the question).
+const REPLY_COLUMNS: &str =
+    "m.message_id, m.role, m.content, m.context, m.model, m.created_at, coalesce(s.client_id, s.session_id), q.message_id, q.prompt_tokens, m.completion_tokens";
+
+/// The question a reply answered: the user's message made just before it (ids are time-ordered).
+const QUESTION_OF_REPLY: &str = "q.message_id = (SELECT u.message_id FROM chat_messages u
+    WHERE u.session_id = m.session_id AND u.role = 'user' AND u.message_id < m.message_id ORDER BY u.message_id DESC LIMIT 1)";
 
 /// The newest `limit` messages of a session, oldest first.
 fn recent_messages(c: &Connection, session_id: &str, limit: usize) -> rusqlite::Result<Vec<ChatMessage>> {
