@@ -5,7 +5,9 @@
 //! when the stream cannot go on. The stream ends without `event: return` at shutdown and after
 //! `max_stream_secs`, so the client reconnects with its last id and misses nothing.
 //!
-//! What a stream sends, and to whom, is decided by the live service, as for `GET /api/events`.
+//! What a stream sends, and to whom, is decided by the live service, as for `GET /api/events`;
+//! `r3al.aiChat.streamMessage` streams one chat reply, as the chat service writes it, and ends
+//! with `event: return`.
 //!
 //! The token: EventSource cannot set headers, so besides `Authorization: Bearer` the link's
 //! `connectionParams` (`{"token": "…"}`, sent in the query) are read. The access log records the

@@ -2,7 +2,8 @@
 //! not by the request that asked for it, so a client whose connection drops neither loses the
 //! reply nor pays for it twice: reconnecting with the last event id it saw, it is sent the rest
 //! of the text from where it left off, then the end. A reply stays here until `linger` after it
-//! ends; after that its session's history has it.
+//! ends; a client that resumes it on another server, or later, is sent the rest from the stored
+//! reply (see `ChatService::resume`).
 //!
 //! Event ids are `<reply id>:<bytes of text sent>` for pieces and `<reply id>:end` for the end.
 

@@ -37,7 +37,10 @@ pub struct LiveEvent {
     pub comm: Option<Comm>,
     /// An incident of the caller's department, as `GET /api/tactical/incidents` lists it.
     pub incident: Option<Incident>,
-    /// A generation's progress.
+    /// A generation's progress: `status` is `queued`, then the provider's steps (`composing`,
+    /// `rendered` with `part`, `partsDone` and `partsTotal`, `generating`, `encoding`), then
+    /// `completed` (with `versionId` and the playable `version`) or `failed` (with `code` and
+    /// `error`); a remix's carry `kind: "remix"`.
     pub generation: Option<serde_json::Value>,
     /// Events after `last` may be gone (older than the server keeps them): reload what the
     /// screen shows. Delivery goes on after `from`.
