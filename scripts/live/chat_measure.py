@@ -20,35 +20,11 @@ import asyncio
 import json
 import os
 import re
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
-import urllib.request
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p / 100))] if values else float("nan")
+from server import Server, percentile
 
 
 class Upstream:
@@ -143,60 +119,23 @@ def main():
         upstream = Upstream(args.pieces, args.gap_ms)
         fake = await asyncio.start_server(upstream.handle, "127.0.0.1", 0)
         fake_port = fake.sockets[0].getsockname()[1]
-        work = tempfile.mkdtemp(prefix="optima-chat.")
-        config = os.path.join(work, "optima.toml")
-        with open(config, "w") as f:
-            f.write("# defaults only\n")
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPTIMA_")}
-        env.update(
-            OPTIMA_LIMITS__RATE_LIMITING="false",
-            OPTIMA_LIMITS__MAX_CONNECTIONS="20000",
-            OPTIMA_LIMITS__MAX_CONNECTIONS_PER_IP="20000",
+        env = dict(
             OPTIMA_LIMITS__GENERATION_WORKERS="1024",
             OPTIMA_LIMITS__GENERATION_QUEUE="4096",
-            OPTIMA_EVENTS__MAX_STREAMS_PER_IP="20000",
             OPTIMA_AI__TEXT_PROVIDER="openai",
             OPTIMA_AI__OPENAI__BASE_URL=f"http://127.0.0.1:{fake_port}/v1",
             OPTIMA_AI__OPENAI__CHAT_MODEL="fake",
-            OPTIMA_LOG__LEVEL="warn",
         )
-        data = os.path.join(work, "data")
-        server = subprocess.Popen(
-            [args.binary, "serve", "--config", config, "--bind", f"127.0.0.1:{port}", "--data-dir", data],
-            env=env, stdout=open(os.path.join(work, "server.log"), "w"), stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
         loop = asyncio.get_running_loop()
+        server = await loop.run_in_executor(None, lambda: Server(args.binary, env))
+        port = server.port
         try:
-            for _ in range(300):
-                try:
-                    await loop.run_in_executor(None, lambda: urllib.request.urlopen(base + "/health", timeout=1))
-                    break
-                except OSError:
-                    await asyncio.sleep(0.1)
-
-            def token(user, role="user"):
-                out = subprocess.run(
-                    [args.binary, "token", "--config", config, "--data-dir", data, "--user", user, "--role", role, "--ttl", "86400"],
-                    env=env, check=True, capture_output=True, text=True,
-                )
-                return out.stdout.strip()
-
-            admin = token("chat-admin", "admin")
-
-            def upgrade(user):
-                req = urllib.request.Request(base + "/api/subscription/upgrade", method="POST",
-                                             data=json.dumps({"userId": user, "newTier": "unlimited"}).encode())
-                req.add_header("Authorization", f"Bearer {admin}")
-                req.add_header("Content-Type", "application/json")
-                urllib.request.urlopen(req, timeout=30).read()
-
+            admin = server.token("chat-admin", "admin")
             users = []
             for i in range(max(counts)):
                 user = f"chat-{i}"
-                await loop.run_in_executor(None, upgrade, user)
-                users.append((user, token(user)))
+                await loop.run_in_executor(None, server.call, "POST", "/api/subscription/upgrade", admin, {"userId": user, "newTier": "unlimited"})
+                users.append((user, server.token(user)))
             print(f"optima {args.binary}; {os.cpu_count()} CPUs; replies of {args.pieces} pieces {args.gap_ms} ms apart from a loopback upstream")
             print(f"{'clients':>8} {'replies':>8} {'complete':>9} {'first ms':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'RSS MiB':>8}")
             def skin(i):
@@ -207,7 +146,7 @@ def main():
 
                 async def watch_rss():
                     while True:
-                        peak[0] = max(peak[0], rss_kib(server.pid))
+                        peak[0] = max(peak[0], server.rss_kib())
                         await asyncio.sleep(0.05)
 
                 watcher = asyncio.create_task(watch_rss())
@@ -222,9 +161,7 @@ def main():
                 print(f"{n:>8} {len(flat):>8} {complete:>9} {percentile(firsts, 50):>9.1f} {percentile(delays, 50):>8.2f} "
                       f"{percentile(delays, 99):>8.2f} {max(delays) if delays else float('nan'):>8.2f} {peak[0] / 1024:>8.1f}")
         finally:
-            server.terminate()
-            server.wait(timeout=30)
-            shutil.rmtree(work, ignore_errors=True)
+            server.stop()
             fake.close()
 
     asyncio.run(run())

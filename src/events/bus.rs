@@ -175,7 +175,7 @@ pub struct Subscription {
 
 impl Subscription {
     fn wants(&self, event: &Event) -> bool {
-        self.topics.is_empty() || self.topics.iter().any(|t| *t == event.topic)
+        self.topics.is_empty() || self.topics.contains(&event.topic)
     }
 
     /// The id of the last event delivered.

@@ -127,6 +127,7 @@ impl MusicService {
         self.config.max_stem_bytes
     }
 
+    #[allow(clippy::too_many_arguments)] // each is a collaborator the service is built from
     pub fn new(
         store: Arc<dyn MusicStore>,
         storage: Arc<StorageService>,
