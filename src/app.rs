@@ -130,7 +130,8 @@ impl AppState {
         let text = crate::ai::text::from_config(&config.ai, work.clone());
         // One count of open streams, whichever feature they stream.
         let streams = crate::events::streams::StreamLimits::new(config.events.max_streams_per_user, config.events.max_streams_per_ip);
-        let chat = ChatService::new(stores.chat, subscriptions.clone(), text.clone(), config.chat.clone(), streams.clone());
+        let reply_timeout = std::time::Duration::from_secs(config.limits.handler_timeout_secs);
+        let chat = ChatService::new(stores.chat, subscriptions.clone(), text.clone(), config.chat.clone(), streams.clone(), reply_timeout);
         let mirror_signal = MirrorSignal::new();
         let event_signal = crate::events::EventSignal::new();
         let bus = crate::events::bus::EventBus::new(stores.events.clone(), event_signal.clone(), config.events.buffer_events)

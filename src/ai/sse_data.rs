@@ -2,7 +2,8 @@
 //! size: what a streaming provider answers. Comments, `event:`, `id:` and `retry:` lines are
 //! not needed by any provider and are skipped.
 
-/// Longest line kept while waiting for its end: a provider's chunk is a few hundred bytes.
+/// Longest line, and longest event, kept while waiting for its end: a provider's chunk is a few
+/// hundred bytes.
 const MAX_LINE: usize = 1 << 20;
 
 #[derive(Default)]
@@ -11,6 +12,8 @@ pub struct SseData {
     partial: Vec<u8>,
     /// The data lines of the event being read, joined by newlines.
     data: Option<String>,
+    /// How much of `partial` is known to hold no newline.
+    scanned: usize,
 }
 
 impl SseData {
@@ -20,13 +23,15 @@ impl SseData {
         self.partial.extend_from_slice(bytes);
         let mut events = Vec::new();
         let mut start = 0;
-        while let Some(end) = self.partial[start..].iter().position(|b| *b == b'\n') {
+        // Only what arrived since the last look can hold a newline.
+        let mut from = self.scanned;
+        while let Some(end) = self.partial[from..].iter().position(|b| *b == b'\n').map(|at| from + at - start) {
             let line = &self.partial[start..start + end];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             let line = std::str::from_utf8(line).map_err(|_| "sent a line that is not UTF-8".to_owned())?;
             if line.is_empty() {
                 events.extend(self.data.take());
-            } else if let Some(value) = line.strip_prefix("data:") {
+            } else if let Some(value) = line.strip_prefix("data:").or((line == "data").then_some("")) {
                 let value = value.strip_prefix(' ').unwrap_or(value);
                 match &mut self.data {
                     Some(data) => {
@@ -35,10 +40,15 @@ impl SseData {
                     }
                     None => self.data = Some(value.to_owned()),
                 }
+                if self.data.as_ref().is_some_and(|d| d.len() > MAX_LINE) {
+                    return Err(format!("sent an event longer than {MAX_LINE} bytes"));
+                }
             }
             start += end + 1;
+            from = start;
         }
         self.partial.drain(..start);
+        self.scanned = self.partial.len();
         if self.partial.len() > MAX_LINE {
             return Err(format!("sent a line longer than {MAX_LINE} bytes"));
         }
@@ -59,6 +69,14 @@ mod tests {
             events.extend(sse.push(&body.as_bytes()[cut..]).unwrap());
             assert_eq!(events, ["{\"a\":1}", "one\ntwo", "[DONE]"], "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn an_endless_event_is_refused() {
+        let mut sse = SseData::default();
+        let line = format!("data: {}\n", "x".repeat(64 * 1024));
+        let refused = (0..20).find_map(|_| sse.push(line.as_bytes()).err());
+        assert!(refused.is_some_and(|e| e.contains("event longer than")));
     }
 
     #[test]

@@ -152,7 +152,7 @@ async fn v1_chat_passes_the_upstreams_pieces_on_and_charges_nothing_when_it_brea
 }
 
 #[tokio::test]
-async fn v1_chat_stops_and_charges_nothing_when_the_client_leaves_mid_reply() {
+async fn v1_chat_writes_and_charges_a_reply_the_client_left_after_its_first_piece() {
     let fake = FakeOpenAi::start().await;
     fake.set(Scenario::Gated);
     fake.reply("Slowly written words here.", 10, 4);
@@ -163,10 +163,10 @@ async fn v1_chat_stops_and_charges_nothing_when_the_client_leaves_mid_reply() {
     assert_eq!(stream.next().await.json()["delta"], "Slowly ");
     assert_eq!(app.usage("app_user", "ai_chat"), (0, 1), "held while it is written");
     drop(stream);
-    assert_eq!(settled(&app, "app_user").await, (0, 0), "the hold is given back");
+    // Leaving does not make the reply free: it is written to its end and charged once.
     fake.release(1);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.usage("app_user", "ai_chat"), (0, 0), "the abandoned reply is never charged");
+    assert_eq!(settled(&app, "app_user").await, (1, 0));
+    assert_eq!(fake.requests_to("/v1/chat/completions").len(), 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -259,13 +259,10 @@ async fn stream_message_resumes_after_a_dropped_connection_without_a_second_repl
     let input = json!({"userId": "chatter", "sessionId": "s-resume", "message": "tell me"});
 
     let mut stream = SseStream::open(&app, &stream_message_path(&input), &token, None).await;
-    let first = loop {
-        let event = stream.next().await;
-        if event.event != "connected" {
-            assert_eq!(event.event, "message", "{event:?}");
-            break event;
-        }
-    };
+    let announced = stream.next_after_connected().await;
+    assert_eq!(announced.json()["json"]["delta"], "", "an empty first piece names the reply at once");
+    let reply_id = announced.id.clone().unwrap().strip_suffix(":0").expect("`<replyId>:0`").to_owned();
+    let first = first_piece(&mut stream).await;
     assert_eq!(first.json()["json"]["delta"], "First ");
     let last_id = first.id.clone().expect("a tracked piece");
     drop(stream);
@@ -283,6 +280,12 @@ async fn stream_message_resumes_after_a_dropped_connection_without_a_second_repl
     let done = events.iter().find(|e| e.event == "message" && e.json()["json"]["done"] == true).expect("the final event");
     assert_eq!(done.json()["json"]["response"], "First words, then the rest of the reply.");
     assert_eq!(events.last().unwrap().event, "return");
+    assert_eq!(done.json()["json"]["messageId"], reply_id.as_str());
+    // A client that dropped before the model's first words resumes from the reply's first id.
+    let mut from_start_input = input.clone();
+    from_start_input["lastEventId"] = json!(format!("{reply_id}:0"));
+    let mut from_start = SseStream::open(&app, &stream_message_path(&from_start_input), &token, None).await;
+    assert_eq!(deltas(&read_subscription(&mut from_start).await), "First words, then the rest of the reply.");
     assert_eq!(fake.requests_to("/v1/chat/completions").len(), 1, "the model was asked once");
     assert_eq!(settled(&app, "chatter").await, (1, 0), "charged once");
     assert_eq!(messages_total(&app), 2);
@@ -306,11 +309,11 @@ async fn stream_message_resumes_after_a_dropped_connection_without_a_second_repl
     assert_eq!(settled(&app, "chatter").await, (1, 0));
 }
 
-/// The first tracked piece of a subscription, after `connected`.
+/// The first tracked piece of a subscription with words in it.
 async fn first_piece(stream: &mut SseStream) -> SseEvent {
     loop {
         let event = stream.next().await;
-        if event.event == "message" {
+        if event.event == "message" && event.json()["json"]["delta"].as_str().is_some_and(|d| !d.is_empty()) {
             return event;
         }
     }

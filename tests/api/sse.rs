@@ -86,6 +86,16 @@ impl SseStream {
         self.next_within(Duration::from_secs(10)).await.expect("an event within 10 s")
     }
 
+    /// The next event after tRPC's `connected` (and any `ping`).
+    pub async fn next_after_connected(&mut self) -> SseEvent {
+        loop {
+            let event = self.next().await;
+            if event.event != "connected" && event.event != "ping" {
+                return event;
+            }
+        }
+    }
+
     /// Whether the server ended the stream within `wait`, reading (and returning) what came.
     pub async fn ends_within(&mut self, wait: Duration) -> (bool, Vec<SseEvent>) {
         let mut seen = Vec::new();

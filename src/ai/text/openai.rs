@@ -49,9 +49,12 @@ struct Chunk {
     error: Option<ChunkError>,
 }
 
+/// Some servers send choices without a `delta` (a content filter's verdict, a last chunk with
+/// only `finish_reason`).
 #[derive(Deserialize)]
 struct ChunkChoice {
-    delta: Message,
+    #[serde(default)]
+    delta: Option<Message>,
 }
 
 #[derive(Deserialize)]
@@ -158,7 +161,7 @@ impl TextProvider for OpenAiText {
                 }
                 model = model.or(chunk.model);
                 usage = chunk.usage.or(usage);
-                let piece: String = chunk.choices.into_iter().filter_map(|c| c.delta.content).collect();
+                let piece: String = chunk.choices.into_iter().filter_map(|c| c.delta.and_then(|d| d.content)).collect();
                 if !piece.is_empty() {
                     text.push_str(&piece);
                     let _ = deltas.send(piece).await;

@@ -60,7 +60,8 @@ impl CompletionApi {
     /// Answers the last message of `messages` in the light of the earlier ones. Stored nowhere:
     /// the client keeps the conversation. Charged as one `ai_chat` message when the reply is
     /// complete (429 `quota_exceeded` when used up); a streamed reply the client leaves before
-    /// its end is stopped and not charged. With `stream: true` the answer is a
+    /// its first piece is stopped and not charged, after it is written and charged. With
+    /// `stream: true` the answer is a
     /// `text/event-stream` of `data: {"delta": "…"}` lines, then `data: [DONE]`; a failure
     /// mid-reply is a `data: {"error": {code, message}}` line instead of `[DONE]`. Streams count
     /// towards `events.max_streams_per_user` and `_per_ip`.

@@ -56,11 +56,14 @@ pub enum CompletionStep {
     Failed(AppError),
 }
 
-/// A reply being written for one client. Dropped (the client went away), it stops the provider
-/// call, and the quota it held is given back.
+/// A reply being written for one client. Dropped (the client went away) before any piece was
+/// sent, it stops the provider call, and the quota it held is given back; after, the reply is
+/// written to its end and charged, so a client cannot read most of a reply and leave unpaid.
 pub struct CompletionStream {
     /// The first step, read ahead by [`Self::started`].
     first: Option<CompletionStep>,
+    /// Whether a piece went to the client.
+    delivered: bool,
     pieces: mpsc::Receiver<String>,
     asked: Option<JoinHandle<AppResult<TextReply>>>,
     _permit: Option<StreamPermit>,
@@ -68,14 +71,14 @@ pub struct CompletionStream {
 
 impl CompletionStream {
     pub fn new(pieces: mpsc::Receiver<String>, asked: JoinHandle<AppResult<TextReply>>, permit: Option<StreamPermit>) -> Self {
-        Self { first: None, pieces, asked: Some(asked), _permit: permit }
+        Self { first: None, delivered: false, pieces, asked: Some(asked), _permit: permit }
     }
 
     /// Waits for the reply's first piece: a provider that fails before writing anything (busy,
     /// misconfigured, unreachable) is an error answer, which a client reads more easily than an
     /// error line in a stream.
     pub async fn started(mut self) -> AppResult<Self> {
-        match self.next().await {
+        match self.step().await {
             Some(CompletionStep::Failed(e)) => Err(e),
             first => {
                 self.first = first;
@@ -86,6 +89,12 @@ impl CompletionStream {
 
     /// The next piece, then how the reply ended; `None` after that.
     pub async fn next(&mut self) -> Option<CompletionStep> {
+        let step = self.step().await;
+        self.delivered |= matches!(step, Some(CompletionStep::Piece(_)));
+        step
+    }
+
+    async fn step(&mut self) -> Option<CompletionStep> {
         if let Some(first) = self.first.take() {
             return Some(first);
         }
@@ -103,7 +112,9 @@ impl CompletionStream {
 
 impl Drop for CompletionStream {
     fn drop(&mut self) {
-        if let Some(asked) = &self.asked {
+        if let Some(asked) = &self.asked
+            && !self.delivered
+        {
             asked.abort();
         }
     }

@@ -5,7 +5,8 @@
 //! ends; a client that resumes it on another server, or later, is sent the rest from the stored
 //! reply (see `ChatService::resume`).
 //!
-//! Event ids are `<reply id>:<bytes of text sent>` for pieces and `<reply id>:end` for the end.
+//! Event ids are `<reply id>:<bytes of text sent>` for pieces (a new reply's first, empty piece
+//! is `<reply id>:0`) and `<reply id>:end` for the end.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -65,6 +66,8 @@ pub struct ReplyFeed {
     elsewhere: Option<BoxFuture<'static, AppResult<(String, ChatReply)>>>,
     sent: usize,
     ended: bool,
+    /// The empty first piece is still to be sent (a new reply's feed).
+    announce: bool,
     _permit: StreamPermit,
 }
 
@@ -154,7 +157,7 @@ impl Replies {
                 (sent, false)
             }
         };
-        Ok(Followed::Here(ReplyFeed { id: reply_id.to_owned(), written, elsewhere: None, sent, ended, _permit: permit }))
+        Ok(Followed::Here(ReplyFeed { id: reply_id.to_owned(), written, elsewhere: None, sent, ended, announce: false, _permit: permit }))
     }
 }
 
@@ -163,9 +166,13 @@ pub fn not_found(reply_id: &str) -> AppError {
 }
 
 impl ReplyWriter {
-    /// A feed of this reply from its start.
+    /// A feed of this reply from its start. Its first step is an empty piece whose id names the
+    /// reply (`<reply id>:0`), sent at once: a client whose connection drops before the model's
+    /// first words reconnects with that id and follows this reply, rather than asking anew (and
+    /// paying twice).
     pub fn feed(&self, permit: StreamPermit) -> ReplyFeed {
-        ReplyFeed { id: self.id.clone(), written: self.entry.written.subscribe(), elsewhere: None, sent: 0, ended: false, _permit: permit }
+        let (id, written) = (self.id.clone(), self.entry.written.subscribe());
+        ReplyFeed { id, written, elsewhere: None, sent: 0, ended: false, announce: true, _permit: permit }
     }
 
     pub fn push(&self, piece: &str) {
@@ -213,7 +220,7 @@ impl ReplyFeed {
         };
         let written = watch::Sender::new(Written::default()).subscribe();
         let elsewhere = if ended { None } else { Some(stored) };
-        ReplyFeed { id: resume.reply_id().to_owned(), written, elsewhere, sent, ended, _permit: permit }
+        ReplyFeed { id: resume.reply_id().to_owned(), written, elsewhere, sent, ended, announce: false, _permit: permit }
     }
 
     /// The reply's id (its stored message's id once it is stored).
@@ -223,6 +230,9 @@ impl ReplyFeed {
 
     /// What to send next, when there is something; `None` once the end was sent.
     pub async fn next(&mut self) -> Option<ReplyStep> {
+        if std::mem::take(&mut self.announce) {
+            return Some(ReplyStep::Piece { id: format!("{}:0", self.id), text: String::new() });
+        }
         if let Some(stored) = self.elsewhere.take() {
             match stored.await {
                 Ok((text, _)) if self.sent > text.len() || !text.is_char_boundary(self.sent) => {

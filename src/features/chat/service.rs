@@ -26,10 +26,14 @@ pub struct ChatService {
     config: ChatConfig,
     streams: Arc<StreamLimits>,
     replies: Arc<Replies>,
+    /// Longest a streamed reply may take (`limits.handler_timeout_secs`, as for a whole one).
+    reply_timeout: std::time::Duration,
 }
 
-/// How often the store is asked whether a reply written elsewhere is stored yet.
+/// How often the store is asked whether a reply written elsewhere is stored yet: at first, and
+/// at the most (the pause doubles in between, so a reply that never comes costs few reads).
 const STORED_REPLY_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+const STORED_REPLY_POLL_MAX: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Most messages a `POST /v1/chat` conversation may have.
 const MAX_CONVERSATION: usize = 200;
@@ -99,9 +103,10 @@ impl ChatService {
         provider: Arc<dyn TextProvider>,
         config: ChatConfig,
         streams: Arc<StreamLimits>,
+        reply_timeout: std::time::Duration,
     ) -> Self {
         let replies = Replies::new(config.max_replies_per_user, std::time::Duration::from_secs(config.reply_linger_secs));
-        Self { store, subscriptions, provider, config, streams, replies }
+        Self { store, subscriptions, provider, config, streams, replies, reply_timeout }
     }
 
     /// The session `session_id` names for `user_id` (its own id, or the id that user's client
@@ -265,10 +270,11 @@ impl ChatService {
     /// away ([`Self::resume`] picks it up again). Quota is held first, so it is charged once,
     /// with the stored reply, and not at all when the provider fails.
     pub async fn stream(self: &Arc<Self>, caller: &Caller, request: SendMessage, ip: IpAddr) -> AppResult<ReplyFeed> {
-        let permit = self.streams.admit(&request.user_id, ip)?;
         let prepared = self.prepare(caller, request).await?;
-        let writer = self.replies.start(&prepared.reply_id, &prepared.user_id)?;
+        let permit = self.streams.admit(&prepared.user_id, ip)?;
+        // Held before the reply is registered: a refusal leaves nothing behind.
         let reservation = self.subscriptions.quotas().reserve(&prepared.user_id, Feature::AiChat, 1).await?;
+        let writer = self.replies.start(&prepared.reply_id, &prepared.user_id)?;
         let feed = writer.feed(permit);
         let service = self.clone();
         tokio::spawn(async move {
@@ -278,11 +284,19 @@ impl ChatService {
                     writer.push(&piece);
                 }
             };
-            let (asked, ()) = tokio::join!(service.provider.stream(prepared.text.clone(), deltas), relay);
-            let end = match asked {
-                Ok(reply) => service.keep(prepared, reply, Some(reservation)).await,
-                Err(e) => Err(e),
+            let asked = async {
+                let (asked, ()) = tokio::join!(service.provider.stream(prepared.text.clone(), deltas), relay);
+                service.keep(prepared, asked?, Some(reservation)).await
             };
+            // No request bounds this task: the handler timeout does, as it bounds `send`, so
+            // the hold is settled long before it could be swept as stale.
+            let end = tokio::time::timeout(service.reply_timeout, asked).await.unwrap_or_else(|_| {
+                Err(AppError::Unavailable {
+                    code: "reply_timeout",
+                    message: format!("the reply was not complete within {} s; nothing was charged", service.reply_timeout.as_secs()),
+                    retry_after_secs: Some(5),
+                })
+            });
             writer.end(end);
         });
         Ok(feed)
@@ -310,6 +324,7 @@ impl ChatService {
         let (store, subscriptions) = (self.store.clone(), self.subscriptions.clone());
         let deadline = tokio::time::Instant::now() + self.replies.linger();
         async move {
+            let mut pause = STORED_REPLY_POLL;
             let stored = loop {
                 if let Some(stored) = store.stored_reply(&user_id, &reply_id).await? {
                     break stored;
@@ -317,7 +332,8 @@ impl ChatService {
                 if tokio::time::Instant::now() >= deadline {
                     return Err(not_found(&reply_id));
                 }
-                tokio::time::sleep(STORED_REPLY_POLL).await;
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(STORED_REPLY_POLL_MAX);
             };
             let standing = store.caller_snapshot(subscriptions.admission(&user_id, Feature::AiChat, 0)).await?.standing;
             let (prompt_tokens, completion_tokens) = (stored.prompt_tokens, stored.completion_tokens);
@@ -338,8 +354,9 @@ impl ChatService {
     }
 
     /// An OpenAI-style completion of `messages` for the caller (`POST /v1/chat`): stored nowhere,
-    /// charged as one `ai_chat` message when the reply is complete. Streamed, the reply is
-    /// abandoned, and not charged, when the client goes away.
+    /// charged as one `ai_chat` message when the reply is complete. Streamed, a client that goes
+    /// away before its first piece stops the reply, uncharged; one that had pieces of it is
+    /// charged once the reply is complete, as if it had stayed.
     pub async fn complete(&self, caller: &Caller, request: Conversation, ip: IpAddr) -> AppResult<Completion> {
         let permit = if request.stream { Some(self.streams.admit(&caller.user_id, ip)?) } else { None };
         let text = self.conversation(caller, request.messages, request.temperature, request.max_tokens).await?;
