@@ -11,6 +11,9 @@ use crate::error::{AppError, AppResult};
 
 pub struct OpenAiHttp {
     client: reqwest::Client,
+    /// For answers read as they arrive: `timeout_secs` bounds each wait for more, not the whole
+    /// answer (a long reply streams for longer than any one wait; the caller bounds the whole).
+    streaming: reqwest::Client,
     pub config: OpenAiConfig,
     /// How the provider is named in messages ("the text provider").
     what: &'static str,
@@ -38,12 +41,11 @@ struct ErrorDetail {
 
 impl OpenAiHttp {
     pub fn new(config: OpenAiConfig, what: &'static str) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(config.timeout_secs))
-            .connect_timeout(Duration::from_secs(config.timeout_secs.min(10)))
-            .build()
-            .expect("an HTTP client with rustls builds");
-        Self { client, config, what }
+        let (timeout, connect) = (Duration::from_secs(config.timeout_secs), Duration::from_secs(config.timeout_secs.min(10)));
+        let client = reqwest::Client::builder().timeout(timeout).connect_timeout(connect).build().expect("an HTTP client with rustls builds");
+        let streaming =
+            reqwest::Client::builder().read_timeout(timeout).connect_timeout(connect).build().expect("an HTTP client with rustls builds");
+        Self { client, streaming, config, what }
     }
 
     /// 502 `provider_failed` naming the provider.
@@ -54,7 +56,7 @@ impl OpenAiHttp {
     /// POSTs `body` as JSON to `path` under the base URL: the answer's text, or the failure
     /// when the API answered with an error status. Transport failures are 502s.
     pub async fn post(&self, path: &str, body: &serde_json::Value) -> AppResult<Result<String, ApiFailure>> {
-        let resp = match self.send(path, body).await? {
+        let resp = match self.send_with(&self.client, path, body).await? {
             Ok(resp) => resp,
             Err(failure) => return Ok(Err(failure)),
         };
@@ -63,10 +65,14 @@ impl OpenAiHttp {
     }
 
     /// Like [`Self::post`], for an answer read as it arrives: the response whose status was a
-    /// success, its body unread.
+    /// success, its body unread; each read waits at most `timeout_secs`.
     pub async fn send(&self, path: &str, body: &serde_json::Value) -> AppResult<Result<reqwest::Response, ApiFailure>> {
+        self.send_with(&self.streaming, path, body).await
+    }
+
+    async fn send_with(&self, client: &reqwest::Client, path: &str, body: &serde_json::Value) -> AppResult<Result<reqwest::Response, ApiFailure>> {
         let url = format!("{}/{path}", self.config.base_url.trim_end_matches('/'));
-        let mut call = self.client.post(&url).json(body);
+        let mut call = client.post(&url).json(body);
         if !self.config.api_key.is_empty() {
             call = call.bearer_auth(&self.config.api_key);
         }

@@ -144,11 +144,23 @@ async fn v1_chat_passes_the_upstreams_pieces_on_and_charges_nothing_when_it_brea
         assert_eq!(error["error"]["code"], "provider_failed", "{scenario:?}: {error}");
         assert_eq!(settled(&app, "app_user").await, (1, 0), "{scenario:?}: nothing charged");
     }
+    // The timeout bounds each wait for more, not the whole of a reply that keeps coming.
+    fake.set(Scenario::StreamSlowly);
+    let (text, _, error) = read_like_the_app(SseStream::post(&app, V1_CHAT, &token, &conversation("count", true)).await).await;
+    assert_eq!((text.as_deref(), error), (Some("One two three four five."), None), "1.2 s in all, under a 1 s timeout");
+    assert_eq!(settled(&app, "app_user").await, (2, 0));
+    fake.set(Scenario::StreamStall);
+    let (text, pieces, error) = read_like_the_app(SseStream::post(&app, V1_CHAT, &token, &conversation("count", true)).await).await;
+    assert_eq!((text, pieces.len()), (None, 2));
+    let error = error.expect("an error line");
+    assert!(error["error"]["message"].as_str().unwrap().contains("within 1 s"), "{error}");
+    assert_eq!(settled(&app, "app_user").await, (2, 0), "a stalled reply is not charged");
+
     // Failures before the stream starts are plain error answers.
     fake.set(Scenario::Busy);
     let busy = app.post_json(V1_CHAT, Some(&token), &conversation("count", true)).await;
     assert_eq!(busy.status(), 503);
-    assert_eq!(settled(&app, "app_user").await, (1, 0));
+    assert_eq!(settled(&app, "app_user").await, (2, 0));
 }
 
 #[tokio::test]

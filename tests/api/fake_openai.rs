@@ -50,6 +50,11 @@ pub enum Scenario {
     StreamCut,
     /// A streamed completion whose third event is an error object, as OpenAI sends mid-stream.
     StreamError,
+    /// A streamed completion a word every 300 ms: longer in all than the 1 s timeout, never
+    /// silent for that long.
+    StreamSlowly,
+    /// A streamed completion that falls silent for 3 s after two words.
+    StreamStall,
 }
 
 #[derive(Debug, Clone)]
@@ -137,6 +142,12 @@ fn streamed(completion: &str, scenario: Scenario, gate: Arc<tokio::sync::Semapho
             if i == 2 && scenario == Scenario::StreamCut {
                 return;
             }
+            if scenario == Scenario::StreamSlowly && i > 0 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            if i == 2 && scenario == Scenario::StreamStall {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
             if i == 2 && scenario == Scenario::StreamError {
                 send("data: {\"error\":{\"message\":\"The server had an error while processing your request.\",\"type\":\"server_error\"}}\n\n".into()).await;
                 return;
@@ -199,7 +210,7 @@ async fn answer(scenario: Scenario, bodies: &Bodies, authorization: Option<&str>
         }
         Scenario::Forbidden => json_response(StatusCode::FORBIDDEN, r#"{"error":{"message":"forbidden"}}"#),
         Scenario::NotFound => json_response(StatusCode::NOT_FOUND, r#"{"error":{"message":"The model `test-model` does not exist"}}"#),
-        Scenario::StreamCut | Scenario::StreamError => json_response(StatusCode::OK, ok),
+        Scenario::StreamCut | Scenario::StreamError | Scenario::StreamSlowly | Scenario::StreamStall => json_response(StatusCode::OK, ok),
     }
 }
 
@@ -239,7 +250,9 @@ impl FakeOpenAi {
                     (Method::POST, "/v1/chat/completions") if streaming => {
                         let ok = c.lock().unwrap().clone();
                         match scenario {
-                            Scenario::Ok | Scenario::Gated | Scenario::StreamCut | Scenario::StreamError => streamed(&ok, scenario, g.clone()),
+                            Scenario::Ok | Scenario::Gated | Scenario::StreamCut | Scenario::StreamError | Scenario::StreamSlowly | Scenario::StreamStall => {
+                                streamed(&ok, scenario, g.clone())
+                            }
                             other => answer(other, &Bodies::always(&ok), auth, &g).await,
                         }
                     }
@@ -253,7 +266,7 @@ impl FakeOpenAi {
                     // simply not listed.
                     (Method::GET, "/v1/models") => {
                         let scenario = match scenario {
-                            Scenario::StreamCut | Scenario::StreamError => Scenario::Ok,
+                            Scenario::StreamCut | Scenario::StreamError | Scenario::StreamSlowly | Scenario::StreamStall => Scenario::Ok,
                             Scenario::Garbage | Scenario::NoChoices | Scenario::NotFound | Scenario::ContentPolicy | Scenario::NotAnImage => Scenario::Ok,
                             other => other,
                         };

@@ -55,6 +55,15 @@ struct Prepared {
     reply_id: String,
 }
 
+/// A streamed reply that went on for longer than a whole one may: nothing is charged for it.
+fn reply_timed_out(limit: std::time::Duration) -> AppError {
+    AppError::Unavailable {
+        code: "reply_timeout",
+        message: format!("the reply was not complete within {} s; nothing was charged", limit.as_secs()),
+        retry_after_secs: Some(5),
+    }
+}
+
 fn checked_temperature(temperature: Option<f32>) -> AppResult<f32> {
     let temperature = temperature.unwrap_or(0.7);
     if !(0.0..=2.0).contains(&temperature) {
@@ -290,13 +299,7 @@ impl ChatService {
             };
             // No request bounds this task: the handler timeout does, as it bounds `send`, so
             // the hold is settled long before it could be swept as stale.
-            let end = tokio::time::timeout(service.reply_timeout, asked).await.unwrap_or_else(|_| {
-                Err(AppError::Unavailable {
-                    code: "reply_timeout",
-                    message: format!("the reply was not complete within {} s; nothing was charged", service.reply_timeout.as_secs()),
-                    retry_after_secs: Some(5),
-                })
-            });
+            let end = tokio::time::timeout(service.reply_timeout, asked).await.unwrap_or_else(|_| Err(reply_timed_out(service.reply_timeout)));
             writer.end(end);
         });
         Ok(feed)
@@ -369,8 +372,10 @@ impl ChatService {
         }
         let (deltas, pieces) = mpsc::channel::<String>(64);
         let provider = self.provider.clone();
+        let timeout = self.reply_timeout;
         let asked = tokio::spawn(async move {
-            let reply = provider.stream(text, deltas).await?;
+            let written = tokio::time::timeout(timeout, provider.stream(text, deltas)).await;
+            let reply = written.map_err(|_| reply_timed_out(timeout))??;
             reservation.commit(admission).await?;
             Ok(reply)
         });
