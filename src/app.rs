@@ -432,6 +432,7 @@ pub async fn start_with_clock(config: Config, clock: SharedClock) -> Result<Runn
     let connection_limits = crate::server::ConnectionLimits {
         total: state.config.limits.max_connections,
         per_ip: state.config.limits.max_connections_per_ip,
+        stalled_client: Duration::from_secs(state.config.limits.stalled_client_secs),
         exempt: state.services.limiter.trusted_proxies().to_vec(),
     };
     let task = tokio::spawn(crate::server::serve(listener, app, header_timeout, connection_limits, stop, grace));

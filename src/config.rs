@@ -419,6 +419,10 @@ pub struct LimitsConfig {
     pub header_timeout_secs: u64,
     /// A request that has not been answered after this long gets 503.
     pub handler_timeout_secs: u64,
+    /// A client that reads nothing of what the server has to send it (a live stream it stopped
+    /// reading, or a client that vanished) for this long is disconnected by the kernel
+    /// (TCP_USER_TIMEOUT, which also bounds a zero receive window).
+    pub stalled_client_secs: u64,
     /// Largest JSON body (REST and tRPC), in bytes.
     pub max_json_bytes: u64,
     /// Deepest nesting of arrays and objects in a JSON body.
@@ -487,6 +491,7 @@ impl LimitsConfig {
             ("read_timeout_secs", self.read_timeout_secs),
             ("header_timeout_secs", self.header_timeout_secs),
             ("handler_timeout_secs", self.handler_timeout_secs),
+            ("stalled_client_secs", self.stalled_client_secs),
             ("max_json_bytes", self.max_json_bytes),
             ("max_json_depth", self.max_json_depth as u64),
             ("generation_queue", self.generation_queue as u64),
@@ -849,6 +854,7 @@ impl Default for Config {
                 general: RateBudget { per_ip_per_minute: 6_000, per_user_per_minute: 1_200, burst: 300 },
                 read_timeout_secs: 30,
                 header_timeout_secs: 10,
+                stalled_client_secs: 60,
                 handler_timeout_secs: 300,
                 max_json_bytes: 1024 * 1024,
                 max_json_depth: 32,

@@ -31,6 +31,9 @@ use crate::limits::ProxyNet;
 pub struct ConnectionLimits {
     pub total: usize,
     pub per_ip: usize,
+    /// How long the client may leave what the server sends unread before the kernel gives up on
+    /// the connection: a stalled live stream is dropped, not held open.
+    pub stalled_client: Duration,
     /// Reverse proxies carry many clients' connections: they count towards the total only.
     pub exempt: Vec<ProxyNet>,
 }
@@ -143,6 +146,11 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
+        // A stream's body is pulled by the socket: one whose client stops reading waits on a
+        // full window, costing only its buffers, until the kernel gives up on it.
+        if let Err(e) = socket2::SockRef::from(&stream).set_tcp_user_timeout(Some(admission.limits.stalled_client)) {
+            tracing::debug!(error = %e, "TCP_USER_TIMEOUT not set");
+        }
         let (app, local, builder, watcher) = (app.clone(), local.clone(), builder.clone(), graceful.watcher());
         let remote = RemoteAddr(Addr::SocketAddr(peer));
         let first_request = Arc::new(Notify::new());

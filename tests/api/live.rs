@@ -359,3 +359,40 @@ async fn a_generation_is_followed_from_queued_through_each_part_to_completed_wit
     assert!(statuses.iter().all(|s| s["kind"] == "remix"));
     assert_eq!(statuses[2]["versionId"], remix["versionId"]);
 }
+
+#[tokio::test]
+async fn a_stream_whose_client_stops_reading_is_dropped() {
+    let app = TestApp::spawn_with(|c| {
+        c.limits.stalled_client_secs = 2;
+        c.events.keepalive_secs = 1;
+    })
+    .await;
+    let hq = admin(&app);
+    let chief = member(&app, &hq, "chief", DEPT, "secret").await;
+    let medic = member(&app, &hq, "medic", DEPT, "public").await;
+
+    // A client with a small receive buffer that reads the answer's first bytes, then nothing.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(app.base.trim_start_matches("http://").parse().unwrap()).await.unwrap();
+    let request = format!("GET {} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {medic}\r\nAccept: text/event-stream\r\n\r\n", comms_of("medic"));
+    tokio::io::AsyncWriteExt::write_all(&mut stalled, request.as_bytes()).await.unwrap();
+    let mut head = [0u8; 12];
+    tokio::io::AsyncReadExt::read_exact(&mut stalled, &mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    let open = || async { crate::helpers::metric(&app, "optima_open_streams", &[]).await };
+    assert_eq!(open().await, Some(1.0));
+
+    // More than the socket buffers hold, while the client reads none of it.
+    let long = "x".repeat(4_000);
+    for i in 0..150 {
+        send(&app, &chief, "chief", &format!("{i} {long}"), "public").await;
+    }
+    crate::helpers::eventually(30, "the stalled stream is dropped", || async { open().await.filter(|n| *n == 0.0) }).await;
+    drop(stalled);
+
+    // Readers that keep up are not affected.
+    let mut reading = SseStream::open(&app, &comms_of("medic"), &medic, None).await;
+    send(&app, &chief, "chief", "still delivered", "public").await;
+    assert_eq!(comm_of(&reading.next().await).0, "still delivered");
+}
