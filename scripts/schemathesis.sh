@@ -315,6 +315,16 @@ values = ["$IMAGE_ID"]
 [dictionaries.photo_ids]
 values = ["$PHOTO_ID"]
 
+# Where several blocks match an operation the first one's settings win (a block with a path and
+# a method filter was seen to match other paths of that method), so the most specific comes first.
+# A conversation's last message must be the user's, with words in it; the whole body is bounded
+# in bytes (max_json_bytes, 413) before its schema is read, so 200 messages of 100,000
+# characters are refused as too large, valid or not:
+[[operations]]
+include-path = "/v1/chat"
+checks.positive_data_acceptance.expected-statuses = ["2xx", 400, 401, 403, 404, 409, 413, 429]
+checks.negative_data_rejection.expected-statuses = [400, 401, 403, 404, 413, 422, 429]
+
 # The deprecated item deletes (the item id alone) share their URL shape with a list by user
 # (poem routes one parameter name per shape), so their segment is documented as 'user_id': it
 # takes an item id. The canonical deletes name both, '{user_id}/{photo_id}' and

@@ -281,6 +281,7 @@ async fn premium_allows_five_active_projects_and_archiving_frees_a_place() {
     assert_eq!(project(&app, &token, &ids[0]).await["status"], "archived");
 
     // Purging one removes its row and files; then the archived one can come back.
+    mirrors_written(&app).await;
     let purged = ok(app.delete(&format!("/api/music/project/{}?purge=true", s(&sixth["projectId"])), Some(&token)).await).await;
     assert_eq!(purged["purged"], true);
     assert_eq!(purged["filesRemoved"], 1);

@@ -8,11 +8,16 @@ pub fn client_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("trpc-client")
 }
 
-/// Installs the locked npm packages (`npm ci`) when one of them is missing.
+/// Installs the locked npm packages (`npm ci`) when one of them is missing. Tests run in
+/// parallel (threads under `cargo test`, processes under nextest), and `npm ci` empties
+/// `node_modules` before it fills it: one file lock, held while checking and installing, keeps a
+/// test from reading a half-installed tree or starting a second install.
 pub fn ensure_node_modules() {
     let dir = client_dir();
+    let lock = std::fs::File::create(dir.join("node_modules.lock")).expect("the npm lock file is created");
+    lock.lock().expect("the npm lock is taken");
     let modules = dir.join("node_modules");
-    let installed = ["@trpc/client", "@trpc/server", "superjson", "eventsource"].iter().all(|package| modules.join(package).is_dir());
+    let installed = ["@trpc/client", "@trpc/server", "superjson", "eventsource"].iter().all(|package| modules.join(package).join("package.json").is_file());
     if installed {
         return;
     }

@@ -1,7 +1,7 @@
 //! `POST /v1/chat`'s conversation and answer: the app's main AI screen sends the whole
 //! conversation each time, OpenAI style, and keeps it itself; nothing of it is stored here.
 
-use poem_openapi::Object;
+use poem_openapi::{Enum, Object};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -36,11 +36,21 @@ pub struct Conversation {
 
 #[derive(Debug, Clone, Object, Deserialize)]
 pub struct OpenMessage {
-    /// `system`, `user` or `assistant`.
-    #[oai(validator(max_length = 32))]
-    pub role: String,
-    #[oai(validator(max_length = 1000000))]
+    pub role: OpenRole,
+    /// A question is limited to `chat.max_message_chars`; earlier turns are kept as they fit.
+    #[oai(validator(max_length = 100000))]
     pub content: String,
+}
+
+/// Who said a message of a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[oai(rename_all = "lowercase")]
+pub enum OpenRole {
+    /// The assistant's instructions.
+    System,
+    User,
+    Assistant,
 }
 
 /// What `POST /v1/chat` answers.

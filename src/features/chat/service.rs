@@ -4,7 +4,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use tokio::sync::mpsc;
 
-use super::completion::{Completion, CompletionStream, Conversation, OpenMessage};
+use super::completion::{Completion, CompletionStream, Conversation, OpenMessage, OpenRole};
 use super::model::*;
 use super::replies::{Followed, Replies, ReplyFeed, Resume, not_found};
 use super::store::{ChatStore, ExchangeQuota, NewExchange, SessionRow};
@@ -395,11 +395,11 @@ impl ChatService {
         }
         let mut system = Vec::new();
         let mut turns = Vec::new();
-        for (i, m) in messages.into_iter().enumerate() {
-            match m.role.as_str() {
-                "system" | "developer" => system.push(m.content),
-                "user" | "assistant" => turns.push(turn(&m.role, m.content)),
-                other => return Err(AppError::invalid_field(&format!("messages[{i}].role"), format!("`{other}` is not one of system, user, assistant"))),
+        for m in messages {
+            match m.role {
+                OpenRole::System => system.push(m.content),
+                OpenRole::User => turns.push(turn("user", m.content)),
+                OpenRole::Assistant => turns.push(turn("assistant", m.content)),
             }
         }
         let question = match turns.pop() {
