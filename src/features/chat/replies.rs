@@ -223,11 +223,6 @@ impl ReplyFeed {
         ReplyFeed { id: resume.reply_id().to_owned(), written, elsewhere, sent, ended, announce: false, _permit: permit }
     }
 
-    /// The reply's id (its stored message's id once it is stored).
-    pub fn reply_id(&self) -> &str {
-        &self.id
-    }
-
     /// What to send next, when there is something; `None` once the end was sent.
     pub async fn next(&mut self) -> Option<ReplyStep> {
         if std::mem::take(&mut self.announce) {

@@ -119,11 +119,6 @@ impl LiveService {
         self.keepalive
     }
 
-    /// Streams open now.
-    pub fn open_streams(&self) -> u64 {
-        self.limits.open()
-    }
-
     /// Opens a stream of `topics` (comma-separated, see [`Topic::parse`]) for `caller` (acting
     /// as `user_id`) from `ip`. With `resume` (the last event id the client saw, as text) every
     /// event after it comes first.
